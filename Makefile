@@ -1,0 +1,91 @@
+# connbroker build.  `make` builds everything, `make test` runs the tests,
+# `make demo` runs the end-to-end demo, `make bench` prints measured figures.
+# V=1 shows the commands.
+
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= cc
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+OUT      := build
+WERROR   ?= $(if $(CI),-Werror,)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter $(WERROR) -std=gnu11 -D_GNU_SOURCE \
+            -Iinclude -I$(OUT) -Ibpf -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
+              -I. -Iinclude -Ibpf -MMD -MP
+LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih
+
+BPF_PROGS := cb_xdp cb_tc
+BPF_OBJS  := $(BPF_PROGS:%=$(OUT)/%.bpf.o)
+SKELS     := $(BPF_PROGS:%=$(OUT)/%.skel.h)
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(USER_SRCS:user/%.c=$(OUT)/user/%.o)
+LIB_OBJS  := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+
+TEST_SRCS := $(wildcard tests/unit/*.c)
+TEST_BIN  := $(OUT)/unit-tests
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test unit-test net-test demo bench clean
+
+all: $(OUT)/connbroker
+
+deps:
+	$(Q)./scripts/install-deps.sh
+
+$(OUT) $(OUT)/user $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c vmlinux.h | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(USER_OBJS): $(OUT)/user/%.o: user/%.c $(SKELS) | $(OUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/connbroker: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(TEST_BIN): $(TEST_SRCS) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser $(TEST_SRCS) $(LIB_OBJS) $(LDLIBS) -lcriterion -o $@
+
+unit-test: $(TEST_BIN) $(BPF_OBJS)
+	$(Q)$(TEST_BIN) --jobs 1
+
+net-test: $(OUT)/connbroker
+	$(Q)./tests/net/run.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BIN)
+	$(Q)$(MAKE) --no-print-directory unit-test
+	$(Q)$(MAKE) --no-print-directory net-test
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./scripts/bench.sh
+
+clean:
+	$(Q)rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d)

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The TC (clsact) entries: ingress runs the same core as XDP; egress keeps
+ * the kernel from resetting a flow that connbroker holds.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/core.h"
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
+
+/* Headers the core reads directly must be in the linear area. */
+#define CB_TC_PULL (CB_ETH_HLEN + 60 + 60)
+
+static __always_inline void cb_tc_pull(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data);
+	void *data_end = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end);
+
+	if (data + CB_TC_PULL > data_end)
+		bpf_skb_pull_data(skb, skb->len < CB_TC_PULL ? skb->len : CB_TC_PULL);
+}
+
+SEC("tc")
+int cb_tc_ingress(struct __sk_buff *skb)
+{
+	cb_tc_pull(skb);
+
+	switch (cb_process(skb, CB_HOOK_TC,
+			   (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data),
+			   (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end))) {
+	case CB_V_TX:
+		/* XDP_TX's equivalent: back out of the interface it came in on */
+		return bpf_redirect(skb->ifindex, 0);
+	case CB_V_DROP:
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+/*
+ * The stack never saw the handshake of an UNBOUND or FROZEN flow; if a stray
+ * segment reaches it anyway, it answers with a RST that would kill a
+ * connection we hold.  Drop such RSTs here.
+ */
+SEC("tc")
+int cb_tc_egress(struct __sk_buff *skb)
+{
+	void *data, *data_end;
+	struct cb_flow_key k;
+	struct cb_flow *f;
+	struct cb_pkt pk;
+
+	cb_tc_pull(skb);
+	data = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data);
+	data_end = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end);
+
+	if (cb_parse(data, data_end, skb->len, &pk) != CB_PARSE_OK || !(pk.flags & CB_TCP_RST)) {
+		cb_count(CB_STAT_EGRESS_PASS);
+		return TC_ACT_OK;
+	}
+	/* Outgoing RST: the flow key is the reverse direction. */
+	k.saddr_be = pk.daddr;
+	k.daddr_be = pk.saddr;
+	k.sport_be = pk.dport;
+	k.dport_be = pk.sport;
+	f = bpf_map_lookup_elem(&cb_flows, &k);
+	if (f && (f->state == CB_FLOW_UNBOUND || f->state == CB_FLOW_FROZEN)) {
+		cb_count(CB_STAT_EGRESS_RST_BLOCKED);
+		return TC_ACT_SHOT;
+	}
+	cb_count(CB_STAT_EGRESS_PASS);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

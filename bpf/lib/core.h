@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The packet logic of connbroker, shared by the XDP and the TC ingress entry.
+ * See docs/architecture.md for the table this implements:
+ *
+ *   SYN to a service, no flow        -> SYN-cookie SYN-ACK, no state kept
+ *   ACK, no flow, valid cookie       -> UNBOUND flow created
+ *   ACK, no flow, bad cookie         -> dropped (passed if a kernel socket owns it)
+ *   data, UNBOUND, in order          -> bytes to the ring, then ACKed
+ *   data, UNBOUND, otherwise         -> dropped unacknowledged (dup ACK sent)
+ *   FIN / RST, UNBOUND               -> flow removed (FIN answered with RST)
+ *   LOCAL                            -> passed to the kernel socket
+ *   FROZEN                           -> dropped, the client retransmits
+ *   anything else                    -> passed untouched
+ */
+#ifndef CB_CORE_H
+#define CB_CORE_H
+
+#include "maps.h"
+#include "hook.h"
+#include "parse.h"
+#include "reply.h"
+#include "cookie.h"
+
+/* libbpf 1.1's helper list predates this helper (kernel 6.1, id 208). */
+static __u64 (*cb_ktime_get_tai_ns)(void) = (void *)208;
+
+#define CB_NSEC_PER_MSEC 1000000ull
+#define CB_NSEC_PER_SEC 1000000000ull
+
+static __always_inline __u32 cb_cookie_time(void)
+{
+	return (__u32)((cb_ktime_get_tai_ns() / CB_NSEC_PER_SEC) >> CB_COOKIE_PERIOD_SHIFT);
+}
+
+/* Our TCP timestamp clock: milliseconds, as the kernel's TCP uses. */
+static __always_inline __u32 cb_ts_now(__u32 ts_offset)
+{
+	return (__u32)(bpf_ktime_get_ns() / CB_NSEC_PER_MSEC) + ts_offset;
+}
+
+/*
+ * Per-connection timestamp offset (hides uptime, as Linux's ts_off does).
+ * Derived from the cookie secret and the tuple, so the ACK handler finds the
+ * same value without state.
+ */
+static __always_inline __u32 cb_ts_offset(const __u32 key[2], const struct cb_pkt *pk)
+{
+	__u32 m[4] = { pk->saddr, pk->daddr,
+		       ((__u32)pk->sport << 16) | pk->dport, 0x74737473 /* "tsts" */ };
+
+	return cb_halfsiphash(key, m, 4);
+}
+
+static __always_inline __u32 cb_ack_window(const struct cb_flow *f)
+{
+	__u32 w = f->rcv_wnd;
+
+	if (f->opts & CB_OPT_WSCALE)
+		w >>= f->rcv_wscale;
+	return w > 0xffff ? 0xffff : w;
+}
+
+static __always_inline void cb_flow_key_of(const struct cb_pkt *pk, struct cb_flow_key *k)
+{
+	k->saddr_be = pk->saddr;
+	k->daddr_be = pk->daddr;
+	k->sport_be = pk->sport;
+	k->dport_be = pk->dport;
+}
+
+/* ---- SYN: answer with a cookie, keep nothing ------------------------- */
+static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook hook,
+						 const struct cb_pkt *pk,
+						 const struct cb_config *cfg,
+						 const struct cb_secrets *sec)
+{
+	struct cb_cookie_opts co = {
+		.mss = pk->opt.mss, .wscale = pk->opt.wscale, .sack = pk->opt.sack_ok,
+	};
+	__u32 slot = sec->current & 1;
+	__u32 isn = cb_cookie_make(sec->key[slot], slot, pk->saddr, pk->daddr, pk->sport,
+				   pk->dport, pk->seq, cb_cookie_time(), &co);
+	struct cb_reply r = {
+		.seq = isn,
+		.ack = pk->seq + 1,
+		.window = cfg->rcv_wnd > 0xffff ? 0xffff : cfg->rcv_wnd,
+		.flags = CB_TCP_SYN | CB_TCP_ACK,
+		.kind = CB_REPLY_SYNACK,
+		.mss = cfg->mss,
+		/* window scaling only when both ends do it (RFC 7323 2.2) */
+		.wscale = pk->opt.wscale == CB_WSCALE_NONE ? CB_WSCALE_NONE : cfg->wscale,
+		.sack = pk->opt.sack_ok,
+		.ts = pk->opt.ts_present,
+		.tsval = cb_ts_now(cb_ts_offset(sec->key[slot], pk)),
+		.tsecr = pk->opt.tsval,
+	};
+
+	if (pk->payload_len)
+		cb_count(CB_STAT_SYN_WITH_DATA);     /* no TFO: payload not acked */
+	if (cb_reply_emit(ctx, hook, pk, &r)) {
+		cb_count(CB_STAT_SYN_TX_FAIL);
+		return CB_V_DROP;
+	}
+	cb_count(CB_STAT_SYN_COOKIE_SENT);
+	return CB_V_TX;
+}
+
+/* ---- ACK with no flow: validate the cookie, create the flow ---------- */
+static __always_inline struct cb_flow *cb_on_handshake_ack(const struct cb_pkt *pk,
+							   const struct cb_config *cfg,
+							   const struct cb_secrets *sec,
+							   const struct cb_service *svc,
+							   const struct cb_flow_key *key)
+{
+	__u32 cookie = pk->ack_seq - 1;
+	__u32 client_isn = pk->seq - 1;
+	__u32 slot = cb_cookie_slot(cookie);
+	struct cb_cookie_info ci;
+	struct cb_flow f = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	if (cb_cookie_check(sec->key[slot], cookie, pk->saddr, pk->daddr, pk->sport,
+			    pk->dport, client_isn, cb_cookie_time(), &ci))
+		return NULL;
+
+	f.created_ns = now;
+	f.last_ns = now;
+	f.client_isn = client_isn;
+	f.server_isn = cookie;
+	f.rcv_nxt = pk->seq;
+	f.snd_nxt = pk->ack_seq;
+	f.mss = ci.mss < cfg->mss ? ci.mss : cfg->mss;
+	if (ci.sack)
+		f.opts |= CB_OPT_SACK;
+	if (ci.wscale != CB_WSCALE_NONE) {
+		f.opts |= CB_OPT_WSCALE;
+		f.snd_wscale = ci.wscale;
+		f.rcv_wscale = cfg->wscale;
+	}
+	/* Timestamps were negotiated iff the client's ACK carries one. */
+	if (pk->opt.ts_present) {
+		f.opts |= CB_OPT_TS;
+		f.ts_recent = pk->opt.tsval;
+		f.ts_offset = cb_ts_offset(sec->key[slot], pk);
+	}
+	f.snd_wnd = (__u32)pk->window << ((f.opts & CB_OPT_WSCALE) ? f.snd_wscale : 0);
+	f.rcv_wnd = cfg->rcv_wnd;
+	f.state = CB_FLOW_UNBOUND;
+	f.service_id = svc->id;
+
+	if (bpf_map_update_elem(&cb_flows, key, &f, BPF_ANY)) {
+		cb_count(CB_STAT_FLOW_INSERT_FAIL);
+		return NULL;
+	}
+	cb_count(CB_STAT_ACK_COOKIE_OK);
+	return bpf_map_lookup_elem(&cb_flows, key);
+}
+
+/* Best-effort notice without payload (open/close); loss is counted. */
+static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, __u8 flags,
+				      __u32 seq)
+{
+	struct cb_event ev = {
+		.key = *key, .ts_ns = bpf_ktime_get_ns(), .seq = seq, .len = 0,
+		.type = type, .flags = flags,
+	};
+
+	if (bpf_ringbuf_output(&cb_events, &ev, sizeof(ev), 0))
+		cb_count(CB_STAT_EVENT_LOST);
+}
+
+static __always_inline enum cb_verdict cb_send_ack(void *ctx, const enum cb_hook hook,
+						   const struct cb_pkt *pk,
+						   const struct cb_flow *f, __u8 flags)
+{
+	struct cb_reply r = {
+		.seq = f->snd_nxt,
+		.ack = f->rcv_nxt,
+		.window = flags & CB_TCP_RST ? 0 : cb_ack_window(f),
+		.flags = flags,
+		.kind = flags & CB_TCP_RST ? CB_REPLY_RST : CB_REPLY_ACK,
+		.ts = !(flags & CB_TCP_RST) && (f->opts & CB_OPT_TS),
+		.tsval = cb_ts_now(f->ts_offset),
+		.tsecr = f->ts_recent,
+	};
+
+	if (cb_reply_emit(ctx, hook, pk, &r)) {
+		cb_count(CB_STAT_DROP_REPLY_FAIL);
+		return CB_V_DROP;
+	}
+	return CB_V_TX;
+}
+
+/*
+ * Copy payload bytes [skip, payload_len) into the ring.  The record is built
+ * in per-CPU scratch and published with one bpf_ringbuf_output(): once it
+ * returns 0 the bytes are committed, and only then may they be acknowledged.
+ */
+static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
+					    const struct cb_pkt *pk,
+					    const struct cb_flow_key *key, __u32 skip,
+					    __u32 *queued)
+{
+	__u32 zero = 0;
+	struct cb_scratch *s = bpf_map_lookup_elem(&cb_scratch_map, &zero);
+	__u32 len = pk->payload_len - skip;
+
+	if (!s)
+		return -1;
+	if (len > CB_SEG_MAX) {
+		cb_count(CB_STAT_DATA_TOO_BIG);
+		return -1;
+	}
+	if (len == 0)
+		return -1;
+	/* A no-op that proves 1 <= len <= CB_SEG_BUF to the verifier. */
+	len = CB_CLAMP(len - 1, CB_SEG_BUF - 1) + 1;
+	if (cb_load_bytes(ctx, hook, pk->payload_off + skip, s->data, len)) {
+		cb_count(CB_STAT_DROP_MALFORMED);
+		return -1;
+	}
+	s->ev.key = *key;
+	s->ev.ts_ns = bpf_ktime_get_ns();
+	s->ev.seq = pk->seq + skip;
+	s->ev.len = len;
+	s->ev.type = CB_EV_DATA;
+	s->ev.flags = 0;
+	if (bpf_ringbuf_output(&cb_events, s, sizeof(s->ev) + len, 0)) {
+		cb_count(CB_STAT_DATA_RING_FULL);
+		return -1;
+	}
+	*queued = len;
+	return 0;
+}
+
+/* ---- a segment of an UNBOUND flow ------------------------------------ */
+static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_hook hook,
+						     const struct cb_pkt *pk,
+						     const struct cb_config *cfg,
+						     const struct cb_flow_key *key,
+						     struct cb_flow *f)
+{
+	__u32 queued = 0;
+	__s32 off;
+
+	f->last_ns = bpf_ktime_get_ns();
+	if (pk->flags & CB_TCP_RST) {
+		bpf_map_delete_elem(&cb_flows, key);
+		cb_count(CB_STAT_RST_UNBOUND);
+		cb_notify(key, CB_EV_CLOSE, 1, pk->seq);
+		return CB_V_DROP;
+	}
+	if (!(pk->flags & CB_TCP_ACK)) {
+		cb_count(CB_STAT_DROP_MALFORMED);
+		return CB_V_DROP;
+	}
+
+	/* Window and timestamp bookkeeping from every acceptable segment. */
+	f->snd_wnd = (__u32)pk->window << ((f->opts & CB_OPT_WSCALE) ? f->snd_wscale : 0);
+	if ((f->opts & CB_OPT_TS) && pk->opt.ts_present &&
+	    (__s32)(pk->opt.tsval - f->ts_recent) >= 0 && pk->seq == f->rcv_nxt)
+		f->ts_recent = pk->opt.tsval;
+
+	if (pk->payload_len == 0) {
+		if (pk->flags & CB_TCP_FIN)
+			goto fin;
+		cb_count(CB_STAT_PURE_ACK);
+		return CB_V_DROP;
+	}
+
+	off = (__s32)(f->rcv_nxt - pk->seq);
+	if (off < 0) {
+		/* A gap: keep nothing; a duplicate ACK invites fast retransmit. */
+		cb_count(CB_STAT_DATA_OUT_OF_ORDER);
+		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+	}
+	if ((__u32)off >= pk->payload_len) {
+		cb_count(CB_STAT_DATA_DUP);
+		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+	}
+	if (f->bytes_in + (pk->payload_len - off) > cfg->flow_byte_cap) {
+		cb_count(CB_STAT_DATA_OVER_CAP);
+		return CB_V_DROP;
+	}
+	if (cb_queue_payload(ctx, hook, pk, key, (__u32)off, &queued))
+		return CB_V_DROP;        /* not acked: the client retransmits */
+
+	f->rcv_nxt += queued;
+	f->bytes_in += queued;
+	cb_count(CB_STAT_DATA_QUEUED);
+	cb_count_n(CB_STAT_DATA_BYTES, queued);
+	if (!(pk->flags & CB_TCP_FIN))
+		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+fin:
+	/* Nothing can take a half-closed unbound flow yet: fail closed. */
+	{
+		struct cb_flow copy = *f;
+
+		bpf_map_delete_elem(&cb_flows, key);
+		cb_count(CB_STAT_FIN_UNBOUND);
+		cb_notify(key, CB_EV_CLOSE, 0, pk->seq);
+		return cb_send_ack(ctx, hook, pk, &copy, CB_TCP_RST | CB_TCP_ACK);
+	}
+}
+
+/* Does an established (non-listening) kernel socket own this tuple? */
+static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
+					  const struct cb_pkt *pk)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	int owned;
+
+	t.ipv4.saddr = pk->saddr;
+	t.ipv4.daddr = pk->daddr;
+	t.ipv4.sport = pk->sport;
+	t.ipv4.dport = pk->dport;
+	if (hook == CB_HOOK_XDP)
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	owned = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return owned;
+}
+
+/* ---- entry of the shared logic --------------------------------------- */
+/*
+ * data/data_end are read by the entry itself: reading them here through a
+ * hook-generic helper lets clang fold the two ctx offsets into pointer
+ * arithmetic on ctx, which the verifier rejects.
+ */
+static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook hook,
+						  void *data, void *data_end)
+{
+	struct cb_service_key skey = {};
+	struct cb_flow_key fkey;
+	const struct cb_service *svc;
+	const struct cb_config *cfg;
+	const struct cb_secrets *sec;
+	struct cb_flow *f;
+	struct cb_pkt pk;
+	__u32 zero = 0;
+
+	cb_count(CB_STAT_PKT_SEEN);
+	switch (cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk)) {
+	case CB_PARSE_OK:
+		break;
+	case CB_PARSE_NOT_IP:
+		cb_count(CB_STAT_PASS_NOT_IP);
+		return CB_V_PASS;
+	case CB_PARSE_NOT_TCP:
+		cb_count(CB_STAT_PASS_NOT_TCP);
+		return CB_V_PASS;
+	case CB_PARSE_FRAGMENT:
+		cb_count(CB_STAT_PASS_FRAGMENT);
+		return CB_V_PASS;
+	case CB_PARSE_BAD_OPTIONS:
+		/* Malformed options to a service are dropped; elsewhere not ours. */
+		skey.vip_be = pk.daddr;
+		skey.port_be = pk.dport;
+		if (!bpf_map_lookup_elem(&cb_services, &skey)) {
+			cb_count(CB_STAT_PASS_NOT_SERVICE);
+			return CB_V_PASS;
+		}
+		cb_count(CB_STAT_DROP_BAD_OPTIONS);
+		return CB_V_DROP;
+	default:
+		/* Truncated headers cannot be attributed to a service: the
+		 * kernel drops them too, and it never sees them as ours. */
+		cb_count(CB_STAT_DROP_MALFORMED);
+		return CB_V_PASS;
+	}
+
+	skey.vip_be = pk.daddr;
+	skey.port_be = pk.dport;
+	svc = bpf_map_lookup_elem(&cb_services, &skey);
+	if (!svc) {
+		cb_count(CB_STAT_PASS_NOT_SERVICE);
+		return CB_V_PASS;
+	}
+	cfg = bpf_map_lookup_elem(&cb_config, &zero);
+	sec = bpf_map_lookup_elem(&cb_secrets, &zero);
+	if (!cfg || !sec)
+		return CB_V_PASS;
+
+	cb_flow_key_of(&pk, &fkey);
+	f = bpf_map_lookup_elem(&cb_flows, &fkey);
+	if (f) {
+		switch (f->state) {
+		case CB_FLOW_LOCAL:
+			cb_count(CB_STAT_PASS_LOCAL);
+			return CB_V_PASS;
+		case CB_FLOW_FROZEN:
+			cb_count(CB_STAT_DROP_FROZEN);
+			return CB_V_DROP;
+		case CB_FLOW_UNBOUND:
+			if (!(pk.flags & CB_TCP_SYN))
+				return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
+			break;  /* a fresh SYN on a reused tuple */
+		default:
+			cb_count(CB_STAT_DROP_MALFORMED);
+			return CB_V_DROP;
+		}
+	}
+
+	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
+		return cb_on_syn(ctx, hook, &pk, cfg, sec);
+
+	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK) {
+		f = cb_on_handshake_ack(&pk, cfg, sec, svc, &fkey);
+		if (f) {
+			cb_notify(&fkey, CB_EV_OPEN, 0, pk.seq);
+			if (pk.payload_len || (pk.flags & CB_TCP_FIN))
+				return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
+			return CB_V_DROP;       /* the handshake's ACK, consumed */
+		}
+		if (cb_kernel_owns(ctx, hook, &pk)) {
+			cb_count(CB_STAT_PASS_KERNEL_SOCK);
+			return CB_V_PASS;
+		}
+		cb_count(CB_STAT_ACK_COOKIE_BAD);
+		return CB_V_DROP;
+	}
+
+	cb_count(CB_STAT_PASS_NO_FLOW);
+	return CB_V_PASS;
+}
+
+#endif /* CB_CORE_H */

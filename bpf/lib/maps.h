@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Map definitions, included by every BPF object.  The loader pins each map
+ * by name under /sys/fs/bpf/connbroker/<ifname>/, and the second object it
+ * loads (the TC one) reuses those pins, so XDP and TC share one flow table.
+ */
+#ifndef CB_MAPS_H
+#define CB_MAPS_H
+
+#include <connbroker/shared.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CB_MAX_SERVICES);
+	__type(key, struct cb_service_key);
+	__type(value, struct cb_service);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} cb_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CB_MAX_FLOWS);
+	__type(key, struct cb_flow_key);
+	__type(value, struct cb_flow);
+} cb_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_config);
+} cb_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_secrets);
+} cb_secrets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CB_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} cb_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CB_RING_BYTES);
+} cb_events SEC(".maps");
+
+/* Per-CPU scratch: one ring record is assembled here, then copied out.
+ * Twice CB_SEG_MAX so that a power-of-two mask can bound lengths. */
+#define CB_SEG_BUF (2 * CB_SEG_MAX)
+struct cb_scratch {
+	struct cb_event ev;
+	__u8 data[CB_SEG_BUF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_scratch);
+} cb_scratch_map SEC(".maps");
+
+static __always_inline void cb_count(enum cb_stat s)
+{
+	__u32 k = s;
+	__u64 *v = bpf_map_lookup_elem(&cb_stats, &k);
+
+	if (v)
+		*v += 1;        /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void cb_count_n(enum cb_stat s, __u64 n)
+{
+	__u32 k = s;
+	__u64 *v = bpf_map_lookup_elem(&cb_stats, &k);
+
+	if (v)
+		*v += n;
+}
+
+#endif /* CB_MAPS_H */

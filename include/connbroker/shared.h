@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Types shared by the BPF programs and userspace.  This file is the only
+ * definition of every struct that crosses the kernel/user boundary (map keys
+ * and values, ring-buffer records).  Fixed-width types, explicit padding, and
+ * static size checks at the bottom keep both sides byte-identical.
+ *
+ * Byte order: fields named *_be are network order (as on the wire); every
+ * other field is host order.
+ */
+#ifndef CONNBROKER_SHARED_H
+#define CONNBROKER_SHARED_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* ---- limits (overridable at build time) ----------------------------- */
+#ifndef CB_MAX_FLOWS
+#define CB_MAX_FLOWS 65536          /* LRU flow table size */
+#endif
+#ifndef CB_MAX_SERVICES
+#define CB_MAX_SERVICES 256
+#endif
+#ifndef CB_RING_BYTES
+#define CB_RING_BYTES (8u << 20)    /* ring buffer to the controller */
+#endif
+#define CB_SEG_MAX 2048             /* largest TCP payload one record carries */
+
+/* ---- services: VIP:port entries the programs answer for -------------- */
+struct cb_service_key {
+	__be32 vip_be;
+	__be16 port_be;
+	__u16 pad;
+};
+
+struct cb_service {
+	__u32 id;                   /* index in userspace's service list */
+	__u32 flags;                /* reserved, 0 */
+};
+
+/* ---- the flow table ------------------------------------------------- */
+/* Key is the client->service direction as seen on ingress. */
+struct cb_flow_key {
+	__be32 saddr_be;            /* client */
+	__be32 daddr_be;            /* VIP */
+	__be16 sport_be;
+	__be16 dport_be;
+};
+
+enum cb_flow_state {
+	CB_FLOW_UNBOUND = 1,        /* handshake done in XDP, no socket yet */
+	CB_FLOW_LOCAL = 2,          /* a kernel socket on this node owns it */
+	CB_FLOW_FROZEN = 3,         /* being dumped/moved: drop, client retransmits */
+};
+
+/* Everything needed to build a kernel socket for the flow later. */
+struct cb_flow {
+	__u64 created_ns;           /* bpf_ktime_get_ns() when the ACK validated */
+	__u64 last_ns;              /* last packet seen */
+	__u32 client_isn;           /* client's SYN sequence number */
+	__u32 server_isn;           /* our ISN (the SYN cookie) */
+	__u32 rcv_nxt;              /* next client byte we expect */
+	__u32 snd_nxt;              /* our next sequence number (server_isn + 1) */
+	__u32 ts_recent;            /* last TSval received from the client */
+	__u32 ts_offset;            /* our TSval = (ktime_ns / 1e6) + ts_offset */
+	__u32 snd_wnd;              /* client's window in bytes (scaled) */
+	__u32 rcv_wnd;              /* window we advertise, in bytes */
+	__u32 bytes_in;             /* payload bytes accepted into the ring */
+	__u32 reserved;
+	__u16 mss;                  /* client's MSS (from the cookie's table) */
+	__u8 snd_wscale;            /* client's window scale, 0..14 */
+	__u8 rcv_wscale;            /* ours */
+	__u8 opts;                  /* CB_OPT_* negotiated */
+	__u8 state;                 /* enum cb_flow_state */
+	__u16 service_id;
+};
+
+#define CB_OPT_SACK   0x01
+#define CB_OPT_TS     0x02
+#define CB_OPT_WSCALE 0x04
+
+/* ---- configuration set by the loader ------------------------------- */
+struct cb_config {
+	__u32 flow_byte_cap;        /* bytes an unbound flow may queue (>= 1 MSS) */
+	__u32 rcv_wnd;              /* window we advertise to unbound flows */
+	__u16 mss;                  /* our MSS offered in the SYN-ACK */
+	__u8 wscale;                /* our window scale offered */
+	__u8 flags;                 /* CB_CFG_* */
+	__u32 pad;
+};
+
+#define CB_CFG_VERIFY_CSUM 0x01     /* verify TCP checksums of data we ACK */
+
+/* ---- SYN cookie secrets, rotated by userspace ----------------------- */
+struct cb_secrets {
+	__u32 key[2][2];            /* two HalfSipHash keys: slot 0 and 1 */
+	__u32 current;              /* slot new cookies use; the other still validates */
+	__u32 pad;
+};
+
+/* ---- ring buffer records to userspace ------------------------------ */
+enum cb_event_type {
+	CB_EV_DATA = 1,             /* in-order payload of an unbound flow */
+	CB_EV_OPEN = 2,             /* a flow entry was created (no payload) */
+	CB_EV_CLOSE = 3,            /* FIN or RST removed an unbound flow */
+};
+
+struct cb_event {
+	struct cb_flow_key key;
+	__u32 seq;                  /* sequence number of data[0] */
+	__u64 ts_ns;                /* bpf_ktime_get_ns() at the hook */
+	__u16 len;                  /* payload bytes following the header */
+	__u8 type;                  /* enum cb_event_type */
+	__u8 flags;                 /* CLOSE: 1 = RST, 0 = FIN */
+	__u32 pad;
+	/* __u8 data[len] follows */
+};
+
+/* ---- per-CPU counters: every verdict is counted -------------------- */
+#define CB_STATS(X) \
+	X(PKT_SEEN,          "packets parsed by the core") \
+	X(PASS_NOT_IP,       "passed: not IPv4") \
+	X(PASS_NOT_TCP,      "passed: not TCP") \
+	X(PASS_FRAGMENT,     "passed: IPv4 fragment") \
+	X(PASS_NOT_SERVICE,  "passed: not a configured service") \
+	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
+	X(PASS_NO_FLOW,      "passed: no flow, not a SYN/ACK we answer") \
+	X(DROP_MALFORMED,    "dropped: truncated or malformed header") \
+	X(DROP_BAD_OPTIONS,  "dropped: malformed TCP options") \
+	X(SYN_COOKIE_SENT,   "SYN answered with a SYN-cookie SYN-ACK") \
+	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \
+	X(SYN_TX_FAIL,       "dropped: could not build the SYN-ACK") \
+	X(ACK_COOKIE_OK,     "ACK with a valid cookie: flow created") \
+	X(ACK_COOKIE_BAD,    "dropped: ACK with a bad or expired cookie") \
+	X(FLOW_INSERT_FAIL,  "dropped: flow table insert failed") \
+	X(DATA_QUEUED,       "data segment sent to the ring and acked") \
+	X(DATA_BYTES,        "payload bytes sent to the ring") \
+	X(DATA_OUT_OF_ORDER, "dropped unacked: out-of-order data") \
+	X(DATA_DUP,          "old data re-acked (retransmission)") \
+	X(DATA_OVER_CAP,     "dropped unacked: per-flow byte cap reached") \
+	X(DATA_TOO_BIG,      "dropped unacked: segment larger than a record") \
+	X(DATA_RING_FULL,    "dropped unacked: ring buffer full") \
+	X(DATA_BAD_CSUM,     "dropped unacked: bad TCP checksum") \
+	X(PURE_ACK,          "pure ACK on an unbound flow consumed") \
+	X(FIN_UNBOUND,       "FIN on an unbound flow: flow removed, RST sent") \
+	X(RST_UNBOUND,       "RST on an unbound flow: flow removed") \
+	X(DROP_FROZEN,       "dropped: flow frozen for a move") \
+	X(EVENT_LOST,        "open/close event not delivered: ring full") \
+	X(PASS_KERNEL_SOCK,  "passed: bad cookie but a kernel socket owns the tuple") \
+	X(DROP_REPLY_FAIL,   "dropped: could not build the ACK reply") \
+	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow dropped") \
+	X(EGRESS_PASS,       "egress: passed")
+
+#define CB_STAT_ENUM(name, help) CB_STAT_##name,
+enum cb_stat {
+	CB_STATS(CB_STAT_ENUM)
+	CB_STAT_MAX
+};
+#undef CB_STAT_ENUM
+
+/* ---- static layout checks ------------------------------------------ */
+_Static_assert(sizeof(struct cb_service_key) == 8, "cb_service_key layout");
+_Static_assert(sizeof(struct cb_flow_key) == 12, "cb_flow_key layout");
+_Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
+_Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
+_Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
+_Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
+
+#endif /* CONNBROKER_SHARED_H */

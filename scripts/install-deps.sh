@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages connbroker needs to build, test and demo.
+# Idempotent: only missing packages are installed. Debian archive only.
+set -euo pipefail
+
+PKGS=(
+  # build: BPF toolchain, libbpf/libxdp, skeleton generator
+  clang llvm make gcc pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
+  # userspace libraries: metrics endpoint, config parser
+  libmicrohttpd-dev libinih-dev
+  # unit tests
+  libcriterion-dev
+  # integration tests and demo: namespaces, real clients, captures
+  iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (or install them)" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
