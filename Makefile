@@ -38,7 +38,12 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit-test net-test demo bench clean
 
-all: $(OUT)/connbroker
+all: $(OUT)/connbroker $(OUT)/xdp_pass.bpf.o
+
+# test-topology helper (XDP_PASS for veth peers), not part of the product
+$(OUT)/xdp_pass.bpf.o: tests/net/xdp_pass.bpf.c vmlinux.h | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 deps:
 	$(Q)./scripts/install-deps.sh

@@ -52,9 +52,14 @@ static __always_inline __u32 cb_ts_offset(const __u32 key[2], const struct cb_pk
 	return cb_halfsiphash(key, m, 4);
 }
 
+/*
+ * The window we advertise keeps its right edge fixed at client ISN + 1 +
+ * rcv_wnd (rcv_wnd = the per-flow byte cap): it shrinks as bytes are queued
+ * but never retracts a promise, and the socket built later inherits it.
+ */
 static __always_inline __u32 cb_ack_window(const struct cb_flow *f)
 {
-	__u32 w = f->rcv_wnd;
+	__u32 w = f->bytes_in < f->rcv_wnd ? f->rcv_wnd - f->bytes_in : 0;
 
 	if (f->opts & CB_OPT_WSCALE)
 		w >>= f->rcv_wscale;
@@ -84,7 +89,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	struct cb_reply r = {
 		.seq = isn,
 		.ack = pk->seq + 1,
-		.window = cfg->rcv_wnd > 0xffff ? 0xffff : cfg->rcv_wnd,
+		.window = cfg->flow_byte_cap > 0xffff ? 0xffff : cfg->flow_byte_cap,
 		.flags = CB_TCP_SYN | CB_TCP_ACK,
 		.kind = CB_REPLY_SYNACK,
 		.mss = cfg->mss,
@@ -145,7 +150,7 @@ static __always_inline struct cb_flow *cb_on_handshake_ack(const struct cb_pkt *
 		f.ts_offset = cb_ts_offset(sec->key[slot], pk);
 	}
 	f.snd_wnd = (__u32)pk->window << ((f.opts & CB_OPT_WSCALE) ? f.snd_wscale : 0);
-	f.rcv_wnd = cfg->rcv_wnd;
+	f.rcv_wnd = cfg->flow_byte_cap;
 	f.state = CB_FLOW_UNBOUND;
 	f.service_id = svc->id;
 
@@ -279,9 +284,11 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 		cb_count(CB_STAT_DATA_DUP);
 		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 	}
-	if (f->bytes_in + (pk->payload_len - off) > cfg->flow_byte_cap) {
+	if (f->bytes_in + (pk->payload_len - off) > f->rcv_wnd) {
+		/* Past the window we offered (or a zero-window probe): keep
+		 * nothing, restate the window. */
 		cb_count(CB_STAT_DATA_OVER_CAP);
-		return CB_V_DROP;
+		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 	}
 	if (cb_queue_payload(ctx, hook, pk, key, (__u32)off, &queued))
 		return CB_V_DROP;        /* not acked: the client retransmits */

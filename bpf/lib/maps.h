@@ -50,6 +50,14 @@ struct {
 	__uint(max_entries, CB_RING_BYTES);
 } cb_events SEC(".maps");
 
+/* Written by the loader only: what is attached, for status and detach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_attach_info);
+} cb_attach SEC(".maps");
+
 /* Per-CPU scratch: one ring record is assembled here, then copied out.
  * Twice CB_SEG_MAX so that a power-of-two mask can bound lengths. */
 #define CB_SEG_BUF (2 * CB_SEG_MAX)

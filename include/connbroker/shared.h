@@ -65,7 +65,7 @@ struct cb_flow {
 	__u32 ts_recent;            /* last TSval received from the client */
 	__u32 ts_offset;            /* our TSval = (ktime_ns / 1e6) + ts_offset */
 	__u32 snd_wnd;              /* client's window in bytes (scaled) */
-	__u32 rcv_wnd;              /* window we advertise, in bytes */
+	__u32 rcv_wnd;              /* window offered: right edge = client_isn + 1 + rcv_wnd */
 	__u32 bytes_in;             /* payload bytes accepted into the ring */
 	__u32 reserved;
 	__u16 mss;                  /* client's MSS (from the cookie's table) */
@@ -82,21 +82,38 @@ struct cb_flow {
 
 /* ---- configuration set by the loader ------------------------------- */
 struct cb_config {
-	__u32 flow_byte_cap;        /* bytes an unbound flow may queue (>= 1 MSS) */
-	__u32 rcv_wnd;              /* window we advertise to unbound flows */
+	__u32 flow_byte_cap;        /* bytes an unbound flow may queue; also the
+	                             * receive window offered to it */
+	__u32 reserved;
 	__u16 mss;                  /* our MSS offered in the SYN-ACK */
 	__u8 wscale;                /* our window scale offered */
-	__u8 flags;                 /* CB_CFG_* */
+	__u8 flags;                 /* reserved, 0 */
 	__u32 pad;
 };
 
-#define CB_CFG_VERIFY_CSUM 0x01     /* verify TCP checksums of data we ACK */
 
 /* ---- SYN cookie secrets, rotated by userspace ----------------------- */
 struct cb_secrets {
 	__u32 key[2][2];            /* two HalfSipHash keys: slot 0 and 1 */
 	__u32 current;              /* slot new cookies use; the other still validates */
 	__u32 pad;
+};
+
+/* ---- what the loader attached (one entry, pinned with the maps) ------ */
+enum cb_attach_mode {
+	CB_MODE_NATIVE = 1,         /* XDP in the driver */
+	CB_MODE_SKB = 2,            /* generic XDP */
+	CB_MODE_TC = 3,             /* TC clsact ingress */
+};
+
+struct cb_attach_info {
+	__u64 attached_at;          /* CLOCK_REALTIME seconds */
+	__u32 ifindex;
+	__u32 mode;                 /* enum cb_attach_mode */
+	__u32 xdp_prog_id;          /* 0 in TC mode */
+	__u32 tc_ingress_id;        /* 0 in XDP modes */
+	__u32 tc_egress_id;         /* the RST guard, every mode */
+	__u32 clsact_created;       /* 1 if the loader created the clsact qdisc */
 };
 
 /* ---- ring buffer records to userspace ------------------------------ */
@@ -138,10 +155,9 @@ struct cb_event {
 	X(DATA_BYTES,        "payload bytes sent to the ring") \
 	X(DATA_OUT_OF_ORDER, "dropped unacked: out-of-order data") \
 	X(DATA_DUP,          "old data re-acked (retransmission)") \
-	X(DATA_OVER_CAP,     "dropped unacked: per-flow byte cap reached") \
+	X(DATA_OVER_CAP,     "dropped unacked: past the offered window (byte cap)") \
 	X(DATA_TOO_BIG,      "dropped unacked: segment larger than a record") \
 	X(DATA_RING_FULL,    "dropped unacked: ring buffer full") \
-	X(DATA_BAD_CSUM,     "dropped unacked: bad TCP checksum") \
 	X(PURE_ACK,          "pure ACK on an unbound flow consumed") \
 	X(FIN_UNBOUND,       "FIN on an unbound flow: flow removed, RST sent") \
 	X(RST_UNBOUND,       "RST on an unbound flow: flow removed") \
@@ -166,5 +182,6 @@ _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
 _Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
 _Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
+_Static_assert(sizeof(struct cb_attach_info) == 32, "cb_attach_info layout");
 
 #endif /* CONNBROKER_SHARED_H */

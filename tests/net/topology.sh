@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The namespace topology every integration test and the demo use.
+#
+#   cb-client (cbcli0 198.18.0.1)  ──┐
+#   cb-dir    (cbdir0 198.18.0.2, VIP 198.18.0.100) ──┤ br0 in cb-net
+#   cb-b1     (cbb1   198.18.0.3)  ──┤
+#   cb-b2     (cbb2   198.18.0.4)  ──┘
+#
+# Usage: topology.sh up|down.  Source it to get the names.  All addresses are
+# from 198.18.0.0/15; nothing is created in the root namespace.
+set -euo pipefail
+
+CB_NS_NET=cb-net CB_NS_CLIENT=cb-client CB_NS_DIR=cb-dir CB_NS_B1=cb-b1 CB_NS_B2=cb-b2
+CB_IF_CLIENT=cbcli0 CB_IF_DIR=cbdir0 CB_IF_B1=cbb1 CB_IF_B2=cbb2
+CB_IP_CLIENT=198.18.0.1 CB_IP_DIR=198.18.0.2 CB_IP_B1=198.18.0.3 CB_IP_B2=198.18.0.4
+CB_VIP=198.18.0.100
+CB_ALL_NS="$CB_NS_CLIENT $CB_NS_DIR $CB_NS_B1 $CB_NS_B2 $CB_NS_NET"
+
+# Run a command in a namespace without hiding /sys/fs/bpf (ip netns exec
+# remounts /sys, so pins made there would vanish).
+nsx() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
+
+topo_host() {   # ns ifname ip
+	local ns=$1 ifn=$2 ip=$3
+	ip netns add "$ns"
+	ip -n "$CB_NS_NET" link add "br-$ifn" type veth peer name "$ifn" netns "$ns"
+	ip -n "$CB_NS_NET" link set "br-$ifn" master br0 up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$ip/24" dev "$ifn"
+	ip -n "$ns" link set "$ifn" up
+	# Segments on a wire are at most one MTU and carry full checksums; veth
+	# would otherwise hand over 64 KB GSO packets with partial checksums.
+	nsx "$ns" ethtool -K "$ifn" tso off gso off gro off tx off >/dev/null 2>&1 || true
+	nsx "$CB_NS_NET" ethtool -K "br-$ifn" tso off gso off gro off tx off >/dev/null 2>&1 || true
+}
+
+topo_up() {
+	topo_down 2>/dev/null || true
+	ip netns add "$CB_NS_NET"
+	ip -n "$CB_NS_NET" link add br0 type bridge
+	ip -n "$CB_NS_NET" link set br0 up
+	topo_host "$CB_NS_CLIENT" "$CB_IF_CLIENT" "$CB_IP_CLIENT"
+	topo_host "$CB_NS_DIR" "$CB_IF_DIR" "$CB_IP_DIR"
+	topo_host "$CB_NS_B1" "$CB_IF_B1" "$CB_IP_B1"
+	topo_host "$CB_NS_B2" "$CB_IF_B2" "$CB_IP_B2"
+	# The director owns the VIP in ARP; backends hold it on lo, silent in ARP.
+	ip -n "$CB_NS_DIR" addr add "$CB_VIP/32" dev "$CB_IF_DIR"
+	for ns in "$CB_NS_B1" "$CB_NS_B2"; do
+		ip -n "$ns" addr add "$CB_VIP/32" dev lo
+		nsx "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	done
+	ip -n "$CB_NS_CLIENT" route add "$CB_VIP/32" via "$CB_IP_DIR"
+	# Native XDP_TX on a veth needs an XDP program on the peer end.
+	local passobj
+	passobj="$(dirname "${BASH_SOURCE[0]}")/../../build/xdp_pass.bpf.o"
+	ip -n "$CB_NS_NET" link set dev "br-$CB_IF_DIR" xdp obj "$passobj" sec xdp
+	ip -n "$CB_NS_CLIENT" link set dev "$CB_IF_CLIENT" xdp obj "$passobj" sec xdp
+}
+
+topo_down() {
+	local ns
+	for ns in $CB_ALL_NS; do
+		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
+	done
+	# connbroker's pins for the test interfaces outlive the namespace
+	for ifn in "$CB_IF_DIR" "$CB_IF_B1" "$CB_IF_B2" "$CB_IF_CLIENT"; do
+		rm -rf "/sys/fs/bpf/connbroker/$ifn"
+	done
+	rmdir /sys/fs/bpf/connbroker 2>/dev/null || true
+	return 0
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	case "${1:-}" in
+	up) topo_up ;;
+	down) topo_down ;;
+	*) echo "usage: $0 up|down" >&2; exit 2 ;;
+	esac
+fi

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* connbroker attach | detach | secret */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmds.h"
+#include "loader.h"
+#include "log.h"
+#include "parse_util.h"
+#include "pins.h"
+
+int cb_require_root(const char *what)
+{
+	if (geteuid() == 0)
+		return 0;
+	cb_err("%s: must run as root (needs CAP_BPF and CAP_NET_ADMIN)", what);
+	return -EPERM;
+}
+
+static void attach_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: connbroker attach IFNAME --service VIP:PORT [--service VIP:PORT ...]\n"
+		"                         [--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
+		"  --mode      native: XDP in the driver (default); skb: generic XDP; tc: clsact ingress\n"
+		"  --mss       MSS offered in the SYN-ACK (536..9000, default 1460)\n"
+		"  --wscale    window scale offered (0..14, default 7)\n"
+		"  --flow-cap  bytes an unbound flow may queue, also its receive window\n"
+		"              (1460..1048576, default 65536)\n");
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "service", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "mss", required_argument, NULL, 'M' },
+		{ "wscale", required_argument, NULL, 'w' },
+		{ "flow-cap", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct cb_service_key svcs[CB_MAX_SERVICES];
+	struct cb_attach_opts o = { .mode = CB_MODE_NATIVE, .services = svcs };
+	uint32_t v;
+	size_t i;
+	int c;
+
+	cb_config_defaults(&o.cfg);
+	while ((c = getopt_long(argc, argv, "s:m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (o.n_services == CB_MAX_SERVICES) {
+				cb_err("attach: at most %d services", CB_MAX_SERVICES);
+				return CB_EXIT_USAGE;
+			}
+			if (cb_parse_service(optarg, &svcs[o.n_services])) {
+				cb_err("attach: bad service '%s': expected IPv4:PORT, e.g. 198.18.0.10:80",
+				       optarg);
+				return CB_EXIT_USAGE;
+			}
+			for (i = 0; i < o.n_services; i++)
+				if (!memcmp(&svcs[i], &svcs[o.n_services], sizeof(svcs[i])))
+					break;
+			if (i == o.n_services)
+				o.n_services++;     /* a repeated service is not an error */
+			break;
+		case 'm':
+			if (cb_parse_mode(optarg, &o.mode)) {
+				cb_err("attach: unknown mode '%s': use native, skb or tc", optarg);
+				return CB_EXIT_USAGE;
+			}
+			break;
+		case 'M':
+			if (cb_parse_u32(optarg, 536, 9000, &v)) {
+				cb_err("attach: --mss '%s': expected 536..9000", optarg);
+				return CB_EXIT_USAGE;
+			}
+			o.cfg.mss = (uint16_t)v;
+			break;
+		case 'w':
+			if (cb_parse_u32(optarg, 0, 14, &v)) {
+				cb_err("attach: --wscale '%s': expected 0..14", optarg);
+				return CB_EXIT_USAGE;
+			}
+			o.cfg.wscale = (uint8_t)v;
+			break;
+		case 'c':
+			if (cb_parse_u32(optarg, 1460, 1u << 20, &v)) {
+				cb_err("attach: --flow-cap '%s': expected 1460..1048576", optarg);
+				return CB_EXIT_USAGE;
+			}
+			o.cfg.flow_byte_cap = v;
+			break;
+		case 'h':
+			attach_usage(stdout);
+			return CB_EXIT_OK;
+		default:
+			attach_usage(stderr);
+			return CB_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		cb_err("attach: expected exactly one interface name");
+		attach_usage(stderr);
+		return CB_EXIT_USAGE;
+	}
+	o.ifname = argv[optind];
+	if (strlen(o.ifname) >= 16) {
+		cb_err("attach %s: interface name too long", o.ifname);
+		return CB_EXIT_USAGE;
+	}
+	if (o.n_services == 0) {
+		cb_err("attach %s: at least one --service VIP:PORT is required", o.ifname);
+		return CB_EXIT_USAGE;
+	}
+	if (cb_require_root("attach"))
+		return CB_EXIT_FAIL;
+	if (cb_attach(&o))
+		return CB_EXIT_FAIL;
+	if (!cb_json)
+		cb_debug("%s: attached in mode %s with %zu service(s)", o.ifname,
+			 cb_mode_name(o.mode), o.n_services);
+	return CB_EXIT_OK;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	int was;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(argv[1] && !strcmp(argv[1], "--help") ? stdout : stderr,
+			"Usage: connbroker detach IFNAME\n");
+		return argc == 2 && !strcmp(argv[1], "--help") ? CB_EXIT_OK : CB_EXIT_USAGE;
+	}
+	if (cb_require_root("detach") || cb_bpffs_ensure())
+		return CB_EXIT_FAIL;
+	if (cb_detach(argv[1], &was))
+		return CB_EXIT_FAIL;
+	if (!was)
+		cb_info("%s: not attached; nothing to do", argv[1]);
+	return CB_EXIT_OK;
+}
+
+int cmd_secret(int argc, char **argv)
+{
+	int fd, err;
+
+	if (argc != 3 || strcmp(argv[1], "rotate")) {
+		fprintf(stderr, "Usage: connbroker secret rotate IFNAME\n");
+		return CB_EXIT_USAGE;
+	}
+	if (cb_require_root("secret rotate"))
+		return CB_EXIT_FAIL;
+	fd = cb_pin_open_map(argv[2], "cb_secrets");
+	if (fd < 0) {
+		cb_err("secret rotate %s: not attached (%s)", argv[2], strerror(-fd));
+		return CB_EXIT_FAIL;
+	}
+	err = cb_secret_rotate(fd);
+	close(fd);
+	if (err) {
+		cb_err("secret rotate %s: %s", argv[2], strerror(-err));
+		return CB_EXIT_FAIL;
+	}
+	return CB_EXIT_OK;
+}

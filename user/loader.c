@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Order of attach (each step undone if a later one fails):
+ *   1. bpffs mounted, pin directory created
+ *   2. TC object loaded: it creates and pins every map
+ *   3. config, secrets and services written into the maps
+ *   4. TC egress RST guard attached
+ *   5. the ingress program attached last (XDP through libxdp, or TC), so it
+ *      never runs against empty configuration
+ *   6. the attach record written (cb_attach map) for status and detach
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include "cb_tc.skel.h"
+#include "cb_xdp.skel.h"
+#include "loader.h"
+#include "log.h"
+#include "pins.h"
+#include "parse_util.h"
+
+void cb_config_defaults(struct cb_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->flow_byte_cap = 65536;
+	cfg->mss = 1460;
+	cfg->wscale = 7;
+}
+
+static int pin_maps_at(struct bpf_object *obj, const char *ifname)
+{
+	struct bpf_map *map;
+	char p[256];
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = cb_pin_path(p, sizeof(p), ifname, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int cb_services_replace(int fd, const struct cb_service_key *svcs, size_t n)
+{
+	struct cb_service_key k, next;
+	struct cb_service v;
+	size_t i;
+	int err;
+
+	/* delete what is not in the new set, then upsert the new set */
+	if (bpf_map_get_next_key(fd, NULL, &k) == 0) {
+		for (;;) {
+			int more = bpf_map_get_next_key(fd, &k, &next) == 0;
+			int keep = 0;
+
+			for (i = 0; i < n; i++)
+				keep |= !memcmp(&svcs[i], &k, sizeof(k));
+			if (!keep)
+				bpf_map_delete_elem(fd, &k);
+			if (!more)
+				break;
+			k = next;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		memset(&v, 0, sizeof(v));
+		v.id = (uint32_t)i;
+		if (bpf_map_update_elem(fd, &svcs[i], &v, BPF_ANY)) {
+			err = -errno;
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int random_key(uint32_t key[2])
+{
+	if (getrandom(key, sizeof(uint32_t) * 2, 0) != sizeof(uint32_t) * 2)
+		return -errno;
+	return 0;
+}
+
+int cb_secret_rotate(int fd)
+{
+	struct cb_secrets s;
+	uint32_t zero = 0, next;
+	int err;
+
+	if (bpf_map_lookup_elem(fd, &zero, &s))
+		return -errno;
+	next = (s.current + 1) & 1;
+	err = random_key(s.key[next]);
+	if (err)
+		return err;
+	s.current = next;
+	if (bpf_map_update_elem(fd, &zero, &s, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int secrets_init(int fd)
+{
+	struct cb_secrets s;
+	uint32_t zero = 0;
+	int err;
+
+	memset(&s, 0, sizeof(s));
+	if ((err = random_key(s.key[0])) || (err = random_key(s.key[1])))
+		return err;
+	if (bpf_map_update_elem(fd, &zero, &s, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int cb_attach_info_read(const char *ifname, struct cb_attach_info *info)
+{
+	uint32_t zero = 0;
+	int fd = cb_pin_open_map(ifname, "cb_attach"), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, info))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int xdp_find(int ifindex, uint32_t id, struct xdp_multiprog **mpp, struct xdp_program **pp)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p;
+
+	if (libxdp_get_error(mp))
+		return -ENOENT;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && xdp_program__id(p) == id)
+			goto found;
+	}
+	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
+		if (xdp_program__id(p) == id)
+			goto found;
+	xdp_multiprog__close(mp);
+	return -ENOENT;
+found:
+	*mpp = mp;
+	*pp = p;
+	return 0;
+}
+
+static int tc_query(int ifindex, enum bpf_tc_attach_point where, uint32_t *id)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = CB_TC_HANDLE, .priority = CB_TC_PRIO);
+	int err = bpf_tc_query(&hook, &o);
+
+	if (err)
+		return err;
+	*id = o.prog_id;
+	return 0;
+}
+
+int cb_attachment_live(const struct cb_attach_info *info)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	uint32_t id;
+
+	if (info->mode == CB_MODE_TC)
+		return tc_query(info->ifindex, BPF_TC_INGRESS, &id) == 0 &&
+		       id == info->tc_ingress_id;
+	if (xdp_find(info->ifindex, info->xdp_prog_id, &mp, &p))
+		return 0;
+	xdp_multiprog__close(mp);
+	return 1;
+}
+
+static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, uint32_t *id,
+		     int *created)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = CB_TC_HANDLE, .priority = CB_TC_PRIO,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST)
+		return err;
+	if (!err && created)
+		*created = 1;
+	hook.attach_point = where;
+	err = bpf_tc_attach(&hook, &o);
+	if (err)
+		return err;
+	*id = o.prog_id;
+	return 0;
+}
+
+/* Detach our filter at (handle, prio) only if it still runs the program we put there. */
+static void tc_detach(int ifindex, enum bpf_tc_attach_point where, uint32_t id)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = CB_TC_HANDLE, .priority = CB_TC_PRIO);
+	uint32_t cur;
+
+	if (!id || tc_query(ifindex, where, &cur) || cur != id)
+		return;
+	bpf_tc_detach(&hook, &o);
+}
+
+static void clsact_destroy(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	bpf_tc_hook_destroy(&hook);
+}
+
+static void xdp_detach_id(int ifindex, uint32_t id)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+
+	if (!id || xdp_find(ifindex, id, &mp, &p))
+		return;
+	xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+	xdp_multiprog__close(mp);
+}
+
+static const char *xdp_attach_hint(int err, uint32_t mode)
+{
+	if (err == -EOPNOTSUPP && mode == CB_MODE_NATIVE)
+		return "; XDP native not supported by the driver; try --mode skb";
+	if (err == -EEXIST || err == -EBUSY)
+		return "; another XDP program is attached without libxdp's dispatcher";
+	return "";
+}
+
+static int attach_ingress_xdp(const struct cb_attach_opts *o, int ifindex,
+			      struct cb_xdp **xskel_out, struct cb_attach_info *info)
+{
+	struct cb_xdp *xskel = cb_xdp__open();
+	struct xdp_program *xp;
+	int err;
+
+	if (!xskel)
+		return -errno;
+	*xskel_out = xskel;
+	err = pin_maps_at(xskel->obj, o->ifname);
+	if (err)
+		return err;
+	{
+		DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .obj = xskel->obj, .prog_name = "cb_xdp");
+
+		xp = xdp_program__create(&xo);
+	}
+	err = libxdp_get_error(xp);
+	if (err) {
+		cb_err("attach %s: load XDP program: %s", o->ifname, strerror(-err));
+		return err;
+	}
+	err = xdp_program__attach(xp, ifindex,
+				  o->mode == CB_MODE_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+	if (err) {
+		cb_err("attach %s: XDP %s: %s%s", o->ifname, cb_mode_name(o->mode),
+		       strerror(-err), xdp_attach_hint(err, o->mode));
+		xdp_program__close(xp);
+		return err;
+	}
+	info->xdp_prog_id = xdp_program__id(xp);
+	xdp_program__close(xp);
+	return 0;
+}
+
+static int write_maps(struct cb_tc *tskel, const struct cb_attach_opts *o, int fresh)
+{
+	uint32_t zero = 0;
+	int err;
+
+	if (bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_config), &zero, &o->cfg, BPF_ANY))
+		return -errno;
+	/* Re-attaching keeps the secrets, so cookies in flight stay valid. */
+	if (fresh && (err = secrets_init(bpf_map__fd(tskel->maps.cb_secrets))))
+		return err;
+	return cb_services_replace(bpf_map__fd(tskel->maps.cb_services), o->services,
+				   o->n_services);
+}
+
+/* Attach over an existing, live attachment in the same mode: update only. */
+static int attach_update(const struct cb_attach_opts *o, const struct cb_attach_info *info)
+{
+	uint32_t zero = 0;
+	int fd, err = 0;
+
+	if (info->mode != o->mode) {
+		cb_err("attach %s: already attached in mode %s; detach first", o->ifname,
+		       cb_mode_name(info->mode));
+		return -EBUSY;
+	}
+	fd = cb_pin_open_map(o->ifname, "cb_config");
+	if (fd < 0 || bpf_map_update_elem(fd, &zero, &o->cfg, BPF_ANY))
+		err = fd < 0 ? fd : -errno;
+	if (fd >= 0)
+		close(fd);
+	if (!err) {
+		fd = cb_pin_open_map(o->ifname, "cb_services");
+		err = fd < 0 ? fd : cb_services_replace(fd, o->services, o->n_services);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (err)
+		cb_err("attach %s: update maps: %s", o->ifname, strerror(-err));
+	else
+		cb_info("%s: already attached (mode %s); services and config updated", o->ifname,
+			cb_mode_name(info->mode));
+	return err;
+}
+
+int cb_attach(const struct cb_attach_opts *o)
+{
+	struct cb_attach_info info, old;
+	struct cb_tc *tskel = NULL;
+	struct cb_xdp *xskel = NULL;
+	char dir[256];
+	int ifindex, err, tc_fd;
+	uint32_t zero = 0;
+
+	ifindex = (int)if_nametoindex(o->ifname);
+	if (!ifindex) {
+		cb_err("attach %s: no such interface", o->ifname);
+		return -ENODEV;
+	}
+	if ((err = cb_bpffs_ensure()))
+		return err;
+
+	if (cb_attach_info_read(o->ifname, &old) == 0) {
+		if (old.ifindex == (uint32_t)ifindex && cb_attachment_live(&old))
+			return attach_update(o, &old);
+		cb_debug("%s: stale pins from an earlier attach; replacing them", o->ifname);
+		cb_detach(o->ifname, NULL);
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.ifindex = (uint32_t)ifindex;
+	info.mode = o->mode;
+	info.attached_at = (uint64_t)time(NULL);
+
+	if ((err = cb_pin_path(dir, sizeof(dir), o->ifname, NULL))) {
+		cb_err("attach %s: pin path too long", o->ifname);
+		return err;
+	}
+	mkdir(CB_PIN_ROOT, 0700);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		cb_err("attach %s: create %s: %s", o->ifname, dir, strerror(errno));
+		return err;
+	}
+
+	tskel = cb_tc__open();
+	err = tskel ? pin_maps_at(tskel->obj, o->ifname) : -errno;
+	if (!err && o->mode != CB_MODE_TC)
+		bpf_program__set_autoload(tskel->progs.cb_tc_ingress, false);
+	if (!err)
+		err = cb_tc__load(tskel);
+	if (err) {
+		cb_err("attach %s: load TC programs: %s", o->ifname, strerror(-err));
+		goto fail;
+	}
+	if ((err = write_maps(tskel, o, 1))) {
+		cb_err("attach %s: initialise maps: %s", o->ifname, strerror(-err));
+		goto fail;
+	}
+
+	tc_fd = bpf_program__fd(tskel->progs.cb_tc_egress);
+	err = tc_attach(ifindex, BPF_TC_EGRESS, tc_fd, &info.tc_egress_id, (int *)&info.clsact_created);
+	if (err) {
+		cb_err("attach %s: TC egress: %s", o->ifname, strerror(-err));
+		goto fail;
+	}
+
+	if (o->mode == CB_MODE_TC) {
+		tc_fd = bpf_program__fd(tskel->progs.cb_tc_ingress);
+		err = tc_attach(ifindex, BPF_TC_INGRESS, tc_fd, &info.tc_ingress_id, NULL);
+		if (err)
+			cb_err("attach %s: TC ingress: %s", o->ifname, strerror(-err));
+	} else {
+		err = attach_ingress_xdp(o, ifindex, &xskel, &info);
+	}
+	if (err)
+		goto fail;
+
+	if (bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_attach), &zero, &info, BPF_ANY)) {
+		err = -errno;
+		cb_err("attach %s: write attach record: %s", o->ifname, strerror(errno));
+		goto fail;
+	}
+	cb_xdp__destroy(xskel);
+	cb_tc__destroy(tskel);
+	return 0;
+
+fail:
+	xdp_detach_id(ifindex, info.xdp_prog_id);
+	tc_detach(ifindex, BPF_TC_INGRESS, info.tc_ingress_id);
+	tc_detach(ifindex, BPF_TC_EGRESS, info.tc_egress_id);
+	if (info.clsact_created)
+		clsact_destroy(ifindex);
+	cb_xdp__destroy(xskel);
+	cb_tc__destroy(tskel);
+	cb_pin_remove_all(o->ifname);
+	return err;
+}
+
+int cb_detach(const char *ifname, int *was_attached)
+{
+	struct cb_attach_info info;
+	int ifindex = (int)if_nametoindex(ifname);
+	int err;
+
+	if (was_attached)
+		*was_attached = 0;
+	if (!cb_pin_dir_exists(ifname))
+		return 0;
+	if (was_attached)
+		*was_attached = 1;
+	if (cb_attach_info_read(ifname, &info) == 0 && ifindex &&
+	    info.ifindex == (uint32_t)ifindex) {
+		xdp_detach_id(ifindex, info.xdp_prog_id);
+		tc_detach(ifindex, BPF_TC_INGRESS, info.tc_ingress_id);
+		tc_detach(ifindex, BPF_TC_EGRESS, info.tc_egress_id);
+		/* Only a qdisc we created goes, and only once our filters are gone. */
+		if (info.clsact_created)
+			clsact_destroy(ifindex);
+	}
+	err = cb_pin_remove_all(ifname);
+	if (err)
+		cb_err("detach %s: remove pins: %s", ifname, strerror(-err));
+	return err;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Attach and detach connbroker on one interface.  Both return 0 or a
+ * negative errno, and have already printed a message naming the interface
+ * and the step that failed.  A failed attach leaves nothing behind.
+ */
+#ifndef CB_LOADER_H
+#define CB_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <connbroker/shared.h>
+
+#define CB_TC_HANDLE 0xcb
+#define CB_TC_PRIO 0xcb
+
+struct cb_attach_opts {
+	const char *ifname;
+	uint32_t mode;                          /* enum cb_attach_mode */
+	const struct cb_service_key *services;
+	size_t n_services;
+	struct cb_config cfg;
+};
+
+void cb_config_defaults(struct cb_config *cfg);
+int cb_attach(const struct cb_attach_opts *o);
+/* 0 when detached, also when nothing was attached (*was_attached = 0). */
+int cb_detach(const char *ifname, int *was_attached);
+/* Replace the services map of an attached interface with this set. */
+int cb_services_replace(int map_fd, const struct cb_service_key *svcs, size_t n);
+/* Put a fresh random key in the idle slot and make it current. */
+int cb_secret_rotate(int secrets_fd);
+/* Read the attach record of ifname (pinned); 0 or negative errno. */
+int cb_attach_info_read(const char *ifname, struct cb_attach_info *info);
+/* Is what the record names still attached to the interface? */
+int cb_attachment_live(const struct cb_attach_info *info);
+
+#endif

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Messages to stderr, always prefixed "connbroker: ". */
+#ifndef CB_LOG_H
+#define CB_LOG_H
+
+#include <stdarg.h>
+
+extern int cb_verbose;
+
+void cb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cb_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Route libbpf's and libxdp's messages through us: hidden unless -v. */
+void cb_log_setup_libs(void);
+
+#endif

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * connbroker: one binary, table-driven subcommands (like ip, bpftool and
+ * xdp-loader).  Global options come before the subcommand.
+ * Exit status: 0 success, 1 failure, 2 usage error.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "cmds.h"
+#include "log.h"
+
+#define CB_VERSION "0.1.0"
+
+struct cb_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct cb_cmd cmds[] = {
+	{ "attach", cmd_attach, "attach IFNAME --service VIP:PORT... [--mode native|skb|tc]" },
+	{ "detach", cmd_detach, "detach IFNAME" },
+	{ "status", cmd_status, "status [IFNAME]        what is attached, services, counters" },
+	{ "flows", cmd_flows, "flows IFNAME           the flow table" },
+	{ "events", cmd_events, "events IFNAME [--count N] [--timeout S]  ring-buffer records" },
+	{ "secret", cmd_secret, "secret rotate IFNAME   new SYN-cookie secret (old one still valid)" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: connbroker [-v] [-j|--json] COMMAND [ARGS]\n       connbroker --version\n\n"
+		   "Commands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %s\n", cmds[i].summary);
+	fprintf(f, "\nOptions:\n  -v, --verbose  more messages (twice: libbpf/libxdp debug)\n"
+		   "  -j, --json     JSON output\n  -h, --help     this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	size_t c;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			cb_verbose++;
+		} else if (!strcmp(argv[i], "-vv")) {
+			cb_verbose += 2;
+		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			cb_json = 1;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return CB_EXIT_OK;
+		} else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("connbroker %s\n", CB_VERSION);
+			return CB_EXIT_OK;
+		} else {
+			cb_err("unknown option '%s'", argv[i]);
+			usage(stderr);
+			return CB_EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return CB_EXIT_USAGE;
+	}
+	cb_log_setup_libs();
+	for (c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
+		if (!strcmp(argv[i], cmds[c].name))
+			return cmds[c].fn(argc - i, argv + i);
+	cb_err("unknown command '%s'", argv[i]);
+	usage(stderr);
+	return CB_EXIT_USAGE;
+}
