@@ -111,7 +111,7 @@ static __always_inline __u32 cb_halfsiphash(const __u32 key[2], const __u32 *m, 
 	v[2] = 0x6c796765 ^ key[0];
 	v[3] = 0x74656462 ^ key[1];
 
-#pragma unroll
+
 	for (i = 0; i < n; i++)
 		cb_hsip_absorb(v, m[i]);
 

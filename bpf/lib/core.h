@@ -376,9 +376,9 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		cb_count(CB_STAT_DROP_BAD_OPTIONS);
 		return CB_V_DROP;
 	default:
-		/* Truncated headers cannot be attributed to a service: the
-		 * kernel drops them too, and it never sees them as ours. */
-		cb_count(CB_STAT_DROP_MALFORMED);
+		/* Truncated headers cannot be attributed to a service; the
+		 * kernel validates and drops them itself. */
+		cb_count(CB_STAT_PASS_MALFORMED);
 		return CB_V_PASS;
 	}
 

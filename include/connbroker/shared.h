@@ -143,7 +143,8 @@ struct cb_event {
 	X(PASS_NOT_SERVICE,  "passed: not a configured service") \
 	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
 	X(PASS_NO_FLOW,      "passed: no flow, not a SYN/ACK we answer") \
-	X(DROP_MALFORMED,    "dropped: truncated or malformed header") \
+	X(PASS_MALFORMED,    "passed: truncated or malformed header (not ours)") \
+	X(DROP_MALFORMED,    "dropped: malformed segment of a held flow") \
 	X(DROP_BAD_OPTIONS,  "dropped: malformed TCP options") \
 	X(SYN_COOKIE_SENT,   "SYN answered with a SYN-cookie SYN-ACK") \
 	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \

@@ -1,0 +1,812 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The BPF programs themselves, run on crafted packets through
+ * bpf_prog_test_run_opts(): one test per verdict the core can return.
+ * Needs root (CAP_BPF); skipped otherwise.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "cb_xdp.skel.h"
+#include "cb_tc.skel.h"
+#include <connbroker/shared.h>
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#include "../../bpf/lib/cookie.h"
+#include "pkt.h"
+
+#define XDP_DROP 1
+#define XDP_PASS 2
+#define XDP_TX 3
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
+
+#define CLIENT 0xc6120001u      /* 198.18.0.1 */
+#define VIP 0xc6120064u         /* 198.18.0.100 */
+#define CPORT 40000
+#define VPORT 80
+#define CISN 1000000u
+
+static const __u32 KEY0[2] = { 0x11111111, 0x22222222 };
+
+struct fx {
+	struct cb_xdp *skel;
+	int prog;
+	struct ring_buffer *rb;
+	uint8_t rec[8][4096];
+	size_t rec_len[8];
+	int nrec;
+	uint8_t out[4096];
+	size_t out_len;
+};
+
+static struct fx F;
+
+static int on_rec(void *ctx, void *data, size_t size)
+{
+	if (F.nrec < 8 && size <= sizeof(F.rec[0])) {
+		memcpy(F.rec[F.nrec], data, size);
+		F.rec_len[F.nrec] = size;
+	}
+	F.nrec++;
+	return 0;
+}
+
+static void set_config(int fd, uint32_t cap)
+{
+	struct cb_config c = { .flow_byte_cap = cap, .mss = 1460, .wscale = 7 };
+	uint32_t zero = 0;
+
+	cr_assert_eq(bpf_map_update_elem(fd, &zero, &c, BPF_ANY), 0);
+}
+
+static void setup_maps(int cfg_fd, int sec_fd, int svc_fd, uint32_t cap)
+{
+	struct cb_secrets s = { .key = { { KEY0[0], KEY0[1] }, { 3, 4 } }, .current = 0 };
+	struct cb_service_key k = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
+	struct cb_service v = { .id = 0 };
+	uint32_t zero = 0;
+
+	set_config(cfg_fd, cap);
+	cr_assert_eq(bpf_map_update_elem(sec_fd, &zero, &s, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(svc_fd, &k, &v, BPF_ANY), 0);
+}
+
+static void fx_open(uint32_t ring_bytes, uint32_t cap)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to load BPF programs");
+	memset(&F, 0, sizeof(F));
+	F.skel = cb_xdp__open();
+	cr_assert_not_null(F.skel);
+	if (ring_bytes)
+		bpf_map__set_max_entries(F.skel->maps.cb_events, ring_bytes);
+	cr_assert_eq(cb_xdp__load(F.skel), 0, "load: %s", strerror(errno));
+	F.prog = bpf_program__fd(F.skel->progs.cb_xdp);
+	setup_maps(bpf_map__fd(F.skel->maps.cb_config), bpf_map__fd(F.skel->maps.cb_secrets),
+		   bpf_map__fd(F.skel->maps.cb_services), cap);
+	F.rb = ring_buffer__new(bpf_map__fd(F.skel->maps.cb_events), on_rec, NULL, NULL);
+	cr_assert_not_null(F.rb);
+}
+
+static void fx_close(void)
+{
+	ring_buffer__free(F.rb);
+	cb_xdp__destroy(F.skel);
+}
+
+static int run_prog(int prog, const uint8_t *in, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = F.out, .data_size_out = sizeof(F.out), .repeat = 1);
+
+	cr_assert_eq(bpf_prog_test_run_opts(prog, &o), 0, "test_run: %s", strerror(errno));
+	F.out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+static int run(const uint8_t *in, size_t len)
+{
+	return run_prog(F.prog, in, len);
+}
+
+static int drain(void)
+{
+	F.nrec = 0;
+	ring_buffer__consume(F.rb);
+	return F.nrec;
+}
+
+static uint64_t stat(int fd, enum cb_stat s)
+{
+	uint64_t vals[256] = { 0 }, sum = 0;
+	uint32_t k = s;
+	int i, n = libbpf_num_possible_cpus();
+
+	cr_assert_eq(bpf_map_lookup_elem(fd, &k, vals), 0);
+	for (i = 0; i < n; i++)
+		sum += vals[i];
+	return sum;
+}
+
+#define XSTAT(s) stat(bpf_map__fd(F.skel->maps.cb_stats), CB_STAT_##s)
+
+static struct cb_flow_key flow_key(void)
+{
+	struct cb_flow_key k = { htonl(CLIENT), htonl(VIP), htons(CPORT), htons(VPORT) };
+
+	return k;
+}
+
+static int get_flow(struct cb_flow *f)
+{
+	struct cb_flow_key k = flow_key();
+
+	return bpf_map_lookup_elem(bpf_map__fd(F.skel->maps.cb_flows), &k, f);
+}
+
+static uint32_t tai_counter(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec >> CB_COOKIE_PERIOD_SHIFT);
+}
+
+static size_t syn(uint8_t *buf, int sack, int ts, int ws, const char *data)
+{
+	uint8_t o[40];
+	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+				.seq = CISN, .flags = 0x02, .window = 64240, .opts = o };
+
+	s.optlen = t_syn_opts(o, 1460, sack, ts, 777, ws);
+	if (data) {
+		s.payload = (const uint8_t *)data;
+		s.paylen = strlen(data);
+	}
+	return t_build(buf, 256, &s);
+}
+
+/* Segment from the client on the established flow. */
+static size_t seg(uint8_t *buf, size_t cap, uint32_t seq, uint32_t ack, uint8_t flags,
+		  uint32_t tsval, uint32_t tsecr, const void *data, size_t len, uint16_t win)
+{
+	uint8_t o[12] = { 1, 1, 8, 10 };
+	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+				.seq = seq, .ack = ack, .flags = flags, .window = win,
+				.opts = o, .optlen = 12, .payload = data, .paylen = len };
+
+	o[4] = (uint8_t)(tsval >> 24); o[5] = (uint8_t)(tsval >> 16);
+	o[6] = (uint8_t)(tsval >> 8); o[7] = (uint8_t)tsval;
+	o[8] = (uint8_t)(tsecr >> 24); o[9] = (uint8_t)(tsecr >> 16);
+	o[10] = (uint8_t)(tsecr >> 8); o[11] = (uint8_t)tsecr;
+	return t_build(buf, cap, &s);
+}
+
+/* Full handshake; returns the server ISN and our TSval from the SYN-ACK. */
+static uint32_t handshake(uint32_t *srv_tsval)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	size_t n = syn(b, 1, 1, 7, NULL);
+	uint32_t isn;
+
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	isn = v.seq;
+	*srv_tsval = v.tsval;
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x10, 778, v.tsval, NULL, 0, 502);
+	cr_assert_eq(run(b, n), XDP_DROP);
+	drain();
+	return isn;
+}
+
+TestSuite(xdp, .init = NULL, .fini = NULL);
+
+Test(xdp, syn_gets_exact_synack_and_no_state)
+{
+	uint8_t b[256], in_copy[256];
+	struct t_tcp_view v;
+	struct cb_cookie_info ci;
+	struct cb_flow f;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	memcpy(in_copy, b, n);
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(memcmp(v.dmac, T_MAC_CLIENT, 6), 0);
+	cr_expect_eq(memcmp(v.smac, T_MAC_DIR, 6), 0);
+	cr_expect_eq(v.saddr, VIP);
+	cr_expect_eq(v.daddr, CLIENT);
+	cr_expect_eq(v.sport, VPORT);
+	cr_expect_eq(v.dport, CPORT);
+	cr_expect_eq(v.flags, 0x12, "flags %#x", v.flags);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(v.ihl, 5);
+	cr_expect_eq(v.ttl, 64);
+	cr_expect_eq(v.doff, 10);
+	cr_expect_eq(v.paylen, 0);
+	cr_expect_eq(v.window, 65535);
+	cr_expect_eq(v.mss, 1460);
+	cr_expect_eq(v.wscale, 7);
+	cr_expect_eq(v.sack_ok, 1);
+	cr_expect_eq(v.ts, 1);
+	cr_expect_eq(v.tsecr, 777);
+	cr_expect_eq(F.out_len, 14 + 20 + 40);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "checksums");
+	/* the ISN is a cookie that validates with the map's key and carries the options */
+	cr_expect_eq(cb_cookie_check(KEY0, v.seq, htonl(CLIENT), htonl(VIP), htons(CPORT),
+				     htons(VPORT), CISN, tai_counter(), &ci), 0);
+	cr_expect_eq(ci.mss, 1460);
+	cr_expect_eq(ci.wscale, 7);
+	cr_expect_eq(ci.sack, 1);
+	cr_expect_neq(get_flow(&f), 0, "a SYN must not create state");
+	cr_expect_eq(XSTAT(SYN_COOKIE_SENT), 1);
+	cr_expect_eq(drain(), 0);
+	fx_close();
+}
+
+Test(xdp, syn_without_options_gets_mss_only)
+{
+	uint8_t b[256];
+	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+				.seq = CISN, .flags = 0x02, .window = 8192 };
+	struct t_tcp_view v;
+	struct cb_cookie_info ci;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = t_build(b, sizeof(b), &s);
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.doff, 6);
+	cr_expect_eq(v.mss, 1460);
+	cr_expect_eq(v.wscale, -1);
+	cr_expect_eq(v.sack_ok, 0);
+	cr_expect_eq(v.ts, 0);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	cr_expect_eq(cb_cookie_check(KEY0, v.seq, htonl(CLIENT), htonl(VIP), htons(CPORT),
+				     htons(VPORT), CISN, tai_counter(), &ci), 0);
+	cr_expect_eq(ci.wscale, CB_WSCALE_NONE);
+	cr_expect_eq(ci.mss, 536);
+	fx_close();
+}
+
+Test(xdp, sack_and_wscale_without_timestamps)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 0, 9, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.ts, 0);
+	cr_expect_eq(v.sack_ok, 1);
+	cr_expect_eq(v.wscale, 7);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	/* the ACK (no TS) still yields a flow with SACK and the client's wscale 9 */
+	n = seg(b, sizeof(b), CISN + 1, v.seq + 1, 0x10, 0, 0, NULL, 0, 100);
+	{
+		struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT,
+					.dport = VPORT, .seq = CISN + 1, .ack = v.seq + 1,
+					.flags = 0x10, .window = 100 };
+		struct cb_flow f;
+
+		n = t_build(b, sizeof(b), &s);
+		cr_assert_eq(run(b, n), XDP_DROP);
+		cr_assert_eq(get_flow(&f), 0);
+		cr_expect_eq(f.opts, CB_OPT_SACK | CB_OPT_WSCALE);
+		cr_expect_eq(f.snd_wscale, 9);
+		cr_expect_eq(f.snd_wnd, 100u << 9);
+	}
+	fx_close();
+}
+
+Test(xdp, syn_with_ip_options_answered_without_them)
+{
+	uint8_t b[256], o[40], ipo[4] = { 1, 1, 1, 0 };
+	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+				.seq = CISN, .flags = 0x02, .window = 8192, .opts = o,
+				.ipopts = ipo, .ipoptlen = 4 };
+	struct t_tcp_view v;
+	size_t n;
+
+	fx_open(0, 65536);
+	s.optlen = t_syn_opts(o, 1460, 1, 1, 5, 7);
+	n = t_build(b, sizeof(b), &s);
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.ihl, 5);
+	cr_expect_eq(v.flags, 0x12);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	fx_close();
+}
+
+Test(xdp, syn_with_data_acks_only_the_syn)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, "early data");
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(v.paylen, 0);
+	cr_expect_eq(XSTAT(SYN_WITH_DATA), 1);
+	cr_expect_eq(drain(), 0);
+	fx_close();
+}
+
+Test(xdp, valid_ack_creates_flow_with_state)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	const struct cb_event *ev;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	n = seg(b, sizeof(b), CISN + 1, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
+	cr_assert_eq(run(b, n), XDP_DROP, "the handshake ACK is consumed");
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.state, CB_FLOW_UNBOUND);
+	cr_expect_eq(f.client_isn, CISN);
+	cr_expect_eq(f.server_isn, v.seq);
+	cr_expect_eq(f.rcv_nxt, CISN + 1);
+	cr_expect_eq(f.snd_nxt, v.seq + 1);
+	cr_expect_eq(f.mss, 1460);
+	cr_expect_eq(f.snd_wscale, 7);
+	cr_expect_eq(f.rcv_wscale, 7);
+	cr_expect_eq(f.opts, CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE);
+	cr_expect_eq(f.ts_recent, 778);
+	cr_expect_eq(f.snd_wnd, 502u << 7);
+	cr_expect_eq(f.rcv_wnd, 65536);
+	cr_expect_eq(f.bytes_in, 0);
+	cr_expect_neq(f.created_ns, 0);
+	/* our TSval = ms clock + ts_offset: the offset reproduces the SYN-ACK's */
+	{
+		struct timespec ts;
+		uint32_t now_ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+		cr_expect_lt((uint32_t)(now_ms + f.ts_offset - v.tsval), 1000u);
+	}
+	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1);
+	cr_assert_eq(drain(), 1);
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->type, CB_EV_OPEN);
+	fx_close();
+}
+
+Test(xdp, bad_cookie_creates_nothing)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	n = seg(b, sizeof(b), CISN + 1, v.seq + 2, 0x10, 778, v.tsval, NULL, 0, 502);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	/* an ACK for a different client ISN fails too */
+	n = seg(b, sizeof(b), CISN + 2, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_neq(get_flow(&f), 0);
+	cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 2);
+	cr_expect_eq(drain(), 0);
+	fx_close();
+}
+
+Test(xdp, old_secret_slot_still_validates_after_rotation)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	struct cb_secrets s = { .key = { { KEY0[0], KEY0[1] }, { 5, 6 } }, .current = 1 };
+	uint32_t zero = 0;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.skel->maps.cb_secrets), &zero, &s, 0), 0);
+	n = seg(b, sizeof(b), CISN + 1, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(get_flow(&f), 0, "cookie from the previous secret must still work");
+	fx_close();
+}
+
+Test(xdp, data_goes_to_ring_then_is_acked)
+{
+	uint8_t b[2048];
+	const char *req1 = "GET /a HTTP/1.1\r\nHost: ex", *req2 = "ample.test\r\n\r\n";
+	const struct cb_event *ev;
+	struct t_tcp_view v;
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n, l1 = strlen(req1), l2 = strlen(req2);
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, req1, l1, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.flags, 0x10);
+	cr_expect_eq(v.ack, CISN + 1 + l1);
+	cr_expect_eq(v.seq, isn + 1);
+	cr_expect_eq(v.ts, 1);
+	cr_expect_eq(v.tsecr, 800);
+	cr_expect_eq(v.paylen, 0);
+	cr_expect_eq(v.window, (65536 - l1) >> 7);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	cr_assert_eq(drain(), 1);
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->type, CB_EV_DATA);
+	cr_expect_eq(ev->seq, CISN + 1);
+	cr_expect_eq(ev->len, l1);
+	cr_expect_eq(memcmp(ev + 1, req1, l1), 0);
+	cr_expect_eq(F.rec_len[0], sizeof(*ev) + l1);
+	cr_expect_eq(memcmp(&ev->key, &(struct cb_flow_key){ htonl(CLIENT), htonl(VIP),
+							     htons(CPORT), htons(VPORT) }, 12), 0);
+
+	n = seg(b, sizeof(b), CISN + 1 + l1, isn + 1, 0x18, 801, tsv, req2, l2, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 1 + l1 + l2);
+	cr_assert_eq(drain(), 1);
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->seq, CISN + 1 + l1);
+	cr_expect_eq(memcmp(ev + 1, req2, l2), 0);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.rcv_nxt, CISN + 1 + l1 + l2);
+	cr_expect_eq(f.bytes_in, l1 + l2);
+	cr_expect_eq(f.ts_recent, 801);
+	cr_expect_eq(XSTAT(DATA_QUEUED), 2);
+	cr_expect_eq(XSTAT(DATA_BYTES), l1 + l2);
+	fx_close();
+}
+
+Test(xdp, out_of_order_dropped_with_dup_ack)
+{
+	uint8_t b[2048];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1 + 100, isn + 1, 0x18, 800, tsv, "later", 5, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 1, "must not acknowledge what it did not keep");
+	cr_expect_eq(drain(), 0);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.rcv_nxt, CISN + 1);
+	cr_expect_eq(XSTAT(DATA_OUT_OF_ORDER), 1);
+	fx_close();
+}
+
+Test(xdp, retransmission_and_overlap)
+{
+	uint8_t b[2048];
+	const struct cb_event *ev;
+	struct t_tcp_view v;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, "0123456789", 10, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	drain();
+	/* exact retransmission: re-ACKed, nothing new queued */
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 11);
+	cr_expect_eq(drain(), 0);
+	cr_expect_eq(XSTAT(DATA_DUP), 1);
+	/* overlap: bytes 5..14, only 10..14 are new */
+	n = seg(b, sizeof(b), CISN + 6, isn + 1, 0x18, 801, tsv, "56789abcde", 10, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 16);
+	cr_assert_eq(drain(), 1);
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->seq, CISN + 11);
+	cr_expect_eq(ev->len, 5);
+	cr_expect_eq(memcmp(ev + 1, "abcde", 5), 0);
+	fx_close();
+}
+
+Test(xdp, past_window_cap_not_acked)
+{
+	uint8_t b[2048], data[1400];
+	struct t_tcp_view v;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 2000);
+	memset(data, 'x', sizeof(data));
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, data, 1400, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	drain();
+	n = seg(b, sizeof(b), CISN + 1401, isn + 1, 0x18, 801, tsv, data, 1000, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 1401);
+	cr_expect_eq(v.window, (2000 - 1400) >> 7);
+	cr_expect_eq(drain(), 0);
+	cr_expect_eq(XSTAT(DATA_OVER_CAP), 1);
+	fx_close();
+}
+
+Test(xdp, ring_full_drops_unacknowledged)
+{
+	uint8_t b[2048], data[1400];
+	struct cb_flow f;
+	uint32_t tsv, isn, seq;
+	int i, rc = XDP_TX;
+
+	fx_open(4096, 65536);      /* a one-page ring: two 1400-byte records fit */
+	memset(data, 'y', sizeof(data));
+	isn = handshake(&tsv);
+	seq = CISN + 1;
+	for (i = 0; i < 5 && rc == XDP_TX; i++) {
+		size_t n = seg(b, sizeof(b), seq, isn + 1, 0x18, 800, tsv, data, 1400, 502);
+
+		rc = run(b, n);
+		if (rc == XDP_TX)
+			seq += 1400;
+	}
+	cr_expect_eq(rc, XDP_DROP, "a full ring means no ACK");
+	cr_expect_eq(XSTAT(DATA_RING_FULL), 1);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.rcv_nxt, seq, "rcv_nxt covers only what the ring took");
+	cr_expect_eq(f.bytes_in, seq - CISN - 1);
+	fx_close();
+}
+
+Test(xdp, fin_on_unbound_flow_resets_and_removes)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	const struct cb_event *ev;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x11, 800, tsv, NULL, 0, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags & 0x04, 0x04, "RST");
+	cr_expect_eq(v.seq, isn + 1);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	cr_expect_neq(get_flow(&f), 0);
+	cr_expect_eq(XSTAT(FIN_UNBOUND), 1);
+	cr_assert_eq(drain(), 1);
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->type, CB_EV_CLOSE);
+	cr_expect_eq(ev->flags, 0);
+	fx_close();
+}
+
+Test(xdp, rst_on_unbound_flow_removes)
+{
+	uint8_t b[256];
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x14, 800, tsv, NULL, 0, 0);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_neq(get_flow(&f), 0);
+	cr_expect_eq(XSTAT(RST_UNBOUND), 1);
+	fx_close();
+}
+
+Test(xdp, zero_window_ack_recorded)
+{
+	uint8_t b[256];
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x10, 800, tsv, NULL, 0, 0);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.snd_wnd, 0);
+	cr_expect_eq(XSTAT(PURE_ACK), 1);
+	fx_close();
+}
+
+Test(xdp, local_and_frozen_states)
+{
+	uint8_t b[256];
+	struct cb_flow f;
+	struct cb_flow_key k = flow_key();
+	uint32_t tsv, isn;
+	size_t n;
+	int fd;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	fd = bpf_map__fd(F.skel->maps.cb_flows);
+	cr_assert_eq(get_flow(&f), 0);
+	f.state = CB_FLOW_LOCAL;
+	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, "hi", 2, 502);
+	cr_expect_eq(run(b, n), XDP_PASS);
+	cr_expect_eq(memcmp(F.out, b, n), 0, "passed untouched");
+	f.state = CB_FLOW_FROZEN;
+	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(XSTAT(PASS_LOCAL), 1);
+	cr_expect_eq(XSTAT(DROP_FROZEN), 1);
+	fx_close();
+}
+
+Test(xdp, not_a_service_passes_untouched)
+{
+	uint8_t b[256], o[40];
+	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = 81,
+				.seq = CISN, .flags = 0x02, .window = 8192, .opts = o };
+	size_t n;
+
+	fx_open(0, 65536);
+	s.optlen = t_syn_opts(o, 1460, 1, 1, 5, 7);
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run(b, n), XDP_PASS);
+	cr_expect_eq(F.out_len, n);
+	cr_expect_eq(memcmp(F.out, b, n), 0);
+	s.dport = VPORT;
+	s.daddr = VIP + 1;
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run(b, n), XDP_PASS);
+	cr_expect_eq(XSTAT(PASS_NOT_SERVICE), 2);
+	fx_close();
+}
+
+Test(xdp, malformed_and_odd_packets)
+{
+	uint8_t b[256], o[40];
+	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+				.seq = CISN, .flags = 0x02, .window = 8192, .opts = o };
+	size_t n, cut;
+
+	fx_open(0, 65536);
+	s.optlen = t_syn_opts(o, 1460, 1, 1, 5, 7);
+	n = t_build(b, sizeof(b), &s);
+	/* truncated at every length: eth, ip, tcp header, options */
+	for (cut = 14; cut < n; cut += 3)
+		cr_expect_eq(run(b, cut), XDP_PASS, "truncated to %zu", cut);
+	cr_expect_gt(XSTAT(PASS_MALFORMED), 0);
+
+	/* option length 0, and an option running past the header: dropped */
+	o[0] = 2; o[1] = 0;
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	o[0] = 1; o[1] = 1; o[2] = 1; o[3] = 8; o[4] = 30;
+	s.optlen = 8;
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(XSTAT(DROP_BAD_OPTIONS), 2);
+
+	/* a fragment is never ours */
+	s.optlen = t_syn_opts(o, 1460, 1, 1, 5, 7);
+	s.frag_off = 0x2000;
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run(b, n), XDP_PASS);
+	cr_expect_eq(XSTAT(PASS_FRAGMENT), 1);
+
+	/* not IPv4 (ARP), not TCP (UDP) */
+	memset(b, 0, 64);
+	b[12] = 0x08; b[13] = 0x06;
+	cr_expect_eq(run(b, 64), XDP_PASS);
+	s.frag_off = 0;
+	n = t_build(b, sizeof(b), &s);
+	b[14 + 9] = 17;
+	cr_expect_eq(run(b, n), XDP_PASS);
+	cr_expect_eq(XSTAT(PASS_NOT_IP), 1);
+	cr_expect_eq(XSTAT(PASS_NOT_TCP), 1);
+	/* no segment flags (not SYN, not ACK) and no flow: passed, counted */
+	s.flags = 0;
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run(b, n), XDP_PASS);
+	cr_expect_eq(XSTAT(PASS_NO_FLOW), 1);
+	cr_expect_eq(drain(), 0);
+	fx_close();
+}
+
+/* ---- TC: the same core at the TC hook, and the egress RST guard ----- */
+
+Test(tc, ingress_answers_syn_like_xdp)
+{
+	struct cb_tc *t;
+	uint8_t b[256];
+	struct t_tcp_view v;
+	size_t n;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	t = cb_tc__open_and_load();
+	cr_assert_not_null(t);
+	setup_maps(bpf_map__fd(t->maps.cb_config), bpf_map__fd(t->maps.cb_secrets),
+		   bpf_map__fd(t->maps.cb_services), 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_expect_eq(run_prog(bpf_program__fd(t->progs.cb_tc_ingress), b, n), TC_ACT_REDIRECT);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.flags, 0x12);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(v.mss, 1460);
+	cr_expect_eq(v.wscale, 7);
+	cr_expect_eq(v.tsecr, 777);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	/* not a service: TC_ACT_OK */
+	n = syn(b, 1, 1, 7, NULL);
+	b[14 + 20 + 3] = 81;
+	cr_expect_eq(run_prog(bpf_program__fd(t->progs.cb_tc_ingress), b, n), TC_ACT_OK);
+	cb_tc__destroy(t);
+}
+
+Test(tc, egress_blocks_kernel_rst_for_held_flow)
+{
+	struct cb_tc *t;
+	struct cb_flow f = { .state = CB_FLOW_UNBOUND };
+	struct cb_flow_key k = { htonl(CLIENT), htonl(VIP), htons(CPORT), htons(VPORT) };
+	struct t_tcp_spec s = { .saddr = VIP, .daddr = CLIENT, .sport = VPORT, .dport = CPORT,
+				.seq = 1, .ack = 2, .flags = 0x14 };
+	uint8_t b[256];
+	size_t n;
+	int eg;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	t = cb_tc__open_and_load();
+	cr_assert_not_null(t);
+	eg = bpf_program__fd(t->progs.cb_tc_egress);
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "no flow: the kernel's RST goes out");
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(t->maps.cb_flows), &k, &f, BPF_ANY), 0);
+	cr_expect_eq(run_prog(eg, b, n), TC_ACT_SHOT);
+	f.state = CB_FLOW_LOCAL;
+	bpf_map_update_elem(bpf_map__fd(t->maps.cb_flows), &k, &f, BPF_ANY);
+	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "a local socket may reset its flow");
+	s.flags = 0x10;
+	f.state = CB_FLOW_UNBOUND;
+	bpf_map_update_elem(bpf_map__fd(t->maps.cb_flows), &k, &f, BPF_ANY);
+	n = t_build(b, sizeof(b), &s);
+	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "only RSTs are filtered");
+	cr_expect_eq(stat(bpf_map__fd(t->maps.cb_stats), CB_STAT_EGRESS_RST_BLOCKED), 1);
+	cb_tc__destroy(t);
+}
