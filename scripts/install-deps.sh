@@ -11,7 +11,9 @@ PKGS=(
   # unit tests
   libcriterion-dev
   # integration tests and demo: namespaces, real clients, captures
-  iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps
+  iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd
+  # benchmark traffic generator
+  netsniff-ng
 )
 
 missing=()

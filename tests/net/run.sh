@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Integration tests: real clients against connbroker in network namespaces
+# (tests/net/topology.sh).  Nothing listens on the service address anywhere.
+# Usage: run.sh [TEST...]   Prints "N passed, N failed, N skipped" last.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CB="$ROOT/build/connbroker"
+# shellcheck source=topology.sh
+source "$HERE/topology.sh"
+set +e
+
+WORK=$(mktemp -d /tmp/cb-net-test.XXXXXX)
+BG_PIDS=()
+
+cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	topo_down
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "FAIL: $*"; exit 1; }
+expect_eq() { [ "$1" = "$2" ] || die "$3: got '$1', want '$2'"; }
+dir() { nsx "$CB_NS_DIR" "$@"; }
+cli() { nsx "$CB_NS_CLIENT" "$@"; }
+counter() { dir "$CB" -j status "$CB_IF_DIR" | jq -r ".[0].counters.$1"; }
+SKIP=77
+
+# Start `connbroker -j events` in the background, writing to $1.
+events_start() {
+	dir "$CB" -j events "$CB_IF_DIR" > "$1" &
+	EV_PID=$!
+	BG_PIDS+=("$EV_PID")
+	sleep 0.3
+}
+events_stop() { sleep 0.3; kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null; }
+
+capture_start() {
+	cli tcpdump -i "$CB_IF_CLIENT" -U -w "$1" "tcp and host $CB_VIP" >/dev/null 2>&1 &
+	CAP_PID=$!
+	BG_PIDS+=("$CAP_PID")
+	sleep 0.5
+}
+capture_stop() { sleep 0.3; kill "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; }
+tshark_count() { tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
+
+# ---- tests ----------------------------------------------------------------
+
+# One mode end to end: python client (multi-segment request) and curl, with
+# nothing listening; the client sees ESTABLISHED and all bytes acked; the
+# events show the bytes exactly; the capture shows no RST from the VIP and no
+# client retransmission.
+handshake_in_mode() {
+	local mode=$1 ev=$WORK/ev-$1.jsonl pcap=$WORK/cap-$1.pcap out
+	dir ss -Hltn | grep -q ":80 " && die "something listens on :80 in the director"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode "$mode" || die "attach $mode"
+	events_start "$ev"
+	capture_start "$pcap"
+
+	out=$(cli python3 "$HERE/client.py" "$CB_VIP" 80 5000 4) || die "python client"
+	echo "client: ${out:0:120}"
+	expect_eq "$(jq -r .state <<<"$out")" 1 "client TCP state (1 = ESTABLISHED)"
+	expect_eq "$(jq -r .bytes_acked <<<"$out")" 5001 "bytes acknowledged to the client"
+
+	cli curl -s -m 1 -o /dev/null "http://$CB_VIP/hello-curl" --local-port 45000
+	expect_eq "$?" 28 "curl waits for a response (timeout, not refused or reset)"
+	capture_stop
+	events_stop
+
+	python3 "$HERE/check_events.py" "$ev" "$out" || die "python client bytes"
+	python3 "$HERE/check_events.py" "$ev" --prefix 45000 \
+		"$(printf 'GET /hello-curl HTTP/1.1\r\nHost: %s\r\n' "$CB_VIP" | xxd -p | tr -d '\n')" ||
+		die "curl bytes"
+	# The only RST from the VIP may be the fail-closed answer to curl's FIN
+	# when it gives up (a half-closed unbound flow cannot be served yet).
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP && tcp.dstport!=45000")" 0 \
+		"RSTs from the VIP"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.fin==1 && ip.src==$CB_IP_CLIENT && tcp.srcport==45000")" 1 \
+		"curl's FIN"
+	expect_eq "$(tshark_count "$pcap" "tcp.analysis.retransmission && ip.src==$CB_IP_CLIENT")" 0 \
+		"client retransmissions"
+	[ "$(counter syn_cookie_sent)" -ge 2 ] || die "syn_cookie_sent"
+	[ "$(counter ack_cookie_ok)" -ge 2 ] || die "ack_cookie_ok"
+	expect_eq "$(counter ack_cookie_bad)" 0 "bad cookies"
+	dir "$CB" detach "$CB_IF_DIR" || die "detach"
+	[ -e "/sys/fs/bpf/connbroker/$CB_IF_DIR" ] && die "pins left after detach"
+	dir ip link show "$CB_IF_DIR" | grep -q 'prog/xdp' && die "XDP left after detach"
+	return 0
+}
+test_handshake_native() { handshake_in_mode native; }
+test_handshake_skb() { handshake_in_mode skb; }
+test_handshake_tc() { handshake_in_mode tc; }
+
+# Clients that turn TCP options off still get a working connection, and the
+# flow records what was negotiated (wscale/SACK survive without timestamps).
+test_client_options_off() {
+	local out flows
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	for knob in tcp_timestamps tcp_sack tcp_window_scaling; do
+		cli sysctl -qw "net.ipv4.$knob=0"
+		out=$(cli python3 "$HERE/client.py" "$CB_VIP" 80 100 1 \
+			"GET /opts HTTP/1.1\r\n\r\n") || die "client with $knob=0"
+		expect_eq "$(jq -r .bytes_acked <<<"$out")" 101 "$knob=0: bytes acked"
+		cli sysctl -qw "net.ipv4.$knob=1"
+	done
+	# a flow that stays open, with timestamps off: SACK and wscale kept
+	cli sysctl -qw net.ipv4.tcp_timestamps=0
+	cli python3 -c "
+import socket,time
+s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'x'); time.sleep(1.5)" &
+	BG_PIDS+=($!)
+	sleep 0.7
+	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
+	cli sysctl -qw net.ipv4.tcp_timestamps=1
+	echo "flows: $flows"
+	expect_eq "$(jq -r '.[0].timestamps' <<<"$flows")" false "timestamps"
+	expect_eq "$(jq -r '.[0].sack' <<<"$flows")" true "sack without timestamps"
+	[ "$(jq -r '.[0].snd_wscale' <<<"$flows")" -ge 0 ] || die "client wscale lost without timestamps"
+	expect_eq "$(jq -r '.[0].mss' <<<"$flows")" 1460 "mss"
+	expect_eq "$(jq -r '.[0].bytes_in' <<<"$flows")" 1 "bytes_in"
+	wait
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# Maps are pinned with BTF: bpftool prints named fields.
+test_bpftool_map_dump() {
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	cli python3 -c "
+import socket,time
+s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'hold'); time.sleep(1.5)" &
+	BG_PIDS+=($!)
+	sleep 0.7
+	local p=/sys/fs/bpf/connbroker/$CB_IF_DIR
+	bpftool map dump pinned "$p/cb_flows" | tee "$WORK/dump.txt" | head -30
+	grep -q '"client_isn"' "$WORK/dump.txt" || die "cb_flows dump lacks named fields"
+	grep -q '"state": 1' "$WORK/dump.txt" || die "no UNBOUND flow in the dump"
+	bpftool map dump pinned "$p/cb_services" | grep -q '"port_be"' || die "cb_services dump"
+	bpftool map dump pinned "$p/cb_config" | grep -q '"flow_byte_cap": 65536' || die "cb_config dump"
+	wait
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# Attach/detach are idempotent; errors are clear, non-zero, and leave nothing.
+test_loader_behaviour() {
+	local msg rc
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die "first attach"
+	msg=$(dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "$CB_VIP:443" 2>&1)
+	expect_eq "$?" 0 "second attach"
+	grep -q "already attached" <<<"$msg" || die "second attach message: $msg"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].services|length')" 2 "services updated"
+	msg=$(dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode tc 2>&1); rc=$?
+	expect_eq "$rc" 1 "attach in another mode"
+	grep -q "already attached in mode native" <<<"$msg" || die "mode clash message: $msg"
+	dir "$CB" detach "$CB_IF_DIR" || die "detach"
+	msg=$(dir "$CB" detach "$CB_IF_DIR" 2>&1); rc=$?
+	expect_eq "$rc" 0 "second detach"
+	grep -q "not attached" <<<"$msg" || die "second detach message: $msg"
+
+	msg=$(dir "$CB" attach nosuch0 --service "$CB_VIP:80" 2>&1); rc=$?
+	expect_eq "$rc" 1 "attach to a missing interface"
+	grep -q "attach nosuch0: no such interface" <<<"$msg" || die "message: $msg"
+	msg=$(dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode offload 2>&1); rc=$?
+	expect_eq "$rc" 2 "unknown mode is a usage error"
+	msg=$(dir "$CB" attach "$CB_IF_DIR" --service 198.18.0.100 2>&1); rc=$?
+	expect_eq "$rc" 2 "bad service"
+	grep -q "expected IPv4:PORT" <<<"$msg" || die "message: $msg"
+	msg=$(dir setpriv --reuid=65534 --regid=65534 --clear-groups "$CB" attach "$CB_IF_DIR" \
+		--service "$CB_VIP:80" 2>&1); rc=$?
+	expect_eq "$rc" 1 "attach as non-root"
+	grep -q "must run as root" <<<"$msg" || die "message: $msg"
+	[ -e "/sys/fs/bpf/connbroker/$CB_IF_DIR" ] && die "failed attaches left pins"
+	dir ip link show "$CB_IF_DIR" | grep -q 'prog/xdp' && die "failed attaches left XDP"
+	# native XDP on a device whose driver lacks it: a clear error with a hint
+	dir ip link add cbdummy0 type dummy 2>/dev/null && {
+		dir ip link set cbdummy0 up
+		msg=$(dir "$CB" attach cbdummy0 --service "$CB_VIP:80" --mode native 2>&1); rc=$?
+		echo "dummy native: rc=$rc $msg"
+		if [ "$rc" -ne 0 ]; then
+			grep -q "try --mode skb" <<<"$msg" || die "hint missing: $msg"
+			[ -e /sys/fs/bpf/connbroker/cbdummy0 ] && die "pins left on failed native attach"
+		else
+			dir "$CB" detach cbdummy0
+		fi
+		dir ip link del cbdummy0
+	}
+	return 0
+}
+
+# A SYN flood keeps no state: every SYN answered, the flow table stays empty.
+test_syn_flood_stateless() {
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	cli python3 "$HERE/synflood.py" "$CB_IF_CLIENT" "$CB_IP_CLIENT" "$CB_VIP" 80 2000 ||
+		die "flood generator"
+	sleep 0.5
+	expect_eq "$(counter syn_cookie_sent)" 2000 "SYN-ACKs sent"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows')" 0 "flows after a SYN flood"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# ---- runner -----------------------------------------------------------------
+ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_client_options_off
+	   test_bpftool_map_dump test_loader_behaviour test_syn_flood_stateless)
+if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
+
+[ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
+topo_up || { echo "topology setup failed"; exit 1; }
+
+passed=0 failed=0 skipped=0
+for t in "${TESTS[@]}"; do
+	log="$WORK/$t.log"
+	# every check in a test is explicit (die/expect_eq): no set -e, which
+	# would also fire on the expected non-zero exits the tests examine
+	( "$t" ) >"$log" 2>&1
+	rc=$?
+	dir "$CB" detach "$CB_IF_DIR" >/dev/null 2>&1
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1)); echo "[PASS] $t"
+	elif [ $rc -eq $SKIP ]; then
+		skipped=$((skipped + 1)); echo "[SKIP] $t: $(tail -n 1 "$log")"
+	else
+		failed=$((failed + 1)); echo "[FAIL] $t"; sed 's/^/    /' "$log" | tail -n 25
+	fi
+done
+echo "net: $passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
