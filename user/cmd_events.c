@@ -155,6 +155,10 @@ int cmd_events(int argc, char **argv)
 			break;
 		}
 		err = 0;
+		if (!cb_pin_dir_exists(argv[optind])) {
+			cb_info("events %s: detached; exiting", argv[optind]);
+			break;
+		}
 		idle_ms = ctx.seen == before ? idle_ms + 200 : 0;
 		if (timeout && idle_ms >= timeout * 1000)
 			break;

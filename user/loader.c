@@ -245,7 +245,9 @@ static const char *xdp_attach_hint(int err, uint32_t mode)
 	if (err == -EOPNOTSUPP && mode == CB_MODE_NATIVE)
 		return "; XDP native not supported by the driver; try --mode skb";
 	if (err == -EEXIST || err == -EBUSY)
-		return "; another XDP program is attached without libxdp's dispatcher";
+		return "; another XDP program is attached without libxdp's dispatcher"
+		       " (this kernel may refuse the freplace programs the dispatcher"
+		       " needs); --mode tc runs beside it";
 	return "";
 }
 
