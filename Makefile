@@ -25,6 +25,7 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(OUT)/user/%.o)
 LIB_OBJS  := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
 
 TEST_SRCS := $(wildcard tests/unit/*.c)
+TEST_OBJS := $(TEST_SRCS:tests/unit/%.c=$(OUT)/tests/%.o)
 TEST_BIN  := $(OUT)/unit-tests
 
 ifeq ($(V),1)
@@ -67,9 +68,13 @@ $(OUT)/connbroker: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(TEST_BIN): $(TEST_SRCS) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
+$(TEST_OBJS): $(OUT)/tests/%.o: tests/unit/%.c $(SKELS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser $(TEST_SRCS) $(LIB_OBJS) $(LDLIBS) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser -c $< -o $@
+
+$(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 unit-test: $(TEST_BIN) $(BPF_OBJS)
 	$(Q)$(TEST_BIN) --jobs 1
@@ -93,4 +98,4 @@ bench: deps
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d)

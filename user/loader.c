@@ -240,15 +240,16 @@ static void xdp_detach_id(int ifindex, uint32_t id)
 	xdp_multiprog__close(mp);
 }
 
+/* The message for a failed XDP attach: a hint where we know one. */
 static const char *xdp_attach_hint(int err, uint32_t mode)
 {
 	if (err == -EOPNOTSUPP && mode == CB_MODE_NATIVE)
-		return "; XDP native not supported by the driver; try --mode skb";
+		return "not supported by the driver; try --mode skb";
 	if (err == -EEXIST || err == -EBUSY)
-		return "; another XDP program is attached without libxdp's dispatcher"
+		return "another XDP program is attached without libxdp's dispatcher"
 		       " (this kernel may refuse the freplace programs the dispatcher"
 		       " needs); --mode tc runs beside it";
-	return "";
+	return strerror(-err);
 }
 
 static int attach_ingress_xdp(const struct cb_attach_opts *o, int ifindex,
@@ -277,8 +278,8 @@ static int attach_ingress_xdp(const struct cb_attach_opts *o, int ifindex,
 	err = xdp_program__attach(xp, ifindex,
 				  o->mode == CB_MODE_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
 	if (err) {
-		cb_err("attach %s: XDP %s: %s%s", o->ifname, cb_mode_name(o->mode),
-		       strerror(-err), xdp_attach_hint(err, o->mode));
+		cb_err("attach %s: XDP %s: %s", o->ifname, cb_mode_name(o->mode),
+		       xdp_attach_hint(err, o->mode));
 		xdp_program__close(xp);
 		return err;
 	}
