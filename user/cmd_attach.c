@@ -24,11 +24,14 @@ static void attach_usage(FILE *f)
 	fprintf(f,
 		"Usage: connbroker attach IFNAME --service VIP:PORT [--service VIP:PORT ...]\n"
 		"                         [--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
+		"                         [--no-csum-verify]\n"
 		"  --mode      native: XDP in the driver (default); skb: generic XDP; tc: clsact ingress\n"
 		"  --mss       MSS offered in the SYN-ACK (536..9000, default 1460)\n"
 		"  --wscale    window scale offered (0..14, default 7)\n"
 		"  --flow-cap  bytes an unbound flow may queue, also its receive window\n"
-		"              (1460..1048576, default 65536)\n");
+		"              (1460..1048576, default 65536)\n"
+		"  --no-csum-verify  acknowledge data without checking its TCP checksum (for\n"
+		"              paths that deliver partial checksums, e.g. veth with tx offload)\n");
 }
 
 int cmd_attach(int argc, char **argv)
@@ -39,6 +42,7 @@ int cmd_attach(int argc, char **argv)
 		{ "mss", required_argument, NULL, 'M' },
 		{ "wscale", required_argument, NULL, 'w' },
 		{ "flow-cap", required_argument, NULL, 'c' },
+		{ "no-csum-verify", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -93,6 +97,9 @@ int cmd_attach(int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.flow_byte_cap = v;
+			break;
+		case 'C':
+			o.cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
 			break;
 		case 'h':
 			attach_usage(stdout);

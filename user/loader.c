@@ -33,6 +33,7 @@ void cb_config_defaults(struct cb_config *cfg)
 	cfg->flow_byte_cap = 65536;
 	cfg->mss = 1460;
 	cfg->wscale = 7;
+	cfg->flags = CB_CFG_VERIFY_CSUM;
 }
 
 static int pin_maps_at(struct bpf_object *obj, const char *ifname)

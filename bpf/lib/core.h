@@ -198,32 +198,88 @@ static __always_inline enum cb_verdict cb_send_ack(void *ctx, const enum cb_hook
 }
 
 /*
- * Copy payload bytes [skip, payload_len) into the ring.  The record is built
+ * Verify the TCP checksum of the segment whose payload (len bytes) is in buf.
+ * The kernel would have checked it before acknowledging; we acknowledge on
+ * its behalf, so we check too.  Sums are in memory order throughout.
+ */
+static __always_inline int cb_tcp_csum_ok(void *ctx, const enum cb_hook hook,
+					  const struct cb_pkt *pk, const __u8 *buf, __u32 len)
+{
+	__u8 th[64];
+	__u32 thl = pk->payload_off - pk->l4_off;
+	__u64 sum = cb_csum_pseudo(pk->saddr, pk->daddr, pk->tcp_len);
+	__u32 i, tail;
+
+	if (thl < CB_TCP_HLEN || thl > 60)
+		return 0;
+	thl = CB_CLAMP(thl - 1, 63) + 1;
+	if (cb_load_bytes(ctx, hook, pk->l4_off, th, thl))
+		return 0;
+	sum += (__u32)bpf_csum_diff(NULL, 0, (__be32 *)th, thl & ~3u, 0);
+	/* bpf_csum_diff takes at most 512 bytes, a multiple of 4, per call */
+	for (i = 0; i < CB_SEG_MAX / 512; i++) {
+		__u32 off = i * 512, n;
+
+		if (off + 4 > len)
+			break;
+		n = len - off > 512 ? 512 : len - off;
+		n = CB_CLAMP(n, 1023) & ~3u;
+		if (n > 512)
+			break;
+		sum += (__u32)bpf_csum_diff(NULL, 0, (__be32 *)(buf + off), n, 0);
+	}
+	/* the last len % 4 bytes: word (b0,b1) then (b2,0), memory order */
+	tail = CB_CLAMP(len & ~3u, CB_SEG_BUF - 4);
+	if (len & 3)
+		sum += buf[tail];
+	if ((len & 3) > 1)
+		sum += (__u32)buf[tail + 1] << 8;
+	if ((len & 3) > 2)
+		sum += buf[tail + 2];
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return cb_csum_fold((__u32)sum) == 0;
+}
+
+/*
+ * Queue payload bytes [skip, payload_len) to the ring.  The record is built
  * in per-CPU scratch and published with one bpf_ringbuf_output(): once it
  * returns 0 the bytes are committed, and only then may they be acknowledged.
  */
 static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 					    const struct cb_pkt *pk,
+					    const struct cb_config *cfg,
 					    const struct cb_flow_key *key, __u32 skip,
 					    __u32 *queued)
 {
 	__u32 zero = 0;
 	struct cb_scratch *s = bpf_map_lookup_elem(&cb_scratch_map, &zero);
-	__u32 len = pk->payload_len - skip;
+	__u32 full = pk->payload_len, len;
 
 	if (!s)
 		return -1;
-	if (len > CB_SEG_MAX) {
+	if (full > CB_SEG_MAX) {
 		cb_count(CB_STAT_DATA_TOO_BIG);
 		return -1;
 	}
-	if (len == 0)
+	if (full == 0 || skip >= full)
 		return -1;
-	/* A no-op that proves 1 <= len <= CB_SEG_BUF to the verifier. */
-	len = CB_CLAMP(len - 1, CB_SEG_BUF - 1) + 1;
-	if (cb_load_bytes(ctx, hook, pk->payload_off + skip, s->data, len)) {
+	/* A no-op that proves 1 <= full <= CB_SEG_BUF to the verifier. */
+	full = CB_CLAMP(full - 1, CB_SEG_BUF - 1) + 1;
+	if (cb_load_bytes(ctx, hook, pk->payload_off, s->data, full)) {
 		cb_count(CB_STAT_DROP_MALFORMED);
 		return -1;
+	}
+	if ((cfg->flags & CB_CFG_VERIFY_CSUM) && !cb_tcp_csum_ok(ctx, hook, pk, s->data, full)) {
+		cb_count(CB_STAT_DATA_BAD_CSUM);
+		return -1;
+	}
+	len = full;
+	if (skip) {
+		/* overlap with bytes already queued: keep only the new ones */
+		len = CB_CLAMP(pk->payload_len - skip - 1, CB_SEG_BUF - 1) + 1;
+		if (cb_load_bytes(ctx, hook, pk->payload_off + skip, s->data, len))
+			return -1;
 	}
 	s->ev.key = *key;
 	s->ev.ts_ns = bpf_ktime_get_ns();
@@ -231,6 +287,7 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 	s->ev.len = len;
 	s->ev.type = CB_EV_DATA;
 	s->ev.flags = 0;
+	s->ev.pad = 0;
 	if (bpf_ringbuf_output(&cb_events, s, sizeof(s->ev) + len, 0)) {
 		cb_count(CB_STAT_DATA_RING_FULL);
 		return -1;
@@ -290,7 +347,7 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 		cb_count(CB_STAT_DATA_OVER_CAP);
 		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 	}
-	if (cb_queue_payload(ctx, hook, pk, key, (__u32)off, &queued))
+	if (cb_queue_payload(ctx, hook, pk, cfg, key, (__u32)off, &queued))
 		return CB_V_DROP;        /* not acked: the client retransmits */
 
 	f->rcv_nxt += queued;

@@ -87,9 +87,11 @@ struct cb_config {
 	__u32 reserved;
 	__u16 mss;                  /* our MSS offered in the SYN-ACK */
 	__u8 wscale;                /* our window scale offered */
-	__u8 flags;                 /* reserved, 0 */
+	__u8 flags;                 /* CB_CFG_* */
 	__u32 pad;
 };
+
+#define CB_CFG_VERIFY_CSUM 0x01     /* check TCP checksums of data before acking it */
 
 
 /* ---- SYN cookie secrets, rotated by userspace ----------------------- */
@@ -159,6 +161,7 @@ struct cb_event {
 	X(DATA_OVER_CAP,     "dropped unacked: past the offered window (byte cap)") \
 	X(DATA_TOO_BIG,      "dropped unacked: segment larger than a record") \
 	X(DATA_RING_FULL,    "dropped unacked: ring buffer full") \
+	X(DATA_BAD_CSUM,     "dropped unacked: bad TCP checksum") \
 	X(PURE_ACK,          "pure ACK on an unbound flow consumed") \
 	X(FIN_UNBOUND,       "FIN on an unbound flow: flow removed, RST sent") \
 	X(RST_UNBOUND,       "RST on an unbound flow: flow removed") \

@@ -62,7 +62,8 @@ static int on_rec(void *ctx, void *data, size_t size)
 
 static void set_config(int fd, uint32_t cap)
 {
-	struct cb_config c = { .flow_byte_cap = cap, .mss = 1460, .wscale = 7 };
+	struct cb_config c = { .flow_byte_cap = cap, .mss = 1460, .wscale = 7,
+			       .flags = CB_CFG_VERIFY_CSUM };
 	uint32_t zero = 0;
 
 	cr_assert_eq(bpf_map_update_elem(fd, &zero, &c, BPF_ANY), 0);
@@ -486,6 +487,35 @@ Test(xdp, data_goes_to_ring_then_is_acked)
 	cr_expect_eq(f.ts_recent, 801);
 	cr_expect_eq(XSTAT(DATA_QUEUED), 2);
 	cr_expect_eq(XSTAT(DATA_BYTES), l1 + l2);
+	fx_close();
+}
+
+Test(xdp, bad_checksum_not_queued_not_acked)
+{
+	uint8_t b[2048], odd[1401];
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n, i;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, "GET / HTTP/1.1\r\n\r\n", 18, 502);
+	b[n - 1] ^= 0x20;         /* one flipped payload bit */
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(drain(), 0);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.rcv_nxt, CISN + 1);
+	cr_expect_eq(XSTAT(DATA_BAD_CSUM), 1);
+	/* odd lengths and multi-chunk payloads verify correctly when intact */
+	for (i = 0; i < sizeof(odd); i++)
+		odd[i] = (uint8_t)(i * 31 + 7);
+	for (i = 1; i <= 4; i++) {
+		n = seg(b, sizeof(b), f.rcv_nxt, isn + 1, 0x18, 800, tsv, odd, 1397 + i, 502);
+		cr_expect_eq(run(b, n), XDP_TX, "length %zu", 1397 + i);
+		cr_assert_eq(get_flow(&f), 0);
+	}
+	cr_expect_eq(XSTAT(DATA_BAD_CSUM), 1);
+	cr_expect_eq(f.bytes_in, 1398 + 1399 + 1400 + 1401);
 	fx_close();
 }
 
