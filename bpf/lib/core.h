@@ -111,8 +111,32 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	return CB_V_TX;
 }
 
+/* Does an established (non-listening) kernel socket own this tuple? */
+static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
+					  const struct cb_pkt *pk)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	int owned;
+
+	t.ipv4.saddr = pk->saddr;
+	t.ipv4.daddr = pk->daddr;
+	t.ipv4.sport = pk->sport;
+	t.ipv4.dport = pk->dport;
+	if (hook == CB_HOOK_XDP)
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	owned = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return owned;
+}
+
 /* ---- ACK with no flow: validate the cookie, create the flow ---------- */
-static __always_inline struct cb_flow *cb_on_handshake_ack(const struct cb_pkt *pk,
+static __always_inline struct cb_flow *cb_on_handshake_ack(void *ctx, const enum cb_hook hook,
+							   const struct cb_pkt *pk,
 							   const struct cb_config *cfg,
 							   const struct cb_secrets *sec,
 							   const struct cb_service *svc,
@@ -127,6 +151,10 @@ static __always_inline struct cb_flow *cb_on_handshake_ack(const struct cb_pkt *
 
 	if (cb_cookie_check(sec->key[slot], cookie, pk->saddr, pk->daddr, pk->sport,
 			    pk->dport, client_isn, cb_cookie_time(), &ci))
+		return NULL;
+	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
+	 * never take a tuple a socket already owns. */
+	if (cb_kernel_owns(ctx, hook, pk))
 		return NULL;
 
 	f.created_ns = now;
@@ -154,9 +182,14 @@ static __always_inline struct cb_flow *cb_on_handshake_ack(const struct cb_pkt *
 	f.state = CB_FLOW_UNBOUND;
 	f.service_id = svc->id;
 
-	if (bpf_map_update_elem(&cb_flows, key, &f, BPF_ANY)) {
-		cb_count(CB_STAT_FLOW_INSERT_FAIL);
-		return NULL;
+	/* NOEXIST: a duplicate handshake ACK racing on another CPU must not
+	 * reset a flow that already queued data; it finds that flow instead. */
+	if (bpf_map_update_elem(&cb_flows, key, &f, BPF_NOEXIST)) {
+		struct cb_flow *cur = bpf_map_lookup_elem(&cb_flows, key);
+
+		if (!cur)
+			cb_count(CB_STAT_FLOW_INSERT_FAIL);
+		return cur;
 	}
 	cb_count(CB_STAT_ACK_COOKIE_OK);
 	return bpf_map_lookup_elem(&cb_flows, key);
@@ -242,9 +275,10 @@ static __always_inline int cb_tcp_csum_ok(void *ctx, const enum cb_hook hook,
 }
 
 /*
- * Queue payload bytes [skip, payload_len) to the ring.  The record is built
- * in per-CPU scratch and published with one bpf_ringbuf_output(): once it
- * returns 0 the bytes are committed, and only then may they be acknowledged.
+ * Queue payload bytes [skip, payload_len) to the ring, in records of at most
+ * CB_SEG_MAX bytes.  Each record is built in per-CPU scratch and published
+ * with one bpf_ringbuf_output(): once that returns 0 its bytes are committed,
+ * and only committed bytes are acknowledged (*queued may cover a prefix).
  */
 static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 					    const struct cb_pkt *pk,
@@ -252,96 +286,159 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 					    const struct cb_flow_key *key, __u32 skip,
 					    __u32 *queued)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, full = pk->payload_len, i, loaded = 0;
 	struct cb_scratch *s = bpf_map_lookup_elem(&cb_scratch_map, &zero);
-	__u32 full = pk->payload_len, len;
 
-	if (!s)
+	*queued = 0;
+	if (!s || full == 0 || skip >= full)
 		return -1;
-	if (full > CB_SEG_MAX) {
+	if (full > CB_REC_MAX * CB_SEG_MAX) {
 		cb_count(CB_STAT_DATA_TOO_BIG);
 		return -1;
 	}
-	if (full == 0 || skip >= full)
-		return -1;
-	/* A no-op that proves 1 <= full <= CB_SEG_BUF to the verifier. */
-	full = CB_CLAMP(full - 1, CB_SEG_BUF - 1) + 1;
-	if (cb_load_bytes(ctx, hook, pk->payload_off, s->data, full)) {
-		cb_count(CB_STAT_DROP_MALFORMED);
-		return -1;
-	}
-	if ((cfg->flags & CB_CFG_VERIFY_CSUM) && !cb_tcp_csum_ok(ctx, hook, pk, s->data, full)) {
-		cb_count(CB_STAT_DATA_BAD_CSUM);
-		return -1;
-	}
-	len = full;
-	if (skip) {
-		/* overlap with bytes already queued: keep only the new ones */
-		len = CB_CLAMP(pk->payload_len - skip - 1, CB_SEG_BUF - 1) + 1;
-		if (cb_load_bytes(ctx, hook, pk->payload_off + skip, s->data, len))
+	/*
+	 * A segment larger than the MSS we offered did not arrive as one: GRO
+	 * coalesced it (skb and TC modes), validated each checksum, and left a
+	 * partial one in the header.  Everything else is checked here.
+	 */
+	if ((cfg->flags & CB_CFG_VERIFY_CSUM) && full <= cfg->mss && full <= CB_SEG_MAX) {
+		__u32 n = CB_CLAMP(full - 1, CB_SEG_BUF - 1) + 1;
+
+		if (cb_load_bytes(ctx, hook, pk->payload_off, s->data, n)) {
+			cb_count(CB_STAT_DROP_MALFORMED);
 			return -1;
+		}
+		if (!cb_tcp_csum_ok(ctx, hook, pk, s->data, n)) {
+			cb_count(CB_STAT_DATA_BAD_CSUM);
+			return -1;
+		}
+		loaded = skip == 0;     /* the first record's bytes are in place */
 	}
-	s->ev.key = *key;
-	s->ev.ts_ns = bpf_ktime_get_ns();
-	s->ev.seq = pk->seq + skip;
-	s->ev.len = len;
-	s->ev.type = CB_EV_DATA;
-	s->ev.flags = 0;
-	s->ev.pad = 0;
-	if (bpf_ringbuf_output(&cb_events, s, sizeof(s->ev) + len, 0)) {
-		cb_count(CB_STAT_DATA_RING_FULL);
-		return -1;
+	for (i = 0; i < CB_REC_MAX; i++) {
+		__u32 off = skip + *queued, n;
+
+		if (off >= full)
+			break;
+		n = full - off > CB_SEG_MAX ? CB_SEG_MAX : full - off;
+		/* a no-op that proves 1 <= n <= CB_SEG_BUF to the verifier */
+		n = CB_CLAMP(n - 1, CB_SEG_BUF - 1) + 1;
+		if (!(loaded && i == 0) && cb_load_bytes(ctx, hook, pk->payload_off + off, s->data, n))
+			break;
+		s->ev.key = *key;
+		s->ev.ts_ns = bpf_ktime_get_ns();
+		s->ev.seq = pk->seq + off;
+		s->ev.len = n;
+		s->ev.type = CB_EV_DATA;
+		s->ev.flags = 0;
+		s->ev.pad = 0;
+		if (bpf_ringbuf_output(&cb_events, s, sizeof(s->ev) + n, 0)) {
+			cb_count(CB_STAT_DATA_RING_FULL);
+			break;
+		}
+		*queued += n;
 	}
-	*queued = len;
-	return 0;
+	return *queued ? 0 : -1;
 }
 
-/* ---- a segment of an UNBOUND flow ------------------------------------ */
+/* Remove an UNBOUND flow and tell userspace (rst: 1 = client reset, 0 = FIN). */
+static __always_inline void cb_flow_close(const struct cb_flow_key *key, __u8 rst, __u32 seq)
+{
+	bpf_map_delete_elem(&cb_flows, key);
+	cb_notify(key, CB_EV_CLOSE, rst, seq);
+}
+
+/* A FIN at rcv_nxt: nothing can take a half-closed unbound flow yet, so the
+ * flow is removed and the client gets an RST (fail closed, not a hang). */
+static __always_inline enum cb_verdict cb_on_fin(void *ctx, const enum cb_hook hook,
+						 const struct cb_pkt *pk,
+						 const struct cb_flow_key *key, struct cb_flow *f)
+{
+	struct cb_flow copy = *f;
+
+	cb_flow_close(key, 0, pk->seq);
+	cb_count(CB_STAT_FIN_UNBOUND);
+	return cb_send_ack(ctx, hook, pk, &copy, CB_TCP_RST | CB_TCP_ACK);
+}
+
+/* Bookkeeping from a segment that was accepted (RFC 7323 4.3, RFC 793 3.9). */
+static __always_inline void cb_flow_accepted(const struct cb_pkt *pk, struct cb_flow *f)
+{
+	f->snd_wnd = (__u32)pk->window << ((f->opts & CB_OPT_WSCALE) ? f->snd_wscale : 0);
+	if ((f->opts & CB_OPT_TS) && pk->opt.ts_present)
+		f->ts_recent = pk->opt.tsval;
+}
+
+/*
+ * A segment of an UNBOUND flow.  Validation follows what the kernel would
+ * do for an established socket, since the client must not be able to tell:
+ *   RST   only at rcv_nxt; in the window: challenge ACK (RFC 5961 3.2)
+ *   SYN   challenge ACK (RFC 5961 4.2); a client that really restarted
+ *         answers it with an RST at rcv_nxt, then retries its SYN
+ *   other must carry ACK == snd_nxt (our SYN, the cookie), and pass PAWS
+ */
 static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_hook hook,
 						     const struct cb_pkt *pk,
 						     const struct cb_config *cfg,
 						     const struct cb_flow_key *key,
 						     struct cb_flow *f)
 {
-	__u32 queued = 0;
-	__s32 off;
+	__u32 queued = 0, fresh;
+	__s32 off = (__s32)(f->rcv_nxt - pk->seq);
 
 	f->last_ns = bpf_ktime_get_ns();
 	if (pk->flags & CB_TCP_RST) {
-		bpf_map_delete_elem(&cb_flows, key);
-		cb_count(CB_STAT_RST_UNBOUND);
-		cb_notify(key, CB_EV_CLOSE, 1, pk->seq);
+		if (off == 0) {
+			cb_flow_close(key, 1, pk->seq);
+			cb_count(CB_STAT_RST_UNBOUND);
+			return CB_V_DROP;
+		}
+		if (off < 0 && (__u32)-off < f->rcv_wnd) {
+			cb_count(CB_STAT_CHALLENGE_ACK);
+			return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+		}
+		cb_count(CB_STAT_DROP_BAD_SEQ);
 		return CB_V_DROP;
 	}
-	if (!(pk->flags & CB_TCP_ACK)) {
-		cb_count(CB_STAT_DROP_MALFORMED);
+	if (pk->flags & CB_TCP_SYN) {
+		cb_count(CB_STAT_CHALLENGE_ACK);
+		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+	}
+	if (!(pk->flags & CB_TCP_ACK) || pk->ack_seq != f->snd_nxt) {
+		cb_count(CB_STAT_DROP_BAD_ACK);
 		return CB_V_DROP;
 	}
-
-	/* Window and timestamp bookkeeping from every acceptable segment. */
-	f->snd_wnd = (__u32)pk->window << ((f->opts & CB_OPT_WSCALE) ? f->snd_wscale : 0);
 	if ((f->opts & CB_OPT_TS) && pk->opt.ts_present &&
-	    (__s32)(pk->opt.tsval - f->ts_recent) >= 0 && pk->seq == f->rcv_nxt)
-		f->ts_recent = pk->opt.tsval;
+	    (__s32)(pk->opt.tsval - f->ts_recent) < 0) {
+		/* PAWS: an old duplicate; re-ACK, keep nothing */
+		cb_count(CB_STAT_DATA_PAWS);
+		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+	}
 
 	if (pk->payload_len == 0) {
+		if (off != 0) {         /* an old or early pure ACK / FIN */
+			cb_count(CB_STAT_DATA_OUT_OF_ORDER);
+			return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
+		}
+		cb_flow_accepted(pk, f);
 		if (pk->flags & CB_TCP_FIN)
-			goto fin;
+			return cb_on_fin(ctx, hook, pk, key, f);
 		cb_count(CB_STAT_PURE_ACK);
 		return CB_V_DROP;
 	}
-
-	off = (__s32)(f->rcv_nxt - pk->seq);
 	if (off < 0) {
 		/* A gap: keep nothing; a duplicate ACK invites fast retransmit. */
 		cb_count(CB_STAT_DATA_OUT_OF_ORDER);
 		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 	}
 	if ((__u32)off >= pk->payload_len) {
+		/* old data; with a FIN right after it, the FIN is new */
+		if ((pk->flags & CB_TCP_FIN) && (__u32)off == pk->payload_len)
+			return cb_on_fin(ctx, hook, pk, key, f);
 		cb_count(CB_STAT_DATA_DUP);
 		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 	}
-	if (f->bytes_in + (pk->payload_len - off) > f->rcv_wnd) {
+	fresh = pk->payload_len - (__u32)off;
+	if (f->bytes_in + fresh > f->rcv_wnd) {
 		/* Past the window we offered (or a zero-window probe): keep
 		 * nothing, restate the window. */
 		cb_count(CB_STAT_DATA_OVER_CAP);
@@ -352,43 +449,12 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 
 	f->rcv_nxt += queued;
 	f->bytes_in += queued;
+	cb_flow_accepted(pk, f);
 	cb_count(CB_STAT_DATA_QUEUED);
 	cb_count_n(CB_STAT_DATA_BYTES, queued);
-	if (!(pk->flags & CB_TCP_FIN))
-		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
-fin:
-	/* Nothing can take a half-closed unbound flow yet: fail closed. */
-	{
-		struct cb_flow copy = *f;
-
-		bpf_map_delete_elem(&cb_flows, key);
-		cb_count(CB_STAT_FIN_UNBOUND);
-		cb_notify(key, CB_EV_CLOSE, 0, pk->seq);
-		return cb_send_ack(ctx, hook, pk, &copy, CB_TCP_RST | CB_TCP_ACK);
-	}
-}
-
-/* Does an established (non-listening) kernel socket own this tuple? */
-static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
-					  const struct cb_pkt *pk)
-{
-	struct bpf_sock_tuple t = {};
-	struct bpf_sock *sk;
-	int owned;
-
-	t.ipv4.saddr = pk->saddr;
-	t.ipv4.daddr = pk->daddr;
-	t.ipv4.sport = pk->sport;
-	t.ipv4.dport = pk->dport;
-	if (hook == CB_HOOK_XDP)
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	else
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	if (!sk)
-		return 0;
-	owned = sk->state != BPF_TCP_LISTEN;
-	bpf_sk_release(sk);
-	return owned;
+	if ((pk->flags & CB_TCP_FIN) && queued == fresh)
+		return cb_on_fin(ctx, hook, pk, key, f);
+	return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 }
 
 /* ---- entry of the shared logic --------------------------------------- */
@@ -462,9 +528,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			cb_count(CB_STAT_DROP_FROZEN);
 			return CB_V_DROP;
 		case CB_FLOW_UNBOUND:
-			if (!(pk.flags & CB_TCP_SYN))
-				return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
-			break;  /* a fresh SYN on a reused tuple */
+			return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
 		default:
 			cb_count(CB_STAT_DROP_MALFORMED);
 			return CB_V_DROP;
@@ -475,7 +539,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		return cb_on_syn(ctx, hook, &pk, cfg, sec);
 
 	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK) {
-		f = cb_on_handshake_ack(&pk, cfg, sec, svc, &fkey);
+		f = cb_on_handshake_ack(ctx, hook, &pk, cfg, sec, svc, &fkey);
 		if (f) {
 			cb_notify(&fkey, CB_EV_OPEN, 0, pk.seq);
 			if (pk.payload_len || (pk.flags & CB_TCP_FIN))

@@ -58,9 +58,15 @@ struct {
 	__type(value, struct cb_attach_info);
 } cb_attach SEC(".maps");
 
-/* Per-CPU scratch: one ring record is assembled here, then copied out.
- * Twice CB_SEG_MAX so that a power-of-two mask can bound lengths. */
-#define CB_SEG_BUF (2 * CB_SEG_MAX)
+/*
+ * Per-CPU scratch: one ring record is assembled here, then copied out.  The
+ * data area is a power of two above CB_SEG_MAX so that a mask (CB_CLAMP)
+ * can prove lengths in bounds to the verifier without changing them.
+ */
+#define CB_SEG_BUF 16384
+_Static_assert((CB_SEG_BUF & (CB_SEG_BUF - 1)) == 0 && CB_SEG_BUF >= CB_SEG_MAX,
+	       "CB_SEG_BUF must be a power of two >= CB_SEG_MAX");
+
 struct cb_scratch {
 	struct cb_event ev;
 	__u8 data[CB_SEG_BUF];

@@ -25,7 +25,8 @@
 #ifndef CB_RING_BYTES
 #define CB_RING_BYTES (8u << 20)    /* ring buffer to the controller */
 #endif
-#define CB_SEG_MAX 2048             /* largest TCP payload one record carries */
+#define CB_SEG_MAX 9216             /* largest payload one record carries (jumbo MSS) */
+#define CB_REC_MAX 8                /* records per segment: 8 x 9216 > a 64 KB GRO packet */
 
 /* ---- services: VIP:port entries the programs answer for -------------- */
 struct cb_service_key {
@@ -159,12 +160,16 @@ struct cb_event {
 	X(DATA_OUT_OF_ORDER, "dropped unacked: out-of-order data") \
 	X(DATA_DUP,          "old data re-acked (retransmission)") \
 	X(DATA_OVER_CAP,     "dropped unacked: past the offered window (byte cap)") \
-	X(DATA_TOO_BIG,      "dropped unacked: segment larger than a record") \
+	X(DATA_TOO_BIG,      "dropped unacked: segment larger than 8 records") \
 	X(DATA_RING_FULL,    "dropped unacked: ring buffer full") \
 	X(DATA_BAD_CSUM,     "dropped unacked: bad TCP checksum") \
+	X(DATA_PAWS,         "dup-acked: timestamp older than the last accepted (PAWS)") \
+	X(DROP_BAD_ACK,      "dropped: held-flow segment not acking our SYN exactly") \
+	X(DROP_BAD_SEQ,      "dropped: RST outside the window") \
+	X(CHALLENGE_ACK,     "challenge ACK for a SYN or in-window RST (RFC 5961)") \
 	X(PURE_ACK,          "pure ACK on an unbound flow consumed") \
 	X(FIN_UNBOUND,       "FIN on an unbound flow: flow removed, RST sent") \
-	X(RST_UNBOUND,       "RST on an unbound flow: flow removed") \
+	X(RST_UNBOUND,       "RST at rcv_nxt on an unbound flow: flow removed") \
 	X(DROP_FROZEN,       "dropped: flow frozen for a move") \
 	X(EVENT_LOST,        "open/close event not delivered: ring full") \
 	X(PASS_KERNEL_SOCK,  "passed: bad cookie but a kernel socket owns the tuple") \

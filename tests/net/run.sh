@@ -99,6 +99,7 @@ test_handshake_native() { handshake_in_mode native; }
 test_handshake_skb() { handshake_in_mode skb; }
 test_handshake_tc() { handshake_in_mode tc; }
 
+
 # Clients that turn TCP options off still get a working connection, and the
 # flow records what was negotiated (wscale/SACK survive without timestamps).
 test_client_options_off() {

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +42,7 @@ struct fx {
 	struct cb_xdp *skel;
 	int prog;
 	struct ring_buffer *rb;
-	uint8_t rec[8][4096];
+	uint8_t rec[8][4096 + 64];
 	size_t rec_len[8];
 	int nrec;
 	uint8_t out[4096];
@@ -663,6 +664,167 @@ Test(xdp, rst_on_unbound_flow_removes)
 	fx_close();
 }
 
+Test(xdp, rst_validation_blind_and_in_window)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	/* a blind RST far from rcv_nxt: ignored */
+	n = seg(b, sizeof(b), 0xdeadbeef, 0, 0x04, 800, tsv, NULL, 0, 0);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(get_flow(&f), 0, "a blind RST must not remove the flow");
+	cr_expect_eq(XSTAT(DROP_BAD_SEQ), 1);
+	/* in the window but not at rcv_nxt: challenge ACK (RFC 5961) */
+	n = seg(b, sizeof(b), CISN + 100, isn + 1, 0x14, 800, tsv, NULL, 0, 0);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags, 0x10);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(v.seq, isn + 1);
+	cr_expect_eq(get_flow(&f), 0);
+	cr_expect_eq(XSTAT(CHALLENGE_ACK), 1);
+	cr_expect_eq(XSTAT(RST_UNBOUND), 0);
+	fx_close();
+}
+
+Test(xdp, syn_on_held_flow_gets_challenge_ack)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f, g;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	cr_assert_eq(get_flow(&f), 0);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags, 0x10, "an ACK, not a SYN-ACK");
+	cr_expect_eq(v.seq, isn + 1);
+	cr_expect_eq(v.ack, CISN + 1);
+	/* SYN|ACK and SYN|FIN on a held flow never reach the kernel either */
+	n = seg(b, sizeof(b), CISN, isn + 1, 0x12, 800, tsv, NULL, 0, 100);
+	cr_expect_eq(run(b, n), XDP_TX);
+	n = seg(b, sizeof(b), CISN, isn + 1, 0x03, 800, tsv, NULL, 0, 100);
+	cr_expect_eq(run(b, n), XDP_TX);
+	cr_assert_eq(get_flow(&g), 0);
+	cr_expect_eq(memcmp(&f, &g, offsetof(struct cb_flow, last_ns)), 0);
+	cr_expect_eq(g.rcv_nxt, f.rcv_nxt);
+	cr_expect_eq(XSTAT(CHALLENGE_ACK), 3);
+	cr_expect_eq(XSTAT(PASS_NO_FLOW), 0);
+	fx_close();
+}
+
+Test(xdp, segments_must_ack_our_syn)
+{
+	uint8_t b[256];
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	n = seg(b, sizeof(b), CISN + 1, isn + 7, 0x18, 800, tsv, "data", 4, 502);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x08, 800, tsv, "data", 4, 502);  /* no ACK bit */
+	cr_expect_eq(run(b, n), XDP_DROP);
+	/* a FIN with a wrong ack does not reset the real client */
+	n = seg(b, sizeof(b), CISN + 1, isn + 9, 0x11, 800, tsv, NULL, 0, 502);
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(drain(), 0);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.rcv_nxt, CISN + 1);
+	cr_expect_eq(XSTAT(DROP_BAD_ACK), 3);
+	cr_expect_eq(XSTAT(FIN_UNBOUND), 0);
+	fx_close();
+}
+
+Test(xdp, early_fin_is_out_of_order)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	/* a FIN that overtook data: acknowledged up to rcv_nxt, flow kept */
+	n = seg(b, sizeof(b), CISN + 51, isn + 1, 0x11, 800, tsv, NULL, 0, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags, 0x10);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(get_flow(&f), 0);
+	cr_expect_eq(XSTAT(FIN_UNBOUND), 0);
+	fx_close();
+}
+
+Test(xdp, paws_and_rejected_segments_keep_ts_recent)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);         /* ts_recent = 778 */
+	/* a corrupted segment with a newer TSval: rejected, ts_recent stays */
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 5000, tsv, "abcd", 4, 502);
+	b[n - 1] ^= 1;
+	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.ts_recent, 778);
+	/* an older TSval than ts_recent: PAWS, dup ACK, nothing queued */
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 700, tsv, "abcd", 4, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 1);
+	cr_expect_eq(drain(), 0);
+	cr_expect_eq(XSTAT(DATA_PAWS), 1);
+	/* the genuine segment is then accepted and ts_recent follows it */
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 801, tsv, "abcd", 4, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.ts_recent, 801);
+	cr_expect_eq(f.rcv_nxt, CISN + 5);
+	fx_close();
+}
+
+Test(xdp, coalesced_segment_beyond_mss_is_accepted)
+{
+	static uint8_t b[4096], data[3000];
+	const struct cb_event *ev;
+	struct t_tcp_view v;
+	uint32_t tsv, isn;
+	size_t n, i;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)i;
+	/* 3000 bytes > MSS 1460: what GRO hands to generic XDP or TC, with a
+	 * partial checksum; it is not checked again */
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, data, sizeof(data), 502);
+	b[50] ^= 0xff;           /* checksum field no longer complete */
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 1 + sizeof(data));
+	i = (size_t)drain();
+	cr_assert_eq(i, 1, "records: %zu", i);
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->len, sizeof(data));
+	fx_close();
+}
+
 Test(xdp, zero_window_ack_recorded)
 {
 	uint8_t b[256];
@@ -806,6 +968,49 @@ Test(tc, ingress_answers_syn_like_xdp)
 	n = syn(b, 1, 1, 7, NULL);
 	b[14 + 20 + 3] = 81;
 	cr_expect_eq(run_prog(bpf_program__fd(t->progs.cb_tc_ingress), b, n), TC_ACT_OK);
+	cb_tc__destroy(t);
+}
+
+Test(tc, ingress_data_path_matches_xdp)
+{
+	struct cb_tc *t;
+	struct ring_buffer *rb;
+	uint8_t b[512];
+	struct t_tcp_view v;
+	const struct cb_event *ev;
+	uint32_t isn;
+	size_t n;
+	int in;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	t = cb_tc__open_and_load();
+	cr_assert_not_null(t);
+	setup_maps(bpf_map__fd(t->maps.cb_config), bpf_map__fd(t->maps.cb_secrets),
+		   bpf_map__fd(t->maps.cb_services), 65536);
+	in = bpf_program__fd(t->progs.cb_tc_ingress);
+	F.nrec = 0;
+	rb = ring_buffer__new(bpf_map__fd(t->maps.cb_events), on_rec, NULL, NULL);
+	cr_assert_not_null(rb);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run_prog(in, b, n), TC_ACT_REDIRECT);
+	t_view(F.out, F.out_len, &v);
+	isn = v.seq;
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x10, 778, v.tsval, NULL, 0, 502);
+	cr_assert_eq(run_prog(in, b, n), TC_ACT_SHOT, "handshake ACK consumed");
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, v.tsval, "GET /tc HTTP/1.1\r\n\r\n", 20, 502);
+	cr_assert_eq(run_prog(in, b, n), TC_ACT_REDIRECT);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags, 0x10);
+	cr_expect_eq(v.ack, CISN + 21);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
+	ring_buffer__consume(rb);
+	cr_assert_eq(F.nrec, 2, "open + data");
+	ev = (const struct cb_event *)F.rec[1];
+	cr_expect_eq(ev->type, CB_EV_DATA);
+	cr_expect_eq(ev->len, 20);
+	cr_expect_eq(memcmp(ev + 1, "GET /tc HTTP/1.1\r\n\r\n", 20), 0);
+	ring_buffer__free(rb);
 	cb_tc__destroy(t);
 }
 
