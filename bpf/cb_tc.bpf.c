@@ -44,35 +44,42 @@ int cb_tc_ingress(struct __sk_buff *skb)
 
 /*
  * The stack never saw the handshake of an UNBOUND or FROZEN flow; if a stray
- * segment reaches it anyway, it answers with a RST that would kill a
- * connection we hold.  Drop such RSTs here.
+ * segment reaches it anyway (say, a fragment the program passed), it answers
+ * with a RST that would kill a connection we hold.  Drop such RSTs here.
+ * This runs on every outgoing packet, so it copies only the header bytes it
+ * needs (no pull, no unclone) and looks further only at RSTs.
  */
 SEC("tc")
 int cb_tc_egress(struct __sk_buff *skb)
 {
-	void *data, *data_end;
+	struct {
+		struct ethhdr eth;
+		struct iphdr ip;
+	} __attribute__((packed)) h;
+	struct tcphdr th;
 	struct cb_flow_key k;
 	struct cb_flow *f;
-	struct cb_pkt pk;
+	__u32 ihl;
 
-	cb_tc_pull(skb);
-	data = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data);
-	data_end = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end);
-
-	if (cb_parse(data, data_end, skb->len, &pk) != CB_PARSE_OK || !(pk.flags & CB_TCP_RST)) {
-		cb_count(CB_STAT_EGRESS_PASS);
-		return TC_ACT_OK;
-	}
+	if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) ||
+	    h.eth.h_proto != bpf_htons(CB_ETH_P_IP) || h.ip.protocol != IPPROTO_TCP ||
+	    (h.ip.frag_off & bpf_htons(CB_IP_OFFMASK)))
+		goto pass;
+	ihl = h.ip.ihl * 4;
+	if (ihl < CB_IP_HLEN || bpf_skb_load_bytes(skb, CB_ETH_HLEN + ihl, &th, sizeof(th)) ||
+	    !(((__u8 *)&th)[13] & CB_TCP_RST))
+		goto pass;
 	/* Outgoing RST: the flow key is the reverse direction. */
-	k.saddr_be = pk.daddr;
-	k.daddr_be = pk.saddr;
-	k.sport_be = pk.dport;
-	k.dport_be = pk.sport;
+	k.saddr_be = h.ip.daddr;
+	k.daddr_be = h.ip.saddr;
+	k.sport_be = th.dest;
+	k.dport_be = th.source;
 	f = bpf_map_lookup_elem(&cb_flows, &k);
 	if (f && (f->state == CB_FLOW_UNBOUND || f->state == CB_FLOW_FROZEN)) {
 		cb_count(CB_STAT_EGRESS_RST_BLOCKED);
 		return TC_ACT_SHOT;
 	}
+pass:
 	cb_count(CB_STAT_EGRESS_PASS);
 	return TC_ACT_OK;
 }

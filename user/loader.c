@@ -180,6 +180,8 @@ int cb_attachment_live(const struct cb_attach_info *info)
 	struct xdp_program *p;
 	uint32_t id;
 
+	if (tc_query(info->ifindex, BPF_TC_EGRESS, &id) || id != info->tc_egress_id)
+		return 0;
 	if (info->mode == CB_MODE_TC)
 		return tc_query(info->ifindex, BPF_TC_INGRESS, &id) == 0 &&
 		       id == info->tc_ingress_id;
@@ -350,14 +352,20 @@ int cb_attach(const struct cb_attach_opts *o)
 	if ((err = cb_bpffs_ensure()))
 		return err;
 
-	if (cb_attach_info_read(o->ifname, &old) == 0) {
-		if (old.ifindex == (uint32_t)ifindex && cb_attachment_live(&old))
+	memset(&old, 0, sizeof(old));
+	if (cb_attach_info_read(o->ifname, &old) == 0 || cb_pin_dir_exists(o->ifname)) {
+		if (old.ifindex == (uint32_t)ifindex && old.abi == CB_ABI && cb_attachment_live(&old))
 			return attach_update(o, &old);
-		cb_debug("%s: stale pins from an earlier attach; replacing them", o->ifname);
+		if (old.ifindex && old.abi != CB_ABI)
+			cb_info("%s: attached by another build (map layout differs); re-attaching,"
+				" unbound flows are dropped", o->ifname);
+		else
+			cb_debug("%s: stale pins from an earlier attach; replacing them", o->ifname);
 		cb_detach(o->ifname, NULL);
 	}
 
 	memset(&info, 0, sizeof(info));
+	info.abi = CB_ABI;
 	info.ifindex = (uint32_t)ifindex;
 	info.mode = o->mode;
 	info.attached_at = (uint64_t)time(NULL);
@@ -394,6 +402,8 @@ int cb_attach(const struct cb_attach_opts *o)
 		cb_err("attach %s: TC egress: %s", o->ifname, strerror(-err));
 		goto fail;
 	}
+	/* record each step as it lands, so a crash leaves a detachable state */
+	bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_attach), &zero, &info, BPF_ANY);
 
 	if (o->mode == CB_MODE_TC) {
 		tc_fd = bpf_program__fd(tskel->progs.cb_tc_ingress);

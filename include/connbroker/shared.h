@@ -117,6 +117,8 @@ struct cb_attach_info {
 	__u32 tc_ingress_id;        /* 0 in XDP modes */
 	__u32 tc_egress_id;         /* the RST guard, every mode */
 	__u32 clsact_created;       /* 1 if the loader created the clsact qdisc */
+	__u32 abi;                  /* CB_ABI of the loader that attached */
+	__u32 pad;
 };
 
 /* ---- ring buffer records to userspace ------------------------------ */
@@ -191,6 +193,11 @@ _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
 _Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
 _Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
-_Static_assert(sizeof(struct cb_attach_info) == 32, "cb_attach_info layout");
+_Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
+
+/* Changes whenever a pinned map's layout does: pins from another build are
+ * replaced on attach instead of being reused with the wrong shape. */
+#define CB_ABI ((__u32)((sizeof(struct cb_flow) << 24) ^ (sizeof(struct cb_event) << 16) ^ \
+		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ 1))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -117,7 +117,8 @@ test_client_options_off() {
 	nsenter --net=/run/netns/"$CB_NS_CLIENT" python3 -c "
 import socket,time
 s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'x'); time.sleep(1.5)" &
-	BG_PIDS+=($!)
+	local holder=$!
+	BG_PIDS+=("$holder")
 	sleep 0.7
 	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
 	cli sysctl -qw net.ipv4.tcp_timestamps=1
@@ -127,7 +128,40 @@ s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'x'); time.sleep(1.5)" &
 	[ "$(jq -r '.[0].snd_wscale' <<<"$flows")" -ge 0 ] || die "client wscale lost without timestamps"
 	expect_eq "$(jq -r '.[0].mss' <<<"$flows")" 1460 "mss"
 	expect_eq "$(jq -r '.[0].bytes_in' <<<"$flows")" 1 "bytes_in"
-	wait
+	wait "$holder"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# The kernel never resets a held flow: a fragmented segment of an UNBOUND flow
+# slips past the program (fragments are passed), the director's kernel
+# reassembles it, finds no socket and answers with an RST, which the TC egress
+# guard drops.  The client sees no RST and its connection stays usable.
+test_egress_guard_blocks_kernel_rst() {
+	local pcap=$WORK/guard.pcap flows cport seq ack out
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	capture_start "$pcap"
+	nsenter --net=/run/netns/"$CB_NS_CLIENT" python3 -c "
+import socket,time
+s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'first'); time.sleep(2)
+s.sendall(b'second'); time.sleep(0.5)
+import struct; print('bytes_acked', struct.unpack_from('Q', s.getsockopt(6, 11, 256), 120)[0])" \
+		> "$WORK/guard-client.txt" 2>&1 &
+	local client_pid=$!
+	BG_PIDS+=("$client_pid")
+	sleep 0.7
+	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
+	cport=$(jq -r '.[0].client' <<<"$flows" | cut -d: -f2)
+	seq=$(jq -r '.[0].rcv_nxt' <<<"$flows")
+	ack=$(jq -r '.[0].snd_nxt' <<<"$flows")
+	[ -n "$cport" ] && [ "$cport" != null ] || die "no flow: $flows"
+	cli python3 "$HERE/fragment.py" "$CB_IF_CLIENT" "$CB_IP_CLIENT" "$CB_VIP" "$cport" 80 "$seq" "$ack" ||
+		die "fragment sender"
+	wait "$client_pid"
+	capture_stop
+	cat "$WORK/guard-client.txt"
+	[ "$(counter egress_rst_blocked)" -ge 1 ] || die "the kernel's RST was not seen by the guard"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 0 "RSTs reaching the client"
+	grep -q "bytes_acked 12" "$WORK/guard-client.txt" || die "connection not usable after the fragment"
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
@@ -137,7 +171,8 @@ test_bpftool_map_dump() {
 	nsenter --net=/run/netns/"$CB_NS_CLIENT" python3 -c "
 import socket,time
 s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'hold'); time.sleep(1.5)" &
-	BG_PIDS+=($!)
+	local holder=$!
+	BG_PIDS+=("$holder")
 	sleep 0.7
 	local p=/sys/fs/bpf/connbroker/$CB_IF_DIR
 	bpftool map dump pinned "$p/cb_flows" | tee "$WORK/dump.txt" | head -30
@@ -145,7 +180,7 @@ s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'hold'); time.sleep(1.5)"
 	grep -q '"state": 1' "$WORK/dump.txt" || die "no UNBOUND flow in the dump"
 	bpftool map dump pinned "$p/cb_services" | grep -q '"port_be"' || die "cb_services dump"
 	bpftool map dump pinned "$p/cb_config" | grep -q '"flow_byte_cap": 65536' || die "cb_config dump"
-	wait
+	wait "$holder"
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
@@ -160,6 +195,12 @@ test_loader_behaviour() {
 	msg=$(dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode tc 2>&1); rc=$?
 	expect_eq "$rc" 1 "attach in another mode"
 	grep -q "already attached in mode native" <<<"$msg" || die "mode clash message: $msg"
+	# someone removed our egress guard: attaching again repairs, not "already attached"
+	dir tc filter del dev "$CB_IF_DIR" egress
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].attached')" false "status sees the missing guard"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die "re-attach over a half-removed attachment"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].attached')" true "re-attached"
+	dir tc filter show dev "$CB_IF_DIR" egress | grep -q cb_tc_egress || die "guard not restored"
 	dir "$CB" detach "$CB_IF_DIR" || die "detach"
 	msg=$(dir "$CB" detach "$CB_IF_DIR" 2>&1); rc=$?
 	expect_eq "$rc" 0 "second detach"
@@ -251,7 +292,8 @@ test_xdp_filter_beside_xdp() {
 
 # ---- runner -----------------------------------------------------------------
 ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_client_options_off
-	   test_bpftool_map_dump test_loader_behaviour test_syn_flood_stateless
+	   test_egress_guard_blocks_kernel_rst test_bpftool_map_dump test_loader_behaviour
+	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
