@@ -505,18 +505,13 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		return CB_V_PASS;
 	}
 
-	skey.vip_be = pk.daddr;
-	skey.port_be = pk.dport;
-	svc = bpf_map_lookup_elem(&cb_services, &skey);
-	if (!svc) {
-		cb_count(CB_STAT_PASS_NOT_SERVICE);
-		return CB_V_PASS;
-	}
 	cfg = bpf_map_lookup_elem(&cb_config, &zero);
 	sec = bpf_map_lookup_elem(&cb_secrets, &zero);
 	if (!cfg || !sec)
 		return CB_V_PASS;
 
+	/* The flow table first: a flow keeps its owner even if its service is
+	 * removed while it waits (its packets must not reach the kernel). */
 	cb_flow_key_of(&pk, &fkey);
 	f = bpf_map_lookup_elem(&cb_flows, &fkey);
 	if (f) {
@@ -533,6 +528,14 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			cb_count(CB_STAT_DROP_MALFORMED);
 			return CB_V_DROP;
 		}
+	}
+
+	skey.vip_be = pk.daddr;
+	skey.port_be = pk.dport;
+	svc = bpf_map_lookup_elem(&cb_services, &skey);
+	if (!svc) {
+		cb_count(CB_STAT_PASS_NOT_SERVICE);
+		return CB_V_PASS;
 	}
 
 	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)

@@ -825,6 +825,29 @@ Test(xdp, coalesced_segment_beyond_mss_is_accepted)
 	fx_close();
 }
 
+Test(xdp, held_flow_outlives_its_service)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_service_key k = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
+	uint32_t tsv, isn;
+	size_t n;
+
+	fx_open(0, 65536);
+	isn = handshake(&tsv);
+	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(F.skel->maps.cb_services), &k), 0);
+	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, "still mine", 10, 502);
+	cr_assert_eq(run(b, n), XDP_TX, "the flow keeps its owner");
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.ack, CISN + 11);
+	cr_expect_eq(drain(), 1);
+	/* but a new SYN to the removed service is no longer answered */
+	n = syn(b, 1, 1, 7, NULL);
+	b[14 + 20 + 1] ^= 1;      /* another client port: no flow */
+	cr_expect_eq(run(b, n), XDP_PASS);
+	fx_close();
+}
+
 Test(xdp, zero_window_ack_recorded)
 {
 	uint8_t b[256];
