@@ -10,6 +10,7 @@
 #include "log.h"
 #include "parse_util.h"
 #include "pins.h"
+#include "config.h"
 
 int cb_require_root(const char *what)
 {
@@ -172,5 +173,35 @@ int cmd_secret(int argc, char **argv)
 		cb_err("secret rotate %s: %s", argv[2], strerror(-err));
 		return CB_EXIT_FAIL;
 	}
+	return CB_EXIT_OK;
+}
+
+int cmd_check_config(int argc, char **argv)
+{
+	static struct cb_config_file c;
+	char err[512];
+	int i;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: connbroker check-config FILE\n");
+		return CB_EXIT_USAGE;
+	}
+	if (cb_config_load(argv[1], &c, err, sizeof(err))) {
+		cb_err("check-config: %s", err);
+		return CB_EXIT_FAIL;
+	}
+	for (i = 0; i < c.n_services; i++) {
+		char a[32];
+
+		printf("service %-12s %-21s default %s\n", c.services[i].name,
+		       cb_fmt_service(&c.services[i].listen, a, sizeof(a)),
+		       c.services[i].default_app >= 0 ? c.apps[c.services[i].default_app].name
+						      : "(none: on_timeout)");
+	}
+	for (i = 0; i < c.n_rules; i++)
+		printf("rule    %-12s service %s -> app %s\n", c.rules[i].name,
+		       c.services[c.rules[i].service].name, c.apps[c.rules[i].app].name);
+	printf("%s: OK (%d services, %d rules, %d apps)\n", argv[1], c.n_services, c.n_rules,
+	       c.n_apps);
 	return CB_EXIT_OK;
 }

@@ -20,6 +20,7 @@ int cmd_status(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
 
 /* Print s as a JSON string literal. */
 void cb_json_str(FILE *f, const char *s);

@@ -24,6 +24,7 @@ static const struct cb_cmd cmds[] = {
 	{ "flows", cmd_flows, "flows IFNAME           the flow table" },
 	{ "events", cmd_events, "events IFNAME [--count N] [--timeout S]  ring-buffer records" },
 	{ "secret", cmd_secret, "secret rotate IFNAME   new SYN-cookie secret (old one still valid)" },
+	{ "check-config", cmd_check_config, "check-config FILE      validate a controller config" },
 };
 
 static void usage(FILE *f)

@@ -290,11 +290,22 @@ test_xdp_filter_beside_xdp() {
 	return 0
 }
 
+# check-config: the example parses; a broken file names its line, exit 1.
+test_check_config() {
+	local msg rc
+	"$CB" check-config "$ROOT/examples/connbroker.conf" || die "example config rejected"
+	printf '[service a]\nlisten = 198.18.0.1:80\n[rule r]\nservice = a\napp = ghost\npath_prefix = /\n' \
+		> "$WORK/bad.conf"
+	msg=$("$CB" check-config "$WORK/bad.conf" 2>&1); rc=$?
+	expect_eq "$rc" 1 "broken config"
+	grep -q "bad.conf:3: \[rule r\]: unknown app 'ghost'" <<<"$msg" || die "message: $msg"
+}
+
 # ---- runner -----------------------------------------------------------------
 ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_client_options_off
 	   test_egress_guard_blocks_kernel_rst test_bpftool_map_dump test_loader_behaviour
 	   test_syn_flood_stateless
-	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp)
+	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The controller's config file: parsing, errors with line numbers, routing. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <string.h>
+#include "config.h"
+
+static const char *good =
+	"; connbroker example\n"
+	"[broker]\n"
+	"interface = eth0\n"
+	"decide_bytes = 4096\n"
+	"\n"
+	"[service shop]\n"
+	"listen = 198.18.0.100:80\n"
+	"default = web\n"
+	"on_timeout = http503   ; canned answer\n"
+	"\n"
+	"[service tls]\n"
+	"listen = 198.18.0.100:443\n"
+	"\n"
+	"[rule api]\n"
+	"service = shop\n"
+	"path_prefix = /api/\n"
+	"app = api\n"
+	"\n"
+	"[rule admin-host]\n"
+	"service = shop\n"
+	"host = *.admin.example\n"
+	"app = api\n"
+	"\n"
+	"[rule h2]\n"
+	"service = tls\n"
+	"sni = shop.example\n"
+	"alpn = h2\n"
+	"app = web\n"
+	"\n"
+	"[rule ssh]\n"
+	"service = tls\n"
+	"prefix = SSH-\\x32\n"
+	"app = api\n"
+	"\n"
+	"[app web]\n"
+	"[app api]\n"
+	"uid = 1000\n";
+
+Test(config, parses_the_example)
+{
+	static struct cb_config_file c;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_parse(good, "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(c.interface, "eth0");
+	cr_expect_eq(c.decide_bytes, 4096);
+	cr_expect_eq(c.decide_ms, 500, "default");
+	cr_expect_eq(c.n_services, 2);
+	cr_expect_eq(c.n_rules, 4);
+	cr_expect_eq(c.n_apps, 2, "an app section without keys counts");
+	cr_expect_eq(c.services[0].listen.vip_be, inet_addr("198.18.0.100"));
+	cr_expect_eq(c.services[0].default_app, 0);
+	cr_expect_eq(c.services[0].on_timeout, CB_TIMEOUT_HTTP503);
+	cr_expect_eq(c.services[1].default_app, -1);
+	cr_expect_eq(c.rules[3].prefix_len, 5);
+	cr_expect_eq(memcmp(c.rules[3].prefix, "SSH-2", 5), 0);
+	cr_expect_eq(c.apps[1].uid, 1000);
+	cr_expect_eq(c.apps[0].uid, -1);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	static struct cb_config_file c;
+	char err[256] = "";
+
+	cr_expect_neq(cb_config_parse(text, "t.conf", &c, err, sizeof(err)), 0, "accepted: %s", text);
+	cr_expect(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);
+}
+
+Test(config, errors_name_the_line)
+{
+	expect_error("[service a]\nlisten = 198.18.0.1\n", "t.conf:2: listen: bad address");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\nqueue = many\n", "t.conf:3: queue:");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[rule r]\nservice = a\npaht_prefix = /x\n",
+		     "t.conf:5: [rule r]: unknown key 'paht_prefix'");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n\n[rule r]\nservice = b\npath_prefix = /\napp = x\n",
+		     "t.conf:4: [rule r]: unknown service 'b'");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[rule r]\nservice = a\npath_prefix = /\napp = nope\n",
+		     "t.conf:3: [rule r]: unknown app 'nope'");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[app w]\n[rule r]\nservice = a\napp = w\n",
+		     "t.conf:4: [rule r]: no condition");
+	expect_error("[service a]\n", "t.conf:1: [service a]: 'listen = VIP:PORT' is required");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[service b]\nlisten = 198.18.0.1:80\n",
+		     "t.conf:3: [service b]: listens on the same address");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[service a]\n", "t.conf:3: [service a] defined twice");
+	expect_error("[servce a]\n", "t.conf:1: [servce a]: unknown section kind");
+	expect_error("[service a]\nthis is not ini\n", "t.conf:2: syntax error");
+	expect_error("listen = 1.2.3.4:5\n", "t.conf:1: key 'listen' outside of a section");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\non_timeout = later\n", "t.conf:3: on_timeout:");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[rule r]\nprefix = \\q\n", "t.conf:4: prefix: bad escape");
+	expect_error("", "no [service NAME] section");
+}
+
+Test(config, routing_by_path_host_sni_alpn_prefix)
+{
+	static struct cb_config_file c;
+	struct cb_request_info ri;
+	char err[256];
+	const char *r1 = "GET /api/items HTTP/1.1\r\nHost: shop.example\r\n\r\n";
+	const char *r2 = "GET /index.html HTTP/1.1\r\nHost: x.admin.example\r\n\r\n";
+	const char *r3 = "GET /index.html HTTP/1.1\r\nHost: shop.example\r\n\r\n";
+
+	cr_assert_eq(cb_config_parse(good, "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cb_classify((const uint8_t *)r1, strlen(r1), &ri);
+	cr_expect_eq(cb_route(&c, 0, &ri, (const uint8_t *)r1, strlen(r1)), 0, "path rule");
+	cb_classify((const uint8_t *)r2, strlen(r2), &ri);
+	cr_expect_eq(cb_route(&c, 0, &ri, (const uint8_t *)r2, strlen(r2)), 1, "host wildcard rule");
+	cb_classify((const uint8_t *)r3, strlen(r3), &ri);
+	cr_expect_eq(cb_route(&c, 0, &ri, (const uint8_t *)r3, strlen(r3)), -1, "default");
+	/* rules of another service never apply */
+	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)r1, strlen(r1)), -1);
+
+	memset(&ri, 0, sizeof(ri));
+	ri.proto = CB_PROTO_TLS;
+	strcpy(ri.sni, "shop.example");
+	strcpy(ri.alpn[0], "http/1.1");
+	ri.n_alpn = 1;
+	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)"\x16", 1), -1, "sni matches, alpn not");
+	strcpy(ri.alpn[1], "h2");
+	ri.n_alpn = 2;
+	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)"\x16", 1), 2);
+	memset(&ri, 0, sizeof(ri));
+	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)"SSH-2.0-x", 9), 3, "byte prefix");
+	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)"SSH-1", 5), -1);
+}

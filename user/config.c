@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "parse_util.h"
+
+/* Parser state: inih calls the handler per key; our reader counts lines so
+ * every message can name one. */
+struct pstate {
+	struct cb_config_file *c;
+	const char *name;               /* file name for messages */
+	int line;
+	char *err;
+	size_t errlen;
+	int failed;
+	/* reader over a string */
+	const char *text;
+	size_t pos;
+	FILE *f;
+	/* the section being filled */
+	enum { SEC_NONE, SEC_BROKER, SEC_SERVICE, SEC_RULE, SEC_APP } kind;
+	char section[128];
+};
+
+static int fail(struct pstate *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct pstate *ps, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ps->failed++)
+		return 0;
+	n = snprintf(ps->err, ps->errlen, "%s:%d: ", ps->name, ps->line);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < ps->errlen)
+		vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int begin_section(struct pstate *ps, const char *section);
+
+/*
+ * Section headers are noticed here, as lines go by: Debian's inih does not
+ * call the handler for a section without keys ([app web] alone is valid).
+ */
+static void see_line(struct pstate *ps, const char *str)
+{
+	const char *p = str, *rb;
+	char name[128];
+
+	ps->line++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '[' || ps->failed)
+		return;
+	rb = strchr(p, ']');
+	if (!rb || (size_t)(rb - p - 1) >= sizeof(name))
+		return;                 /* inih reports the syntax error */
+	memcpy(name, p + 1, (size_t)(rb - p - 1));
+	name[rb - p - 1] = 0;
+	begin_section(ps, name);
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct pstate *ps = stream;
+	size_t i = 0;
+
+	if (ps->f) {
+		if (!fgets(str, num, ps->f))
+			return NULL;
+		see_line(ps, str);
+		return str;
+	}
+	if (!ps->text[ps->pos])
+		return NULL;
+	while (i + 1 < (size_t)num && ps->text[ps->pos]) {
+		char ch = ps->text[ps->pos++];
+
+		str[i++] = ch;
+		if (ch == '\n')
+			break;
+	}
+	str[i] = 0;
+	see_line(ps, str);
+	return str;
+}
+
+static int copy_str(struct pstate *ps, char *dst, size_t cap, const char *key, const char *v)
+{
+	if (strlen(v) >= cap)
+		return fail(ps, "%s: value too long (at most %zu characters)", key, cap - 1);
+	strcpy(dst, v);
+	return 1;
+}
+
+static int parse_u32_key(struct pstate *ps, const char *key, const char *v, uint32_t min,
+			 uint32_t max, uint32_t *out)
+{
+	if (cb_parse_u32(v, min, max, out))
+		return fail(ps, "%s: '%s' is not a number in %u..%u", key, v, min, max);
+	return 1;
+}
+
+/* "SSH-" or "\x16\x03": bytes with \xNN and \\ escapes. */
+static int parse_prefix(struct pstate *ps, const char *v, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t n = 0;
+
+	while (*v) {
+		unsigned int b;
+
+		if (n == cap)
+			return fail(ps, "prefix: longer than %zu bytes", cap);
+		if (v[0] == '\\' && v[1] == 'x' && sscanf(v + 2, "%2x", &b) == 1 &&
+		    v[2] && v[3]) {
+			out[n++] = (uint8_t)b;
+			v += 4;
+		} else if (v[0] == '\\' && v[1] == '\\') {
+			out[n++] = '\\';
+			v += 2;
+		} else if (v[0] == '\\') {
+			return fail(ps, "prefix: bad escape (use \\xNN or \\\\)");
+		} else {
+			out[n++] = (uint8_t)*v++;
+		}
+	}
+	if (!n)
+		return fail(ps, "prefix: empty");
+	*len = n;
+	return 1;
+}
+
+static int find_name(const char *name, const void *base, size_t stride, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp((const char *)base + (size_t)i * stride, name))
+			return i;
+	return -1;
+}
+
+static int begin_section(struct pstate *ps, const char *section)
+{
+	struct cb_config_file *c = ps->c;
+	const char *sp = strchr(section, ' ');
+	const char *name = sp ? sp + 1 : "";
+	size_t kl = sp ? (size_t)(sp - section) : strlen(section);
+
+	snprintf(ps->section, sizeof(ps->section), "%s", section);
+	if (kl == 6 && !strncmp(section, "broker", 6) && !sp) {
+		ps->kind = SEC_BROKER;
+		return 1;
+	}
+	if (!*name || strlen(name) >= CB_CFG_NAME || strchr(name, ' '))
+		return fail(ps, "[%s]: expected [broker], [service NAME], [rule NAME] or [app NAME]",
+			    section);
+	if (kl == 7 && !strncmp(section, "service", 7)) {
+		if (find_name(name, c->services, sizeof(c->services[0]), c->n_services) >= 0)
+			return fail(ps, "[service %s] defined twice", name);
+		if (c->n_services == CB_CFG_MAX_SERVICES)
+			return fail(ps, "more than %d services", CB_CFG_MAX_SERVICES);
+		ps->kind = SEC_SERVICE;
+		strcpy(c->services[c->n_services].name, name);
+		c->services[c->n_services].line = ps->line;
+		c->services[c->n_services].default_app = -1;
+		c->services[c->n_services].queue = 64;
+		c->services[c->n_services].wait_ms = 2000;
+		c->n_services++;
+	} else if (kl == 4 && !strncmp(section, "rule", 4)) {
+		if (c->n_rules == CB_CFG_MAX_RULES)
+			return fail(ps, "more than %d rules", CB_CFG_MAX_RULES);
+		ps->kind = SEC_RULE;
+		strcpy(c->rules[c->n_rules].name, name);
+		c->rules[c->n_rules].line = ps->line;
+		c->n_rules++;
+	} else if (kl == 3 && !strncmp(section, "app", 3)) {
+		if (find_name(name, c->apps, sizeof(c->apps[0]), c->n_apps) >= 0)
+			return fail(ps, "[app %s] defined twice", name);
+		if (c->n_apps == CB_CFG_MAX_APPS)
+			return fail(ps, "more than %d apps", CB_CFG_MAX_APPS);
+		ps->kind = SEC_APP;
+		strcpy(c->apps[c->n_apps].name, name);
+		c->apps[c->n_apps].line = ps->line;
+		c->apps[c->n_apps].uid = -1;
+		c->apps[c->n_apps].gid = -1;
+		c->n_apps++;
+	} else {
+		return fail(ps, "[%s]: unknown section kind", section);
+	}
+	return 1;
+}
+
+static int key_broker(struct pstate *ps, const char *k, const char *v)
+{
+	struct cb_config_file *c = ps->c;
+
+	if (!strcmp(k, "interface"))
+		return copy_str(ps, c->interface, sizeof(c->interface), k, v);
+	if (!strcmp(k, "metrics"))
+		return copy_str(ps, c->metrics, sizeof(c->metrics), k, v);
+	if (!strcmp(k, "decide_bytes"))
+		return parse_u32_key(ps, k, v, 1, 1u << 20, &c->decide_bytes);
+	if (!strcmp(k, "decide_ms"))
+		return parse_u32_key(ps, k, v, 1, 60000, &c->decide_ms);
+	return fail(ps, "[broker]: unknown key '%s'", k);
+}
+
+static int key_service(struct pstate *ps, const char *k, const char *v)
+{
+	struct cb_service_cfg *s = &ps->c->services[ps->c->n_services - 1];
+
+	if (!strcmp(k, "listen")) {
+		if (cb_parse_service(v, &s->listen))
+			return fail(ps, "listen: bad address '%s': expected IPv4:PORT", v);
+		s->has_listen = 1;
+		return 1;
+	}
+	if (!strcmp(k, "default"))
+		return copy_str(ps, s->default_name, sizeof(s->default_name), k, v);
+	if (!strcmp(k, "queue"))
+		return parse_u32_key(ps, k, v, 1, 65536, &s->queue);
+	if (!strcmp(k, "wait_ms"))
+		return parse_u32_key(ps, k, v, 1, 600000, &s->wait_ms);
+	if (!strcmp(k, "on_timeout")) {
+		if (!strcmp(v, "rst"))
+			s->on_timeout = CB_TIMEOUT_RST;
+		else if (!strcmp(v, "http503"))
+			s->on_timeout = CB_TIMEOUT_HTTP503;
+		else
+			return fail(ps, "on_timeout: '%s': expected rst or http503", v);
+		return 1;
+	}
+	return fail(ps, "[service %s]: unknown key '%s'", s->name, k);
+}
+
+static int key_rule(struct pstate *ps, const char *k, const char *v)
+{
+	struct cb_rule_cfg *r = &ps->c->rules[ps->c->n_rules - 1];
+
+	if (!strcmp(k, "service"))
+		return copy_str(ps, r->service_name, sizeof(r->service_name), k, v);
+	if (!strcmp(k, "app"))
+		return copy_str(ps, r->app_name, sizeof(r->app_name), k, v);
+	if (!strcmp(k, "path_prefix")) {
+		if (v[0] != '/')
+			return fail(ps, "path_prefix: '%s' must start with '/'", v);
+		return copy_str(ps, r->path_prefix, sizeof(r->path_prefix), k, v);
+	}
+	if (!strcmp(k, "host"))
+		return copy_str(ps, r->host, sizeof(r->host), k, v);
+	if (!strcmp(k, "sni"))
+		return copy_str(ps, r->sni, sizeof(r->sni), k, v);
+	if (!strcmp(k, "alpn"))
+		return copy_str(ps, r->alpn, sizeof(r->alpn), k, v);
+	if (!strcmp(k, "prefix"))
+		return parse_prefix(ps, v, r->prefix, sizeof(r->prefix), &r->prefix_len);
+	return fail(ps, "[rule %s]: unknown key '%s'", r->name, k);
+}
+
+static int key_app(struct pstate *ps, const char *k, const char *v)
+{
+	struct cb_app_cfg *a = &ps->c->apps[ps->c->n_apps - 1];
+	uint32_t n;
+
+	if (!strcmp(k, "uid") || !strcmp(k, "gid")) {
+		long *dst = k[0] == 'u' ? &a->uid : &a->gid;
+
+		if (!strcmp(v, "-1")) {
+			*dst = -1;
+			return 1;
+		}
+		if (cb_parse_u32(v, 0, 0x7fffffff, &n))
+			return fail(ps, "%s: '%s' is not a numeric id (or -1 for any)", k, v);
+		*dst = n;
+		return 1;
+	}
+	if (!strcmp(k, "command"))
+		return copy_str(ps, a->command, sizeof(a->command), k, v);
+	return fail(ps, "[app %s]: unknown key '%s'", a->name, k);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+
+	if (ps->failed)
+		return 0;
+	if (strcmp(section, ps->section))
+		return fail(ps, "key '%s' outside of a section", name);
+	switch (ps->kind) {
+	case SEC_BROKER: return key_broker(ps, name, value);
+	case SEC_SERVICE: return key_service(ps, name, value);
+	case SEC_RULE: return key_rule(ps, name, value);
+	case SEC_APP: return key_app(ps, name, value);
+	default: return fail(ps, "key '%s' outside of a section", name);
+	}
+}
+
+/* References between sections, checked once everything is read. */
+static int resolve(struct pstate *ps)
+{
+	struct cb_config_file *c = ps->c;
+	int i, j;
+
+	for (i = 0; i < c->n_services; i++) {
+		struct cb_service_cfg *s = &c->services[i];
+
+		ps->line = s->line;
+		if (!s->has_listen)
+			return fail(ps, "[service %s]: 'listen = VIP:PORT' is required", s->name);
+		for (j = 0; j < i; j++)
+			if (!memcmp(&c->services[j].listen, &s->listen, sizeof(s->listen)))
+				return fail(ps, "[service %s]: listens on the same address as [service %s]",
+					    s->name, c->services[j].name);
+		if (s->default_name[0]) {
+			s->default_app = find_name(s->default_name, c->apps, sizeof(c->apps[0]), c->n_apps);
+			if (s->default_app < 0)
+				return fail(ps, "[service %s]: default names unknown app '%s'", s->name,
+					    s->default_name);
+		}
+	}
+	for (i = 0; i < c->n_rules; i++) {
+		struct cb_rule_cfg *r = &c->rules[i];
+
+		ps->line = r->line;
+		r->service = find_name(r->service_name, c->services, sizeof(c->services[0]),
+				       c->n_services);
+		if (r->service < 0)
+			return fail(ps, "[rule %s]: %s service '%s'", r->name,
+				    r->service_name[0] ? "unknown" : "needs a", r->service_name);
+		r->app = find_name(r->app_name, c->apps, sizeof(c->apps[0]), c->n_apps);
+		if (r->app < 0)
+			return fail(ps, "[rule %s]: %s app '%s'", r->name,
+				    r->app_name[0] ? "unknown" : "needs an", r->app_name);
+		if (!r->path_prefix[0] && !r->host[0] && !r->sni[0] && !r->alpn[0] && !r->prefix_len)
+			return fail(ps, "[rule %s]: no condition (path_prefix, host, sni, alpn, prefix)",
+				    r->name);
+	}
+	if (!c->n_services) {
+		ps->line = 0;
+		return fail(ps, "no [service NAME] section");
+	}
+	return 1;
+}
+
+static int run_parse(struct pstate *ps)
+{
+	struct cb_config_file *c = ps->c;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->decide_bytes = 16384;
+	c->decide_ms = 500;
+	strcpy(c->metrics, "127.0.0.1:9464");
+	rc = ini_parse_stream(reader, ps, handler, ps);
+	if (rc > 0 && !ps->failed) {
+		ps->line = rc;
+		fail(ps, "syntax error (expected [section] or key = value)");
+	}
+	if (rc < 0 && !ps->failed)
+		fail(ps, "cannot read the file");
+	if (ps->failed)
+		return -1;
+	return resolve(ps) ? 0 : -1;
+}
+
+int cb_config_parse(const char *text, const char *name, struct cb_config_file *c, char *err,
+		    size_t errlen)
+{
+	struct pstate ps = { .c = c, .name = name, .err = err, .errlen = errlen, .text = text };
+
+	return run_parse(&ps);
+}
+
+int cb_config_load(const char *path, struct cb_config_file *c, char *err, size_t errlen)
+{
+	struct pstate ps = { .c = c, .name = path, .err = err, .errlen = errlen };
+	int rc;
+
+	ps.f = fopen(path, "r");
+	if (!ps.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = run_parse(&ps);
+	fclose(ps.f);
+	return rc;
+}
+
+static int has_alpn(const struct cb_request_info *ri, const char *alpn)
+{
+	int i;
+
+	for (i = 0; i < ri->n_alpn; i++)
+		if (!strcmp(ri->alpn[i], alpn))
+			return 1;
+	return 0;
+}
+
+static int rule_matches(const struct cb_rule_cfg *r, const struct cb_request_info *ri,
+			const uint8_t *bytes, size_t len)
+{
+	if (r->prefix_len && (len < r->prefix_len || memcmp(bytes, r->prefix, r->prefix_len)))
+		return 0;
+	if (r->path_prefix[0] && (ri->proto != CB_PROTO_HTTP ||
+				  strncmp(ri->path, r->path_prefix, strlen(r->path_prefix))))
+		return 0;
+	if (r->host[0] && (ri->proto != CB_PROTO_HTTP || !cb_host_match(r->host, ri->host)))
+		return 0;
+	if (r->sni[0] && (ri->proto != CB_PROTO_TLS || !cb_host_match(r->sni, ri->sni)))
+		return 0;
+	if (r->alpn[0] && (ri->proto != CB_PROTO_TLS || !has_alpn(ri, r->alpn)))
+		return 0;
+	return 1;
+}
+
+int cb_route(const struct cb_config_file *c, int svc, const struct cb_request_info *ri,
+	     const uint8_t *bytes, size_t len)
+{
+	int i;
+
+	for (i = 0; i < c->n_rules; i++)
+		if (c->rules[i].service == svc && rule_matches(&c->rules[i], ri, bytes, len))
+			return i;
+	return -1;
+}
+
+int cb_service_find(const struct cb_config_file *c, const struct cb_service_key *key)
+{
+	int i;
+
+	for (i = 0; i < c->n_services; i++)
+		if (!memcmp(&c->services[i].listen, key, sizeof(*key)))
+			return i;
+	return -1;
+}

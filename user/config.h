@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The controller's configuration file: INI (parsed by inih), e.g.
+ *
+ *   [broker]
+ *   interface = eth0
+ *   metrics = 127.0.0.1:9464
+ *   decide_bytes = 16384         ; classify within this many bytes...
+ *   decide_ms = 500              ; ...and this long, else the default app
+ *
+ *   [service shop]
+ *   listen = 198.18.0.100:80
+ *   default = web                ; app when no rule matches
+ *   queue = 64                   ; flows waiting for an app
+ *   wait_ms = 2000               ; how long they may wait
+ *   on_timeout = http503         ; or rst
+ *
+ *   [rule api]                   ; rules are tried in file order; all given
+ *   service = shop               ; conditions must hold
+ *   path_prefix = /api/
+ *   host = *.example.com         ; HTTP Host, exact or wildcard
+ *   sni = api.example.com        ; TLS server_name, exact or wildcard
+ *   alpn = h2
+ *   prefix = SSH-                ; raw byte prefix (\xNN escapes allowed)
+ *   app = api
+ *
+ *   [app api]
+ *   uid = 1000                   ; who may register (SO_PEERCRED); -1 = anyone
+ *   command = /usr/local/bin/api-worker   ; started on demand (optional)
+ *
+ * Errors name the file and line.
+ */
+#ifndef CB_CONFIG_H
+#define CB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <connbroker/shared.h>
+#include "classify.h"
+
+#define CB_CFG_NAME 64
+#define CB_CFG_MAX_SERVICES 64
+#define CB_CFG_MAX_RULES 256
+#define CB_CFG_MAX_APPS 64
+
+enum cb_on_timeout { CB_TIMEOUT_RST = 0, CB_TIMEOUT_HTTP503 };
+
+struct cb_app_cfg {
+	char name[CB_CFG_NAME];
+	long uid, gid;                  /* -1: any */
+	char command[256];
+	int line;
+};
+
+struct cb_rule_cfg {
+	char name[CB_CFG_NAME];
+	char service_name[CB_CFG_NAME], app_name[CB_CFG_NAME];
+	int service, app;               /* indexes, resolved after parsing */
+	char path_prefix[256], host[256], sni[256], alpn[32];
+	uint8_t prefix[64];
+	size_t prefix_len;
+	int line;
+};
+
+struct cb_service_cfg {
+	char name[CB_CFG_NAME];
+	struct cb_service_key listen;
+	int has_listen;
+	char default_name[CB_CFG_NAME];
+	int default_app;                /* -1: none (flows get on_timeout) */
+	uint32_t queue, wait_ms;
+	enum cb_on_timeout on_timeout;
+	int line;
+};
+
+struct cb_config_file {
+	char interface[16];
+	char metrics[64];
+	uint32_t decide_bytes, decide_ms;
+	struct cb_service_cfg services[CB_CFG_MAX_SERVICES];
+	struct cb_rule_cfg rules[CB_CFG_MAX_RULES];
+	struct cb_app_cfg apps[CB_CFG_MAX_APPS];
+	int n_services, n_rules, n_apps;
+};
+
+/* 0, or -1 with "FILE:LINE: message" in err. */
+int cb_config_load(const char *path, struct cb_config_file *c, char *err, size_t errlen);
+/* Same, from a string (tests). */
+int cb_config_parse(const char *text, const char *name, struct cb_config_file *c, char *err,
+		    size_t errlen);
+
+/* The first rule of service svc that matches, or -1 (the default applies). */
+int cb_route(const struct cb_config_file *c, int svc, const struct cb_request_info *ri,
+	     const uint8_t *bytes, size_t len);
+/* The service listening on key, or -1. */
+int cb_service_find(const struct cb_config_file *c, const struct cb_service_key *key);
+
+#endif
