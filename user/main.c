@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cmds.h"
+#include "controller.h"
 #include "log.h"
 
 #define CB_VERSION "0.1.0"
@@ -25,6 +26,7 @@ static const struct cb_cmd cmds[] = {
 	{ "events", cmd_events, "events IFNAME [--count N] [--timeout S]  ring-buffer records" },
 	{ "secret", cmd_secret, "secret rotate IFNAME   new SYN-cookie secret (old one still valid)" },
 	{ "check-config", cmd_check_config, "check-config FILE      validate a controller config" },
+	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH]  the controller (preview)" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "classify.h"
+#include "cmds.h"
+#include "config.h"
+#include "controller.h"
+#include "log.h"
+#include "parse_util.h"
+#include "pins.h"
+#include "repair.h"
+
+#define CB_MAX_PENDING 4096             /* flows being assembled or waiting */
+#define CB_MAX_APP_CONNS 256
+#define CB_TICK_MS 50
+
+enum pend_state { P_FREE = 0, P_ASSEMBLING, P_WAITING };
+
+struct pending {
+	enum pend_state state;
+	struct cb_flow_key key;
+	uint32_t first_seq;             /* client_isn + 1 */
+	uint8_t *bytes;
+	size_t len, cap;
+	uint64_t first_ms;              /* when the first byte arrived here */
+	uint64_t wait_since_ms;
+	int service, rule, app;         /* decided route (rule -1: default) */
+};
+
+struct app_conn {
+	int fd;                         /* -1: free slot */
+	int app;                        /* -1 until REGISTER */
+	unsigned long delivered;
+};
+
+struct ctl {
+	struct cb_config_file cfg;
+	const char *ifname;
+	int ep, lsock, tfd, sfd;
+	int flows_fd;
+	struct ring_buffer *rb;
+	struct pending pend[CB_MAX_PENDING];
+	struct app_conn conns[CB_MAX_APP_CONNS];
+	unsigned long rr;               /* round-robin cursor over app instances */
+	/* counters (the metrics endpoint will export them) */
+	unsigned long materialized, failed, timeouts, dropped_full;
+	int stop;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *flow_str(const struct cb_flow_key *k, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	snprintf(buf, len, "%s > %s", cb_fmt_addr(k->saddr_be, k->sport_be, a, sizeof(a)),
+		 cb_fmt_addr(k->daddr_be, k->dport_be, b, sizeof(b)));
+	return buf;
+}
+
+/* ---- pending flows ------------------------------------------------------ */
+
+static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int create)
+{
+	struct pending *free_slot = NULL;
+	int i;
+
+	for (i = 0; i < CB_MAX_PENDING; i++) {
+		struct pending *p = &c->pend[i];
+
+		if (p->state == P_FREE) {
+			if (!free_slot)
+				free_slot = p;
+		} else if (!memcmp(&p->key, k, sizeof(*k))) {
+			return p;
+		}
+	}
+	if (!create || !free_slot)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->state = P_ASSEMBLING;
+	free_slot->key = *k;
+	free_slot->service = -1;
+	free_slot->rule = -1;
+	free_slot->app = -1;
+	free_slot->first_ms = now_ms();
+	return free_slot;
+}
+
+static void pend_free(struct pending *p)
+{
+	free(p->bytes);
+	memset(p, 0, sizeof(*p));
+}
+
+static int pend_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n)
+{
+	uint32_t expect = p->first_seq + (uint32_t)p->len;
+	size_t skip;
+
+	if (!p->len && !p->bytes)
+		p->first_seq = expect = seq;
+	if ((int32_t)(seq - expect) > 0)
+		return -1;                      /* a gap: cannot happen unless records were lost */
+	skip = (size_t)(expect - seq);
+	if (skip >= n)
+		return 0;                       /* already have these bytes */
+	data += skip;
+	n -= skip;
+	if (p->len + n > p->cap) {
+		size_t cap = p->cap ? p->cap : 4096;
+		uint8_t *nb;
+
+		while (cap < p->len + n)
+			cap *= 2;
+		nb = realloc(p->bytes, cap);
+		if (!nb)
+			return -1;
+		p->bytes = nb;
+		p->cap = cap;
+	}
+	memcpy(p->bytes + p->len, data, n);
+	p->len += n;
+	return 0;
+}
+
+/* ---- app connections ---------------------------------------------------- */
+
+static int app_pick(struct ctl *c, int app)
+{
+	int i;
+
+	for (i = 0; i < CB_MAX_APP_CONNS; i++) {
+		int j = (int)((c->rr + (unsigned long)i) % CB_MAX_APP_CONNS);
+
+		if (c->conns[j].fd >= 0 && c->conns[j].app == app) {
+			c->rr = (unsigned long)j + 1;
+			return j;
+		}
+	}
+	return -1;
+}
+
+static int send_fd(int sock, const char *msg, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static void conn_close(struct ctl *c, struct app_conn *a)
+{
+	epoll_ctl(c->ep, EPOLL_CTL_DEL, a->fd, NULL);
+	close(a->fd);
+	a->fd = -1;
+	a->app = -1;
+}
+
+/* ---- materialization ------------------------------------------------------ */
+
+static int flow_set_state(struct ctl *c, const struct cb_flow_key *k, struct cb_flow *f,
+			  uint8_t state)
+{
+	f->state = state;
+	return bpf_map_update_elem(c->flows_fd, k, f, BPF_EXIST) ? -errno : 0;
+}
+
+/*
+ * Build the socket for p.  The flow is frozen first (the program drops its
+ * packets, the client retransmits), the ring drained so that every byte the
+ * program acknowledged is here, and only then is the socket built and the
+ * flow handed to the kernel (LOCAL).  Returns the fd or a negative errno.
+ */
+static int materialize(struct ctl *c, struct pending *p)
+{
+	struct cb_sock_state st;
+	struct cb_flow f;
+	const char *step = "lookup";
+	char fs[64];
+	int fd, err;
+
+	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
+		return -ENOENT;
+	if (f.state != CB_FLOW_UNBOUND)
+		return -EINVAL;
+	if ((err = flow_set_state(c, &p->key, &f, CB_FLOW_FROZEN)))
+		return err;
+	ring_buffer__consume(c->rb);
+	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
+		return -ENOENT;
+	/*
+	 * What the program acknowledged must all be here: the ring delivered
+	 * every byte it acked, from client_isn + 1 on.  (Our freeze wrote back
+	 * a snapshot that may predate the last segment, so the map's byte
+	 * count can only be smaller, never larger.)
+	 */
+	if ((p->len && p->first_seq != f.client_isn + 1) || f.bytes_in > p->len) {
+		cb_err("run: %s: %zu bytes assembled but the flow acknowledged %u",
+		       flow_str(&p->key, fs, sizeof(fs)), p->len, f.bytes_in);
+		return -EPROTO;
+	}
+	f.rcv_nxt = f.client_isn + 1 + (uint32_t)p->len;
+	f.bytes_in = (uint32_t)p->len;
+	cb_state_from_flow(&st, &p->key, &f, p->bytes, p->len, cb_now_ms());
+	fd = cb_repair_restore(&st, &step);
+	if (fd < 0) {
+		cb_err("run: %s: TCP_REPAIR %s: %s", flow_str(&p->key, fs, sizeof(fs)), step,
+		       strerror(-fd));
+		return fd;
+	}
+	if ((err = flow_set_state(c, &p->key, &f, CB_FLOW_LOCAL))) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Fail closed: a flow that cannot be delivered gets an RST, never a hang. */
+static void reset_flow(struct ctl *c, struct pending *p, int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (fd < 0)
+		fd = materialize(c, p);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);              /* sends the RST */
+	} else {
+		/* no socket: remove the flow, so the client's next segment meets
+		 * the kernel, which answers with an RST */
+		bpf_map_delete_elem(c->flows_fd, &p->key);
+	}
+	c->failed++;
+}
+
+static void answer_timeout(struct ctl *c, struct pending *p)
+{
+	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\n\r\n";
+	const struct cb_service_cfg *s = &c->cfg.services[p->service];
+	char fs[64];
+	int fd;
+
+	c->timeouts++;
+	cb_info("run: %s: no app for service %s within %u ms: %s", flow_str(&p->key, fs, sizeof(fs)),
+		s->name, s->wait_ms, s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
+	if (s->on_timeout == CB_TIMEOUT_HTTP503 && (fd = materialize(c, p)) >= 0) {
+		if (write(fd, resp, sizeof(resp) - 1) < 0)
+			cb_debug("run: 503 write: %s", strerror(errno));
+		shutdown(fd, SHUT_WR);
+		close(fd);
+	} else {
+		reset_flow(c, p, -1);
+	}
+	pend_free(p);
+}
+
+/* Try to hand p to an instance of its app; 1 when done (p freed). */
+static int deliver(struct ctl *c, struct pending *p)
+{
+	char msg[256], a[32], fs[64];
+	int conn, fd, err;
+
+	if (p->app < 0 || (conn = app_pick(c, p->app)) < 0)
+		return 0;
+	fd = materialize(c, p);
+	if (fd < 0) {
+		reset_flow(c, p, -1);
+		pend_free(p);
+		return 1;
+	}
+	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%zu",
+		 cb_fmt_addr(p->key.saddr_be, p->key.sport_be, a, sizeof(a)),
+		 c->cfg.services[p->service].name,
+		 p->rule >= 0 ? c->cfg.rules[p->rule].name : "default", c->cfg.apps[p->app].name,
+		 p->len);
+	err = send_fd(c->conns[conn].fd, msg, fd);
+	if (err) {
+		/* the app died mid-handoff: the connection is not lost, it is reset */
+		cb_err("run: %s: hand-off to app %s failed: %s", flow_str(&p->key, fs, sizeof(fs)),
+		       c->cfg.apps[p->app].name, strerror(-err));
+		conn_close(c, &c->conns[conn]);
+		reset_flow(c, p, fd);
+	} else {
+		close(fd);
+		c->materialized++;
+		c->conns[conn].delivered++;
+		cb_debug("run: %s -> app %s", flow_str(&p->key, fs, sizeof(fs)), c->cfg.apps[p->app].name);
+	}
+	pend_free(p);
+	return 1;
+}
+
+static void decide(struct ctl *c, struct pending *p, int forced)
+{
+	struct cb_request_info ri;
+	struct cb_service_key sk = { .vip_be = p->key.daddr_be, .port_be = p->key.dport_be };
+	enum cb_cls r;
+
+	if (p->state != P_ASSEMBLING)
+		return;
+	r = p->len ? cb_classify(p->bytes, p->len, &ri) : CB_CLS_NEED_MORE;
+	if (r == CB_CLS_NEED_MORE && !forced && p->len < c->cfg.decide_bytes)
+		return;
+	if (r != CB_CLS_DONE)
+		memset(&ri, 0, sizeof(ri));     /* prefix rules still apply */
+	p->service = cb_service_find(&c->cfg, &sk);
+	if (p->service < 0) {
+		reset_flow(c, p, -1);
+		pend_free(p);
+		return;
+	}
+	p->rule = cb_route(&c->cfg, p->service, &ri, p->bytes, p->len);
+	p->app = p->rule >= 0 ? c->cfg.rules[p->rule].app : c->cfg.services[p->service].default_app;
+	p->state = P_WAITING;
+	p->wait_since_ms = now_ms();
+	deliver(c, p);
+}
+
+/* ---- ring buffer ------------------------------------------------------------ */
+
+static int on_event(void *vctx, void *data, size_t size)
+{
+	struct ctl *c = vctx;
+	const struct cb_event *ev = data;
+	struct pending *p;
+
+	if (size < sizeof(*ev) || sizeof(*ev) + ev->len > size)
+		return 0;
+	switch (ev->type) {
+	case CB_EV_DATA:
+		p = pend_find(c, &ev->key, 1);
+		if (!p) {
+			c->dropped_full++;
+			return 0;               /* decided later by the timer: bounded */
+		}
+		if (pend_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len))
+			cb_err("run: flow bytes out of sequence (seq %u)", ev->seq);
+		break;
+	case CB_EV_OPEN:
+		/* a client that waits for the server to speak first still gets
+		 * its default app after decide_ms */
+		if (!pend_find(c, &ev->key, 1))
+			c->dropped_full++;
+		break;
+	case CB_EV_CLOSE:
+		p = pend_find(c, &ev->key, 0);
+		if (p)
+			pend_free(p);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* After a batch of records: decide what can be decided. */
+static void after_events(struct ctl *c)
+{
+	int i;
+
+	for (i = 0; i < CB_MAX_PENDING; i++)
+		if (c->pend[i].state == P_ASSEMBLING && c->pend[i].len)
+			decide(c, &c->pend[i], 0);
+}
+
+static void on_tick(struct ctl *c)
+{
+	uint64_t now = now_ms();
+	int i;
+
+	for (i = 0; i < CB_MAX_PENDING; i++) {
+		struct pending *p = &c->pend[i];
+
+		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg.decide_ms)
+			decide(c, p, 1);
+		else if (p->state == P_WAITING && !deliver(c, p) &&
+			 now - p->wait_since_ms >= c->cfg.services[p->service].wait_ms)
+			answer_timeout(c, p);
+	}
+}
+
+/* ---- the app socket ------------------------------------------------------------- */
+
+static void on_app_message(struct ctl *c, struct app_conn *a)
+{
+	char buf[256], reply[128];
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	ssize_t n = recv(a->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	int app;
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(c, a);
+		return;
+	}
+	buf[n] = 0;
+	if (strncmp(buf, "REGISTER ", 9) || a->app >= 0) {
+		send_fd(a->fd, "ERR expected one REGISTER <app>", -1);
+		return;
+	}
+	app = -1;
+	for (int i = 0; i < c->cfg.n_apps; i++)
+		if (!strcmp(c->cfg.apps[i].name, buf + 9))
+			app = i;
+	if (app < 0) {
+		snprintf(reply, sizeof(reply), "ERR unknown app '%.60s'", buf + 9);
+		send_fd(a->fd, reply, -1);
+		return;
+	}
+	if (getsockopt(a->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
+	    (c->cfg.apps[app].uid >= 0 && cred.uid != (uid_t)c->cfg.apps[app].uid) ||
+	    (c->cfg.apps[app].gid >= 0 && cred.gid != (gid_t)c->cfg.apps[app].gid)) {
+		send_fd(a->fd, "ERR not allowed (SO_PEERCRED)", -1);
+		return;
+	}
+	a->app = app;
+	send_fd(a->fd, "OK", -1);
+	cb_info("run: app %s registered (pid %d)", c->cfg.apps[app].name, (int)cred.pid);
+}
+
+static void on_accept(struct ctl *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = accept4(c->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < CB_MAX_APP_CONNS; i++)
+		if (c->conns[i].fd < 0)
+			break;
+	if (i == CB_MAX_APP_CONNS) {
+		close(fd);              /* bounded: refuse beyond the limit */
+		return;
+	}
+	c->conns[i].fd = fd;
+	c->conns[i].app = -1;
+	ev.data.u64 = 1000 + (uint64_t)i;
+	epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int open_app_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) || listen(fd, 64)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+#define EV_RING 1
+#define EV_LISTEN 2
+#define EV_TIMER 3
+#define EV_SIGNAL 4
+
+static int add_ep(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int ctl_setup(struct ctl *c, const char *sock_path)
+{
+	struct itimerspec it = { .it_interval = { 0, CB_TICK_MS * 1000000L },
+				 .it_value = { 0, CB_TICK_MS * 1000000L } };
+	sigset_t ss;
+	int ring_fd, err, i;
+
+	for (i = 0; i < CB_MAX_APP_CONNS; i++)
+		c->conns[i].fd = -1;
+	c->flows_fd = cb_pin_open_map(c->ifname, "cb_flows");
+	ring_fd = cb_pin_open_map(c->ifname, "cb_events");
+	if (c->flows_fd < 0 || ring_fd < 0) {
+		cb_err("run: %s is not attached (run connbroker attach first)", c->ifname);
+		return -ENOENT;
+	}
+	c->rb = ring_buffer__new(ring_fd, on_event, c, NULL);
+	close(ring_fd);
+	if (!c->rb)
+		return -errno;
+	c->lsock = open_app_socket(sock_path);
+	if (c->lsock < 0) {
+		cb_err("run: app socket %s: %s", sock_path, strerror(-c->lsock));
+		return c->lsock;
+	}
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	c->sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	c->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (c->sfd < 0 || c->tfd < 0 || c->ep < 0 || timerfd_settime(c->tfd, 0, &it, NULL))
+		return -errno;
+	if ((err = add_ep(c->ep, ring_buffer__epoll_fd(c->rb), EV_RING)) ||
+	    (err = add_ep(c->ep, c->lsock, EV_LISTEN)) || (err = add_ep(c->ep, c->tfd, EV_TIMER)) ||
+	    (err = add_ep(c->ep, c->sfd, EV_SIGNAL)))
+		return err;
+	return 0;
+}
+
+static void ctl_loop(struct ctl *c)
+{
+	struct epoll_event evs[64];
+	uint64_t x;
+	int n, i;
+
+	while (!c->stop) {
+		n = epoll_wait(c->ep, evs, 64, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64;
+
+			if (tag == EV_RING) {
+				ring_buffer__consume(c->rb);
+				after_events(c);
+			} else if (tag == EV_LISTEN) {
+				on_accept(c);
+			} else if (tag == EV_TIMER) {
+				if (read(c->tfd, &x, sizeof(x)) > 0)
+					on_tick(c);
+			} else if (tag == EV_SIGNAL) {
+				c->stop = 1;
+			} else if (tag >= 1000 && tag < 1000 + CB_MAX_APP_CONNS) {
+				on_app_message(c, &c->conns[tag - 1000]);
+			}
+		}
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "socket", required_argument, NULL, 's' },
+		{ 0 },
+	};
+	static struct ctl c;
+	const char *cfg_path = NULL, *sock = NULL;
+	char err[512], sockbuf[128];
+	int o, i;
+
+	while ((o = getopt_long(argc, argv, "c:i:s:", opts, NULL)) != -1) {
+		if (o == 'c')
+			cfg_path = optarg;
+		else if (o == 'i')
+			c.ifname = optarg;
+		else if (o == 's')
+			sock = optarg;
+		else
+			goto usage;
+	}
+	if (!cfg_path || optind != argc)
+		goto usage;
+	if (cb_config_load(cfg_path, &c.cfg, err, sizeof(err))) {
+		cb_err("run: %s", err);
+		return CB_EXIT_FAIL;
+	}
+	if (!c.ifname)
+		c.ifname = c.cfg.interface;
+	if (!c.ifname[0]) {
+		cb_err("run: no interface ([broker] interface or --interface)");
+		return CB_EXIT_USAGE;
+	}
+	if (!sock) {
+		mkdir("/run/connbroker", 0755);
+		snprintf(sockbuf, sizeof(sockbuf), "/run/connbroker/%s.sock", c.ifname);
+		sock = sockbuf;
+	}
+	if (cb_require_root("run") || ctl_setup(&c, sock))
+		return CB_EXIT_FAIL;
+	cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s", c.ifname,
+		c.cfg.n_services, c.cfg.n_rules, c.cfg.n_apps, sock);
+	ctl_loop(&c);
+	cb_info("run: stopping: %lu materialized, %lu failed, %lu timed out", c.materialized,
+		c.failed, c.timeouts);
+	for (i = 0; i < CB_MAX_APP_CONNS; i++)
+		if (c.conns[i].fd >= 0)
+			close(c.conns[i].fd);
+	ring_buffer__free(c.rb);
+	unlink(sock);
+	return CB_EXIT_OK;
+usage:
+	fprintf(stderr, "Usage: connbroker run --config FILE [--interface IFNAME] [--socket PATH]\n");
+	return CB_EXIT_USAGE;
+}
