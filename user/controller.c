@@ -58,7 +58,7 @@ struct ctl {
 	struct app_conn conns[CB_MAX_APP_CONNS];
 	unsigned long rr;               /* round-robin cursor over app instances */
 	/* counters (the metrics endpoint will export them) */
-	unsigned long materialized, failed, timeouts, dropped_full;
+	unsigned long materialized, failed, timeouts, dropped_full, queue_full;
 	int stop;
 };
 
@@ -325,6 +325,16 @@ static int deliver(struct ctl *c, struct pending *p)
 	return 1;
 }
 
+static uint32_t waiting_for(const struct ctl *c, int service)
+{
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < CB_MAX_PENDING; i++)
+		n += c->pend[i].state == P_WAITING && c->pend[i].service == service;
+	return n;
+}
+
 static void decide(struct ctl *c, struct pending *p, int forced)
 {
 	struct cb_request_info ri;
@@ -348,7 +358,13 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 	p->app = p->rule >= 0 ? c->cfg.rules[p->rule].app : c->cfg.services[p->service].default_app;
 	p->state = P_WAITING;
 	p->wait_since_ms = now_ms();
-	deliver(c, p);
+	if (deliver(c, p))
+		return;
+	/* no app instance free: wait, within the service's queue bound */
+	if (waiting_for(c, p->service) > c->cfg.services[p->service].queue) {
+		c->queue_full++;
+		answer_timeout(c, p);
+	}
 }
 
 /* ---- ring buffer ------------------------------------------------------------ */

@@ -308,6 +308,10 @@ on_timeout = http503
 service = shop
 path_prefix = /api/
 app = api
+[rule admin]
+service = shop
+host = *.admin.example
+app = api
 [app web]
 [app api]
 CONF
@@ -327,6 +331,8 @@ CONF
 	grep -q "app=api method=GET path=/api/items" <<<"$out" || die "path rule"
 	out=$(cli curl -s -m 3 "http://$CB_VIP/index.html"); echo "$out"
 	grep -q "app=web .*rule=default" <<<"$out" || die "default app"
+	out=$(cli curl -s -m 3 -H "Host: ops.admin.example" "http://$CB_VIP/index.html"); echo "$out"
+	grep -q "app=api .*rule=admin" <<<"$out" || die "Host rule"
 	head -c 100000 /dev/urandom > "$WORK/post.bin"
 	sum=$(sha256sum "$WORK/post.bin" | cut -d' ' -f1)
 	out=$(cli curl -s -m 5 --data-binary @"$WORK/post.bin" "http://$CB_VIP/api/upload"); echo "$out"
@@ -337,7 +343,7 @@ CONF
 	capture_stop
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 0 "RSTs from the VIP"
 	kill -TERM "$ctl"; wait "$ctl"; expect_eq "$?" 0 "controller exit status on SIGTERM"
-	grep -q "stopping: 3 materialized, 0 failed, 1 timed out" "$WORK/ctl.log" || { cat "$WORK/ctl.log"; die "controller summary"; }
+	grep -q "stopping: 4 materialized, 0 failed, 1 timed out" "$WORK/ctl.log" || { cat "$WORK/ctl.log"; die "controller summary"; }
 	kill "$web"
 	dir "$CB" detach "$CB_IF_DIR"
 }
