@@ -30,7 +30,7 @@ static void attach_usage(FILE *f)
 		"  --mss       MSS offered in the SYN-ACK (536..9000, default 1460)\n"
 		"  --wscale    window scale offered (0..14, default 7)\n"
 		"  --flow-cap  bytes an unbound flow may queue, also its receive window\n"
-		"              (1460..1048576, default 65536)\n"
+		"              (1460..65536, default 65536)\n"
 		"  --no-csum-verify  acknowledge data without checking its TCP checksum (for\n"
 		"              paths that deliver partial checksums, e.g. veth with tx offload)\n");
 }
@@ -93,8 +93,8 @@ int cmd_attach(int argc, char **argv)
 			o.cfg.wscale = (uint8_t)v;
 			break;
 		case 'c':
-			if (cb_parse_u32(optarg, 1460, 1u << 20, &v)) {
-				cb_err("attach: --flow-cap '%s': expected 1460..1048576", optarg);
+			if (cb_parse_u32(optarg, 1460, CB_STASH_BYTES, &v)) {
+				cb_err("attach: --flow-cap '%s': expected 1460..%u", optarg, CB_STASH_BYTES);
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.flow_byte_cap = v;

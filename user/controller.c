@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,18 +26,21 @@
 #include "pins.h"
 #include "repair.h"
 
-#define CB_MAX_PENDING 4096             /* flows being assembled or waiting */
+#define CB_MAX_PENDING CB_STASH_SLOTS   /* flows being assembled or waiting */
 #define CB_MAX_APP_CONNS 256
 #define CB_TICK_MS 50
 
 enum pend_state { P_FREE = 0, P_ASSEMBLING, P_WAITING };
 
+/*
+ * A flow between its first record and its hand-off.  Its bytes live in the
+ * pinned stash slot of the same index (slot->data/len/first_seq), so a
+ * restarted controller finds them; the rest is rebuilt on restart.
+ */
 struct pending {
 	enum pend_state state;
 	struct cb_flow_key key;
-	uint32_t first_seq;             /* client_isn + 1 */
-	uint8_t *bytes;
-	size_t len, cap;
+	struct cb_stash_slot *slot;
 	uint64_t first_ms;              /* when the first byte arrived here */
 	uint64_t wait_since_ms;
 	int service, rule, app;         /* decided route (rule -1: default) */
@@ -54,6 +58,8 @@ struct ctl {
 	int ep, lsock, tfd, sfd;
 	int flows_fd;
 	struct ring_buffer *rb;
+	struct cb_stash_slot *stash;    /* mmap of the pinned cb_stash map */
+	size_t stash_size;
 	struct pending pend[CB_MAX_PENDING];
 	struct app_conn conns[CB_MAX_APP_CONNS];
 	unsigned long rr;               /* round-robin cursor over app instances */
@@ -101,48 +107,68 @@ static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->state = P_ASSEMBLING;
 	free_slot->key = *k;
+	free_slot->slot = &c->stash[free_slot - c->pend];
 	free_slot->service = -1;
 	free_slot->rule = -1;
 	free_slot->app = -1;
 	free_slot->first_ms = now_ms();
+	free_slot->slot->key = *k;
+	free_slot->slot->len = 0;
+	free_slot->slot->first_seq = 0;
+	__atomic_store_n(&free_slot->slot->used, 1, __ATOMIC_RELEASE);
 	return free_slot;
 }
 
 static void pend_free(struct pending *p)
 {
-	free(p->bytes);
+	__atomic_store_n(&p->slot->used, 0, __ATOMIC_RELEASE);
 	memset(p, 0, sizeof(*p));
 }
 
+/* Append a record's bytes; the stash's len is the commit point. */
 static int pend_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n)
 {
-	uint32_t expect = p->first_seq + (uint32_t)p->len;
+	struct cb_stash_slot *s = p->slot;
+	uint32_t expect;
 	size_t skip;
 
-	if (!p->len && !p->bytes)
-		p->first_seq = expect = seq;
+	if (!s->len && !s->first_seq)
+		s->first_seq = seq;
+	expect = s->first_seq + s->len;
 	if ((int32_t)(seq - expect) > 0)
-		return -1;                      /* a gap: cannot happen unless records were lost */
+		return -1;                      /* a gap: records were lost */
 	skip = (size_t)(expect - seq);
 	if (skip >= n)
-		return 0;                       /* already have these bytes */
+		return 0;                       /* a record seen before a restart */
 	data += skip;
 	n -= skip;
-	if (p->len + n > p->cap) {
-		size_t cap = p->cap ? p->cap : 4096;
-		uint8_t *nb;
-
-		while (cap < p->len + n)
-			cap *= 2;
-		nb = realloc(p->bytes, cap);
-		if (!nb)
-			return -1;
-		p->bytes = nb;
-		p->cap = cap;
-	}
-	memcpy(p->bytes + p->len, data, n);
-	p->len += n;
+	if (s->len + n > CB_STASH_BYTES)
+		return -1;                      /* the flow cap keeps this from happening */
+	memcpy(s->data + s->len, data, n);
+	__atomic_store_n(&s->len, s->len + (uint32_t)n, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* After a restart: every used stash slot is a flow to finish. */
+static int pend_recover(struct ctl *c)
+{
+	int i, n = 0;
+
+	for (i = 0; i < CB_MAX_PENDING; i++) {
+		struct cb_stash_slot *s = &c->stash[i];
+		struct pending *p = &c->pend[i];
+
+		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->state = P_ASSEMBLING;
+		p->key = s->key;
+		p->slot = s;
+		p->service = p->rule = p->app = -1;
+		p->first_ms = now_ms();
+		n++;
+	}
+	return n;
 }
 
 /* ---- app connections ---------------------------------------------------- */
@@ -215,7 +241,8 @@ static int materialize(struct ctl *c, struct pending *p)
 
 	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
 		return -ENOENT;
-	if (f.state != CB_FLOW_UNBOUND)
+	/* FROZEN: a controller died between freezing and handing off */
+	if (f.state != CB_FLOW_UNBOUND && f.state != CB_FLOW_FROZEN)
 		return -EINVAL;
 	if ((err = flow_set_state(c, &p->key, &f, CB_FLOW_FROZEN)))
 		return err;
@@ -228,14 +255,14 @@ static int materialize(struct ctl *c, struct pending *p)
 	 * a snapshot that may predate the last segment, so the map's byte
 	 * count can only be smaller, never larger.)
 	 */
-	if ((p->len && p->first_seq != f.client_isn + 1) || f.bytes_in > p->len) {
-		cb_err("run: %s: %zu bytes assembled but the flow acknowledged %u",
-		       flow_str(&p->key, fs, sizeof(fs)), p->len, f.bytes_in);
+	if ((p->slot->len && p->slot->first_seq != f.client_isn + 1) || f.bytes_in > p->slot->len) {
+		cb_err("run: %s: %u bytes assembled but the flow acknowledged %u",
+		       flow_str(&p->key, fs, sizeof(fs)), p->slot->len, f.bytes_in);
 		return -EPROTO;
 	}
-	f.rcv_nxt = f.client_isn + 1 + (uint32_t)p->len;
-	f.bytes_in = (uint32_t)p->len;
-	cb_state_from_flow(&st, &p->key, &f, p->bytes, p->len, cb_now_ms());
+	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
+	f.bytes_in = p->slot->len;
+	cb_state_from_flow(&st, &p->key, &f, p->slot->data, p->slot->len, cb_now_ms());
 	fd = cb_repair_restore(&st, &step);
 	if (fd < 0) {
 		cb_err("run: %s: TCP_REPAIR %s: %s", flow_str(&p->key, fs, sizeof(fs)), step,
@@ -303,11 +330,11 @@ static int deliver(struct ctl *c, struct pending *p)
 		pend_free(p);
 		return 1;
 	}
-	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%zu",
+	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
 		 cb_fmt_addr(p->key.saddr_be, p->key.sport_be, a, sizeof(a)),
 		 c->cfg.services[p->service].name,
 		 p->rule >= 0 ? c->cfg.rules[p->rule].name : "default", c->cfg.apps[p->app].name,
-		 p->len);
+		 p->slot->len);
 	err = send_fd(c->conns[conn].fd, msg, fd);
 	if (err) {
 		/* the app died mid-handoff: the connection is not lost, it is reset */
@@ -343,8 +370,8 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 
 	if (p->state != P_ASSEMBLING)
 		return;
-	r = p->len ? cb_classify(p->bytes, p->len, &ri) : CB_CLS_NEED_MORE;
-	if (r == CB_CLS_NEED_MORE && !forced && p->len < c->cfg.decide_bytes)
+	r = p->slot->len ? cb_classify(p->slot->data, p->slot->len, &ri) : CB_CLS_NEED_MORE;
+	if (r == CB_CLS_NEED_MORE && !forced && p->slot->len < c->cfg.decide_bytes)
 		return;
 	if (r != CB_CLS_DONE)
 		memset(&ri, 0, sizeof(ri));     /* prefix rules still apply */
@@ -354,7 +381,7 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 		pend_free(p);
 		return;
 	}
-	p->rule = cb_route(&c->cfg, p->service, &ri, p->bytes, p->len);
+	p->rule = cb_route(&c->cfg, p->service, &ri, p->slot->data, p->slot->len);
 	p->app = p->rule >= 0 ? c->cfg.rules[p->rule].app : c->cfg.services[p->service].default_app;
 	p->state = P_WAITING;
 	p->wait_since_ms = now_ms();
@@ -410,7 +437,7 @@ static void after_events(struct ctl *c)
 	int i;
 
 	for (i = 0; i < CB_MAX_PENDING; i++)
-		if (c->pend[i].state == P_ASSEMBLING && c->pend[i].len)
+		if (c->pend[i].state == P_ASSEMBLING && c->pend[i].slot->len)
 			decide(c, &c->pend[i], 0);
 }
 
@@ -530,7 +557,7 @@ static int ctl_setup(struct ctl *c, const char *sock_path)
 	struct itimerspec it = { .it_interval = { 0, CB_TICK_MS * 1000000L },
 				 .it_value = { 0, CB_TICK_MS * 1000000L } };
 	sigset_t ss;
-	int ring_fd, err, i;
+	int ring_fd, stash_fd, err, i, n;
 
 	for (i = 0; i < CB_MAX_APP_CONNS; i++)
 		c->conns[i].fd = -1;
@@ -540,6 +567,21 @@ static int ctl_setup(struct ctl *c, const char *sock_path)
 		cb_err("run: %s is not attached (run connbroker attach first)", c->ifname);
 		return -ENOENT;
 	}
+	stash_fd = cb_pin_open_map(c->ifname, "cb_stash");
+	if (stash_fd < 0) {
+		cb_err("run: %s: no stash map (attached by an older build? detach and attach)",
+		       c->ifname);
+		return stash_fd;
+	}
+	c->stash_size = sizeof(struct cb_stash_slot) * CB_STASH_SLOTS;
+	c->stash = mmap(NULL, c->stash_size, PROT_READ | PROT_WRITE, MAP_SHARED, stash_fd, 0);
+	close(stash_fd);
+	if (c->stash == MAP_FAILED) {
+		cb_err("run: mmap the stash: %s", strerror(errno));
+		return -errno;
+	}
+	if ((n = pend_recover(c)))
+		cb_info("run: %s: recovered %d flows from the stash", c->ifname, n);
 	c->rb = ring_buffer__new(ring_fd, on_event, c, NULL);
 	close(ring_fd);
 	if (!c->rb)

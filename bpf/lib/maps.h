@@ -50,6 +50,15 @@ struct {
 	__uint(max_entries, CB_RING_BYTES);
 } cb_events SEC(".maps");
 
+/* Written by the controller only (mmap); pinned so it outlives it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CB_STASH_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct cb_stash_slot);
+} cb_stash SEC(".maps");
+
 /* Written by the loader only: what is attached, for status and detach. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

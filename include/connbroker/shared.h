@@ -121,6 +121,24 @@ struct cb_attach_info {
 	__u32 pad;
 };
 
+/* ---- the controller's stash: bytes consumed from the ring, per flow --- */
+/*
+ * A pinned, mmap-able array owned by the controller: every byte it takes
+ * from the ring is written here first, so a controller killed and restarted
+ * rebuilds its flows from the pins alone (invariant 4).  `len` is written
+ * after the bytes it covers, `used` last on create and first on release.
+ */
+#define CB_STASH_SLOTS 1024
+#define CB_STASH_BYTES 65536        /* also the largest --flow-cap */
+
+struct cb_stash_slot {
+	struct cb_flow_key key;
+	__u32 used;                 /* 1: slot holds a flow */
+	__u32 first_seq;            /* client_isn + 1, once data arrived */
+	__u32 len;                  /* bytes valid in data[] */
+	__u8 data[CB_STASH_BYTES];
+};
+
 /* ---- ring buffer records to userspace ------------------------------ */
 enum cb_event_type {
 	CB_EV_DATA = 1,             /* in-order payload of an unbound flow */
@@ -194,10 +212,11 @@ _Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
 _Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
+_Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap stride");
 
 /* Changes whenever a pinned map's layout does: pins from another build are
  * replaced on attach instead of being reused with the wrong shape. */
 #define CB_ABI ((__u32)((sizeof(struct cb_flow) << 24) ^ (sizeof(struct cb_event) << 16) ^ \
-		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ 1))
+		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ 2))
 
 #endif /* CONNBROKER_SHARED_H */
