@@ -14,6 +14,8 @@ PKGS=(
   iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd
   # benchmark traffic generator
   netsniff-ng
+  # promtool (checks the metrics endpoint in the tests)
+  prometheus
 )
 
 missing=()

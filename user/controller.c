@@ -22,6 +22,8 @@
 #include "config.h"
 #include "controller.h"
 #include "log.h"
+#include "metrics.h"
+#include "stats.h"
 #include "parse_util.h"
 #include "pins.h"
 #include "repair.h"
@@ -42,6 +44,7 @@ struct pending {
 	struct cb_flow_key key;
 	struct cb_stash_slot *slot;
 	uint64_t first_ms;              /* when the first byte arrived here */
+	uint64_t first_xdp_ns;          /* first byte at the hook (0: unknown) */
 	uint64_t wait_since_ms;
 	int service, rule, app;         /* decided route (rule -1: default) */
 };
@@ -63,8 +66,15 @@ struct ctl {
 	struct pending pend[CB_MAX_PENDING];
 	struct app_conn conns[CB_MAX_APP_CONNS];
 	unsigned long rr;               /* round-robin cursor over app instances */
-	/* counters (the metrics endpoint will export them) */
+	/* counters, exported by the metrics endpoint */
 	unsigned long materialized, failed, timeouts, dropped_full, queue_full;
+	unsigned long rule_hits[CB_CFG_MAX_RULES], default_hits[CB_CFG_MAX_SERVICES];
+	unsigned long svc_timeouts[CB_CFG_MAX_SERVICES];
+	uint64_t hist[16];              /* first byte at the hook -> fd to the app */
+	double hist_sum;
+	uint64_t hist_count;
+	int stats_fd;
+	struct cb_metrics *metrics;
 	int stop;
 };
 
@@ -303,6 +313,7 @@ static void answer_timeout(struct ctl *c, struct pending *p)
 	int fd;
 
 	c->timeouts++;
+	c->svc_timeouts[p->service]++;
 	cb_info("run: %s: no app for service %s within %u ms: %s", flow_str(&p->key, fs, sizeof(fs)),
 		s->name, s->wait_ms, s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
 	if (s->on_timeout == CB_TIMEOUT_HTTP503 && (fd = materialize(c, p)) >= 0) {
@@ -314,6 +325,27 @@ static void answer_timeout(struct ctl *c, struct pending *p)
 		reset_flow(c, p, -1);
 	}
 	pend_free(p);
+}
+
+static const double hist_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+				      0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+#define HIST_N (sizeof(hist_bounds) / sizeof(hist_bounds[0]))
+
+static void observe_handoff(struct ctl *c, const struct pending *p)
+{
+	struct timespec ts;
+	double secs;
+	size_t i;
+
+	if (!p->first_xdp_ns)
+		return;                 /* recovered after a restart: no start time */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	secs = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->first_xdp_ns) / 1e9;
+	for (i = 0; i < HIST_N && secs > hist_bounds[i]; i++)
+		;
+	c->hist[i]++;
+	c->hist_sum += secs;
+	c->hist_count++;
 }
 
 /* Try to hand p to an instance of its app; 1 when done (p freed). */
@@ -346,6 +378,7 @@ static int deliver(struct ctl *c, struct pending *p)
 		close(fd);
 		c->materialized++;
 		c->conns[conn].delivered++;
+		observe_handoff(c, p);
 		cb_debug("run: %s -> app %s", flow_str(&p->key, fs, sizeof(fs)), c->cfg.apps[p->app].name);
 	}
 	pend_free(p);
@@ -383,6 +416,10 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 	}
 	p->rule = cb_route(&c->cfg, p->service, &ri, p->slot->data, p->slot->len);
 	p->app = p->rule >= 0 ? c->cfg.rules[p->rule].app : c->cfg.services[p->service].default_app;
+	if (p->rule >= 0)
+		c->rule_hits[p->rule]++;
+	else
+		c->default_hits[p->service]++;
 	p->state = P_WAITING;
 	p->wait_since_ms = now_ms();
 	if (deliver(c, p))
@@ -411,6 +448,8 @@ static int on_event(void *vctx, void *data, size_t size)
 			c->dropped_full++;
 			return 0;               /* decided later by the timer: bounded */
 		}
+		if (!p->first_xdp_ns)
+			p->first_xdp_ns = ev->ts_ns;
 		if (pend_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len))
 			cb_err("run: flow bytes out of sequence (seq %u)", ev->seq);
 		break;
@@ -538,12 +577,90 @@ static int open_app_socket(const char *path)
 	return fd;
 }
 
+/* ---- metrics ---------------------------------------------------------------------- */
+
+static void render_metrics(void *vctx, FILE *o)
+{
+	struct ctl *c = vctx;
+	uint64_t st[CB_STAT_MAX], cum = 0;
+	unsigned long apps[CB_CFG_MAX_APPS] = { 0 }, flows[4] = { 0 };
+	struct cb_flow_key k, next;
+	struct cb_flow f;
+	char name[40];
+	int i, more, pending = 0;
+
+	fprintf(o, "# HELP connbroker_datapath_total Verdicts and events of the XDP/TC programs (per-CPU counters summed).\n"
+		   "# TYPE connbroker_datapath_total counter\n");
+	if (cb_stats_read(c->stats_fd, st) == 0)
+		for (i = 0; i < CB_STAT_MAX; i++)
+			if (i != CB_STAT_DATA_BYTES)
+				fprintf(o, "connbroker_datapath_total{event=\"%s\"} %llu\n",
+					cb_stat_name(i, name, sizeof(name)), (unsigned long long)st[i]);
+	fprintf(o, "# HELP connbroker_ring_bytes_total Payload bytes queued to the controller by the programs.\n"
+		   "# TYPE connbroker_ring_bytes_total counter\nconnbroker_ring_bytes_total %llu\n",
+		(unsigned long long)st[CB_STAT_DATA_BYTES]);
+
+	more = bpf_map_get_next_key(c->flows_fd, NULL, &k) == 0;
+	while (more) {
+		if (bpf_map_lookup_elem(c->flows_fd, &k, &f) == 0 && f.state < 4)
+			flows[f.state]++;
+		more = bpf_map_get_next_key(c->flows_fd, &k, &next) == 0;
+		k = next;
+	}
+	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n"
+		   "connbroker_flows{state=\"unbound\"} %lu\nconnbroker_flows{state=\"local\"} %lu\n"
+		   "connbroker_flows{state=\"frozen\"} %lu\n",
+		flows[CB_FLOW_UNBOUND], flows[CB_FLOW_LOCAL], flows[CB_FLOW_FROZEN]);
+
+	fprintf(o, "# HELP connbroker_decisions_total Flows routed, by service and matching rule.\n"
+		   "# TYPE connbroker_decisions_total counter\n");
+	for (i = 0; i < c->cfg.n_rules; i++)
+		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"%s\"} %lu\n",
+			c->cfg.services[c->cfg.rules[i].service].name, c->cfg.rules[i].name, c->rule_hits[i]);
+	for (i = 0; i < c->cfg.n_services; i++)
+		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"default\"} %lu\n",
+			c->cfg.services[i].name, c->default_hits[i]);
+	fprintf(o, "# HELP connbroker_materializations_total Sockets built with TCP_REPAIR and handed to apps, by result.\n"
+		   "# TYPE connbroker_materializations_total counter\n"
+		   "connbroker_materializations_total{result=\"ok\"} %lu\n"
+		   "connbroker_materializations_total{result=\"failed\"} %lu\n", c->materialized, c->failed);
+	fprintf(o, "# HELP connbroker_wait_timeouts_total Flows answered with RST/503: no app within wait_ms or queue full.\n"
+		   "# TYPE connbroker_wait_timeouts_total counter\n");
+	for (i = 0; i < c->cfg.n_services; i++)
+		fprintf(o, "connbroker_wait_timeouts_total{service=\"%s\"} %lu\n", c->cfg.services[i].name,
+			c->svc_timeouts[i]);
+	fprintf(o, "# HELP connbroker_queue_full_total Flows refused because the service queue was full.\n"
+		   "# TYPE connbroker_queue_full_total counter\nconnbroker_queue_full_total %lu\n", c->queue_full);
+	for (i = 0; i < CB_MAX_PENDING; i++)
+		pending += c->pend[i].state != P_FREE;
+	fprintf(o, "# HELP connbroker_pending_flows Flows being classified or waiting for an app.\n"
+		   "# TYPE connbroker_pending_flows gauge\nconnbroker_pending_flows %d\n", pending);
+	for (i = 0; i < CB_MAX_APP_CONNS; i++)
+		if (c->conns[i].fd >= 0 && c->conns[i].app >= 0)
+			apps[c->conns[i].app]++;
+	fprintf(o, "# HELP connbroker_app_instances Registered app connections, by app.\n"
+		   "# TYPE connbroker_app_instances gauge\n");
+	for (i = 0; i < c->cfg.n_apps; i++)
+		fprintf(o, "connbroker_app_instances{app=\"%s\"} %lu\n", c->cfg.apps[i].name, apps[i]);
+	fprintf(o, "# HELP connbroker_handoff_seconds Time from a request's first byte at the hook to its socket reaching the app.\n"
+		   "# TYPE connbroker_handoff_seconds histogram\n");
+	for (i = 0; i < (int)HIST_N; i++) {
+		cum += c->hist[i];
+		fprintf(o, "connbroker_handoff_seconds_bucket{le=\"%g\"} %llu\n", hist_bounds[i],
+			(unsigned long long)cum);
+	}
+	fprintf(o, "connbroker_handoff_seconds_bucket{le=\"+Inf\"} %llu\n"
+		   "connbroker_handoff_seconds_sum %.9f\nconnbroker_handoff_seconds_count %llu\n",
+		(unsigned long long)c->hist_count, c->hist_sum, (unsigned long long)c->hist_count);
+}
+
 /* ---- the loop ----------------------------------------------------------------- */
 
 #define EV_RING 1
 #define EV_LISTEN 2
 #define EV_TIMER 3
 #define EV_SIGNAL 4
+#define EV_METRICS 5
 
 static int add_ep(int ep, int fd, uint64_t tag)
 {
@@ -562,6 +679,7 @@ static int ctl_setup(struct ctl *c, const char *sock_path)
 	for (i = 0; i < CB_MAX_APP_CONNS; i++)
 		c->conns[i].fd = -1;
 	c->flows_fd = cb_pin_open_map(c->ifname, "cb_flows");
+	c->stats_fd = cb_pin_open_map(c->ifname, "cb_stats");
 	ring_fd = cb_pin_open_map(c->ifname, "cb_events");
 	if (c->flows_fd < 0 || ring_fd < 0) {
 		cb_err("run: %s is not attached (run connbroker attach first)", c->ifname);
@@ -604,6 +722,13 @@ static int ctl_setup(struct ctl *c, const char *sock_path)
 	    (err = add_ep(c->ep, c->lsock, EV_LISTEN)) || (err = add_ep(c->ep, c->tfd, EV_TIMER)) ||
 	    (err = add_ep(c->ep, c->sfd, EV_SIGNAL)))
 		return err;
+	if (strcmp(c->cfg.metrics, "off")) {
+		c->metrics = cb_metrics_start(c->cfg.metrics, render_metrics, c);
+		if (!c->metrics)
+			return -EADDRINUSE;
+		if ((err = add_ep(c->ep, cb_metrics_fd(c->metrics), EV_METRICS)))
+			return err;
+	}
 	return 0;
 }
 
@@ -628,6 +753,9 @@ static void ctl_loop(struct ctl *c)
 			} else if (tag == EV_TIMER) {
 				if (read(c->tfd, &x, sizeof(x)) > 0)
 					on_tick(c);
+				cb_metrics_run(c->metrics);     /* its own timeouts */
+			} else if (tag == EV_METRICS) {
+				cb_metrics_run(c->metrics);
 			} else if (tag == EV_SIGNAL) {
 				c->stop = 1;
 			} else if (tag >= 1000 && tag < 1000 + CB_MAX_APP_CONNS) {
@@ -643,15 +771,18 @@ int cmd_run(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ 0 },
 	};
 	static struct ctl c;
-	const char *cfg_path = NULL, *sock = NULL;
+	const char *cfg_path = NULL, *sock = NULL, *metrics = NULL;
 	char err[512], sockbuf[128];
 	int o, i;
 
-	while ((o = getopt_long(argc, argv, "c:i:s:", opts, NULL)) != -1) {
-		if (o == 'c')
+	while ((o = getopt_long(argc, argv, "c:i:s:m:", opts, NULL)) != -1) {
+		if (o == 'm')
+			metrics = optarg;
+		else if (o == 'c')
 			cfg_path = optarg;
 		else if (o == 'i')
 			c.ifname = optarg;
@@ -668,6 +799,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!c.ifname)
 		c.ifname = c.cfg.interface;
+	if (metrics)
+		snprintf(c.cfg.metrics, sizeof(c.cfg.metrics), "%s", metrics);
 	if (!c.ifname[0]) {
 		cb_err("run: no interface ([broker] interface or --interface)");
 		return CB_EXIT_USAGE;
@@ -679,8 +812,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (cb_require_root("run") || ctl_setup(&c, sock))
 		return CB_EXIT_FAIL;
-	cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s", c.ifname,
-		c.cfg.n_services, c.cfg.n_rules, c.cfg.n_apps, sock);
+	cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s",
+		c.ifname, c.cfg.n_services, c.cfg.n_rules, c.cfg.n_apps, sock, c.cfg.metrics);
 	ctl_loop(&c);
 	cb_info("run: stopping: %lu materialized, %lu failed, %lu timed out", c.materialized,
 		c.failed, c.timeouts);
@@ -688,9 +821,11 @@ int cmd_run(int argc, char **argv)
 		if (c.conns[i].fd >= 0)
 			close(c.conns[i].fd);
 	ring_buffer__free(c.rb);
+	cb_metrics_stop(c.metrics);
 	unlink(sock);
 	return CB_EXIT_OK;
 usage:
-	fprintf(stderr, "Usage: connbroker run --config FILE [--interface IFNAME] [--socket PATH]\n");
+	fprintf(stderr, "Usage: connbroker run --config FILE [--interface IFNAME] [--socket PATH]\n"
+			"                      [--metrics IP:PORT|off]\n");
 	return CB_EXIT_USAGE;
 }

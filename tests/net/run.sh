@@ -238,7 +238,11 @@ test_syn_flood_stateless() {
 	cli python3 "$HERE/synflood.py" "$CB_IF_CLIENT" "$CB_IP_CLIENT" "$CB_VIP" 80 2000 ||
 		die "flood generator"
 	sleep 0.5
-	expect_eq "$(counter syn_cookie_sent)" 2000 "SYN-ACKs sent"
+	# a burst may lose a few SYNs in the veth/bridge backlog before the
+	# program sees them; every SYN it saw was answered, none left state
+	[ "$(counter syn_cookie_sent)" -ge 1900 ] || die "SYN-ACKs sent: $(counter syn_cookie_sent) of 2000"
+	expect_eq "$(counter syn_cookie_sent)" "$(( $(counter pkt_seen) - $(counter pass_not_ip) - $(counter pass_not_tcp) - $(counter pass_no_flow) ))" \
+		"every SYN the program saw answered"
 	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows')" 0 "flows after a SYN flood"
 	dir "$CB" detach "$CB_IF_DIR"
 }
@@ -337,6 +341,17 @@ CONF
 	sum=$(sha256sum "$WORK/post.bin" | cut -d' ' -f1)
 	out=$(cli curl -s -m 5 --data-binary @"$WORK/post.bin" "http://$CB_VIP/api/upload"); echo "$out"
 	grep -q "body=100000 sha256=$sum" <<<"$out" || die "100 KB POST not byte-exact"
+	# the Prometheus endpoint (loopback of the director), linted by promtool
+	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/metrics.txt" || die "metrics scrape"
+	promtool check metrics < "$WORK/metrics.txt" || die "promtool check metrics"
+	grep -q '^connbroker_decisions_total{service="shop",rule="api"} 2$' "$WORK/metrics.txt" ||
+		die "decision counter: $(grep decisions "$WORK/metrics.txt")"
+	grep -q '^connbroker_handoff_seconds_count 4$' "$WORK/metrics.txt" || die "handoff histogram"
+	grep -q '^connbroker_materializations_total{result="ok"} 4$' "$WORK/metrics.txt" || die "materializations"
+	grep -q '^connbroker_app_instances{app="api"} 1$' "$WORK/metrics.txt" || die "app gauge"
+	grep -E '^connbroker_datapath_total\{event="syn_cookie_sent"\} [4-9]$' "$WORK/metrics.txt" >/dev/null ||
+		die "datapath counters"
+	dir curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/nope | grep -q 404 || die "404"
 	kill "$api"; wait "$api" 2>/dev/null
 	out=$(cli curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$CB_VIP/api/gone")
 	expect_eq "$out" 503 "no app within wait_ms"
