@@ -39,7 +39,25 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit-test net-test demo bench clean
 
-all: $(OUT)/connbroker $(OUT)/xdp_pass.bpf.o
+all: $(OUT)/connbroker $(OUT)/xdp_pass.bpf.o $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
+     $(OUT)/http_app
+
+# libconnbroker: the application side (include/connbroker.h)
+$(OUT)/lib/connbroker.o: lib/connbroker.c include/connbroker.h | $(OUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(OUT)/libconnbroker.a: $(OUT)/lib/connbroker.o
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUT)/libconnbroker.so: $(OUT)/lib/connbroker.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libconnbroker.so.0 $^ -o $@
+
+$(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libconnbroker.a -o $@
 
 # test-topology helper (XDP_PASS for veth peers), not part of the product
 $(OUT)/xdp_pass.bpf.o: tests/net/xdp_pass.bpf.c vmlinux.h | $(OUT)
@@ -49,7 +67,7 @@ $(OUT)/xdp_pass.bpf.o: tests/net/xdp_pass.bpf.c vmlinux.h | $(OUT)
 deps:
 	$(Q)./scripts/install-deps.sh
 
-$(OUT) $(OUT)/user $(OUT)/tests:
+$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/lib:
 	$(Q)mkdir -p $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c vmlinux.h | $(OUT)
@@ -70,11 +88,11 @@ $(OUT)/connbroker: $(USER_OBJS)
 
 $(TEST_OBJS): $(OUT)/tests/%.o: tests/unit/%.c $(SKELS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser -Iinclude -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS)
+$(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS) $(OUT)/libconnbroker.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcriterion -lpthread -o $@
 
 unit-test: $(TEST_BIN) $(BPF_OBJS)
 	$(Q)$(TEST_BIN) --jobs 1
@@ -98,4 +116,4 @@ bench: deps
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d $(OUT)/lib/*.d)

@@ -11,7 +11,7 @@ PKGS=(
   # unit tests
   libcriterion-dev
   # integration tests and demo: namespaces, real clients, captures
-  iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd
+  iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd wrk
   # benchmark traffic generator
   netsniff-ng
   # promtool (checks the metrics endpoint in the tests)

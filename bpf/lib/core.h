@@ -111,6 +111,29 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	return CB_V_TX;
 }
 
+/* State of the kernel socket owning this tuple (BPF_TCP_*), -1 if none. */
+static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook hook,
+						const struct cb_pkt *pk)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	int state;
+
+	t.ipv4.saddr = pk->saddr;
+	t.ipv4.daddr = pk->daddr;
+	t.ipv4.sport = pk->sport;
+	t.ipv4.dport = pk->dport;
+	if (hook == CB_HOOK_XDP)
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return -1;
+	state = sk->state;
+	bpf_sk_release(sk);
+	return state;
+}
+
 /* Does an established (non-listening) kernel socket own this tuple? */
 static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
 					  const struct cb_pkt *pk)
@@ -153,9 +176,14 @@ static __always_inline struct cb_flow *cb_on_handshake_ack(void *ctx, const enum
 			    pk->dport, client_isn, cb_cookie_time(), &ci))
 		return NULL;
 	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
-	 * never take a tuple a socket already owns. */
-	if (cb_kernel_owns(ctx, hook, pk))
-		return NULL;
+	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
+	 * new connection on that tuple replaces it when materialized). */
+	{
+		int ks = cb_kernel_sock_state(ctx, hook, pk);
+
+		if (ks >= 0 && ks != BPF_TCP_LISTEN && ks != BPF_TCP_TIME_WAIT && ks != BPF_TCP_CLOSE)
+			return NULL;
+	}
 
 	f.created_ns = now;
 	f.last_ns = now;
@@ -517,6 +545,23 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	if (f) {
 		switch (f->state) {
 		case CB_FLOW_LOCAL:
+			/*
+			 * A fresh SYN on the tuple of a socket that has closed
+			 * (gone, or in TIME_WAIT after the app closed first): a
+			 * new connection.  With no listener the kernel would
+			 * answer it with a bare ACK; it is ours to answer.  The
+			 * TIME_WAIT socket is replaced when the new one is built
+			 * (a repair connect may reuse a TIME_WAIT tuple).
+			 */
+			if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN) {
+				int ks = cb_kernel_sock_state(ctx, hook, &pk);
+
+				if (ks < 0 || ks == BPF_TCP_TIME_WAIT || ks == BPF_TCP_CLOSE) {
+					bpf_map_delete_elem(&cb_flows, &fkey);
+					cb_count(CB_STAT_LOCAL_REUSED);
+					break;
+				}
+			}
 			cb_count(CB_STAT_PASS_LOCAL);
 			return CB_V_PASS;
 		case CB_FLOW_FROZEN:

@@ -165,6 +165,7 @@ struct cb_event {
 	X(PASS_FRAGMENT,     "passed: IPv4 fragment") \
 	X(PASS_NOT_SERVICE,  "passed: not a configured service") \
 	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
+	X(LOCAL_REUSED,      "SYN on the tuple of a closed local socket: new flow") \
 	X(PASS_NO_FLOW,      "passed: no flow, not a SYN/ACK we answer") \
 	X(PASS_MALFORMED,    "passed: truncated or malformed header (not ours)") \
 	X(DROP_MALFORMED,    "dropped: malformed segment of a held flow") \

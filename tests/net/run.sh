@@ -398,6 +398,35 @@ test_controller_sigkill_restart() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# Load: wrk with keep-alive (200 connections) and with Connection: close (a
+# new materialized socket per request, tuples reused while the old socket is
+# in TIME_WAIT), against two instances of the C app (libconnbroker).
+test_controller_wrk() {
+	local conf=$WORK/wrk.conf sock=$WORK/wrk.sock ctl out
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 1024\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/wrk-ctl.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	for _ in 1 2; do
+		nsenter --net=/run/netns/"$CB_NS_DIR" "$ROOT/build/http_app" --app web --socket "$sock" 2>/dev/null &
+		BG_PIDS+=($!)
+	done
+	sleep 0.3
+	out=$(cli wrk -t2 -c200 -d3 "http://$CB_VIP/keepalive" 2>&1); echo "$out"
+	grep -q "Socket errors\|Non-2xx" <<<"$out" && die "errors with keep-alive"
+	[ "$(awk '/requests in/ {print $1}' <<<"$out")" -gt 1000 ] || die "too few requests"
+	out=$(cli wrk -t2 -c100 -d3 -H "Connection: close" "http://$CB_VIP/close" 2>&1); echo "$out"
+	grep -q "Socket errors\|Non-2xx" <<<"$out" && die "errors with Connection: close"
+	[ "$(awk '/requests in/ {print $1}' <<<"$out")" -gt 1000 ] || die "too few requests"
+	kill -TERM "$ctl"; wait "$ctl"
+	cat "$WORK/wrk-ctl.log"
+	grep -q " 0 failed" "$WORK/wrk-ctl.log" || die "materialization failures"
+	[ "$(counter local_reused)" -gt 0 ] && echo "tuples reused over TIME_WAIT: $(counter local_reused)"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -414,7 +443,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_egress_guard_blocks_kernel_rst test_bpftool_map_dump test_loader_behaviour
 	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
-	   test_controller_end_to_end test_controller_sigkill_restart)
+	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

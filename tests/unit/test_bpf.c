@@ -891,6 +891,29 @@ Test(xdp, local_and_frozen_states)
 	fx_close();
 }
 
+Test(xdp, syn_on_closed_local_socket_starts_a_new_flow)
+{
+	uint8_t b[256];
+	struct t_tcp_view v;
+	struct cb_flow f;
+	struct cb_flow_key k = flow_key();
+	uint32_t tsv;
+	size_t n;
+
+	fx_open(0, 65536);
+	handshake(&tsv);
+	cr_assert_eq(get_flow(&f), 0);
+	f.state = CB_FLOW_LOCAL;        /* its socket is gone (no kernel socket here) */
+	bpf_map_update_elem(bpf_map__fd(F.skel->maps.cb_flows), &k, &f, BPF_EXIST);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags, 0x12, "a SYN-ACK for the new connection");
+	cr_expect_neq(get_flow(&f), 0, "the stale LOCAL entry is gone");
+	cr_expect_eq(XSTAT(LOCAL_REUSED), 1);
+	fx_close();
+}
+
 Test(xdp, not_a_service_passes_untouched)
 {
 	uint8_t b[256], o[40];
