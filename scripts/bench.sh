@@ -6,6 +6,9 @@
 #     and the TC hook) vs the kernel's own SYN cookies (tcp_syncookies=2 with a
 #     listener), under the same trafgen SYN flood pinned to one CPU.
 #  2. Map memory per unbound flow (bpftool's memlock of the flow table).
+#  3. New connections per second and latency p50/p99 (wrk, Connection: close)
+#     for (a) connbroker -> the C app, (b) the same app accepting from the
+#     kernel, (c) HAProxy routing by path to the same app; ratios to (b).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CB="$ROOT/build/connbroker"
@@ -14,9 +17,11 @@ source "$ROOT/tests/net/topology.sh"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 TG=$(mktemp /tmp/cb-bench.XXXXXX.trafgen)
 LISTENER_PID=
+BG=()
 
 cleanup() {
 	[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null || true
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	topo_down
 	rm -f "$TG"
 }
@@ -108,3 +113,65 @@ read -r memlock entries < <(bpftool -j map show pinned "/sys/fs/bpf/connbroker/$
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key 12 B + value 64 B + LRU element overhead)\n' \
 	"$memlock" "$entries" $(( memlock / entries ))
+
+# ---- 3. connections per second and latency ------------------------------------
+APP="$ROOT/build/http_app"
+WRK_SECONDS=${WRK_SECONDS:-5}
+WRK_CONNS=${WRK_CONNS:-50}
+WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
+BG_START() { nsenter --net=/run/netns/"$CB_NS_DIR" "$@" >/dev/null 2>&1 & BG+=($!); }
+
+# wrk with a new connection per request; prints "req/s p50_ms p99_ms errors"
+measure() {
+	local out
+	out=$(nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" --latency -H "Connection: close" "$1" 2>&1)
+	awk -v errs="$(grep -c 'Socket errors\|Non-2xx' <<<"$out")" '
+		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		/Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+		END { printf "%d %.3f %.3f %d\n", rps, p50, p99, errs }' <<<"$out"
+}
+
+cat > "$WORK/haproxy.cfg" <<HAP
+global
+    maxconn 8000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind $CB_IP_DIR:8081
+    use_backend api if { path_beg /api/ }
+    default_backend web
+backend web
+    server s1 $CB_IP_DIR:8080
+backend api
+    server s1 $CB_IP_DIR:8080
+HAP
+printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 4096\n[rule api]\nservice = s\npath_prefix = /api/\napp = web\n[app web]\n' \
+	"$CB_IF_DIR" "$CB_VIP" > "$WORK/cb.conf"
+
+BG_START "$APP" --app direct --listen "$CB_IP_DIR:8080"
+BG_START haproxy -db -f "$WORK/haproxy.cfg"
+nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
+BG_START "$CB" run --config "$WORK/cb.conf" --socket "$WORK/cb.sock"
+sleep 0.5
+BG_START "$APP" --app web --socket "$WORK/cb.sock"
+sleep 0.5
+
+read -r b_rps b_p50 b_p99 b_err < <(measure "http://$CB_IP_DIR:8080/api/x")
+read -r a_rps a_p50 a_p99 a_err < <(measure "http://$CB_VIP/api/x")
+read -r c_rps c_p50 c_p99 c_err < <(measure "http://$CB_IP_DIR:8081/api/x")
+echo
+echo "new connections (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, Connection: close, the same C app behind each)"
+printf '%-40s %10s %8s %9s %9s %8s %6s\n' "" "conn/s" "ratio" "p50 ms" "p99 ms" "p99 x" "errors"
+row() {
+	printf '%-40s %10d %8s %9.3f %9.3f %8s %6d\n' "$1" "$2" \
+		"$(awk -v a="$2" -v b="$b_rps" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$3" "$4" \
+		"$(awk -v a="$4" -v b="$b_p99" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$5"
+}
+row "(b) app accepting from the kernel (base)" "$b_rps" "$b_p50" "$b_p99" "$b_err"
+row "(a) connbroker -> app (TCP_REPAIR)" "$a_rps" "$a_p50" "$a_p99" "$a_err"
+row "(c) HAProxy routing by path -> app" "$c_rps" "$c_p50" "$c_p99" "$c_err"
+nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+rm -rf "$WORK"

@@ -13,7 +13,7 @@ PKGS=(
   # integration tests and demo: namespaces, real clients, captures
   iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd wrk
   # benchmark traffic generator
-  netsniff-ng
+  netsniff-ng haproxy
   # promtool (checks the metrics endpoint in the tests)
   prometheus
 )
