@@ -427,6 +427,37 @@ test_controller_wrk() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# TLS by SNI: the controller reads the ClientHello (never terminates TLS) and
+# routes by server_name to apps that terminate TLS themselves.
+test_controller_tls_sni() {
+	local conf=$WORK/tls.conf sock=$WORK/tls.sock ctl out
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=shop.example -addext "subjectAltName=DNS:shop.example,DNS:api.example" \
+		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || die "openssl req"
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service tls]\nlisten = %s:443\ndefault = web\n[rule api]\nservice = tls\nsni = api.example\napp = api\n[app web]\n[app api]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:443" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/tls-ctl.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	for a in web api; do
+		nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" "$a" \
+			"$WORK/cert.pem" "$WORK/key.pem" > "$WORK/tls-$a.log" 2>&1 &
+		BG_PIDS+=($!)
+	done
+	sleep 0.5
+	out=$(cli curl -s -m 5 --cacert "$WORK/cert.pem" --resolve "api.example:443:$CB_VIP" https://api.example/v1) ||
+		{ cat "$WORK"/tls-*.log; die "curl https api.example"; }
+	echo "$out"
+	grep -q "app=api .*rule=api" <<<"$out" || die "SNI rule"
+	out=$(cli curl -s -m 5 --cacert "$WORK/cert.pem" --resolve "shop.example:443:$CB_VIP" https://shop.example/) ||
+		die "curl https shop.example"
+	echo "$out"
+	grep -q "app=web .*rule=default" <<<"$out" || die "default for another SNI"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -443,7 +474,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_egress_guard_blocks_kernel_rst test_bpftool_map_dump test_loader_behaviour
 	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
-	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk)
+	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
+	   test_controller_tls_sni)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
