@@ -283,6 +283,12 @@ static int key_app(struct pstate *ps, const char *k, const char *v)
 	}
 	if (!strcmp(k, "command"))
 		return copy_str(ps, a->command, sizeof(a->command), k, v);
+	if (!strcmp(k, "inetd")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return fail(ps, "inetd: '%s': expected yes or no", v);
+		a->inetd = !strcmp(v, "yes");
+		return 1;
+	}
 	return fail(ps, "[app %s]: unknown key '%s'", a->name, k);
 }
 
@@ -325,6 +331,11 @@ static int resolve(struct pstate *ps)
 				return fail(ps, "[service %s]: default names unknown app '%s'", s->name,
 					    s->default_name);
 		}
+	}
+	for (i = 0; i < c->n_apps; i++) {
+		ps->line = c->apps[i].line;
+		if (c->apps[i].inetd && !c->apps[i].command[0])
+			return fail(ps, "[app %s]: inetd = yes needs a command", c->apps[i].name);
 	}
 	for (i = 0; i < c->n_rules; i++) {
 		struct cb_rule_cfg *r = &c->rules[i];

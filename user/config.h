@@ -26,7 +26,10 @@
  *
  *   [app api]
  *   uid = 1000                   ; who may register (SO_PEERCRED); -1 = anyone
- *   command = /usr/local/bin/api-worker   ; started on demand (optional)
+ *   command = /usr/local/bin/api-worker   ; started on demand (optional): it
+ *                                ; registers itself ($CONNBROKER_SOCKET,
+ *                                ; $CONNBROKER_APP); with inetd = yes, one
+ *                                ; process per connection, socket on stdin/stdout
  *
  * Errors name the file and line.
  */
@@ -49,6 +52,7 @@ struct cb_app_cfg {
 	char name[CB_CFG_NAME];
 	long uid, gid;                  /* -1: any */
 	char command[256];
+	int inetd;                      /* 1: one process per connection, socket on stdin/stdout */
 	int line;
 };
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -75,6 +76,10 @@ struct ctl {
 	uint64_t hist_count;
 	int stats_fd;
 	struct cb_metrics *metrics;
+	const char *sock_path;
+	pid_t worker[CB_CFG_MAX_APPS];  /* on-demand worker running, per app */
+	uint64_t spawned_ms[CB_CFG_MAX_APPS];
+	unsigned long spawns;
 	int stop;
 };
 
@@ -348,14 +353,102 @@ static void observe_handoff(struct ctl *c, const struct pending *p)
 	c->hist_count++;
 }
 
+/*
+ * Start an app's command: stdin/stdout = fd (inetd style, fd >= 0), or a
+ * worker that registers itself (fd < 0).  The shell runs the command line.
+ */
+static pid_t spawn(struct ctl *c, int app, int fd, const struct pending *p)
+{
+	const struct cb_app_cfg *a = &c->cfg.apps[app];
+	char client[32];
+	pid_t pid = fork();
+
+	if (pid != 0) {
+		if (pid < 0)
+			cb_err("run: start app %s: fork: %s", a->name, strerror(errno));
+		else
+			c->spawns++;
+		return pid;
+	}
+	/* the child: default signal mask, the socket as stdin/stdout */
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	setenv("CONNBROKER_SOCKET", c->sock_path, 1);
+	setenv("CONNBROKER_APP", a->name, 1);
+	if (fd >= 0) {
+		setenv("CONNBROKER_CLIENT", cb_fmt_addr(p->key.saddr_be, p->key.sport_be, client,
+							sizeof(client)), 1);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (fd > 1)
+			close(fd);
+	}
+	execl("/bin/sh", "sh", "-c", a->command, (char *)NULL);
+	_exit(127);
+}
+
+/* An app with a command and no instance: start one worker, at most every 2 s. */
+static void maybe_start_worker(struct ctl *c, int app)
+{
+	const struct cb_app_cfg *a = &c->cfg.apps[app];
+	uint64_t now = now_ms();
+
+	if (!a->command[0] || a->inetd || c->worker[app] > 0 || now - c->spawned_ms[app] < 2000)
+		return;
+	c->spawned_ms[app] = now;
+	c->worker[app] = spawn(c, app, -1, NULL);
+	if (c->worker[app] > 0)
+		cb_info("run: started app %s on demand (pid %d)", a->name, (int)c->worker[app]);
+}
+
+static void reap_children(struct ctl *c)
+{
+	pid_t pid;
+	int st, i;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (i = 0; i < c->cfg.n_apps; i++)
+			if (c->worker[i] == pid) {
+				c->worker[i] = 0;
+				cb_info("run: app %s (pid %d) exited with %d", c->cfg.apps[i].name,
+					(int)pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			}
+}
+
+/* inetd style: one process per connection, the socket as its stdin/stdout. */
+static int deliver_inetd(struct ctl *c, struct pending *p)
+{
+	int fd = materialize(c, p);
+
+	if (fd < 0 || spawn(c, p->app, fd, p) < 0) {
+		reset_flow(c, p, fd);
+	} else {
+		close(fd);
+		c->materialized++;
+		observe_handoff(c, p);
+	}
+	pend_free(p);
+	return 1;
+}
+
 /* Try to hand p to an instance of its app; 1 when done (p freed). */
 static int deliver(struct ctl *c, struct pending *p)
 {
 	char msg[256], a[32], fs[64];
 	int conn, fd, err;
 
-	if (p->app < 0 || (conn = app_pick(c, p->app)) < 0)
+	if (p->app >= 0 && c->cfg.apps[p->app].inetd)
+		return deliver_inetd(c, p);
+	if (p->app < 0)
 		return 0;
+	if ((conn = app_pick(c, p->app)) < 0) {
+		maybe_start_worker(c, p->app);
+		return 0;
+	}
 	fd = materialize(c, p);
 	if (fd < 0) {
 		reset_flow(c, p, -1);
@@ -712,6 +805,7 @@ static int ctl_setup(struct ctl *c, const char *sock_path)
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	c->sfd = signalfd(-1, &ss, SFD_CLOEXEC);
 	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
@@ -757,7 +851,12 @@ static void ctl_loop(struct ctl *c)
 			} else if (tag == EV_METRICS) {
 				cb_metrics_run(c->metrics);
 			} else if (tag == EV_SIGNAL) {
-				c->stop = 1;
+				struct signalfd_siginfo si;
+
+				if (read(c->sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGCHLD)
+					reap_children(c);
+				else
+					c->stop = 1;
 			} else if (tag >= 1000 && tag < 1000 + CB_MAX_APP_CONNS) {
 				on_app_message(c, &c->conns[tag - 1000]);
 			}
@@ -810,6 +909,7 @@ int cmd_run(int argc, char **argv)
 		snprintf(sockbuf, sizeof(sockbuf), "/run/connbroker/%s.sock", c.ifname);
 		sock = sockbuf;
 	}
+	c.sock_path = sock;
 	if (cb_require_root("run") || ctl_setup(&c, sock))
 		return CB_EXIT_FAIL;
 	cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s",
@@ -820,6 +920,9 @@ int cmd_run(int argc, char **argv)
 	for (i = 0; i < CB_MAX_APP_CONNS; i++)
 		if (c.conns[i].fd >= 0)
 			close(c.conns[i].fd);
+	for (i = 0; i < c.cfg.n_apps; i++)
+		if (c.worker[i] > 0)
+			kill(c.worker[i], SIGTERM);     /* workers we started end with us */
 	ring_buffer__free(c.rb);
 	cb_metrics_stop(c.metrics);
 	unlink(sock);

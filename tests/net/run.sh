@@ -458,6 +458,43 @@ test_controller_tls_sni() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# No app yet: a worker started on demand registers and serves the waiting
+# flow; an inetd-style app gets one process per connection on stdin/stdout.
+test_controller_on_demand() {
+	local conf=$WORK/od.conf sock=$WORK/od.sock ctl out
+	cat > "$conf" <<CONF
+[broker]
+interface = $CB_IF_DIR
+metrics = off
+[service s]
+listen = $CB_VIP:80
+default = lazy
+wait_ms = 5000
+[rule inetd]
+service = s
+path_prefix = /inetd
+app = once
+[app lazy]
+command = exec python3 $ROOT/examples/app.py "\$CONNBROKER_SOCKET" "\$CONNBROKER_APP"
+[app once]
+inetd = yes
+command = read line; printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 15\\r\\nConnection: close\\r\\n\\r\\ninetd for %s\\n' "\$CONNBROKER_APP"
+CONF
+	"$CB" check-config "$conf" >/dev/null || die "config"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/od.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	out=$(cli curl -s -m 8 "http://$CB_VIP/first"); echo "$out"
+	grep -q "app=lazy method=GET path=/first" <<<"$out" || { cat "$WORK/od.log"; die "on-demand worker"; }
+	out=$(cli curl -s -m 5 "http://$CB_VIP/inetd"); echo "$out"
+	grep -q "inetd for once" <<<"$out" || { cat "$WORK/od.log"; die "inetd app"; }
+	kill -TERM "$ctl"; wait "$ctl"
+	cat "$WORK/od.log"
+	grep -q "started app lazy on demand" "$WORK/od.log" || die "no on-demand start logged"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -475,7 +512,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
-	   test_controller_tls_sni)
+	   test_controller_tls_sni test_controller_on_demand)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
