@@ -136,6 +136,8 @@ static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int
 
 static void pend_free(struct pending *p)
 {
+	if (p->state == P_FREE)
+		return;                 /* already closed while being handled */
 	__atomic_store_n(&p->slot->used, 0, __ATOMIC_RELEASE);
 	memset(p, 0, sizeof(*p));
 }
@@ -262,6 +264,9 @@ static int materialize(struct ctl *c, struct pending *p)
 	if ((err = flow_set_state(c, &p->key, &f, CB_FLOW_FROZEN)))
 		return err;
 	ring_buffer__consume(c->rb);
+	/* a FIN or RST that was already in the ring ended the flow */
+	if (p->state == P_FREE)
+		return -ECONNRESET;
 	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
 		return -ENOENT;
 	/*
@@ -296,12 +301,17 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
+	if (p->state == P_FREE) {       /* the client itself closed meanwhile */
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
 	if (fd < 0)
 		fd = materialize(c, p);
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(fd);              /* sends the RST */
-	} else {
+	} else if (p->state != P_FREE) {
 		/* no socket: remove the flow, so the client's next segment meets
 		 * the kernel, which answers with an RST */
 		bpf_map_delete_elem(c->flows_fd, &p->key);

@@ -320,6 +320,8 @@ host = *.admin.example
 app = api
 [app web]
 [app api]
+[app locked]
+uid = 4242
 CONF
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
 	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" \
@@ -332,6 +334,9 @@ CONF
 	api=$!; BG_PIDS+=("$api")
 	sleep 0.5
 	dir ss -Hltn | grep -q ":80 " && die "something listens on :80"
+	# SO_PEERCRED: root may not register for an app reserved to uid 4242
+	out=$(dir python3 "$ROOT/examples/app.py" "$sock" locked 2>&1)
+	grep -q "ERR not allowed" <<<"$out" || die "SO_PEERCRED check: $out"
 	capture_start "$pcap"
 	out=$(cli curl -s -m 3 "http://$CB_VIP/api/items"); echo "$out"
 	grep -q "app=api method=GET path=/api/items" <<<"$out" || die "path rule"
@@ -359,6 +364,8 @@ CONF
 	expect_eq "$out" 503 "no app within wait_ms"
 	capture_stop
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 0 "RSTs from the VIP"
+	expect_eq "$(tshark_count "$pcap" "tcp.analysis.retransmission && ip.src==$CB_VIP")" 0 \
+		"retransmissions by the director"
 	kill -TERM "$ctl"; wait "$ctl"; expect_eq "$?" 0 "controller exit status on SIGTERM"
 	grep -q "stopping: 4 materialized, 0 failed, 1 timed out" "$WORK/ctl.log" || { cat "$WORK/ctl.log"; die "controller summary"; }
 	kill "$web"
