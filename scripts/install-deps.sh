@@ -13,7 +13,7 @@ PKGS=(
   # integration tests and demo: namespaces, real clients, captures
   iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd wrk
   # benchmark traffic generator
-  netsniff-ng haproxy
+  netsniff-ng haproxy openssl
   # promtool (checks the metrics endpoint in the tests)
   prometheus
 )
