@@ -123,10 +123,8 @@ static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook ho
 	t.ipv4.daddr = pk->daddr;
 	t.ipv4.sport = pk->sport;
 	t.ipv4.dport = pk->dport;
-	if (hook == CB_HOOK_XDP)
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	else
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	/* the same helper for both hooks: it takes the xdp_md or the skb */
+	sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return -1;
 	state = sk->state;
@@ -134,27 +132,13 @@ static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook ho
 	return state;
 }
 
-/* Does an established (non-listening) kernel socket own this tuple? */
+/* Does a kernel socket other than a listener own this tuple? */
 static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
 					  const struct cb_pkt *pk)
 {
-	struct bpf_sock_tuple t = {};
-	struct bpf_sock *sk;
-	int owned;
+	int state = cb_kernel_sock_state(ctx, hook, pk);
 
-	t.ipv4.saddr = pk->saddr;
-	t.ipv4.daddr = pk->daddr;
-	t.ipv4.sport = pk->sport;
-	t.ipv4.dport = pk->dport;
-	if (hook == CB_HOOK_XDP)
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	else
-		sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
-	if (!sk)
-		return 0;
-	owned = sk->state != BPF_TCP_LISTEN;
-	bpf_sk_release(sk);
-	return owned;
+	return state >= 0 && state != BPF_TCP_LISTEN;
 }
 
 /* ---- ACK with no flow: validate the cookie, create the flow ---------- */
