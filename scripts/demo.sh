@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end demo: a client connects to a service address on which nothing
 # listens; connbroker's XDP program completes the handshake and the request
-# bytes reach userspace.  Builds on tests/net/topology.sh; cleans up on exit.
+# bytes reach userspace; then the controller routes requests by path to two
+# apps that never listen.  Builds on tests/net/topology.sh; cleans up on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CB="$ROOT/build/connbroker"
@@ -12,10 +13,12 @@ EV=$(mktemp /tmp/cb-demo-events.XXXXXX)
 
 cleanup() {
 	[ -n "${EV_PID:-}" ] && kill "$EV_PID" 2>/dev/null || true
+	[ -n "${CTL_PID:-}" ] && kill "$CTL_PID" 2>/dev/null || true
+	[ -n "${APP1:-}" ] && kill "$APP1" "$APP2" 2>/dev/null || true
 	[ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null || true
 	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null 2>&1 || true
 	topo_down
-	rm -f "$EV"
+	rm -f "$EV" "$EV.conf" "$EV.sock"
 }
 trap cleanup EXIT
 
@@ -63,6 +66,37 @@ step "8. Counters"
 show nsx "$CB_NS_DIR" "$CB" status "$CB_IF_DIR"
 wait "$HOLD_PID" || true; HOLD_PID=
 
-step "9. Detach and tear down"
+step "9. The controller routes by content: /api/ to app 'api', the rest to app 'web'"
+cat > "$EV.conf" <<CONF
+[broker]
+interface = $CB_IF_DIR
+[service shop]
+listen = $CB_VIP:80
+default = web
+[rule api]
+service = shop
+path_prefix = /api/
+app = api
+[app web]
+[app api]
+CONF
+show "$CB" check-config "$EV.conf"
+nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$EV.conf" --socket "$EV.sock" &
+CTL_PID=$!
+sleep 0.5
+nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$EV.sock" web &
+APP1=$!
+nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$EV.sock" api &
+APP2=$!
+sleep 0.5
+echo "(neither app listens: ss -ltn in the director shows no :80)"
+show nsx "$CB_NS_CLIENT" curl -s "http://$CB_VIP/api/orders?id=7"
+show nsx "$CB_NS_CLIENT" curl -s "http://$CB_VIP/index.html"
+echo '$ curl -s http://127.0.0.1:9464/metrics | grep -E "decisions|handoff_seconds_(count|sum)|materializations"'
+nsx "$CB_NS_DIR" curl -s http://127.0.0.1:9464/metrics | grep -E 'decisions|handoff_seconds_(count|sum)|materializations'
+kill "$APP1" "$APP2" 2>/dev/null || true
+kill -TERM "$CTL_PID"; wait "$CTL_PID" || true; CTL_PID=
+
+step "10. Detach and tear down"
 show nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR"
 echo "demo complete"
