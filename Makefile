@@ -12,11 +12,11 @@ WERROR   ?= $(if $(CI),-Werror,)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter $(WERROR) -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -I$(OUT) -Ibpf -MMD -MP
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
               -I. -Iinclude -Ibpf -MMD -MP
 LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih
 
-BPF_PROGS := cb_xdp cb_tc
+BPF_PROGS := cb_xdp cb_tc cb_ctl
 BPF_OBJS  := $(BPF_PROGS:%=$(OUT)/%.bpf.o)
 SKELS     := $(BPF_PROGS:%=$(OUT)/%.skel.h)
 

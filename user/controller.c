@@ -18,7 +18,9 @@
 #include <sys/un.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "cb_ctl.skel.h"
 #include "classify.h"
+#include "loader.h"
 #include "cmds.h"
 #include "config.h"
 #include "controller.h"
@@ -48,6 +50,7 @@ struct pending {
 	uint64_t first_xdp_ns;          /* first byte at the hook (0: unknown) */
 	uint64_t wait_since_ms;
 	int service, rule, app;         /* decided route (rule -1: default) */
+	int closed;                     /* the client closed while we handed it off */
 };
 
 struct app_conn {
@@ -62,6 +65,8 @@ struct ctl {
 	int ep, lsock, tfd, sfd;
 	int flows_fd;
 	struct ring_buffer *rb;
+	struct cb_ctl *ctlprog;         /* in-place flow state changes */
+	struct pending *busy;           /* the flow being handed off right now */
 	struct cb_stash_slot *stash;    /* mmap of the pinned cb_stash map */
 	size_t stash_size;
 	struct pending pend[CB_MAX_PENDING];
@@ -235,11 +240,19 @@ static void conn_close(struct ctl *c, struct app_conn *a)
 
 /* ---- materialization ------------------------------------------------------ */
 
-static int flow_set_state(struct ctl *c, const struct cb_flow_key *k, struct cb_flow *f,
-			  uint8_t state)
+/* Compare-and-swap a flow's state in place (bpf/cb_ctl.bpf.c). */
+static int flow_cas(struct ctl *c, const struct cb_flow_key *k, uint32_t expect, uint32_t state,
+		    struct cb_state_req *req)
 {
-	f->state = state;
-	return bpf_map_update_elem(c->flows_fd, k, f, BPF_EXIST) ? -errno : 0;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = req, .ctx_size_in = sizeof(*req));
+
+	memset(req, 0, sizeof(*req));
+	req->key = *k;
+	req->expect = expect;
+	req->state = state;
+	if (bpf_prog_test_run_opts(bpf_program__fd(c->ctlprog->progs.cb_flow_cas), &o))
+		return -errno;
+	return req->result == -2 ? -ENOENT : req->result;
 }
 
 /*
@@ -248,32 +261,30 @@ static int flow_set_state(struct ctl *c, const struct cb_flow_key *k, struct cb_
  * program acknowledged is here, and only then is the socket built and the
  * flow handed to the kernel (LOCAL).  Returns the fd or a negative errno.
  */
-static int materialize(struct ctl *c, struct pending *p)
+static int materialize_flow(struct ctl *c, struct pending *p)
 {
+	struct cb_state_req req;
 	struct cb_sock_state st;
 	struct cb_flow f;
 	const char *step = "lookup";
 	char fs[64];
 	int fd, err;
 
-	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
-		return -ENOENT;
-	/* FROZEN: a controller died between freezing and handing off */
-	if (f.state != CB_FLOW_UNBOUND && f.state != CB_FLOW_FROZEN)
+	/* FROZEN already: a controller died between freezing and handing off */
+	err = flow_cas(c, &p->key, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, &req);
+	if (err == -1 && req.old_state != CB_FLOW_FROZEN)
 		return -EINVAL;
-	if ((err = flow_set_state(c, &p->key, &f, CB_FLOW_FROZEN)))
+	if (err < -1)
 		return err;
 	ring_buffer__consume(c->rb);
-	/* a FIN or RST that was already in the ring ended the flow */
-	if (p->state == P_FREE)
-		return -ECONNRESET;
+	if (p->closed)
+		return -ECONNRESET;     /* a FIN or RST already in the ring ended it */
 	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
 		return -ENOENT;
 	/*
-	 * What the program acknowledged must all be here: the ring delivered
-	 * every byte it acked, from client_isn + 1 on.  (Our freeze wrote back
-	 * a snapshot that may predate the last segment, so the map's byte
-	 * count can only be smaller, never larger.)
+	 * Every byte the program acknowledged must be here: it acknowledges
+	 * only after its record is in the ring and only while the flow is
+	 * UNBOUND, and the ring was drained after the freeze.
 	 */
 	if ((p->slot->len && p->slot->first_seq != f.client_isn + 1) || f.bytes_in > p->slot->len) {
 		cb_err("run: %s: %u bytes assembled but the flow acknowledged %u",
@@ -289,11 +300,92 @@ static int materialize(struct ctl *c, struct pending *p)
 		       strerror(-fd));
 		return fd;
 	}
-	if ((err = flow_set_state(c, &p->key, &f, CB_FLOW_LOCAL))) {
+	if ((err = flow_cas(c, &p->key, CB_FLOW_FROZEN, CB_FLOW_LOCAL, &req))) {
 		close(fd);
-		return err;
+		return err < 0 ? err : -EIO;
 	}
 	return fd;
+}
+
+/* The ring callbacks run inside: a CLOSE for p marks it instead of freeing. */
+static int materialize(struct ctl *c, struct pending *p)
+{
+	int fd;
+
+	c->busy = p;
+	fd = materialize_flow(c, p);
+	c->busy = NULL;
+	return fd;
+}
+
+static uint16_t csum16(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * An RST from the VIP, sent through a raw socket when no socket could be
+ * built to reset the connection with: seq = our snd_nxt, ack = rcv_nxt.
+ */
+static void send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
+{
+	struct cb_flow f;
+	struct {
+		uint8_t ip[20];
+		uint8_t tcp[20];
+	} pkt;
+	uint8_t pseudo[12 + 20];
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = k->saddr_be };
+	uint32_t seq, ack;
+	uint16_t ck;
+	int fd;
+
+	if (bpf_map_lookup_elem(c->flows_fd, k, &f))
+		return;
+	seq = htonl(f.snd_nxt);
+	ack = htonl(f.rcv_nxt);
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.ip[0] = 0x45;
+	pkt.ip[3] = sizeof(pkt);
+	pkt.ip[6] = 0x40;                       /* DF */
+	pkt.ip[8] = 64;
+	pkt.ip[9] = IPPROTO_TCP;
+	memcpy(pkt.ip + 12, &k->daddr_be, 4);
+	memcpy(pkt.ip + 16, &k->saddr_be, 4);
+	memcpy(pkt.tcp, &k->dport_be, 2);
+	memcpy(pkt.tcp + 2, &k->sport_be, 2);
+	memcpy(pkt.tcp + 4, &seq, 4);
+	memcpy(pkt.tcp + 8, &ack, 4);
+	pkt.tcp[12] = 5 << 4;
+	pkt.tcp[13] = 0x14;                     /* RST|ACK */
+	memcpy(pseudo, &k->daddr_be, 4);
+	memcpy(pseudo + 4, &k->saddr_be, 4);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	pseudo[10] = 0;
+	pseudo[11] = 20;
+	memcpy(pseudo + 12, pkt.tcp, 20);
+	ck = htons(csum16(pseudo, sizeof(pseudo), 0));
+	memcpy(pkt.tcp + 16, &ck, 2);
+	ck = htons(csum16(pkt.ip, 20, 0));
+	memcpy(pkt.ip + 10, &ck, 2);
+	/* the entry goes first, or the egress guard would drop our own RST */
+	bpf_map_delete_elem(c->flows_fd, k);
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0)
+		return;
+	if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+		cb_debug("run: raw RST: %s", strerror(errno));
+	close(fd);
 }
 
 /* Fail closed: a flow that cannot be delivered gets an RST, never a hang. */
@@ -301,7 +393,7 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
-	if (p->state == P_FREE) {       /* the client itself closed meanwhile */
+	if (p->state == P_FREE || p->closed) {  /* the client itself closed meanwhile */
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -311,10 +403,8 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd)
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(fd);              /* sends the RST */
-	} else if (p->state != P_FREE) {
-		/* no socket: remove the flow, so the client's next segment meets
-		 * the kernel, which answers with an RST */
-		bpf_map_delete_elem(c->flows_fd, &p->key);
+	} else if (!p->closed) {
+		send_raw_rst(c, &p->key);       /* no socket could be built */
 	}
 	c->failed++;
 }
@@ -564,7 +654,9 @@ static int on_event(void *vctx, void *data, size_t size)
 		break;
 	case CB_EV_CLOSE:
 		p = pend_find(c, &ev->key, 0);
-		if (p)
+		if (p == c->busy && p)
+			p->closed = 1;          /* freed by whoever is handing it off */
+		else if (p)
 			pend_free(p);
 		break;
 	default:
@@ -788,6 +880,11 @@ static int ctl_setup(struct ctl *c, const char *sock_path)
 		cb_err("run: %s is not attached (run connbroker attach first)", c->ifname);
 		return -ENOENT;
 	}
+	c->ctlprog = cb_ctl__open();
+	if (!c->ctlprog || cb_pin_maps(c->ctlprog->obj, c->ifname) || cb_ctl__load(c->ctlprog)) {
+		cb_err("run: %s: load the flow-state program: %s", c->ifname, strerror(errno));
+		return -errno;
+	}
 	stash_fd = cb_pin_open_map(c->ifname, "cb_stash");
 	if (stash_fd < 0) {
 		cb_err("run: %s: no stash map (attached by an older build? detach and attach)",
@@ -934,6 +1031,7 @@ int cmd_run(int argc, char **argv)
 		if (c.worker[i] > 0)
 			kill(c.worker[i], SIGTERM);     /* workers we started end with us */
 	ring_buffer__free(c.rb);
+	cb_ctl__destroy(c.ctlprog);
 	cb_metrics_stop(c.metrics);
 	unlink(sock);
 	return CB_EXIT_OK;

@@ -36,7 +36,7 @@ void cb_config_defaults(struct cb_config *cfg)
 	cfg->flags = CB_CFG_VERIFY_CSUM;
 }
 
-static int pin_maps_at(struct bpf_object *obj, const char *ifname)
+int cb_pin_maps(struct bpf_object *obj, const char *ifname)
 {
 	struct bpf_map *map;
 	char p[256];
@@ -265,7 +265,7 @@ static int attach_ingress_xdp(const struct cb_attach_opts *o, int ifindex,
 	if (!xskel)
 		return -errno;
 	*xskel_out = xskel;
-	err = pin_maps_at(xskel->obj, o->ifname);
+	err = cb_pin_maps(xskel->obj, o->ifname);
 	if (err)
 		return err;
 	{
@@ -382,7 +382,7 @@ int cb_attach(const struct cb_attach_opts *o)
 	}
 
 	tskel = cb_tc__open();
-	err = tskel ? pin_maps_at(tskel->obj, o->ifname) : -errno;
+	err = tskel ? cb_pin_maps(tskel->obj, o->ifname) : -errno;
 	if (!err && o->mode != CB_MODE_TC)
 		bpf_program__set_autoload(tskel->progs.cb_tc_ingress, false);
 	if (!err)

@@ -459,6 +459,16 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 	if (cb_queue_payload(ctx, hook, pk, cfg, key, (__u32)off, &queued))
 		return CB_V_DROP;        /* not acked: the client retransmits */
 
+	/*
+	 * The controller may have frozen the flow (in place, by compare-and-
+	 * swap) while we queued: it drains the ring after freezing, so these
+	 * bytes reach it, but it built its snapshot already; acknowledge
+	 * nothing, the socket it builds will.
+	 */
+	if (*(volatile __u32 *)&f->state != CB_FLOW_UNBOUND) {
+		cb_count(CB_STAT_DROP_FROZEN);
+		return CB_V_DROP;
+	}
 	f->rcv_nxt += queued;
 	f->bytes_in += queued;
 	cb_flow_accepted(pk, f);

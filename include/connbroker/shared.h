@@ -68,12 +68,13 @@ struct cb_flow {
 	__u32 snd_wnd;              /* client's window in bytes (scaled) */
 	__u32 rcv_wnd;              /* window offered: right edge = client_isn + 1 + rcv_wnd */
 	__u32 bytes_in;             /* payload bytes accepted into the ring */
-	__u32 reserved;
+	__u32 state;                /* enum cb_flow_state; 32 bits for in-place
+	                             * compare-and-swap (bpf/cb_ctl.bpf.c) */
 	__u16 mss;                  /* client's MSS (from the cookie's table) */
 	__u8 snd_wscale;            /* client's window scale, 0..14 */
 	__u8 rcv_wscale;            /* ours */
 	__u8 opts;                  /* CB_OPT_* negotiated */
-	__u8 state;                 /* enum cb_flow_state */
+	__u8 pad;
 	__u16 service_id;
 };
 
@@ -119,6 +120,17 @@ struct cb_attach_info {
 	__u32 clsact_created;       /* 1 if the loader created the clsact qdisc */
 	__u32 abi;                  /* CB_ABI of the loader that attached */
 	__u32 pad;
+};
+
+/* ---- in-place state changes (bpf/cb_ctl.bpf.c, run by the controller) --- */
+struct cb_state_req {
+	struct cb_flow_key key;
+	__u32 expect;               /* enum cb_flow_state the flow must be in */
+	__u32 state;                /* the state to set */
+	__u32 old_state;            /* out: what it was */
+	__s32 result;               /* out: 0 done, -1 not in `expect`, -2 no flow */
+	__u32 rcv_nxt;              /* out */
+	__u32 bytes_in;             /* out */
 };
 
 /* ---- the controller's stash: bytes consumed from the ring, per flow --- */
@@ -218,6 +230,6 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 /* Changes whenever a pinned map's layout does: pins from another build are
  * replaced on attach instead of being reused with the wrong shape. */
 #define CB_ABI ((__u32)((sizeof(struct cb_flow) << 24) ^ (sizeof(struct cb_event) << 16) ^ \
-		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ 2))
+		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ 3))
 
 #endif /* CONNBROKER_SHARED_H */
