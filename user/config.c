@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 #include "parse_util.h"
 
@@ -48,12 +50,18 @@ static int begin_section(struct pstate *ps, const char *section);
  * Section headers are noticed here, as lines go by: Debian's inih does not
  * call the handler for a section without keys ([app web] alone is valid).
  */
-static void see_line(struct pstate *ps, const char *str)
+static void see_line(struct pstate *ps, const char *str, int num)
 {
 	const char *p = str, *rb;
 	char name[128];
+	size_t n = strlen(str);
 
 	ps->line++;
+	if (n == (size_t)num - 1 && str[n - 1] != '\n') {
+		/* inih would split it into two "lines": refuse instead */
+		fail(ps, "line longer than %d characters", num - 2);
+		return;
+	}
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p != '[' || ps->failed)
@@ -74,7 +82,7 @@ static char *reader(char *str, int num, void *stream)
 	if (ps->f) {
 		if (!fgets(str, num, ps->f))
 			return NULL;
-		see_line(ps, str);
+		see_line(ps, str, num);
 		return str;
 	}
 	if (!ps->text[ps->pos])
@@ -87,7 +95,7 @@ static char *reader(char *str, int num, void *stream)
 			break;
 	}
 	str[i] = 0;
-	see_line(ps, str);
+	see_line(ps, str, num);
 	return str;
 }
 
@@ -117,8 +125,8 @@ static int parse_prefix(struct pstate *ps, const char *v, uint8_t *out, size_t c
 
 		if (n == cap)
 			return fail(ps, "prefix: longer than %zu bytes", cap);
-		if (v[0] == '\\' && v[1] == 'x' && sscanf(v + 2, "%2x", &b) == 1 &&
-		    v[2] && v[3]) {
+		if (v[0] == '\\' && v[1] == 'x' && isxdigit((unsigned char)v[2]) &&
+		    isxdigit((unsigned char)v[3]) && sscanf(v + 2, "%2x", &b) == 1) {
 			out[n++] = (uint8_t)b;
 			v += 4;
 		} else if (v[0] == '\\' && v[1] == '\\') {
@@ -188,7 +196,8 @@ static int begin_section(struct pstate *ps, const char *section)
 		ps->kind = SEC_APP;
 		strcpy(c->apps[c->n_apps].name, name);
 		c->apps[c->n_apps].line = ps->line;
-		c->apps[c->n_apps].uid = -1;
+		/* by default only the controller's own user may register */
+		c->apps[c->n_apps].uid = (long)geteuid();
 		c->apps[c->n_apps].gid = -1;
 		c->n_apps++;
 	} else {

@@ -25,7 +25,8 @@
  *   app = api
  *
  *   [app api]
- *   uid = 1000                   ; who may register (SO_PEERCRED); -1 = anyone
+ *   uid = 1000                   ; who may register (SO_PEERCRED); default: the
+ *                                ; controller's own user; -1 = anyone
  *   command = /usr/local/bin/api-worker   ; started on demand (optional): it
  *                                ; registers itself ($CONNBROKER_SOCKET,
  *                                ; $CONNBROKER_APP); with inetd = yes, one

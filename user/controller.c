@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -51,6 +53,7 @@ struct pending {
 	uint64_t wait_since_ms;
 	int service, rule, app;         /* decided route (rule -1: default) */
 	int closed;                     /* the client closed while we handed it off */
+	int dirty;                      /* new bytes since the last classification */
 };
 
 struct app_conn {
@@ -85,6 +88,8 @@ struct ctl {
 	pid_t worker[CB_CFG_MAX_APPS];  /* on-demand worker running, per app */
 	uint64_t spawned_ms[CB_CFG_MAX_APPS];
 	unsigned long spawns;
+	int children;                   /* inetd children running */
+	int lock_fd;
 	int stop;
 };
 
@@ -422,9 +427,14 @@ static void answer_timeout(struct ctl *c, struct pending *p)
 	cb_info("run: %s: no app for service %s within %u ms: %s", flow_str(&p->key, fs, sizeof(fs)),
 		s->name, s->wait_ms, s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
 	if (s->on_timeout == CB_TIMEOUT_HTTP503 && (fd = materialize(c, p)) >= 0) {
+		char sink[4096];
+
 		if (write(fd, resp, sizeof(resp) - 1) < 0)
 			cb_debug("run: 503 write: %s", strerror(errno));
 		shutdown(fd, SHUT_WR);
+		/* unread request bytes would turn close() into an RST */
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
 		close(fd);
 	} else {
 		reset_flow(c, p, -1);
@@ -510,23 +520,36 @@ static void reap_children(struct ctl *c)
 	pid_t pid;
 	int st, i;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		int worker = 0;
+
 		for (i = 0; i < c->cfg.n_apps; i++)
 			if (c->worker[i] == pid) {
+				worker = 1;
 				c->worker[i] = 0;
 				cb_info("run: app %s (pid %d) exited with %d", c->cfg.apps[i].name,
 					(int)pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 			}
+		if (!worker && c->children > 0)
+			c->children--;          /* an inetd child */
+	}
 }
 
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
+#define CB_MAX_CHILDREN 64
+
 static int deliver_inetd(struct ctl *c, struct pending *p)
 {
-	int fd = materialize(c, p);
+	int fd;
+
+	if (c->children >= CB_MAX_CHILDREN)
+		return 0;               /* waits, bounded by wait_ms and the queue */
+	fd = materialize(c, p);
 
 	if (fd < 0 || spawn(c, p->app, fd, p) < 0) {
 		reset_flow(c, p, fd);
 	} else {
+		c->children++;
 		close(fd);
 		c->materialized++;
 		observe_handoff(c, p);
@@ -561,7 +584,20 @@ static int deliver(struct ctl *c, struct pending *p)
 		 p->rule >= 0 ? c->cfg.rules[p->rule].name : "default", c->cfg.apps[p->app].name,
 		 p->slot->len);
 	err = send_fd(c->conns[conn].fd, msg, fd);
-	if (err) {
+	while (err == -EAGAIN) {
+		/* that instance's socket buffer is full: another one, if any */
+		int next = app_pick(c, p->app);
+
+		if (next < 0 || next == conn)
+			break;
+		conn = next;
+		err = send_fd(c->conns[conn].fd, msg, fd);
+	}
+	if (err == -EAGAIN) {
+		cb_err("run: %s: every instance of app %s is busy", flow_str(&p->key, fs, sizeof(fs)),
+		       c->cfg.apps[p->app].name);
+		reset_flow(c, p, fd);
+	} else if (err) {
 		/* the app died mid-handoff: the connection is not lost, it is reset */
 		cb_err("run: %s: hand-off to app %s failed: %s", flow_str(&p->key, fs, sizeof(fs)),
 		       c->cfg.apps[p->app].name, strerror(-err));
@@ -638,19 +674,28 @@ static int on_event(void *vctx, void *data, size_t size)
 	case CB_EV_DATA:
 		p = pend_find(c, &ev->key, 1);
 		if (!p) {
+			/* its bytes were acknowledged and cannot be kept: fail closed */
 			c->dropped_full++;
-			return 0;               /* decided later by the timer: bounded */
+			send_raw_rst(c, &ev->key);
+			return 0;
 		}
 		if (!p->first_xdp_ns)
 			p->first_xdp_ns = ev->ts_ns;
+		p->dirty = 1;
 		if (pend_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len))
 			cb_err("run: flow bytes out of sequence (seq %u)", ev->seq);
 		break;
 	case CB_EV_OPEN:
 		/* a client that waits for the server to speak first still gets
-		 * its default app after decide_ms */
-		if (!pend_find(c, &ev->key, 1))
+		 * its default app after decide_ms; a new connection on a tuple
+		 * whose CLOSE was lost starts afresh */
+		p = pend_find(c, &ev->key, 0);
+		if (p && p != c->busy)
+			pend_free(p);
+		if (!pend_find(c, &ev->key, 1)) {
 			c->dropped_full++;
+			send_raw_rst(c, &ev->key);
+		}
 		break;
 	case CB_EV_CLOSE:
 		p = pend_find(c, &ev->key, 0);
@@ -671,8 +716,10 @@ static void after_events(struct ctl *c)
 	int i;
 
 	for (i = 0; i < CB_MAX_PENDING; i++)
-		if (c->pend[i].state == P_ASSEMBLING && c->pend[i].slot->len)
+		if (c->pend[i].state == P_ASSEMBLING && c->pend[i].dirty) {
+			c->pend[i].dirty = 0;
 			decide(c, &c->pend[i], 0);
+		}
 }
 
 static void on_tick(struct ctl *c)
@@ -824,6 +871,8 @@ static void render_metrics(void *vctx, FILE *o)
 	for (i = 0; i < c->cfg.n_services; i++)
 		fprintf(o, "connbroker_wait_timeouts_total{service=\"%s\"} %lu\n", c->cfg.services[i].name,
 			c->svc_timeouts[i]);
+	fprintf(o, "# HELP connbroker_table_full_total Flows reset because the controller's pending table was full.\n"
+		   "# TYPE connbroker_table_full_total counter\nconnbroker_table_full_total %lu\n", c->dropped_full);
 	fprintf(o, "# HELP connbroker_queue_full_total Flows refused because the service queue was full.\n"
 		   "# TYPE connbroker_queue_full_total counter\nconnbroker_queue_full_total %lu\n", c->queue_full);
 	for (i = 0; i < CB_MAX_PENDING; i++)
@@ -982,7 +1031,7 @@ int cmd_run(int argc, char **argv)
 	};
 	static struct ctl c;
 	const char *cfg_path = NULL, *sock = NULL, *metrics = NULL;
-	char err[512], sockbuf[128];
+	char err[512], sockbuf[128], lockbuf[128];
 	int o, i;
 
 	while ((o = getopt_long(argc, argv, "c:i:s:m:", opts, NULL)) != -1) {
@@ -1011,10 +1060,17 @@ int cmd_run(int argc, char **argv)
 		cb_err("run: no interface ([broker] interface or --interface)");
 		return CB_EXIT_USAGE;
 	}
+	mkdir("/run/connbroker", 0755);
 	if (!sock) {
-		mkdir("/run/connbroker", 0755);
 		snprintf(sockbuf, sizeof(sockbuf), "/run/connbroker/%s.sock", c.ifname);
 		sock = sockbuf;
+	}
+	/* one controller per interface: two would share the ring and the stash */
+	snprintf(lockbuf, sizeof(lockbuf), "/run/connbroker/%s.lock", c.ifname);
+	c.lock_fd = open(lockbuf, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (c.lock_fd < 0 || flock(c.lock_fd, LOCK_EX | LOCK_NB)) {
+		cb_err("run: %s: another controller is running (%s)", c.ifname, lockbuf);
+		return CB_EXIT_FAIL;
 	}
 	c.sock_path = sock;
 	if (cb_require_root("run") || ctl_setup(&c, sock))

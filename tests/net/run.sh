@@ -45,7 +45,9 @@ events_start() {
 events_stop() { sleep 0.3; kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null; }
 
 capture_start() {
-	nsenter --net=/run/netns/"$CB_NS_CLIENT" tcpdump -i "$CB_IF_CLIENT" -U -w "$1" \
+	# --immediate-mode: without it libpcap hands packets over in blocks and
+	# the last ones (an RST, say) are lost when tcpdump is stopped
+	nsenter --net=/run/netns/"$CB_NS_CLIENT" tcpdump --immediate-mode -i "$CB_IF_CLIENT" -U -w "$1" \
 		"tcp and host $CB_VIP" >/dev/null 2>&1 &
 	CAP_PID=$!
 	BG_PIDS+=("$CAP_PID")
@@ -146,7 +148,8 @@ test_egress_guard_blocks_kernel_rst() {
 import socket,time
 s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'first'); time.sleep(2)
 s.sendall(b'second'); time.sleep(0.5)
-import struct; print('bytes_acked', struct.unpack_from('Q', s.getsockopt(6, 11, 256), 120)[0])" \
+import struct; print('bytes_acked', struct.unpack_from('Q', s.getsockopt(6, 11, 256), 120)[0])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))  # close with RST, not FIN" \
 		> "$WORK/guard-client.txt" 2>&1 &
 	local client_pid=$!
 	BG_PIDS+=("$client_pid")
@@ -504,6 +507,30 @@ CONF
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# Fail closed: no app within wait_ms and on_timeout = rst -> the client gets
+# an RST (not a hang); a second controller on the same interface is refused.
+test_controller_fail_closed() {
+	local conf=$WORK/fc.conf sock=$WORK/fc.sock pcap=$WORK/fc.pcap ctl rc msg
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = nobody\nwait_ms = 500\non_timeout = rst\n[app nobody]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/fc.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	msg=$(dir "$CB" run --config "$conf" --socket "$WORK/fc2.sock" 2>&1); rc=$?
+	expect_eq "$rc" 1 "a second controller"
+	grep -q "another controller is running" <<<"$msg" || die "message: $msg"
+	capture_start "$pcap"
+	cli curl -s -m 5 -o /dev/null "http://$CB_VIP/nobody-home"; rc=$?
+	capture_stop
+	[ "$rc" = 56 ] || cat "$WORK/fc.log"
+	expect_eq "$rc" 56 "curl: connection reset (not a timeout)"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 1 "one RST from the VIP"
+	kill -TERM "$ctl"; wait "$ctl"
+	grep -q "1 timed out" "$WORK/fc.log" || { cat "$WORK/fc.log"; die "timeout not counted"; }
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -521,7 +548,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
-	   test_controller_tls_sni test_controller_on_demand)
+	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
@@ -532,7 +559,8 @@ for t in "${TESTS[@]}"; do
 	log="$WORK/$t.log"
 	# every check in a test is explicit (die/expect_eq): no set -e, which
 	# would also fire on the expected non-zero exits the tests examine
-	( "$t" ) >"$log" 2>&1
+	# the subshell kills what its test started, even when the test dies
+	( trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait' EXIT; "$t" ) >"$log" 2>&1
 	rc=$?
 	dir "$CB" detach "$CB_IF_DIR" >/dev/null 2>&1
 	dir xdp-filter unload "$CB_IF_DIR" >/dev/null 2>&1

@@ -2,7 +2,9 @@
 /* The controller's config file: parsing, errors with line numbers, routing. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 
 static const char *good =
@@ -63,7 +65,7 @@ Test(config, parses_the_example)
 	cr_expect_eq(c.rules[3].prefix_len, 5);
 	cr_expect_eq(memcmp(c.rules[3].prefix, "SSH-2", 5), 0);
 	cr_expect_eq(c.apps[1].uid, 1000);
-	cr_expect_eq(c.apps[0].uid, -1);
+	cr_expect_eq(c.apps[0].uid, (long)geteuid(), "default: only the controller's user");
 }
 
 static void expect_error(const char *text, const char *want)
@@ -97,6 +99,13 @@ Test(config, errors_name_the_line)
 	expect_error("[service a]\nlisten = 198.18.0.1:80\non_timeout = later\n", "t.conf:3: on_timeout:");
 	expect_error("[service a]\nlisten = 198.18.0.1:80\n[rule r]\nprefix = \\q\n", "t.conf:4: prefix: bad escape");
 	expect_error("", "no [service NAME] section");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[rule r]\nprefix = \\x1G\n", "t.conf:4: prefix: bad escape");
+	{
+		char long_line[400];
+
+		snprintf(long_line, sizeof(long_line), "[service a]\nlisten = 198.18.0.1:80\n[app x]\ncommand = %0250d\n", 0);
+		expect_error(long_line, "t.conf:4: line longer than");
+	}
 }
 
 Test(config, routing_by_path_host_sni_alpn_prefix)
@@ -115,7 +124,8 @@ Test(config, routing_by_path_host_sni_alpn_prefix)
 	cr_expect_eq(cb_route(&c, 0, &ri, (const uint8_t *)r2, strlen(r2)), 1, "host wildcard rule");
 	cb_classify((const uint8_t *)r3, strlen(r3), &ri);
 	cr_expect_eq(cb_route(&c, 0, &ri, (const uint8_t *)r3, strlen(r3)), -1, "default");
-	/* rules of another service never apply */
+	/* rules of another service never apply: r1 matches [rule api] of shop only */
+	cb_classify((const uint8_t *)r1, strlen(r1), &ri);
 	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)r1, strlen(r1)), -1);
 
 	memset(&ri, 0, sizeof(ri));
