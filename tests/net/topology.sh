@@ -36,6 +36,8 @@ topo_host() {   # ns ifname ip
 
 topo_up() {
 	topo_down 2>/dev/null || true
+	# a fresh machine has no bpffs; the loader mounts it too, iproute2 may not
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	ip netns add "$CB_NS_NET"
 	ip -n "$CB_NS_NET" link add br0 type bridge
 	ip -n "$CB_NS_NET" link set br0 up
