@@ -60,7 +60,10 @@ struct app_conn {
 	int fd;                         /* -1: free slot */
 	int app;                        /* -1 until REGISTER */
 	unsigned long delivered;
+	uint64_t since_ms;              /* accepted at */
 };
+
+#define CB_REGISTER_MS 5000             /* an app connection must register by then */
 
 struct ctl {
 	struct cb_config_file cfg;
@@ -727,6 +730,12 @@ static void on_tick(struct ctl *c)
 	uint64_t now = now_ms();
 	int i;
 
+	/* a connection that never registers must not hold a slot forever */
+	for (i = 0; i < CB_MAX_APP_CONNS; i++)
+		if (c->conns[i].fd >= 0 && c->conns[i].app < 0 &&
+		    now - c->conns[i].since_ms > CB_REGISTER_MS)
+			conn_close(c, &c->conns[i]);
+
 	for (i = 0; i < CB_MAX_PENDING; i++) {
 		struct pending *p = &c->pend[i];
 
@@ -794,6 +803,7 @@ static void on_accept(struct ctl *c)
 	}
 	c->conns[i].fd = fd;
 	c->conns[i].app = -1;
+	c->conns[i].since_ms = now_ms();
 	ev.data.u64 = 1000 + (uint64_t)i;
 	epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev);
 }
