@@ -21,6 +21,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cb_ctl.skel.h"
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#include "lib/csum.h"
 #include "classify.h"
 #include "loader.h"
 #include "cmds.h"
@@ -326,20 +330,6 @@ static int materialize(struct ctl *c, struct pending *p)
 	return fd;
 }
 
-static uint16_t csum16(const void *buf, size_t len, uint32_t sum)
-{
-	const uint8_t *b = buf;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /*
  * An RST from the VIP, sent through a raw socket when no socket could be
  * built to reset the connection with: seq = our snd_nxt, ack = rcv_nxt.
@@ -351,7 +341,6 @@ static void send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
 		uint8_t ip[20];
 		uint8_t tcp[20];
 	} pkt;
-	uint8_t pseudo[12 + 20];
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = k->saddr_be };
 	uint32_t seq, ack;
 	uint16_t ck;
@@ -375,16 +364,10 @@ static void send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
 	memcpy(pkt.tcp + 8, &ack, 4);
 	pkt.tcp[12] = 5 << 4;
 	pkt.tcp[13] = 0x14;                     /* RST|ACK */
-	memcpy(pseudo, &k->daddr_be, 4);
-	memcpy(pseudo + 4, &k->saddr_be, 4);
-	pseudo[8] = 0;
-	pseudo[9] = IPPROTO_TCP;
-	pseudo[10] = 0;
-	pseudo[11] = 20;
-	memcpy(pseudo + 12, pkt.tcp, 20);
-	ck = htons(csum16(pseudo, sizeof(pseudo), 0));
+	/* the checksum code the BPF programs use (bpf/lib/csum.h), memory order */
+	ck = cb_csum_fold(cb_csum_add(cb_csum_pseudo(k->daddr_be, k->saddr_be, 20), pkt.tcp, 20, 20));
 	memcpy(pkt.tcp + 16, &ck, 2);
-	ck = htons(csum16(pkt.ip, 20, 0));
+	ck = cb_csum_fold(cb_csum_add(0, pkt.ip, 20, 20));
 	memcpy(pkt.ip + 10, &ck, 2);
 	/* the entry goes first, or the egress guard would drop our own RST */
 	bpf_map_delete_elem(c->flows_fd, k);

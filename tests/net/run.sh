@@ -56,6 +56,15 @@ capture_start() {
 capture_stop() { sleep 0.3; kill "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; }
 tshark_count() { tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
 
+# Start the controller in the director with config $1 and app socket $2,
+# logging to $3; sets CTL.  nsenter execs it, so $! is the controller.
+ctl_start() {
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$1" --socket "$2" > "$3" 2>&1 &
+	CTL=$!
+	BG_PIDS+=("$CTL")
+	sleep 0.5
+}
+
 # ---- tests ----------------------------------------------------------------
 
 # One mode end to end: python client (multi-segment request) and curl, with
@@ -327,10 +336,7 @@ app = api
 uid = 4242
 CONF
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" \
-		> "$WORK/ctl.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start "$conf" "$sock" "$WORK/ctl.log"; ctl=$CTL
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/web.log" 2>&1 &
 	web=$!; BG_PIDS+=("$web")
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" api > "$WORK/api.log" 2>&1 &
@@ -383,8 +389,7 @@ test_controller_sigkill_restart() {
 	printf '[broker]\ninterface = %s\ndecide_ms = 200\n[service s]\nlisten = %s:80\ndefault = web\nwait_ms = 20000\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/rs1.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
+	ctl_start "$conf" "$sock" "$WORK/rs1.log"; ctl=$CTL
 	capture_start "$pcap"
 	for i in $(seq 1 20); do
 		cli curl -s -m 15 "http://$CB_VIP/req/$i" -o "$WORK/rs-$i.out" &
@@ -392,9 +397,7 @@ test_controller_sigkill_restart() {
 	done
 	sleep 1.5                       # all requests consumed into the stash, no app yet
 	kill -KILL "$ctl"; wait "$ctl" 2>/dev/null
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/rs2.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start "$conf" "$sock" "$WORK/rs2.log"; ctl=$CTL
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/rsweb.log" 2>&1 &
 	web=$!; BG_PIDS+=("$web")
 	for i in $(seq 1 20); do
@@ -418,9 +421,7 @@ test_controller_wrk() {
 	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 1024\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/wrk-ctl.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start "$conf" "$sock" "$WORK/wrk-ctl.log"; ctl=$CTL
 	for _ in 1 2; do
 		nsenter --net=/run/netns/"$CB_NS_DIR" "$ROOT/build/http_app" --app web --socket "$sock" 2>/dev/null &
 		BG_PIDS+=($!)
@@ -449,9 +450,7 @@ test_controller_tls_sni() {
 	printf '[broker]\ninterface = %s\nmetrics = off\n[service tls]\nlisten = %s:443\ndefault = web\n[rule api]\nservice = tls\nsni = api.example\napp = api\n[app web]\n[app api]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:443" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/tls-ctl.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start "$conf" "$sock" "$WORK/tls-ctl.log"; ctl=$CTL
 	for a in web api; do
 		nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" "$a" \
 			"$WORK/cert.pem" "$WORK/key.pem" > "$WORK/tls-$a.log" 2>&1 &
@@ -494,9 +493,7 @@ command = read line; printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 15\\r\\nConnec
 CONF
 	"$CB" check-config "$conf" >/dev/null || die "config"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/od.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start "$conf" "$sock" "$WORK/od.log"; ctl=$CTL
 	out=$(cli curl -s -m 8 "http://$CB_VIP/first"); echo "$out"
 	grep -q "app=lazy method=GET path=/first" <<<"$out" || { cat "$WORK/od.log"; die "on-demand worker"; }
 	out=$(cli curl -s -m 5 "http://$CB_VIP/inetd"); echo "$out"
@@ -514,9 +511,7 @@ test_controller_fail_closed() {
 	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = nobody\nwait_ms = 500\non_timeout = rst\n[app nobody]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --socket "$sock" > "$WORK/fc.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start "$conf" "$sock" "$WORK/fc.log"; ctl=$CTL
 	msg=$(dir "$CB" run --config "$conf" --socket "$WORK/fc2.sock" 2>&1); rc=$?
 	expect_eq "$rc" 1 "a second controller"
 	grep -q "another controller is running" <<<"$msg" || die "message: $msg"
@@ -528,6 +523,29 @@ test_controller_fail_closed() {
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 1 "one RST from the VIP"
 	kill -TERM "$ctl"; wait "$ctl"
 	grep -q "1 timed out" "$WORK/fc.log" || { cat "$WORK/fc.log"; die "timeout not counted"; }
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# Materialization itself fails (the controller lacks CAP_NET_ADMIN, so
+# TCP_REPAIR is refused): no socket exists to reset the client with, so the
+# controller sends the RST itself (raw socket) - the client must not hang.
+test_controller_repair_failure_resets() {
+	local conf=$WORK/nr.conf sock=$WORK/nr.sock rc
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+		"$CB" run --config "$conf" --socket "$sock" > "$WORK/nr.log" 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.5
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web >/dev/null 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.5
+	cli curl -s -m 5 -o /dev/null "http://$CB_VIP/x"; rc=$?
+	cat "$WORK/nr.log"
+	expect_eq "$rc" 56 "curl: connection reset by the controller's RST"
+	grep -q "TCP_REPAIR repair on: Operation not permitted" "$WORK/nr.log" || die "repair did not fail as staged"
+	expect_eq "$(dir "$CB" -j flows "$CB_IF_DIR" | jq length)" 0 "flow entry removed"
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
@@ -548,7 +566,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
-	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed)
+	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed
+	   test_controller_repair_failure_resets)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
