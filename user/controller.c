@@ -96,6 +96,8 @@ struct ctl {
 	uint64_t spawned_ms[CB_CFG_MAX_APPS];
 	unsigned long spawns;
 	int children;                   /* inetd children running */
+	unsigned long flows_by_state[4];        /* cached for the metrics */
+	uint64_t flows_at_ms;
 	int lock_fd;
 	int stop;
 };
@@ -835,13 +837,19 @@ static void render_metrics(void *vctx, FILE *o)
 		   "# TYPE connbroker_ring_bytes_total counter\nconnbroker_ring_bytes_total %llu\n",
 		(unsigned long long)st[CB_STAT_DATA_BYTES]);
 
-	more = bpf_map_get_next_key(c->flows_fd, NULL, &k) == 0;
-	while (more) {
-		if (bpf_map_lookup_elem(c->flows_fd, &k, &f) == 0 && f.state < 4)
-			flows[f.state]++;
-		more = bpf_map_get_next_key(c->flows_fd, &k, &next) == 0;
-		k = next;
+	/* walking the flow table costs two syscalls an entry: at most once a second */
+	if (now_ms() - c->flows_at_ms >= 1000) {
+		memset(c->flows_by_state, 0, sizeof(c->flows_by_state));
+		more = bpf_map_get_next_key(c->flows_fd, NULL, &k) == 0;
+		while (more) {
+			if (bpf_map_lookup_elem(c->flows_fd, &k, &f) == 0 && f.state < 4)
+				c->flows_by_state[f.state]++;
+			more = bpf_map_get_next_key(c->flows_fd, &k, &next) == 0;
+			k = next;
+		}
+		c->flows_at_ms = now_ms();
 	}
+	memcpy(flows, c->flows_by_state, sizeof(flows));
 	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n"
 		   "connbroker_flows{state=\"unbound\"} %lu\nconnbroker_flows{state=\"local\"} %lu\n"
 		   "connbroker_flows{state=\"frozen\"} %lu\n",

@@ -138,3 +138,37 @@ Test(repair, unacked_and_unsent_data_survive_a_move)
 	close(fd);
 	close(cli);
 }
+
+Test(repair, state_from_an_xdp_flow)
+{
+	struct cb_flow_key k = { htonl(0xc6120001), htonl(0xc6120064), htons(40000), htons(80) };
+	struct cb_flow f = {
+		.client_isn = 1000, .server_isn = 0xfffffff0u, .rcv_nxt = 1000 + 1 + 77,
+		.snd_nxt = 0xfffffff1u, .ts_recent = 5, .ts_offset = 12345, .snd_wnd = 64512,
+		.rcv_wnd = 65536, .bytes_in = 77, .state = CB_FLOW_UNBOUND, .mss = 1440,
+		.snd_wscale = 10, .rcv_wscale = 7, .opts = CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE,
+	};
+	uint8_t req[77] = { 'G' };
+	struct cb_sock_state st;
+
+	cb_state_from_flow(&st, &k, &f, req, sizeof(req), 1000000);
+	cr_expect_eq(st.local.sin_addr.s_addr, k.daddr_be);
+	cr_expect_eq(st.local.sin_port, htons(80));
+	cr_expect_eq(st.peer.sin_addr.s_addr, k.saddr_be);
+	cr_expect_eq(st.peer.sin_port, htons(40000));
+	cr_expect_eq(st.snd_una, 0xfffffff1u, "our ISN + 1 (wraps fine)");
+	cr_expect_eq(st.rcv_seq, 1001, "the request starts right after the client's SYN");
+	cr_expect_eq(st.rcvq_len, 77);
+	cr_expect_eq(st.mss, 1440);
+	cr_expect_eq(st.snd_wscale, 10);
+	cr_expect_eq(st.rcv_wscale, 7);
+	cr_expect_eq(st.opts, CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE);
+	cr_expect_eq(st.tsval, 1000000 + 12345, "the clock XDP stamped with, continued");
+	/* the window XDP offered keeps its right edge: client_isn + 1 + 65536 */
+	cr_expect_eq(st.win.rcv_wup, 1078);
+	cr_expect_eq(st.win.rcv_wnd, 65536 - 77);
+	cr_expect_eq(st.win.rcv_wup + st.win.rcv_wnd, 1000 + 1 + 65536);
+	cr_expect_eq(st.win.snd_wnd, 64512);
+	cr_expect_eq(st.win.max_window, 64512);
+	cr_expect_eq(st.sndq_len + st.unsent_len, 0);
+}
