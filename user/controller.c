@@ -38,6 +38,7 @@
 #include "repair.h"
 
 #define CB_MAX_PENDING CB_STASH_SLOTS   /* flows being assembled or waiting */
+#define CB_MAX_PENDING_PER_SOURCE 64    /* of which one client address may hold */
 #define CB_MAX_APP_CONNS 256
 #define CB_TICK_MS 50
 
@@ -83,7 +84,8 @@ struct ctl {
 	struct app_conn conns[CB_MAX_APP_CONNS];
 	unsigned long rr;               /* round-robin cursor over app instances */
 	/* counters, exported by the metrics endpoint */
-	unsigned long materialized, failed, timeouts, dropped_full, queue_full;
+	unsigned long materialized, failed, timeouts, dropped_full, queue_full, source_full;
+	int refused_for_source;         /* why the last pend_find(create) failed */
 	unsigned long rule_hits[CB_CFG_MAX_RULES], default_hits[CB_CFG_MAX_SERVICES];
 	unsigned long svc_timeouts[CB_CFG_MAX_SERVICES];
 	uint64_t hist[16];              /* first byte at the hook -> fd to the app */
@@ -121,10 +123,15 @@ static const char *flow_str(const struct cb_flow_key *k, char *buf, size_t len)
 
 /* ---- pending flows ------------------------------------------------------ */
 
+/*
+ * The pending flow of k; with create, a new one if there is room.  A client
+ * address holds at most CB_MAX_PENDING_PER_SOURCE of the slots, so one
+ * client opening idle connections cannot lock everyone else out.
+ */
 static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int create)
 {
 	struct pending *free_slot = NULL;
-	int i;
+	int i, same_source = 0;
 
 	for (i = 0; i < CB_MAX_PENDING; i++) {
 		struct pending *p = &c->pend[i];
@@ -134,8 +141,13 @@ static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int
 				free_slot = p;
 		} else if (!memcmp(&p->key, k, sizeof(*k))) {
 			return p;
+		} else if (p->key.saddr_be == k->saddr_be) {
+			same_source++;
 		}
 	}
+	c->refused_for_source = create && same_source >= CB_MAX_PENDING_PER_SOURCE;
+	if (c->refused_for_source)
+		return NULL;
 	if (!create || !free_slot)
 		return NULL;
 	memset(free_slot, 0, sizeof(*free_slot));
@@ -336,7 +348,7 @@ static int materialize(struct ctl *c, struct pending *p)
  * An RST from the VIP, sent through a raw socket when no socket could be
  * built to reset the connection with: seq = our snd_nxt, ack = rcv_nxt.
  */
-static void send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
+static int send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
 {
 	struct cb_flow f;
 	struct {
@@ -349,7 +361,7 @@ static void send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
 	int fd;
 
 	if (bpf_map_lookup_elem(c->flows_fd, k, &f))
-		return;
+		return 0;               /* gone already (reset before) */
 	seq = htonl(f.snd_nxt);
 	ack = htonl(f.rcv_nxt);
 	memset(&pkt, 0, sizeof(pkt));
@@ -375,10 +387,24 @@ static void send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
 	bpf_map_delete_elem(c->flows_fd, k);
 	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (fd < 0)
-		return;
+		return 0;
 	if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
 		cb_debug("run: raw RST: %s", strerror(errno));
 	close(fd);
+	return 1;
+}
+
+/* No pending slot for k (table or per-source bound): reset it, count once. */
+static void refuse_flow(struct ctl *c, const struct cb_flow_key *k)
+{
+	int for_source = c->refused_for_source;
+
+	if (!send_raw_rst(c, k))
+		return;
+	if (for_source)
+		c->source_full++;
+	else
+		c->dropped_full++;
 }
 
 /* Fail closed: a flow that cannot be delivered gets an RST, never a hang. */
@@ -663,8 +689,7 @@ static int on_event(void *vctx, void *data, size_t size)
 		p = pend_find(c, &ev->key, 1);
 		if (!p) {
 			/* its bytes were acknowledged and cannot be kept: fail closed */
-			c->dropped_full++;
-			send_raw_rst(c, &ev->key);
+			refuse_flow(c, &ev->key);
 			return 0;
 		}
 		if (!p->first_xdp_ns)
@@ -680,10 +705,8 @@ static int on_event(void *vctx, void *data, size_t size)
 		p = pend_find(c, &ev->key, 0);
 		if (p && p != c->busy)
 			pend_free(p);
-		if (!pend_find(c, &ev->key, 1)) {
-			c->dropped_full++;
-			send_raw_rst(c, &ev->key);
-		}
+		if (!pend_find(c, &ev->key, 1))
+			refuse_flow(c, &ev->key);
 		break;
 	case CB_EV_CLOSE:
 		p = pend_find(c, &ev->key, 0);
@@ -874,6 +897,8 @@ static void render_metrics(void *vctx, FILE *o)
 			c->svc_timeouts[i]);
 	fprintf(o, "# HELP connbroker_table_full_total Flows reset because the controller's pending table was full.\n"
 		   "# TYPE connbroker_table_full_total counter\nconnbroker_table_full_total %lu\n", c->dropped_full);
+	fprintf(o, "# HELP connbroker_source_full_total Flows reset because their client address held too many pending flows.\n"
+		   "# TYPE connbroker_source_full_total counter\nconnbroker_source_full_total %lu\n", c->source_full);
 	fprintf(o, "# HELP connbroker_queue_full_total Flows refused because the service queue was full.\n"
 		   "# TYPE connbroker_queue_full_total counter\nconnbroker_queue_full_total %lu\n", c->queue_full);
 	for (i = 0; i < CB_MAX_PENDING; i++)

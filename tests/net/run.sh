@@ -549,6 +549,43 @@ test_controller_repair_failure_resets() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# One client address may hold at most 64 pending flows: the 65th and later
+# idle connections from it are reset, not left hanging, and counted.
+test_controller_per_source_bound() {
+	local conf=$WORK/ps.conf sock=$WORK/ps.sock ctl out
+	printf '[broker]\ninterface = %s\n[service s]\nlisten = %s:80\ndefault = web\nwait_ms = 30000\nqueue = 1000\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/ps.log"; ctl=$CTL
+	out=$(cli python3 -c "
+import socket, time
+socks = []
+reset = 0
+for i in range(70):
+    try:
+        s = socket.create_connection(('$CB_VIP', 80), timeout=3)
+        s.sendall(b'GET /%d HTTP/1.1\r\nHost: x\r\n\r\n' % i)
+        socks.append(s)
+    except ConnectionResetError:
+        reset += 1      # the RST may overtake connect() returning
+    time.sleep(0.01)
+time.sleep(1)
+for s in socks:
+    s.settimeout(0.2)
+    try:
+        s.recv(1)
+    except ConnectionResetError:
+        reset += 1
+    except socket.timeout:
+        pass
+print(reset)")
+	echo "connections reset: $out"
+	expect_eq "$out" 6 "connections beyond the per-source bound"
+	dir curl -s http://127.0.0.1:9464/metrics | grep -q '^connbroker_source_full_total 6$' || die "source_full metric"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -567,7 +604,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
 	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed
-	   test_controller_repair_failure_resets)
+	   test_controller_repair_failure_resets test_controller_per_source_bound)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
