@@ -38,7 +38,7 @@
 #include "repair.h"
 
 #define CB_MAX_PENDING CB_STASH_SLOTS   /* flows being assembled or waiting */
-#define CB_MAX_PENDING_PER_SOURCE 64    /* of which one client address may hold */
+#define CB_MAX_PENDING_PER_SOURCE (CB_MAX_PENDING / 4)   /* one client address may hold */
 #define CB_MAX_APP_CONNS 256
 #define CB_TICK_MS 50
 
@@ -587,6 +587,10 @@ static int deliver(struct ctl *c, struct pending *p)
 		return 0;
 	}
 	fd = materialize(c, p);
+	if (fd == -ENOENT || fd == -ECONNRESET) {
+		pend_free(p);           /* the client closed or reset it meanwhile */
+		return 1;
+	}
 	if (fd < 0) {
 		reset_flow(c, p, -1);
 		pend_free(p);
