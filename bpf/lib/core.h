@@ -302,8 +302,10 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 	struct cb_scratch *s = bpf_map_lookup_elem(&cb_scratch_map, &zero);
 
 	*queued = 0;
-	if (!s || full == 0 || skip >= full)
+	if (!s || full == 0 || skip >= full) {
+		cb_count(CB_STAT_DROP_MALFORMED);       /* not reachable from the callers */
 		return -1;
+	}
 	if (full > CB_REC_MAX * CB_SEG_MAX) {
 		cb_count(CB_STAT_DATA_TOO_BIG);
 		return -1;
@@ -334,8 +336,11 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 		n = full - off > CB_SEG_MAX ? CB_SEG_MAX : full - off;
 		/* a no-op that proves 1 <= n <= CB_SEG_BUF to the verifier */
 		n = CB_CLAMP(n - 1, CB_SEG_BUF - 1) + 1;
-		if (!(loaded && i == 0) && cb_load_bytes(ctx, hook, pk->payload_off + off, s->data, n))
+		if (!(loaded && i == 0) &&
+		    cb_load_bytes(ctx, hook, pk->payload_off + off, s->data, n)) {
+			cb_count(CB_STAT_DROP_MALFORMED);
 			break;
+		}
 		s->ev.key = *key;
 		s->ev.ts_ns = bpf_ktime_get_ns();
 		s->ev.seq = pk->seq + off;
@@ -529,8 +534,10 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 
 	cfg = bpf_map_lookup_elem(&cb_config, &zero);
 	sec = bpf_map_lookup_elem(&cb_secrets, &zero);
-	if (!cfg || !sec)
+	if (!cfg || !sec) {             /* array maps: cannot happen, but counted */
+		cb_count(CB_STAT_PASS_NO_CONFIG);
 		return CB_V_PASS;
+	}
 
 	/* The flow table first: a flow keeps its owner even if its service is
 	 * removed while it waits (its packets must not reach the kernel). */

@@ -179,6 +179,7 @@ struct cb_event {
 	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
 	X(LOCAL_REUSED,      "SYN on the tuple of a closed local socket: new flow") \
 	X(PASS_NO_FLOW,      "passed: no flow, not a SYN/ACK we answer") \
+	X(PASS_NO_CONFIG,    "passed: config or secrets map missing") \
 	X(PASS_MALFORMED,    "passed: truncated or malformed header (not ours)") \
 	X(DROP_MALFORMED,    "dropped: malformed segment of a held flow") \
 	X(DROP_BAD_OPTIONS,  "dropped: malformed TCP options") \
