@@ -104,13 +104,6 @@ struct ctl {
 	int stop;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const char *flow_str(const struct cb_flow_key *k, char *buf, size_t len)
 {
@@ -157,7 +150,7 @@ static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int
 	free_slot->service = -1;
 	free_slot->rule = -1;
 	free_slot->app = -1;
-	free_slot->first_ms = now_ms();
+	free_slot->first_ms = cb_now_ms64();
 	free_slot->slot->key = *k;
 	free_slot->slot->len = 0;
 	free_slot->slot->first_seq = 0;
@@ -213,7 +206,7 @@ static int pend_recover(struct ctl *c)
 		p->key = s->key;
 		p->slot = s;
 		p->service = p->rule = p->app = -1;
-		p->first_ms = now_ms();
+		p->first_ms = cb_now_ms64();
 		n++;
 	}
 	return n;
@@ -417,13 +410,16 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd)
 			close(fd);
 		return;
 	}
-	if (fd < 0)
-		fd = materialize(c, p);
+	/*
+	 * With a socket, close it with linger 0: the kernel sends the RST.
+	 * Without one, do not build one just to reset it (a failed build would
+	 * only fail again): the RST goes out through a raw socket.
+	 */
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(fd);              /* sends the RST */
-	} else if (!p->closed) {
-		send_raw_rst(c, &p->key);       /* no socket could be built */
+		close(fd);
+	} else {
+		send_raw_rst(c, &p->key);
 	}
 	c->failed++;
 }
@@ -519,7 +515,7 @@ static pid_t spawn(struct ctl *c, int app, int fd, const struct pending *p)
 static void maybe_start_worker(struct ctl *c, int app)
 {
 	const struct cb_app_cfg *a = &c->cfg.apps[app];
-	uint64_t now = now_ms();
+	uint64_t now = cb_now_ms64();
 
 	if (!a->command[0] || a->inetd || c->worker[app] > 0 || now - c->spawned_ms[app] < 2000)
 		return;
@@ -668,7 +664,7 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 	else
 		c->default_hits[p->service]++;
 	p->state = P_WAITING;
-	p->wait_since_ms = now_ms();
+	p->wait_since_ms = cb_now_ms64();
 	if (deliver(c, p))
 		return;
 	/* no app instance free: wait, within the service's queue bound */
@@ -739,7 +735,7 @@ static void after_events(struct ctl *c)
 
 static void on_tick(struct ctl *c)
 {
-	uint64_t now = now_ms();
+	uint64_t now = cb_now_ms64();
 	int i;
 
 	/* a connection that never registers must not hold a slot forever */
@@ -815,7 +811,7 @@ static void on_accept(struct ctl *c)
 	}
 	c->conns[i].fd = fd;
 	c->conns[i].app = -1;
-	c->conns[i].since_ms = now_ms();
+	c->conns[i].since_ms = cb_now_ms64();
 	ev.data.u64 = 1000 + (uint64_t)i;
 	epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -865,7 +861,7 @@ static void render_metrics(void *vctx, FILE *o)
 		(unsigned long long)st[CB_STAT_DATA_BYTES]);
 
 	/* walking the flow table costs two syscalls an entry: at most once a second */
-	if (now_ms() - c->flows_at_ms >= 1000) {
+	if (cb_now_ms64() - c->flows_at_ms >= 1000) {
 		memset(c->flows_by_state, 0, sizeof(c->flows_by_state));
 		more = bpf_map_get_next_key(c->flows_fd, NULL, &k) == 0;
 		while (more) {
@@ -874,7 +870,7 @@ static void render_metrics(void *vctx, FILE *o)
 			more = bpf_map_get_next_key(c->flows_fd, &k, &next) == 0;
 			k = next;
 		}
-		c->flows_at_ms = now_ms();
+		c->flows_at_ms = cb_now_ms64();
 	}
 	memcpy(flows, c->flows_by_state, sizeof(flows));
 	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n"

@@ -10,12 +10,17 @@
 #include <sys/socket.h>
 #include "repair.h"
 
-uint32_t cb_now_ms(void)
+uint64_t cb_now_ms64(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint32_t cb_now_ms(void)
+{
+	return (uint32_t)cb_now_ms64();
 }
 
 void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
