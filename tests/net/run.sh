@@ -118,12 +118,17 @@ test_handshake_tc() { handshake_in_mode tc; }
 test_client_options_off() {
 	local out flows
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	for knob in tcp_timestamps tcp_sack tcp_window_scaling; do
+	# tcpi_options bits: 1 timestamps, 2 SACK, 4 window scaling; the option
+	# switched off must be off on the connection, the two others still on
+	local bit
+	for knob in tcp_timestamps:1 tcp_sack:2 tcp_window_scaling:4; do
+		bit=${knob#*:}; knob=${knob%:*}
 		cli sysctl -qw "net.ipv4.$knob=0"
 		out=$(cli python3 "$HERE/client.py" "$CB_VIP" 80 100 1 \
 			"GET /opts HTTP/1.1\r\n\r\n") || die "client with $knob=0"
-		expect_eq "$(jq -r .bytes_acked <<<"$out")" 101 "$knob=0: bytes acked"
 		cli sysctl -qw "net.ipv4.$knob=1"
+		expect_eq "$(jq -r .bytes_acked <<<"$out")" 101 "$knob=0: bytes acked"
+		expect_eq "$(jq -r ".options" <<<"$out")" "$((7 & ~bit))" "$knob=0: options negotiated"
 	done
 	# a flow that stays open, with timestamps off: SACK and wscale kept
 	cli sysctl -qw net.ipv4.tcp_timestamps=0
