@@ -11,7 +11,7 @@ OUT      := build
 WERROR   ?= $(if $(CI),-Werror,)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter $(WERROR) -std=gnu11 -D_GNU_SOURCE \
-            -Iinclude -I$(OUT) -Ibpf -MMD -MP
+            -Iinclude -I$(OUT) -Ibpf -Iuser -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
               -I. -Iinclude -Ibpf -MMD -MP
 LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih
@@ -20,9 +20,10 @@ BPF_PROGS := cb_xdp cb_tc cb_ctl
 BPF_OBJS  := $(BPF_PROGS:%=$(OUT)/%.bpf.o)
 SKELS     := $(BPF_PROGS:%=$(OUT)/%.skel.h)
 
-USER_SRCS := $(wildcard user/*.c)
+# user/<module>/*.c: cli, ctl, datapath, repair, util (docs/architecture.md)
+USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(OUT)/user/%.o)
-LIB_OBJS  := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+LIB_OBJS  := $(filter-out $(OUT)/user/cli/main.o,$(USER_OBJS))
 
 TEST_SRCS := $(wildcard tests/unit/*.c)
 TEST_OBJS := $(TEST_SRCS:tests/unit/%.c=$(OUT)/tests/%.o)
@@ -78,8 +79,9 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(USER_OBJS): $(OUT)/user/%.o: user/%.c $(SKELS) | $(OUT)/user
+$(USER_OBJS): $(OUT)/user/%.o: user/%.c $(SKELS)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/connbroker: $(USER_OBJS)
@@ -88,7 +90,7 @@ $(OUT)/connbroker: $(USER_OBJS)
 
 $(TEST_OBJS): $(OUT)/tests/%.o: tests/unit/%.c $(SKELS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser -Iinclude -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS) $(OUT)/libconnbroker.a
 	$(call msg,LINK,$@)
@@ -116,4 +118,4 @@ bench: deps
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d $(OUT)/lib/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*/*.d $(OUT)/tests/*.d $(OUT)/lib/*.d)

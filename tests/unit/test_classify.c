@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "classify.h"
+#include "ctl/classify.h"
 
 #define S(x) (const uint8_t *)(x), strlen(x)
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
+#include "ctl/config.h"
 
 static const char *good =
 	"; connbroker example\n"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
-#include "parse_util.h"
+#include "util/parse_util.h"
 
 Test(parse_util, service_ok)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include "repair.h"
+#include "repair/repair.h"
 
 static void pair(int *cli, int *srv)
 {

@@ -2,7 +2,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
-#include "classify.h"
+#include "ctl/classify.h"
 
 /* ---- HTTP/1.x (RFC 9112) -------------------------------------------- */
 

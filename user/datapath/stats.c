@@ -5,7 +5,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "stats.h"
+#include "datapath/stats.h"
 
 #define CB_STAT_DESC(name, help) { #name, help },
 const struct cb_stat_desc cb_stat_descs[CB_STAT_MAX] = { CB_STATS(CB_STAT_DESC) };

@@ -22,10 +22,10 @@
 #include <xdp/libxdp.h>
 #include "cb_tc.skel.h"
 #include "cb_xdp.skel.h"
-#include "loader.h"
-#include "log.h"
-#include "pins.h"
-#include "parse_util.h"
+#include "datapath/attach.h"
+#include "util/log.h"
+#include "datapath/pins.h"
+#include "util/parse_util.h"
 
 void cb_config_defaults(struct cb_config *cfg)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "parse_util.h"
+#include "ctl/config.h"
+#include "util/parse_util.h"
 
 /* Parser state: inih calls the handler per key; our reader counts lines so
  * every message can name one. */

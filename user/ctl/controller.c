@@ -25,17 +25,17 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 #include "lib/csum.h"
-#include "classify.h"
-#include "loader.h"
-#include "cmds.h"
-#include "config.h"
-#include "controller.h"
-#include "log.h"
-#include "metrics.h"
-#include "stats.h"
-#include "parse_util.h"
-#include "pins.h"
-#include "repair.h"
+#include "ctl/classify.h"
+#include "datapath/attach.h"
+#include "cli/cli.h"
+#include "ctl/config.h"
+#include "ctl/controller.h"
+#include "util/log.h"
+#include "ctl/metrics_http.h"
+#include "datapath/stats.h"
+#include "util/parse_util.h"
+#include "datapath/pins.h"
+#include "repair/repair.h"
 
 #define CB_MAX_PENDING CB_STASH_SLOTS   /* flows being assembled or waiting */
 #define CB_MAX_PENDING_PER_SOURCE (CB_MAX_PENDING / 4)   /* one client address may hold */

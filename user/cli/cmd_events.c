@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "cmds.h"
-#include "log.h"
-#include "parse_util.h"
-#include "pins.h"
+#include "cli/cli.h"
+#include "util/log.h"
+#include "util/parse_util.h"
+#include "datapath/pins.h"
 
 static volatile sig_atomic_t stop;
 

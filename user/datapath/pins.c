@@ -9,8 +9,8 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
-#include "pins.h"
-#include "log.h"
+#include "datapath/pins.h"
+#include "util/log.h"
 
 int cb_bpffs_ensure(void)
 {

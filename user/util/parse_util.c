@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include "parse_util.h"
+#include "util/parse_util.h"
 
 int cb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {

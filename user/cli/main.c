@@ -6,9 +6,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "cmds.h"
-#include "controller.h"
-#include "log.h"
+#include "cli/cli.h"
+#include "ctl/controller.h"
+#include "util/log.h"
 
 #define CB_VERSION "0.1.0"
 

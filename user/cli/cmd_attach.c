@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "cmds.h"
-#include "loader.h"
-#include "log.h"
-#include "parse_util.h"
-#include "pins.h"
-#include "config.h"
+#include "cli/cli.h"
+#include "datapath/attach.h"
+#include "util/log.h"
+#include "util/parse_util.h"
+#include "datapath/pins.h"
+#include "ctl/config.h"
 
 int cb_require_root(const char *what)
 {

@@ -4,9 +4,9 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
-#include "log.h"
-#include "metrics.h"
-#include "parse_util.h"
+#include "util/log.h"
+#include "ctl/metrics_http.h"
+#include "util/parse_util.h"
 
 struct cb_metrics {
 	struct MHD_Daemon *d;

@@ -8,7 +8,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include "repair.h"
+#include "repair/repair.h"
 
 uint64_t cb_now_ms64(void)
 {

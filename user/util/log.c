@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
-#include "log.h"
+#include "util/log.h"
 
 int cb_verbose;
 

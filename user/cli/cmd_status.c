@@ -8,12 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "cmds.h"
-#include "loader.h"
-#include "log.h"
-#include "parse_util.h"
-#include "pins.h"
-#include "stats.h"
+#include "cli/cli.h"
+#include "datapath/attach.h"
+#include "util/log.h"
+#include "util/parse_util.h"
+#include "datapath/pins.h"
+#include "datapath/stats.h"
 
 int cb_json;
 

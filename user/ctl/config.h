@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <connbroker/shared.h>
-#include "classify.h"
+#include "ctl/classify.h"
 
 #define CB_CFG_NAME 64
 #define CB_CFG_MAX_SERVICES 64
