@@ -37,7 +37,9 @@ struct cb_conn_info {
 	size_t request_bytes;   /* bytes of the request already queued in the socket */
 };
 
-/* path NULL: $CONNBROKER_SOCKET, else /run/connbroker/<CONNBROKER_IFACE|eth0>.sock */
+/* path NULL: $CONNBROKER_SOCKET, else the controller's default for interface
+ * $CONNBROKER_IFACE (eth0 if unset) in this network namespace:
+ * /run/connbroker/[network-namespaces/<inode>/]<ifname>.sock */
 struct cb_app *cb_app_register(const char *path, const char *app);
 /* Blocks for the next connection; the fd is the caller's (SOCK_CLOEXEC). */
 int cb_app_accept(struct cb_app *a, struct cb_conn_info *info);

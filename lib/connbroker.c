@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "connbroker.h"
+#include "connbroker/paths.h"
 
 struct cb_app {
 	int fd;
@@ -75,8 +76,12 @@ struct cb_app *cb_app_register(const char *path, const char *app)
 		path = getenv("CONNBROKER_SOCKET");
 	if (!path) {
 		const char *ifn = getenv("CONNBROKER_IFACE");
+		char ns[64];
 
-		snprintf(def, sizeof(def), "/run/connbroker/%s.sock", ifn ? ifn : "eth0");
+		/* the controller's default: per interface and network namespace */
+		if (cb_netns_subdir(ns, sizeof(ns)))
+			ns[0] = 0;
+		snprintf(def, sizeof(def), "/run/connbroker/%s%s.sock", ns, ifn ? ifn : "eth0");
 		path = def;
 	}
 	if (!app || strlen(path) >= sizeof(sa.sun_path) ||

@@ -108,7 +108,7 @@ echo " for the whole path and the ratio understates the handler-only difference)
 
 echo
 nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
-read -r memlock entries < <(bpftool -j map show pinned "/sys/fs/bpf/connbroker/$CB_IF_DIR/cb_flows" |
+read -r memlock entries < <(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" |
 	jq -r '"\(.bytes_memlock) \(.max_entries)"')
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key 12 B + value 64 B + LRU element overhead)\n' \

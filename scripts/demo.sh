@@ -60,7 +60,7 @@ cat "$EV"
 
 step "7. The flow table holds everything needed to build a socket later"
 show nsx "$CB_NS_DIR" "$CB" flows "$CB_IF_DIR"
-show bpftool map dump pinned "/sys/fs/bpf/connbroker/$CB_IF_DIR/cb_flows"
+show bpftool map dump pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows"
 
 step "8. Counters"
 show nsx "$CB_NS_DIR" "$CB" status "$CB_IF_DIR"

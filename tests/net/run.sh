@@ -104,7 +104,7 @@ handshake_in_mode() {
 	[ "$(counter ack_cookie_ok)" -ge 2 ] || die "ack_cookie_ok"
 	expect_eq "$(counter ack_cookie_bad)" 0 "bad cookies"
 	dir "$CB" detach "$CB_IF_DIR" || die "detach"
-	[ -e "/sys/fs/bpf/connbroker/$CB_IF_DIR" ] && die "pins left after detach"
+	[ -e "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")" ] && die "pins left after detach"
 	dir ip link show "$CB_IF_DIR" | grep -q 'prog/xdp' && die "XDP left after detach"
 	return 0
 }
@@ -193,7 +193,8 @@ s=socket.create_connection(('$CB_VIP',80)); s.sendall(b'hold'); time.sleep(1.5)"
 	local holder=$!
 	BG_PIDS+=("$holder")
 	sleep 0.7
-	local p=/sys/fs/bpf/connbroker/$CB_IF_DIR
+	local p
+	p=$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")
 	bpftool map dump pinned "$p/cb_flows" | tee "$WORK/dump.txt" | head -30
 	grep -q '"client_isn"' "$WORK/dump.txt" || die "cb_flows dump lacks named fields"
 	grep -q '"state": 1' "$WORK/dump.txt" || die "no UNBOUND flow in the dump"
@@ -237,7 +238,7 @@ test_loader_behaviour() {
 		--service "$CB_VIP:80" 2>&1); rc=$?
 	expect_eq "$rc" 1 "attach as non-root"
 	grep -q "must run as root" <<<"$msg" || die "message: $msg"
-	[ -e "/sys/fs/bpf/connbroker/$CB_IF_DIR" ] && die "failed attaches left pins"
+	[ -e "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")" ] && die "failed attaches left pins"
 	dir ip link show "$CB_IF_DIR" | grep -q 'prog/xdp' && die "failed attaches left XDP"
 	# native XDP on a device whose driver lacks it (a bridge): a clear error, a hint
 	dir ip link add cbbr0 type bridge || die "bridge device"
@@ -247,7 +248,7 @@ test_loader_behaviour() {
 	expect_eq "$rc" 1 "native attach on a bridge"
 	grep -q "attach cbbr0: XDP native: not supported by the driver; try --mode skb" <<<"$msg" ||
 		die "message: $msg"
-	[ -e /sys/fs/bpf/connbroker/cbbr0 ] && die "pins left on failed native attach"
+	[ -e "$(topo_pins "$CB_NS_DIR" cbbr0)" ] && die "pins left on failed native attach"
 	return 0
 }
 
@@ -300,7 +301,7 @@ test_xdp_filter_beside_xdp() {
 		echo "$msg"
 		grep -q "dispatcher" <<<"$msg" || die "unclear error: $msg"
 		dir xdp-loader status "$CB_IF_DIR" | grep -q xdpfilt || die "failed attach disturbed xdp-filter"
-		[ -e "/sys/fs/bpf/connbroker/$CB_IF_DIR" ] && die "failed attach left pins"
+		[ -e "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")" ] && die "failed attach left pins"
 		dir xdp-filter unload "$CB_IF_DIR"
 		echo "kernel refuses freplace programs: libxdp has no dispatcher here (use --mode tc)"
 		exit $SKIP

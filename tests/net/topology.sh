@@ -59,16 +59,26 @@ topo_up() {
 	ip -n "$CB_NS_CLIENT" link set dev "$CB_IF_CLIENT" xdp obj "$passobj" sec xdp
 }
 
+# Where connbroker pins an interface of namespace $1 (include/connbroker/paths.h).
+topo_pins() {
+	echo "/sys/fs/bpf/connbroker/network-namespaces/$(stat -L -c %i "/run/netns/$1")/$2"
+}
+
+# connbroker's pins and run files of a namespace (keyed by its inode) outlive it
+topo_forget_ns() {
+	local ino
+	ino=$(stat -L -c %i "/run/netns/$1" 2>/dev/null) || return 0
+	rm -rf "/sys/fs/bpf/connbroker/network-namespaces/$ino" "/run/connbroker/network-namespaces/$ino"
+}
+
 topo_down() {
 	local ns
 	for ns in $CB_ALL_NS; do
+		topo_forget_ns "$ns"
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
 	done
-	# connbroker's pins for the test interfaces outlive the namespace
-	for ifn in "$CB_IF_DIR" "$CB_IF_B1" "$CB_IF_B2" "$CB_IF_CLIENT"; do
-		rm -rf "/sys/fs/bpf/connbroker/$ifn"
-	done
-	rmdir /sys/fs/bpf/connbroker 2>/dev/null || true
+	rmdir /sys/fs/bpf/connbroker/network-namespaces /sys/fs/bpf/connbroker 2>/dev/null || true
+	rmdir /run/connbroker/network-namespaces 2>/dev/null || true
 	return 0
 }
 

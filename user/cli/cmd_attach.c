@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* connbroker attach | detach | secret */
+/* connbroker attach | detach | secret rotate */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,15 +10,6 @@
 #include "util/log.h"
 #include "util/parse_util.h"
 #include "datapath/pins.h"
-#include "ctl/config.h"
-
-int cb_require_root(const char *what)
-{
-	if (geteuid() == 0)
-		return 0;
-	cb_err("%s: must run as root (needs CAP_BPF and CAP_NET_ADMIN)", what);
-	return -EPERM;
-}
 
 static void attach_usage(FILE *f)
 {
@@ -35,7 +26,7 @@ static void attach_usage(FILE *f)
 		"              paths that deliver partial checksums, e.g. veth with tx offload)\n");
 }
 
-int cmd_attach(int argc, char **argv)
+int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "service", required_argument, NULL, 's' },
@@ -128,13 +119,13 @@ int cmd_attach(int argc, char **argv)
 		return CB_EXIT_FAIL;
 	if (cb_attach(&o))
 		return CB_EXIT_FAIL;
-	if (!cb_json)
+	if (!cli->json)
 		cb_debug("%s: attached in mode %s with %zu service(s)", o.ifname,
 			 cb_mode_name(o.mode), o.n_services);
 	return CB_EXIT_OK;
 }
 
-int cmd_detach(int argc, char **argv)
+int cmd_detach(const struct cb_cli *cli, int argc, char **argv)
 {
 	int was;
 
@@ -152,7 +143,7 @@ int cmd_detach(int argc, char **argv)
 	return CB_EXIT_OK;
 }
 
-int cmd_secret(int argc, char **argv)
+int cmd_secret(const struct cb_cli *cli, int argc, char **argv)
 {
 	int fd, err;
 
@@ -173,35 +164,5 @@ int cmd_secret(int argc, char **argv)
 		cb_err("secret rotate %s: %s", argv[2], strerror(-err));
 		return CB_EXIT_FAIL;
 	}
-	return CB_EXIT_OK;
-}
-
-int cmd_check_config(int argc, char **argv)
-{
-	static struct cb_config_file c;
-	char err[512];
-	int i;
-
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: connbroker check-config FILE\n");
-		return CB_EXIT_USAGE;
-	}
-	if (cb_config_load(argv[1], &c, err, sizeof(err))) {
-		cb_err("check-config: %s", err);
-		return CB_EXIT_FAIL;
-	}
-	for (i = 0; i < c.n_services; i++) {
-		char a[32];
-
-		printf("service %-12s %-21s default %s\n", c.services[i].name,
-		       cb_fmt_service(&c.services[i].listen, a, sizeof(a)),
-		       c.services[i].default_app >= 0 ? c.apps[c.services[i].default_app].name
-						      : "(none: on_timeout)");
-	}
-	for (i = 0; i < c.n_rules; i++)
-		printf("rule    %-12s service %s -> app %s\n", c.rules[i].name,
-		       c.services[c.rules[i].service].name, c.apps[c.rules[i].app].name);
-	printf("%s: OK (%d services, %d rules, %d apps)\n", argv[1], c.n_services, c.n_rules,
-	       c.n_apps);
 	return CB_EXIT_OK;
 }

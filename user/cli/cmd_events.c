@@ -26,6 +26,7 @@ static void on_signal(int sig)
 }
 
 struct ev_ctx {
+	int json;
 	uint32_t count;         /* 0 = unlimited */
 	uint32_t seen;
 };
@@ -75,7 +76,7 @@ static int on_record(void *vctx, void *data, size_t size)
 	n = ev->len;
 	cb_fmt_addr(ev->key.saddr_be, ev->key.sport_be, c, sizeof(c));
 	cb_fmt_addr(ev->key.daddr_be, ev->key.dport_be, s, sizeof(s));
-	if (cb_json) {
+	if (ctx->json) {
 		printf("{\"type\":\"%s\",\"client\":\"%s\",\"service\":\"%s\",\"seq\":%u,"
 		       "\"len\":%zu,\"ts_ns\":%llu", type_name(ev->type), c, s, ev->seq, n,
 		       (unsigned long long)ev->ts_ns);
@@ -102,14 +103,14 @@ static int on_record(void *vctx, void *data, size_t size)
 	return 0;
 }
 
-int cmd_events(int argc, char **argv)
+int cmd_events(const struct cb_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ 0 },
 	};
-	struct ev_ctx ctx = { 0 };
+	struct ev_ctx ctx = { .json = cli->json };
 	struct ring_buffer *rb;
 	uint32_t timeout = 0, idle_ms = 0;
 	int fd, c, err = 0;

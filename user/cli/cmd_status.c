@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* connbroker status [IFNAME] | flows IFNAME */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,29 +8,12 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli/cli.h"
+#include "util/json.h"
 #include "datapath/attach.h"
 #include "util/log.h"
 #include "util/parse_util.h"
 #include "datapath/pins.h"
 #include "datapath/stats.h"
-
-int cb_json;
-
-void cb_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
 
 static long count_flows(int fd)
 {
@@ -46,40 +28,70 @@ static long count_flows(int fd)
 	return n;
 }
 
-static void status_one(const char *ifname, int first)
+struct status_ctx {
+	int json;
+	int n;
+};
+
+static void print_services(const char *ifname, int json)
 {
+	struct cb_service_key svcs[CB_MAX_SERVICES];
+	int n = cb_services_read(ifname, svcs, CB_MAX_SERVICES), i;
+	char buf[32];
+
+	for (i = 0; i < n; i++) {
+		cb_fmt_service(&svcs[i], buf, sizeof(buf));
+		if (json)
+			printf("%s\"%s\"", i ? "," : "", buf);
+		else
+			printf(" %s", buf);
+	}
+}
+
+/* Why an attachment can be worth a second look, "" when nothing. */
+static const char *mode_note(uint32_t mode)
+{
+	/* the kernel skips generic XDP for packets that tc reinjected */
+	if (mode == CB_MODE_SKB)
+		return "generic XDP does not see packets that tc redirects or mirrors into this "
+		       "interface (container networks, act_mirred, bpf_redirect): use --mode tc there";
+	return "";
+}
+
+static void status_one(const char *ifname, void *arg)
+{
+	struct status_ctx *sc = arg;
 	struct cb_attach_info info;
 	uint64_t st[CB_STAT_MAX];
-	struct cb_service_key k, next;
-	char buf[64];
-	int live, sfd, ffd, stfd, i, have_k;
+	char buf[64], pins[256];
+	int live, ffd, stfd, i;
 	long flows;
 
 	memset(&info, 0, sizeof(info));
 	cb_attach_info_read(ifname, &info);
 	live = info.ifindex && cb_attachment_live(&info);
-	sfd = cb_pin_open_map(ifname, "cb_services");
 	ffd = cb_pin_open_map(ifname, "cb_flows");
 	stfd = cb_pin_open_map(ifname, "cb_stats");
 	flows = ffd >= 0 ? count_flows(ffd) : 0;
 	if (stfd < 0 || cb_stats_read(stfd, st))
 		memset(st, 0, sizeof(st));
-	have_k = sfd >= 0 && bpf_map_get_next_key(sfd, NULL, &k) == 0;
+	if (cb_pin_path(pins, sizeof(pins), ifname, NULL))
+		pins[0] = 0;
 
-	if (cb_json) {
-		printf("%s{\"ifname\":", first ? "" : ",");
+	if (sc->json) {
+		printf("%s{\"ifname\":", sc->n ? "," : "");
 		cb_json_str(stdout, ifname);
 		printf(",\"ifindex\":%u,\"mode\":\"%s\",\"attached\":%s,\"attached_at\":%" PRIu64
 		       ",\"xdp_prog_id\":%u,\"tc_ingress_id\":%u,\"tc_egress_id\":%u,\"flows\":%ld,"
-		       "\"services\":[",
+		       "\"pins\":",
 		       info.ifindex, cb_mode_name(info.mode), live ? "true" : "false",
 		       (uint64_t)info.attached_at, info.xdp_prog_id, info.tc_ingress_id,
 		       info.tc_egress_id, flows);
-		for (i = 0; have_k; i++) {
-			printf("%s\"%s\"", i ? "," : "", cb_fmt_service(&k, buf, sizeof(buf)));
-			have_k = bpf_map_get_next_key(sfd, &k, &next) == 0;
-			k = next;
-		}
+		cb_json_str(stdout, pins);
+		printf(",\"note\":");
+		cb_json_str(stdout, mode_note(info.mode));
+		printf(",\"services\":[");
+		print_services(ifname, 1);
 		printf("],\"counters\":{");
 		for (i = 0; i < CB_STAT_MAX; i++)
 			printf("%s\"%s\":%" PRIu64, i ? "," : "", cb_stat_name(i, buf, sizeof(buf)),
@@ -87,36 +99,34 @@ static void status_one(const char *ifname, int first)
 		printf("}}");
 	} else {
 		printf("%s: mode %s, %s (ifindex %u", ifname, cb_mode_name(info.mode),
-		       live ? "attached" : "NOT attached (stale pins; run detach)", info.ifindex);
+		       live ? "attached" : "NOT attached (stale pins: connbroker detach removes them)",
+		       info.ifindex);
 		if (info.xdp_prog_id)
 			printf(", xdp prog %u", info.xdp_prog_id);
 		if (info.tc_ingress_id)
 			printf(", tc ingress prog %u", info.tc_ingress_id);
-		printf(", tc egress prog %u)\n  services:", info.tc_egress_id);
-		while (have_k) {
-			printf(" %s", cb_fmt_service(&k, buf, sizeof(buf)));
-			have_k = bpf_map_get_next_key(sfd, &k, &next) == 0;
-			k = next;
-		}
-		printf("\n  flows: %ld\n  counters:\n", flows);
+		printf(", tc egress prog %u)\n  pins: %s\n  services:", info.tc_egress_id, pins);
+		print_services(ifname, 0);
+		printf("\n  flows: %ld\n", flows);
+		if (mode_note(info.mode)[0])
+			printf("  note: %s\n", mode_note(info.mode));
+		printf("  counters:\n");
 		for (i = 0; i < CB_STAT_MAX; i++)
 			if (st[i])
 				printf("    %-22s %12" PRIu64 "  %s\n", cb_stat_name(i, buf, sizeof(buf)),
 				       st[i], cb_stat_descs[i].help);
 	}
-	if (sfd >= 0)
-		close(sfd);
+	sc->n++;
 	if (ffd >= 0)
 		close(ffd);
 	if (stfd >= 0)
 		close(stfd);
 }
 
-int cmd_status(int argc, char **argv)
+/* Interfaces of this network namespace only: another one's are not ours to show. */
+int cmd_status(const struct cb_cli *cli, int argc, char **argv)
 {
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	struct status_ctx sc = { .json = cli->json };
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		fprintf(stderr, "Usage: connbroker [-j] status [IFNAME]\n");
@@ -124,27 +134,22 @@ int cmd_status(int argc, char **argv)
 	}
 	if (cb_require_root("status"))
 		return CB_EXIT_FAIL;
-	if (cb_json)
-		printf("[");
-	if (argc == 2) {
-		if (!cb_pin_dir_exists(argv[1])) {
-			if (cb_json)
-				printf("]\n");
-			cb_err("status %s: not attached", argv[1]);
-			return CB_EXIT_FAIL;
-		}
-		status_one(argv[1], 1);
-		n = 1;
-	} else if ((d = opendir(CB_PIN_ROOT))) {
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.')
-				status_one(de->d_name, n++ == 0);
-		closedir(d);
+	if (argc == 2 && !cb_pin_dir_exists(argv[1])) {
+		if (cli->json)
+			printf("[]\n");
+		cb_err("status %s: not attached in this network namespace", argv[1]);
+		return CB_EXIT_FAIL;
 	}
-	if (cb_json)
+	if (cli->json)
+		printf("[");
+	if (argc == 2)
+		status_one(argv[1], &sc);
+	else
+		cb_pin_list(status_one, &sc);
+	if (cli->json)
 		printf("]\n");
-	else if (!n)
-		printf("connbroker is not attached to any interface\n");
+	else if (!sc.n)
+		printf("connbroker is not attached to any interface in this network namespace\n");
 	return CB_EXIT_OK;
 }
 
@@ -159,14 +164,14 @@ static const char *state_name(uint8_t s)
 }
 
 static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int first,
-		       uint64_t now)
+		       uint64_t now, int json)
 {
 	char c[32], s[32];
 	double age = now > f->created_ns ? (double)(now - f->created_ns) / 1e9 : 0;
 
 	cb_fmt_addr(k->saddr_be, k->sport_be, c, sizeof(c));
 	cb_fmt_addr(k->daddr_be, k->dport_be, s, sizeof(s));
-	if (cb_json) {
+	if (json) {
 		printf("%s{\"client\":\"%s\",\"service\":\"%s\",\"state\":\"%s\","
 		       "\"client_isn\":%u,\"server_isn\":%u,\"rcv_nxt\":%u,\"snd_nxt\":%u,"
 		       "\"mss\":%u,\"snd_wscale\":%d,\"rcv_wscale\":%d,\"sack\":%s,"
@@ -189,7 +194,7 @@ static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int
 	}
 }
 
-int cmd_flows(int argc, char **argv)
+int cmd_flows(const struct cb_cli *cli, int argc, char **argv)
 {
 	struct cb_flow_key k, next;
 	struct cb_flow f;
@@ -208,17 +213,17 @@ int cmd_flows(int argc, char **argv)
 		return CB_EXIT_FAIL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (cb_json)
+	if (cli->json)
 		printf("[");
 	more = bpf_map_get_next_key(fd, NULL, &k) == 0;
 	while (more) {
 		if (bpf_map_lookup_elem(fd, &k, &f) == 0)
 			flow_print(&k, &f, n++ == 0,
-				   (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+				   (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, cli->json);
 		more = bpf_map_get_next_key(fd, &k, &next) == 0;
 		k = next;
 	}
-	if (cb_json)
+	if (cli->json)
 		printf("]\n");
 	close(fd);
 	return CB_EXIT_OK;

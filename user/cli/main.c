@@ -7,14 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "ctl/controller.h"
 #include "util/log.h"
 
 #define CB_VERSION "0.1.0"
 
 struct cb_cmd {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(const struct cb_cli *cli, int argc, char **argv);
 	const char *summary;
 };
 
@@ -26,7 +25,7 @@ static const struct cb_cmd cmds[] = {
 	{ "events", cmd_events, "events IFNAME [--count N] [--timeout S]  ring-buffer records" },
 	{ "secret", cmd_secret, "secret rotate IFNAME   new SYN-cookie secret (old one still valid)" },
 	{ "check-config", cmd_check_config, "check-config FILE      validate a controller config" },
-	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH]  the controller (preview)" },
+	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH]  the controller" },
 };
 
 static void usage(FILE *f)
@@ -43,6 +42,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	struct cb_cli cli = { 0 };
 	int i = 1;
 	size_t c;
 
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-vv")) {
 			cb_verbose += 2;
 		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
-			cb_json = 1;
+			cli.json = 1;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return CB_EXIT_OK;
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	cb_log_setup_libs();
 	for (c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++)
 		if (!strcmp(argv[i], cmds[c].name))
-			return cmds[c].fn(argc - i, argv + i);
+			return cmds[c].fn(&cli, argc - i, argv + i);
 	cb_err("unknown command '%s'", argv[i]);
 	usage(stderr);
 	return CB_EXIT_USAGE;

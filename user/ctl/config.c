@@ -461,3 +461,179 @@ int cb_service_find(const struct cb_config_file *c, const struct cb_service_key 
 			return i;
 	return -1;
 }
+
+int cb_config_app(const struct cb_config_file *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_apps; i++)
+		if (!strcmp(c->apps[i].name, name))
+			return i;
+	return -1;
+}
+
+int cb_config_service(const struct cb_config_file *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_services; i++)
+		if (!strcmp(c->services[i].name, name))
+			return i;
+	return -1;
+}
+
+int cb_config_rule(const struct cb_config_file *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_rules; i++)
+		if (!strcmp(c->rules[i].name, name))
+			return i;
+	return -1;
+}
+
+/* ---- diff, for the log of a reload --------------------------------------- */
+
+struct diff {
+	cb_config_say_fn say;
+	void *arg;
+	int n, fields;
+	char line[512];
+	size_t len;
+};
+
+static void d_begin(struct diff *d, const char *kind, const char *name)
+{
+	d->len = (size_t)snprintf(d->line, sizeof(d->line), "%s %s: changed:", kind, name);
+	d->fields = 0;
+}
+
+/* Note one field that differs (values already formatted). */
+static void d_field(struct diff *d, const char *field, const char *from, const char *to)
+{
+	if (!strcmp(from, to) || d->len >= sizeof(d->line))
+		return;
+	d->fields++;
+	d->len += (size_t)snprintf(d->line + d->len, sizeof(d->line) - d->len, " %s '%s' -> '%s'",
+				   field, from, to);
+}
+
+static void d_u32(struct diff *d, const char *field, uint32_t from, uint32_t to)
+{
+	char a[16], b[16];
+
+	snprintf(a, sizeof(a), "%u", from);
+	snprintf(b, sizeof(b), "%u", to);
+	d_field(d, field, a, b);
+}
+
+static void d_end(struct diff *d)
+{
+	if (!d->fields)
+		return;                 /* nothing differed */
+	d->say(d->arg, d->line);
+	d->n++;
+}
+
+static void d_say(struct diff *d, const char *kind, const char *name, const char *what)
+{
+	snprintf(d->line, sizeof(d->line), "%s %s: %s", kind, name, what);
+	d->say(d->arg, d->line);
+	d->n++;
+}
+
+static void diff_service(struct diff *d, const struct cb_service_cfg *a,
+			 const struct cb_service_cfg *b)
+{
+	char x[32], y[32];
+
+	d_begin(d, "service", a->name);
+	d_field(d, "listen", cb_fmt_service(&a->listen, x, sizeof(x)),
+		cb_fmt_service(&b->listen, y, sizeof(y)));
+	d_field(d, "default", a->default_name, b->default_name);
+	d_u32(d, "queue", a->queue, b->queue);
+	d_u32(d, "wait_ms", a->wait_ms, b->wait_ms);
+	d_field(d, "on_timeout", a->on_timeout == CB_TIMEOUT_RST ? "rst" : "http503",
+		b->on_timeout == CB_TIMEOUT_RST ? "rst" : "http503");
+	d_end(d);
+}
+
+static void diff_rule(struct diff *d, const struct cb_rule_cfg *a, const struct cb_rule_cfg *b)
+{
+	d_begin(d, "rule", a->name);
+	d_field(d, "service", a->service_name, b->service_name);
+	d_field(d, "app", a->app_name, b->app_name);
+	d_field(d, "path_prefix", a->path_prefix, b->path_prefix);
+	d_field(d, "host", a->host, b->host);
+	d_field(d, "sni", a->sni, b->sni);
+	d_field(d, "alpn", a->alpn, b->alpn);
+	if (a->prefix_len != b->prefix_len || memcmp(a->prefix, b->prefix, a->prefix_len))
+		d_field(d, "prefix", "(old)", "(new)");
+	d_end(d);
+}
+
+static void diff_app(struct diff *d, const struct cb_app_cfg *a, const struct cb_app_cfg *b)
+{
+	d_begin(d, "app", a->name);
+	d_u32(d, "uid", (uint32_t)a->uid, (uint32_t)b->uid);
+	d_u32(d, "gid", (uint32_t)a->gid, (uint32_t)b->gid);
+	d_field(d, "command", a->command, b->command);
+	d_u32(d, "inetd", (uint32_t)a->inetd, (uint32_t)b->inetd);
+	d_end(d);
+}
+
+/* Do the rules both files have appear in another order? */
+static int rules_reordered(const struct cb_config_file *a, const struct cb_config_file *b)
+{
+	int i, j, last = -1;
+
+	for (i = 0; i < a->n_rules; i++) {
+		if ((j = cb_config_rule(b, a->rules[i].name)) < 0)
+			continue;
+		if (j < last)
+			return 1;
+		last = j;
+	}
+	return 0;
+}
+
+int cb_config_diff(const struct cb_config_file *a, const struct cb_config_file *b,
+		   cb_config_say_fn say, void *arg)
+{
+	struct diff d = { .say = say, .arg = arg };
+	int i, j;
+
+	d_begin(&d, "broker", "settings");
+	d_u32(&d, "decide_bytes", a->decide_bytes, b->decide_bytes);
+	d_u32(&d, "decide_ms", a->decide_ms, b->decide_ms);
+	d_field(&d, "metrics", a->metrics, b->metrics);
+	d_field(&d, "interface", a->interface, b->interface);
+	d_end(&d);
+	for (i = 0; i < a->n_services; i++)
+		if ((j = cb_config_service(b, a->services[i].name)) < 0)
+			d_say(&d, "service", a->services[i].name, "removed");
+		else
+			diff_service(&d, &a->services[i], &b->services[j]);
+	for (i = 0; i < b->n_services; i++)
+		if (cb_config_service(a, b->services[i].name) < 0)
+			d_say(&d, "service", b->services[i].name, "added");
+	for (i = 0; i < a->n_rules; i++)
+		if ((j = cb_config_rule(b, a->rules[i].name)) < 0)
+			d_say(&d, "rule", a->rules[i].name, "removed");
+		else
+			diff_rule(&d, &a->rules[i], &b->rules[j]);
+	for (i = 0; i < b->n_rules; i++)
+		if (cb_config_rule(a, b->rules[i].name) < 0)
+			d_say(&d, "rule", b->rules[i].name, "added");
+	if (rules_reordered(a, b))
+		d_say(&d, "rules", "(all)", "order changed (rules are tried in file order)");
+	for (i = 0; i < a->n_apps; i++)
+		if ((j = cb_config_app(b, a->apps[i].name)) < 0)
+			d_say(&d, "app", a->apps[i].name, "removed");
+		else
+			diff_app(&d, &a->apps[i], &b->apps[j]);
+	for (i = 0; i < b->n_apps; i++)
+		if (cb_config_app(a, b->apps[i].name) < 0)
+			d_say(&d, "app", b->apps[i].name, "added");
+	return d.n;
+}

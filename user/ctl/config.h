@@ -99,5 +99,18 @@ int cb_route(const struct cb_config_file *c, int svc, const struct cb_request_in
 	     const uint8_t *bytes, size_t len);
 /* The service listening on key, or -1. */
 int cb_service_find(const struct cb_config_file *c, const struct cb_service_key *key);
+/* Index by name, or -1. */
+int cb_config_app(const struct cb_config_file *c, const char *name);
+int cb_config_service(const struct cb_config_file *c, const char *name);
+int cb_config_rule(const struct cb_config_file *c, const char *name);
+
+/*
+ * What changed from a to b, one line per section added, removed or changed
+ * ("service shop: changed: default web -> api"), in file order; returns how
+ * many lines were said.  For the log of a reload.
+ */
+typedef void (*cb_config_say_fn)(void *arg, const char *line);
+int cb_config_diff(const struct cb_config_file *a, const struct cb_config_file *b,
+		   cb_config_say_fn say, void *arg);
 
 #endif

@@ -1,719 +1,311 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The controller's wiring: what happens to a flow from its first ring record
+ * to its hand-off, and the loop's fds (ring, timer, signals).  The parts are
+ * modules of their own (see controller.h); this file decides when each runs.
+ */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <sys/epoll.h>
+#include <unistd.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/wait.h>
-#include <sys/un.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "cb_ctl.skel.h"
-#ifndef __always_inline
-#define __always_inline inline __attribute__((always_inline))
-#endif
-#include "lib/csum.h"
-#include "ctl/classify.h"
-#include "datapath/attach.h"
-#include "cli/cli.h"
-#include "ctl/config.h"
-#include "ctl/controller.h"
-#include "util/log.h"
+#include "ctl/ctl.h"
 #include "ctl/metrics_http.h"
-#include "datapath/stats.h"
-#include "util/parse_util.h"
+#include "ctl/owner.h"
+#include "ctl/reset.h"
+#include "ctl/route.h"
+#include "datapath/attach.h"
 #include "datapath/pins.h"
-#include "repair/repair.h"
+#include "datapath/stash.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/parse_util.h"
 
-#define CB_MAX_PENDING CB_STASH_SLOTS   /* flows being assembled or waiting */
-#define CB_MAX_PENDING_PER_SOURCE (CB_MAX_PENDING / 4)   /* one client address may hold */
-#define CB_MAX_APP_CONNS 256
 #define CB_TICK_MS 50
+#define CB_CHECK_MS 1000                /* how often the attachment is checked */
 
-enum pend_state { P_FREE = 0, P_ASSEMBLING, P_WAITING };
-
-/*
- * A flow between its first record and its hand-off.  Its bytes live in the
- * pinned stash slot of the same index (slot->data/len/first_seq), so a
- * restarted controller finds them; the rest is rebuilt on restart.
- */
-struct pending {
-	enum pend_state state;
-	struct cb_flow_key key;
-	struct cb_stash_slot *slot;
-	uint64_t first_ms;              /* when the first byte arrived here */
-	uint64_t first_xdp_ns;          /* first byte at the hook (0: unknown) */
-	uint64_t wait_since_ms;
-	int service, rule, app;         /* decided route (rule -1: default) */
-	int closed;                     /* the client closed while we handed it off */
-	int dirty;                      /* new bytes since the last classification */
-};
-
-struct app_conn {
-	int fd;                         /* -1: free slot */
-	int app;                        /* -1 until REGISTER */
-	unsigned long delivered;
-	uint64_t since_ms;              /* accepted at */
-};
-
-#define CB_REGISTER_MS 5000             /* an app connection must register by then */
-
-struct ctl {
-	struct cb_config_file cfg;
-	const char *ifname;
-	int ep, lsock, tfd, sfd;
-	int flows_fd;
-	struct ring_buffer *rb;
-	struct cb_ctl *ctlprog;         /* in-place flow state changes */
-	struct pending *busy;           /* the flow being handed off right now */
-	struct cb_stash_slot *stash;    /* mmap of the pinned cb_stash map */
-	size_t stash_size;
-	struct pending pend[CB_MAX_PENDING];
-	struct app_conn conns[CB_MAX_APP_CONNS];
-	unsigned long rr;               /* round-robin cursor over app instances */
-	/* counters, exported by the metrics endpoint */
-	unsigned long materialized, failed, timeouts, dropped_full, queue_full, source_full;
-	int refused_for_source;         /* why the last pend_find(create) failed */
-	unsigned long rule_hits[CB_CFG_MAX_RULES], default_hits[CB_CFG_MAX_SERVICES];
-	unsigned long svc_timeouts[CB_CFG_MAX_SERVICES];
-	uint64_t hist[16];              /* first byte at the hook -> fd to the app */
-	double hist_sum;
-	uint64_t hist_count;
-	int stats_fd;
-	struct cb_metrics *metrics;
-	const char *sock_path;
-	pid_t worker[CB_CFG_MAX_APPS];  /* on-demand worker running, per app */
-	uint64_t spawned_ms[CB_CFG_MAX_APPS];
-	unsigned long spawns;
-	int children;                   /* inetd children running */
-	unsigned long flows_by_state[4];        /* cached for the metrics */
-	uint64_t flows_at_ms;
-	int lock_fd;
-	int stop;
-};
-
-
-static const char *flow_str(const struct cb_flow_key *k, char *buf, size_t len)
-{
-	char a[32], b[32];
-
-	snprintf(buf, len, "%s > %s", cb_fmt_addr(k->saddr_be, k->sport_be, a, sizeof(a)),
-		 cb_fmt_addr(k->daddr_be, k->dport_be, b, sizeof(b)));
-	return buf;
-}
-
-/* ---- pending flows ------------------------------------------------------ */
+/* ---- fail closed ------------------------------------------------------------ */
 
 /*
- * The pending flow of k; with create, a new one if there is room.  A client
- * address holds at most CB_MAX_PENDING_PER_SOURCE of the slots, so one
- * client opening idle connections cannot lock everyone else out.
+ * Reset a flow that has no socket: its entry goes first (the egress guard
+ * drops RSTs of held flows, ours too), then the RST leaves through a raw
+ * socket.  A LOCAL flow is never touched: its socket is an app's.  Returns
+ * 1 when a RST was sent.
  */
-static struct pending *pend_find(struct ctl *c, const struct cb_flow_key *k, int create)
+static int reset_held(struct ctl *c, const struct cb_flow_key *k)
 {
-	struct pending *free_slot = NULL;
-	int i, same_source = 0;
-
-	for (i = 0; i < CB_MAX_PENDING; i++) {
-		struct pending *p = &c->pend[i];
-
-		if (p->state == P_FREE) {
-			if (!free_slot)
-				free_slot = p;
-		} else if (!memcmp(&p->key, k, sizeof(*k))) {
-			return p;
-		} else if (p->key.saddr_be == k->saddr_be) {
-			same_source++;
-		}
-	}
-	c->refused_for_source = create && same_source >= CB_MAX_PENDING_PER_SOURCE;
-	if (c->refused_for_source)
-		return NULL;
-	if (!create || !free_slot)
-		return NULL;
-	memset(free_slot, 0, sizeof(*free_slot));
-	free_slot->state = P_ASSEMBLING;
-	free_slot->key = *k;
-	free_slot->slot = &c->stash[free_slot - c->pend];
-	free_slot->service = -1;
-	free_slot->rule = -1;
-	free_slot->app = -1;
-	free_slot->first_ms = cb_now_ms64();
-	free_slot->slot->key = *k;
-	free_slot->slot->len = 0;
-	free_slot->slot->first_seq = 0;
-	__atomic_store_n(&free_slot->slot->used, 1, __ATOMIC_RELEASE);
-	return free_slot;
-}
-
-static void pend_free(struct pending *p)
-{
-	if (p->state == P_FREE)
-		return;                 /* already closed while being handled */
-	__atomic_store_n(&p->slot->used, 0, __ATOMIC_RELEASE);
-	memset(p, 0, sizeof(*p));
-}
-
-/* Append a record's bytes; the stash's len is the commit point. */
-static int pend_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n)
-{
-	struct cb_stash_slot *s = p->slot;
-	uint32_t expect;
-	size_t skip;
-
-	if (!s->len && !s->first_seq)
-		s->first_seq = seq;
-	expect = s->first_seq + s->len;
-	if ((int32_t)(seq - expect) > 0)
-		return -1;                      /* a gap: records were lost */
-	skip = (size_t)(expect - seq);
-	if (skip >= n)
-		return 0;                       /* a record seen before a restart */
-	data += skip;
-	n -= skip;
-	if (s->len + n > CB_STASH_BYTES)
-		return -1;                      /* the flow cap keeps this from happening */
-	memcpy(s->data + s->len, data, n);
-	__atomic_store_n(&s->len, s->len + (uint32_t)n, __ATOMIC_RELEASE);
-	return 0;
-}
-
-/* After a restart: every used stash slot is a flow to finish. */
-static int pend_recover(struct ctl *c)
-{
-	int i, n = 0;
-
-	for (i = 0; i < CB_MAX_PENDING; i++) {
-		struct cb_stash_slot *s = &c->stash[i];
-		struct pending *p = &c->pend[i];
-
-		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE))
-			continue;
-		memset(p, 0, sizeof(*p));
-		p->state = P_ASSEMBLING;
-		p->key = s->key;
-		p->slot = s;
-		p->service = p->rule = p->app = -1;
-		p->first_ms = cb_now_ms64();
-		n++;
-	}
-	return n;
-}
-
-/* ---- app connections ---------------------------------------------------- */
-
-static int app_pick(struct ctl *c, int app)
-{
-	int i;
-
-	for (i = 0; i < CB_MAX_APP_CONNS; i++) {
-		int j = (int)((c->rr + (unsigned long)i) % CB_MAX_APP_CONNS);
-
-		if (c->conns[j].fd >= 0 && c->conns[j].app == app) {
-			c->rr = (unsigned long)j + 1;
-			return j;
-		}
-	}
-	return -1;
-}
-
-static int send_fd(int sock, const char *msg, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
-}
-
-static void conn_close(struct ctl *c, struct app_conn *a)
-{
-	epoll_ctl(c->ep, EPOLL_CTL_DEL, a->fd, NULL);
-	close(a->fd);
-	a->fd = -1;
-	a->app = -1;
-}
-
-/* ---- materialization ------------------------------------------------------ */
-
-/* Compare-and-swap a flow's state in place (bpf/cb_ctl.bpf.c). */
-static int flow_cas(struct ctl *c, const struct cb_flow_key *k, uint32_t expect, uint32_t state,
-		    struct cb_state_req *req)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = req, .ctx_size_in = sizeof(*req));
-
-	memset(req, 0, sizeof(*req));
-	req->key = *k;
-	req->expect = expect;
-	req->state = state;
-	if (bpf_prog_test_run_opts(bpf_program__fd(c->ctlprog->progs.cb_flow_cas), &o))
-		return -errno;
-	return req->result == -2 ? -ENOENT : req->result;
-}
-
-/*
- * Build the socket for p.  The flow is frozen first (the program drops its
- * packets, the client retransmits), the ring drained so that every byte the
- * program acknowledged is here, and only then is the socket built and the
- * flow handed to the kernel (LOCAL).  Returns the fd or a negative errno.
- */
-static int materialize_flow(struct ctl *c, struct pending *p)
-{
-	struct cb_state_req req;
-	struct cb_sock_state st;
 	struct cb_flow f;
-	const char *step = "lookup";
 	char fs[64];
-	int fd, err;
+	int err;
 
-	/* FROZEN already: a controller died between freezing and handing off */
-	err = flow_cas(c, &p->key, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, &req);
-	if (err == -1 && req.old_state != CB_FLOW_FROZEN)
-		return -EINVAL;
-	if (err < -1)
-		return err;
-	ring_buffer__consume(c->rb);
-	if (p->closed)
-		return -ECONNRESET;     /* a FIN or RST already in the ring ended it */
-	if (bpf_map_lookup_elem(c->flows_fd, &p->key, &f))
-		return -ENOENT;
-	/*
-	 * Every byte the program acknowledged must be here: it acknowledges
-	 * only after its record is in the ring and only while the flow is
-	 * UNBOUND, and the ring was drained after the freeze.
-	 */
-	if ((p->slot->len && p->slot->first_seq != f.client_isn + 1) || f.bytes_in > p->slot->len) {
-		cb_err("run: %s: %u bytes assembled but the flow acknowledged %u",
-		       flow_str(&p->key, fs, sizeof(fs)), p->slot->len, f.bytes_in);
-		return -EPROTO;
-	}
-	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
-	f.bytes_in = p->slot->len;
-	cb_state_from_flow(&st, &p->key, &f, p->slot->data, p->slot->len, cb_now_ms());
-	fd = cb_repair_restore(&st, &step);
-	if (fd < 0) {
-		cb_err("run: %s: TCP_REPAIR %s: %s", flow_str(&p->key, fs, sizeof(fs)), step,
-		       strerror(-fd));
-		return fd;
-	}
-	if ((err = flow_cas(c, &p->key, CB_FLOW_FROZEN, CB_FLOW_LOCAL, &req))) {
-		close(fd);
-		return err < 0 ? err : -EIO;
-	}
-	return fd;
-}
-
-/* The ring callbacks run inside: a CLOSE for p marks it instead of freeing. */
-static int materialize(struct ctl *c, struct pending *p)
-{
-	int fd;
-
-	c->busy = p;
-	fd = materialize_flow(c, p);
-	c->busy = NULL;
-	return fd;
-}
-
-/*
- * An RST from the VIP, sent through a raw socket when no socket could be
- * built to reset the connection with: seq = our snd_nxt, ack = rcv_nxt.
- */
-static int send_raw_rst(struct ctl *c, const struct cb_flow_key *k)
-{
-	struct cb_flow f;
-	struct {
-		uint8_t ip[20];
-		uint8_t tcp[20];
-	} pkt;
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = k->saddr_be };
-	uint32_t seq, ack;
-	uint16_t ck;
-	int fd;
-
-	if (bpf_map_lookup_elem(c->flows_fd, k, &f))
-		return 0;               /* gone already (reset before) */
-	seq = htonl(f.snd_nxt);
-	ack = htonl(f.rcv_nxt);
-	memset(&pkt, 0, sizeof(pkt));
-	pkt.ip[0] = 0x45;
-	pkt.ip[3] = sizeof(pkt);
-	pkt.ip[6] = 0x40;                       /* DF */
-	pkt.ip[8] = 64;
-	pkt.ip[9] = IPPROTO_TCP;
-	memcpy(pkt.ip + 12, &k->daddr_be, 4);
-	memcpy(pkt.ip + 16, &k->saddr_be, 4);
-	memcpy(pkt.tcp, &k->dport_be, 2);
-	memcpy(pkt.tcp + 2, &k->sport_be, 2);
-	memcpy(pkt.tcp + 4, &seq, 4);
-	memcpy(pkt.tcp + 8, &ack, 4);
-	pkt.tcp[12] = 5 << 4;
-	pkt.tcp[13] = 0x14;                     /* RST|ACK */
-	/* the checksum code the BPF programs use (bpf/lib/csum.h), memory order */
-	ck = cb_csum_fold(cb_csum_add(cb_csum_pseudo(k->daddr_be, k->saddr_be, 20), pkt.tcp, 20, 20));
-	memcpy(pkt.tcp + 16, &ck, 2);
-	ck = cb_csum_fold(cb_csum_add(0, pkt.ip, 20, 20));
-	memcpy(pkt.ip + 10, &ck, 2);
-	/* the entry goes first, or the egress guard would drop our own RST */
-	bpf_map_delete_elem(c->flows_fd, k);
-	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (fd < 0)
+	if (cb_flows_lookup(&c->flows, k, &f))
+		return 0;               /* gone already (reset before, or closed) */
+	err = cb_owner_move(&c->flows, k, f.state, CB_OWNER_NONE, NULL, NULL);
+	if (err) {
+		if (err == -EPERM)
+			cb_info("run: %s: %s; not reset", cb_fmt_flow(k, fs, sizeof(fs)),
+				f.state == CB_FLOW_LOCAL ? "its socket belongs to an app already"
+							 : "not in a state the controller may end");
 		return 0;
-	if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
-		cb_debug("run: raw RST: %s", strerror(errno));
-	close(fd);
-	return 1;
+	}
+	err = cb_reset_send(k, f.snd_nxt, f.rcv_nxt);
+	if (err)
+		cb_err("run: %s: send RST: %s", cb_fmt_flow(k, fs, sizeof(fs)), strerror(-err));
+	return !err;
 }
 
-/* No pending slot for k (table or per-source bound): reset it, count once. */
-static void refuse_flow(struct ctl *c, const struct cb_flow_key *k)
-{
-	int for_source = c->refused_for_source;
-
-	if (!send_raw_rst(c, k))
-		return;
-	if (for_source)
-		c->source_full++;
-	else
-		c->dropped_full++;
-}
-
-/* Fail closed: a flow that cannot be delivered gets an RST, never a hang. */
+/* A flow that cannot be delivered gets an RST, never a hang. */
 static void reset_flow(struct ctl *c, struct pending *p, int fd)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
 	if (p->state == P_FREE || p->closed) {  /* the client itself closed meanwhile */
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	/*
-	 * With a socket, close it with linger 0: the kernel sends the RST.
-	 * Without one, do not build one just to reset it (a failed build would
-	 * only fail again): the RST goes out through a raw socket.
-	 */
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(fd);
-	} else {
-		send_raw_rst(c, &p->key);
-	}
-	c->failed++;
+	/* a socket is reset by the kernel; without one, do not build one
+	 * just to reset it (a failed build would only fail again) */
+	if (fd >= 0)
+		cb_reset_socket(fd);
+	else
+		reset_held(c, &p->key);
+	c->st.failed++;
 }
 
-static void answer_timeout(struct ctl *c, struct pending *p)
+/* No pending slot for k: reset it, counted once per flow. */
+static void refuse_flow(struct ctl *c, const struct cb_flow_key *k, int why)
 {
-	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-				   "Connection: close\r\n\r\n";
-	const struct cb_service_cfg *s = &c->cfg.services[p->service];
-	char fs[64];
-	int fd;
-
-	c->timeouts++;
-	c->svc_timeouts[p->service]++;
-	cb_info("run: %s: no app for service %s within %u ms: %s", flow_str(&p->key, fs, sizeof(fs)),
-		s->name, s->wait_ms, s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
-	if (s->on_timeout == CB_TIMEOUT_HTTP503 && (fd = materialize(c, p)) >= 0) {
-		char sink[4096];
-
-		if (write(fd, resp, sizeof(resp) - 1) < 0)
-			cb_debug("run: 503 write: %s", strerror(errno));
-		shutdown(fd, SHUT_WR);
-		/* unread request bytes would turn close() into an RST */
-		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-			;
-		close(fd);
-	} else {
-		reset_flow(c, p, -1);
-	}
-	pend_free(p);
+	if (!reset_held(c, k))
+		return;
+	if (why == -EDQUOT)
+		c->st.source_full++;
+	else
+		c->st.table_full++;
 }
 
-static const double hist_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-				      0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
-#define HIST_N (sizeof(hist_bounds) / sizeof(hist_bounds[0]))
+/* ---- hand-off ----------------------------------------------------------------- */
 
-static void observe_handoff(struct ctl *c, const struct pending *p)
+static void drain(void *arg)
 {
-	struct timespec ts;
-	double secs;
-	size_t i;
+	struct ctl *c = arg;
 
-	if (!p->first_xdp_ns)
-		return;                 /* recovered after a restart: no start time */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	secs = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->first_xdp_ns) / 1e9;
-	for (i = 0; i < HIST_N && secs > hist_bounds[i]; i++)
-		;
-	c->hist[i]++;
-	c->hist_sum += secs;
-	c->hist_count++;
+	ring_buffer__consume(c->rb);
 }
 
 /*
- * Start an app's command: stdin/stdout = fd (inetd style, fd >= 0), or a
- * worker that registers itself (fd < 0).  The shell runs the command line.
+ * p's socket, or < 0 when p is finished without one (the client closed it,
+ * it was handed over before a restart, or it was reset here): the caller
+ * frees p.  While this runs, a CLOSE record for p marks it instead of
+ * freeing it (c->busy).
  */
-static pid_t spawn(struct ctl *c, int app, int fd, const struct pending *p)
+static int take_socket(struct ctl *c, struct pending *p)
 {
-	const struct cb_app_cfg *a = &c->cfg.apps[app];
-	char client[32];
-	pid_t pid = fork();
+	char fs[64];
+	int fd;
 
-	if (pid != 0) {
-		if (pid < 0)
-			cb_err("run: start app %s: fork: %s", a->name, strerror(errno));
-		else
-			c->spawns++;
-		return pid;
+	c->busy = p;
+	fd = cb_handoff_local(&c->handoff, p);
+	c->busy = NULL;
+	switch (fd) {
+	case -ENOENT:
+	case -ECONNRESET:
+		break;                  /* the client closed or reset it meanwhile */
+	case -EALREADY:
+		c->st.recovered_local++;
+		cb_info("run: %s: handed over before a restart; left to its app",
+			cb_fmt_flow(&p->key, fs, sizeof(fs)));
+		break;
+	case -ECONNABORTED:
+		c->st.failed++;         /* reset by the hand-off itself */
+		break;
+	default:
+		if (fd < 0)
+			reset_flow(c, p, -1);
 	}
-	/* the child: default signal mask, the socket as stdin/stdout */
-	{
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
-	setenv("CONNBROKER_SOCKET", c->sock_path, 1);
-	setenv("CONNBROKER_APP", a->name, 1);
-	if (fd >= 0) {
-		setenv("CONNBROKER_CLIENT", cb_fmt_addr(p->key.saddr_be, p->key.sport_be, client,
-							sizeof(client)), 1);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		if (fd > 1)
-			close(fd);
-	}
-	execl("/bin/sh", "sh", "-c", a->command, (char *)NULL);
-	_exit(127);
+	return fd;
 }
 
-/* An app with a command and no instance: start one worker, at most every 2 s. */
-static void maybe_start_worker(struct ctl *c, int app)
+static void observe(struct ctl *c, const struct pending *p)
 {
-	const struct cb_app_cfg *a = &c->cfg.apps[app];
-	uint64_t now = cb_now_ms64();
-
-	if (!a->command[0] || a->inetd || c->worker[app] > 0 || now - c->spawned_ms[app] < 2000)
-		return;
-	c->spawned_ms[app] = now;
-	c->worker[app] = spawn(c, app, -1, NULL);
-	if (c->worker[app] > 0)
-		cb_info("run: started app %s on demand (pid %d)", a->name, (int)c->worker[app]);
-}
-
-static void reap_children(struct ctl *c)
-{
-	pid_t pid;
-	int st, i;
-
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		int worker = 0;
-
-		for (i = 0; i < c->cfg.n_apps; i++)
-			if (c->worker[i] == pid) {
-				worker = 1;
-				c->worker[i] = 0;
-				cb_info("run: app %s (pid %d) exited with %d", c->cfg.apps[i].name,
-					(int)pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-			}
-		if (!worker && c->children > 0)
-			c->children--;          /* an inetd child */
-	}
+	if (p->first_xdp_ns)    /* unknown for flows recovered after a restart */
+		cb_ctl_observe(&c->st, (double)(cb_now_ns() - p->first_xdp_ns) / 1e9);
 }
 
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
-#define CB_MAX_CHILDREN 64
-
 static int deliver_inetd(struct ctl *c, struct pending *p)
 {
+	char client[32];
 	int fd;
 
-	if (c->children >= CB_MAX_CHILDREN)
+	if (c->sup.children >= CB_MAX_CHILDREN)
 		return 0;               /* waits, bounded by wait_ms and the queue */
-	fd = materialize(c, p);
-
-	if (fd < 0 || spawn(c, p->app, fd, p) < 0) {
-		reset_flow(c, p, fd);
-	} else {
-		c->children++;
-		close(fd);
-		c->materialized++;
-		observe_handoff(c, p);
+	fd = take_socket(c, p);
+	if (fd >= 0) {
+		cb_fmt_addr(p->key.saddr_be, p->key.sport_be, client, sizeof(client));
+		if (cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client) < 0) {
+			reset_flow(c, p, fd);
+		} else {
+			close(fd);
+			c->st.materialized++;
+			observe(c, p);
+		}
 	}
-	pend_free(p);
+	cb_pending_free(&c->pend, p);
 	return 1;
 }
 
-/* Try to hand p to an instance of its app; 1 when done (p freed). */
+/* Hand p to an instance of its app; 1 when done (p freed), 0 to wait. */
 static int deliver(struct ctl *c, struct pending *p)
 {
+	const struct cb_config_file *cfg = c->cfg;
 	char msg[256], a[32], fs[64];
-	int conn, fd, err;
+	int fd, conn, err;
 
-	if (p->app >= 0 && c->cfg.apps[p->app].inetd)
+	if (p->d.app < 0)
+		return 0;               /* no app: on_timeout answers it */
+	if (cfg->apps[p->d.app].inetd)
 		return deliver_inetd(c, p);
-	if (p->app < 0)
-		return 0;
-	if ((conn = app_pick(c, p->app)) < 0) {
-		maybe_start_worker(c, p->app);
+	if (!cb_apps_instances(&c->apps, p->d.app)) {
+		cb_sup_want_worker(&c->sup, cfg, p->d.app, cb_now_ms64());
 		return 0;
 	}
-	fd = materialize(c, p);
-	if (fd == -ENOENT || fd == -ECONNRESET) {
-		pend_free(p);           /* the client closed or reset it meanwhile */
-		return 1;
-	}
+	fd = take_socket(c, p);
 	if (fd < 0) {
-		reset_flow(c, p, -1);
-		pend_free(p);
+		cb_pending_free(&c->pend, p);
 		return 1;
 	}
 	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
 		 cb_fmt_addr(p->key.saddr_be, p->key.sport_be, a, sizeof(a)),
-		 c->cfg.services[p->service].name,
-		 p->rule >= 0 ? c->cfg.rules[p->rule].name : "default", c->cfg.apps[p->app].name,
+		 cfg->services[p->d.service].name,
+		 p->d.rule >= 0 ? cfg->rules[p->d.rule].name : "default", cfg->apps[p->d.app].name,
 		 p->slot->len);
-	err = send_fd(c->conns[conn].fd, msg, fd);
-	while (err == -EAGAIN) {
-		/* that instance's socket buffer is full: another one, if any */
-		int next = app_pick(c, p->app);
-
-		if (next < 0 || next == conn)
-			break;
-		conn = next;
-		err = send_fd(c->conns[conn].fd, msg, fd);
-	}
-	if (err == -EAGAIN) {
-		cb_err("run: %s: every instance of app %s is busy", flow_str(&p->key, fs, sizeof(fs)),
-		       c->cfg.apps[p->app].name);
-		reset_flow(c, p, fd);
-	} else if (err) {
-		/* the app died mid-handoff: the connection is not lost, it is reset */
-		cb_err("run: %s: hand-off to app %s failed: %s", flow_str(&p->key, fs, sizeof(fs)),
-		       c->cfg.apps[p->app].name, strerror(-err));
-		conn_close(c, &c->conns[conn]);
-		reset_flow(c, p, fd);
-	} else {
+	err = cb_apps_deliver(&c->apps, p->d.app, msg, fd, &conn);
+	if (!err) {
+		/* the app owns the socket from here on, even if we die now */
+		cb_fault(&c->faults, "after-send");
 		close(fd);
-		c->materialized++;
-		c->conns[conn].delivered++;
-		observe_handoff(c, p);
-		cb_debug("run: %s -> app %s", flow_str(&p->key, fs, sizeof(fs)), c->cfg.apps[p->app].name);
+		c->st.materialized++;
+		observe(c, p);
+		cb_debug("run: %s -> app %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
+			 cfg->apps[p->d.app].name);
+	} else {
+		/* every instance busy, or the app died mid-handoff: reset, not lost */
+		cb_err("run: %s: hand-off to app %s failed: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
+		       cfg->apps[p->d.app].name,
+		       err == -EAGAIN ? "every instance is busy" : strerror(-err));
+		reset_flow(c, p, fd);
 	}
-	pend_free(p);
+	cb_pending_free(&c->pend, p);
 	return 1;
 }
 
-static uint32_t waiting_for(const struct ctl *c, int service)
+/* No app within wait_ms (or the queue is full): RST or HTTP 503. */
+static void answer_timeout(struct ctl *c, struct pending *p)
 {
-	uint32_t n = 0;
-	int i;
+	const struct cb_service_cfg *s = &c->cfg->services[p->d.service];
+	char fs[64];
+	int fd;
 
-	for (i = 0; i < CB_MAX_PENDING; i++)
-		n += c->pend[i].state == P_WAITING && c->pend[i].service == service;
-	return n;
+	c->st.timeouts++;
+	c->st.svc_timeouts[p->d.service]++;
+	cb_info("run: %s: no app for service %s within %u ms: %s",
+		cb_fmt_flow(&p->key, fs, sizeof(fs)), s->name, s->wait_ms,
+		s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
+	if (s->on_timeout == CB_TIMEOUT_HTTP503) {
+		fd = take_socket(c, p);
+		if (fd >= 0)
+			cb_answer_503(fd);
+	} else {
+		reset_flow(c, p, -1);
+	}
+	cb_pending_free(&c->pend, p);
 }
 
+/* Classify and route p once its request is complete (or `forced`). */
 static void decide(struct ctl *c, struct pending *p, int forced)
 {
-	struct cb_request_info ri;
-	struct cb_service_key sk = { .vip_be = p->key.daddr_be, .port_be = p->key.dport_be };
-	enum cb_cls r;
+	const struct cb_config_file *cfg = c->cfg;
+	int err;
 
 	if (p->state != P_ASSEMBLING)
 		return;
-	r = p->slot->len ? cb_classify(p->slot->data, p->slot->len, &ri) : CB_CLS_NEED_MORE;
-	if (r == CB_CLS_NEED_MORE && !forced && p->slot->len < c->cfg.decide_bytes)
+	err = cb_route_decide(cfg, &p->key, p->slot->data, p->slot->len, forced, &p->d);
+	if (err == -EAGAIN)
 		return;
-	if (r != CB_CLS_DONE)
-		memset(&ri, 0, sizeof(ri));     /* prefix rules still apply */
-	p->service = cb_service_find(&c->cfg, &sk);
-	if (p->service < 0) {
+	if (err) {              /* no service listens there any more */
 		reset_flow(c, p, -1);
-		pend_free(p);
+		cb_pending_free(&c->pend, p);
 		return;
 	}
-	p->rule = cb_route(&c->cfg, p->service, &ri, p->slot->data, p->slot->len);
-	p->app = p->rule >= 0 ? c->cfg.rules[p->rule].app : c->cfg.services[p->service].default_app;
-	if (p->rule >= 0)
-		c->rule_hits[p->rule]++;
+	if (p->d.rule >= 0)
+		c->st.rule_hits[p->d.rule]++;
 	else
-		c->default_hits[p->service]++;
+		c->st.default_hits[p->d.service]++;
 	p->state = P_WAITING;
 	p->wait_since_ms = cb_now_ms64();
 	if (deliver(c, p))
 		return;
 	/* no app instance free: wait, within the service's queue bound */
-	if (waiting_for(c, p->service) > c->cfg.services[p->service].queue) {
-		c->queue_full++;
+	if (cb_pending_count(&c->pend, P_WAITING, p->d.service) > cfg->services[p->d.service].queue) {
+		c->st.queue_full++;
 		answer_timeout(c, p);
 	}
 }
 
-/* ---- ring buffer ------------------------------------------------------------ */
+/* ---- the ring buffer ------------------------------------------------------------- */
+
+static void on_data(struct ctl *c, const struct cb_event *ev)
+{
+	struct pending *p = cb_pending_find(&c->pend, &ev->key);
+	int err;
+
+	if (!p && (err = cb_pending_create(&c->pend, &ev->key, cb_now_ms64(), &p))) {
+		/* its bytes were acknowledged and cannot be kept: fail closed */
+		refuse_flow(c, &ev->key, err);
+		return;
+	}
+	if (!p->first_xdp_ns)
+		p->first_xdp_ns = ev->ts_ns;
+	p->dirty = 1;
+	if ((err = cb_pending_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len)))
+		cb_err("run: flow bytes out of sequence (seq %u): %s", ev->seq, strerror(-err));
+}
 
 static int on_event(void *vctx, void *data, size_t size)
 {
 	struct ctl *c = vctx;
 	const struct cb_event *ev = data;
 	struct pending *p;
+	int err;
 
 	if (size < sizeof(*ev) || sizeof(*ev) + ev->len > size)
 		return 0;
 	switch (ev->type) {
 	case CB_EV_DATA:
-		p = pend_find(c, &ev->key, 1);
-		if (!p) {
-			/* its bytes were acknowledged and cannot be kept: fail closed */
-			refuse_flow(c, &ev->key);
-			return 0;
-		}
-		if (!p->first_xdp_ns)
-			p->first_xdp_ns = ev->ts_ns;
-		p->dirty = 1;
-		if (pend_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len))
-			cb_err("run: flow bytes out of sequence (seq %u)", ev->seq);
+		on_data(c, ev);
 		break;
 	case CB_EV_OPEN:
-		/* a client that waits for the server to speak first still gets
-		 * its default app after decide_ms; a new connection on a tuple
-		 * whose CLOSE was lost starts afresh */
-		p = pend_find(c, &ev->key, 0);
+		/* a new connection on a tuple whose CLOSE was lost starts
+		 * afresh; a client that waits for the server to speak first
+		 * still gets its default app after decide_ms */
+		p = cb_pending_find(&c->pend, &ev->key);
 		if (p && p != c->busy)
-			pend_free(p);
-		if (!pend_find(c, &ev->key, 1))
-			refuse_flow(c, &ev->key);
+			cb_pending_free(&c->pend, p);
+		if (!cb_pending_find(&c->pend, &ev->key) &&
+		    (err = cb_pending_create(&c->pend, &ev->key, cb_now_ms64(), &p)))
+			refuse_flow(c, &ev->key, err);
 		break;
 	case CB_EV_CLOSE:
-		p = pend_find(c, &ev->key, 0);
-		if (p == c->busy && p)
+		p = cb_pending_find(&c->pend, &ev->key);
+		if (p && p == c->busy)
 			p->closed = 1;          /* freed by whoever is handing it off */
 		else if (p)
-			pend_free(p);
+			cb_pending_free(&c->pend, p);
 		break;
 	default:
 		break;
@@ -721,404 +313,413 @@ static int on_event(void *vctx, void *data, size_t size)
 	return 0;
 }
 
-/* After a batch of records: decide what can be decided. */
-static void after_events(struct ctl *c)
+static void on_ring(void *arg)
 {
+	struct ctl *c = arg;
 	int i;
 
-	for (i = 0; i < CB_MAX_PENDING; i++)
-		if (c->pend[i].state == P_ASSEMBLING && c->pend[i].dirty) {
-			c->pend[i].dirty = 0;
-			decide(c, &c->pend[i], 0);
+	ring_buffer__consume(c->rb);
+	/* after a batch of records: decide what can be decided */
+	for (i = 0; i < CB_PENDING_MAX; i++) {
+		struct pending *p = &c->pend.p[i];
+
+		if (p->state == P_ASSEMBLING && p->dirty) {
+			p->dirty = 0;
+			decide(c, p, 0);
 		}
+	}
 }
 
-static void on_tick(struct ctl *c)
+/*
+ * After a restart, the stash's flows are ours again, except those a dead
+ * controller had handed over already (LOCAL: an app serves them; the kernel
+ * resets the client if the socket died with that controller) or that ended
+ * meanwhile.
+ */
+static void recover(struct ctl *c)
 {
-	uint64_t now = cb_now_ms64();
+	int i, n = cb_pending_recover(&c->pend, cb_now_ms64()), kept = 0, local = 0;
+
+	for (i = 0; n && i < CB_PENDING_MAX; i++) {
+		struct pending *p = &c->pend.p[i];
+		int st;
+
+		if (p->state == P_FREE)
+			continue;
+		st = cb_owner_state(&c->flows, &p->key);
+		if (st == CB_FLOW_UNBOUND || st == CB_FLOW_FROZEN) {
+			kept++;
+			continue;
+		}
+		if (st == CB_FLOW_LOCAL)
+			local++;
+		cb_pending_free(&c->pend, p);
+	}
+	c->st.recovered_local += (unsigned long)local;
+	if (kept)
+		cb_info("run: %s: recovered %d flows from the stash", c->opts.ifname, kept);
+	if (local)
+		cb_info("run: %s: %d flows were handed over before the restart; left to their apps",
+			c->opts.ifname, local);
+}
+
+/* ---- configuration ------------------------------------------------------------ */
+
+/* Warn where the config and the attachment disagree about services. */
+static void check_services(const struct ctl *c)
+{
+	struct cb_service_key att[CB_MAX_SERVICES];
+	const struct cb_config_file *cfg = c->cfg;
+	int n = cb_services_read(c->opts.ifname, att, CB_MAX_SERVICES), i, j;
+	char a[32];
+
+	if (n < 0)
+		return;
+	for (i = 0; i < cfg->n_services; i++) {
+		for (j = 0; j < n && memcmp(&att[j], &cfg->services[i].listen, sizeof(att[j])); j++)
+			;
+		if (j == n)
+			cb_info("run: service %s listens on %s, which %s does not answer: "
+				"connbroker attach %s --service %s", cfg->services[i].name,
+				cb_fmt_service(&cfg->services[i].listen, a, sizeof(a)), c->opts.ifname,
+				c->opts.ifname, a);
+	}
+	for (j = 0; j < n; j++)
+		if (cb_service_find(cfg, &att[j]) < 0)
+			cb_info("run: %s answers %s but no [service] of %s listens there: its flows "
+				"are reset", c->opts.ifname, cb_fmt_service(&att[j], a, sizeof(a)),
+				c->opts.cfg_path);
+}
+
+static void say_change(void *arg, const char *line)
+{
+	cb_info("reload: %s: %s", (const char *)arg, line);
+}
+
+/* Index maps old -> new by name (-1: gone). */
+static void name_map(int *map, int n_old, const struct cb_config_file *old,
+		     const struct cb_config_file *new, int (*find)(const struct cb_config_file *,
+								    const char *),
+		     const char *(*name)(const struct cb_config_file *, int))
+{
 	int i;
 
-	/* a connection that never registers must not hold a slot forever */
-	for (i = 0; i < CB_MAX_APP_CONNS; i++)
-		if (c->conns[i].fd >= 0 && c->conns[i].app < 0 &&
-		    now - c->conns[i].since_ms > CB_REGISTER_MS)
-			conn_close(c, &c->conns[i]);
+	for (i = 0; i < n_old; i++)
+		map[i] = find(new, name(old, i));
+}
 
-	for (i = 0; i < CB_MAX_PENDING; i++) {
-		struct pending *p = &c->pend[i];
+static const char *app_name(const struct cb_config_file *c, int i) { return c->apps[i].name; }
+static const char *svc_name(const struct cb_config_file *c, int i) { return c->services[i].name; }
+static const char *rule_name(const struct cb_config_file *c, int i) { return c->rules[i].name; }
 
-		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg.decide_ms)
+/* Counters follow their service or rule by name; those of removed ones go. */
+static void remap_counts(unsigned long *v, const int *map, int n_old, size_t cap)
+{
+	unsigned long tmp[CB_CFG_MAX_RULES] = { 0 };
+	int i;
+
+	for (i = 0; i < n_old; i++)
+		if (map[i] >= 0)
+			tmp[map[i]] = v[i];
+	memcpy(v, tmp, cap * sizeof(*v));
+}
+
+/* A decided flow keeps its decision while its service and app still exist;
+ * otherwise it is classified afresh under the new configuration. */
+static void remap_pending(struct ctl *c, const int *svc, const int *rule, const int *app)
+{
+	int i;
+
+	for (i = 0; i < CB_PENDING_MAX; i++) {
+		struct pending *p = &c->pend.p[i];
+
+		if (p->state != P_WAITING)
+			continue;
+		p->d.service = svc[p->d.service];
+		p->d.rule = p->d.rule >= 0 ? rule[p->d.rule] : -1;
+		p->d.app = p->d.app >= 0 ? app[p->d.app] : -1;
+		if (p->d.service < 0 || p->d.app < 0) {
+			p->state = P_ASSEMBLING;
+			p->dirty = 1;
+		}
+	}
+}
+
+/* SIGHUP: a new configuration, or the old one kept with the reason logged. */
+static void reload(struct ctl *c)
+{
+	struct cb_config_file *old = c->cfg, *new = malloc(sizeof(*new));
+	int svc[CB_CFG_MAX_SERVICES], rule[CB_CFG_MAX_RULES], app[CB_CFG_MAX_APPS], changes;
+	char err[512];
+
+	if (!new || cb_config_load(c->opts.cfg_path, new, err, sizeof(err))) {
+		cb_err("reload: %s; the running configuration is kept", new ? err : "out of memory");
+		c->st.reload_failures++;
+		free(new);
+		return;
+	}
+	if (new->interface[0] && strcmp(new->interface, c->opts.ifname))
+		cb_info("reload: interface %s ignored: this controller runs on %s (restart to change)",
+			new->interface, c->opts.ifname);
+	if (strcmp(new->metrics, old->metrics))
+		cb_info("reload: metrics address %s ignored until a restart (still %s)", new->metrics,
+			old->metrics);
+	snprintf(new->metrics, sizeof(new->metrics), "%s", old->metrics);
+	changes = cb_config_diff(old, new, say_change, (void *)c->opts.cfg_path);
+	name_map(svc, old->n_services, old, new, cb_config_service, svc_name);
+	name_map(rule, old->n_rules, old, new, cb_config_rule, rule_name);
+	name_map(app, old->n_apps, old, new, cb_config_app, app_name);
+	remap_pending(c, svc, rule, app);
+	cb_apps_remap(&c->apps, app, old->n_apps);
+	cb_sup_remap(&c->sup, app, old->n_apps);
+	remap_counts(c->st.rule_hits, rule, old->n_rules, CB_CFG_MAX_RULES);
+	remap_counts(c->st.default_hits, svc, old->n_services, CB_CFG_MAX_SERVICES);
+	remap_counts(c->st.svc_timeouts, svc, old->n_services, CB_CFG_MAX_SERVICES);
+	c->cfg = new;
+	free(old);
+	c->st.reloads++;
+	cb_info("reload: %s: %d change%s; %d services, %d rules, %d apps", c->opts.cfg_path,
+		changes, changes == 1 ? "" : "s", new->n_services, new->n_rules, new->n_apps);
+	check_services(c);
+}
+
+/* ---- timer and signals -------------------------------------------------------------- */
+
+/* Exit when the interface or the attachment is gone: nothing would reach us. */
+static void check_attachment(struct ctl *c, uint64_t now)
+{
+	int err;
+
+	if (now - c->checked_ms < CB_CHECK_MS)
+		return;
+	c->checked_ms = now;
+	err = cb_attach_check(c->opts.ifname);
+	if (!err)
+		return;
+	if (err == -ENODEV)
+		cb_err("run: %s: the interface is gone (deleted, renamed or moved to another "
+		       "namespace); exiting", c->opts.ifname);
+	else
+		cb_err("run: %s: connbroker is not attached any more (detached, or its programs "
+		       "were removed); exiting", c->opts.ifname);
+	c->exit_err = err == -ENODEV ? -ENODEV : -ENOLINK;
+	c->loop.stop = 1;
+}
+
+static void on_tick(void *arg)
+{
+	struct ctl *c = arg;
+	uint64_t now = cb_now_ms64(), x;
+	int i;
+
+	if (read(c->tfd, &x, sizeof(x)) <= 0)
+		return;
+	cb_apps_tick(&c->apps, now);
+	for (i = 0; i < CB_PENDING_MAX; i++) {
+		struct pending *p = &c->pend.p[i];
+
+		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg->decide_ms)
 			decide(c, p, 1);
 		else if (p->state == P_WAITING && !deliver(c, p) &&
-			 now - p->wait_since_ms >= c->cfg.services[p->service].wait_ms)
+			 now - p->wait_since_ms >= c->cfg->services[p->d.service].wait_ms)
 			answer_timeout(c, p);
 	}
+	cb_metrics_run(c->metrics);     /* its own timeouts */
+	check_attachment(c, now);
 }
 
-/* ---- the app socket ------------------------------------------------------------- */
-
-static void on_app_message(struct ctl *c, struct app_conn *a)
+static void on_signal(void *arg)
 {
-	char buf[256], reply[128];
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
-	ssize_t n = recv(a->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-	int app;
+	struct ctl *c = arg;
+	struct signalfd_siginfo si;
 
-	if (n <= 0) {
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			conn_close(c, a);
+	if (read(c->sfd, &si, sizeof(si)) != sizeof(si))
 		return;
-	}
-	buf[n] = 0;
-	if (strncmp(buf, "REGISTER ", 9) || a->app >= 0) {
-		send_fd(a->fd, "ERR expected one REGISTER <app>", -1);
-		return;
-	}
-	app = -1;
-	for (int i = 0; i < c->cfg.n_apps; i++)
-		if (!strcmp(c->cfg.apps[i].name, buf + 9))
-			app = i;
-	if (app < 0) {
-		snprintf(reply, sizeof(reply), "ERR unknown app '%.60s'", buf + 9);
-		send_fd(a->fd, reply, -1);
-		return;
-	}
-	if (getsockopt(a->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
-	    (c->cfg.apps[app].uid >= 0 && cred.uid != (uid_t)c->cfg.apps[app].uid) ||
-	    (c->cfg.apps[app].gid >= 0 && cred.gid != (gid_t)c->cfg.apps[app].gid)) {
-		send_fd(a->fd, "ERR not allowed (SO_PEERCRED)", -1);
-		return;
-	}
-	a->app = app;
-	send_fd(a->fd, "OK", -1);
-	cb_info("run: app %s registered (pid %d)", c->cfg.apps[app].name, (int)cred.pid);
+	if (si.ssi_signo == SIGCHLD)
+		cb_sup_reap(&c->sup, c->cfg);
+	else if (si.ssi_signo == SIGHUP)
+		reload(c);
+	else
+		c->loop.stop = 1;
 }
 
-static void on_accept(struct ctl *c)
+static void on_metrics(void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
-	int fd = accept4(c->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+	struct ctl *c = arg;
 
-	if (fd < 0)
-		return;
-	for (i = 0; i < CB_MAX_APP_CONNS; i++)
-		if (c->conns[i].fd < 0)
-			break;
-	if (i == CB_MAX_APP_CONNS) {
-		close(fd);              /* bounded: refuse beyond the limit */
-		return;
-	}
-	c->conns[i].fd = fd;
-	c->conns[i].app = -1;
-	c->conns[i].since_ms = cb_now_ms64();
-	ev.data.u64 = 1000 + (uint64_t)i;
-	epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev);
+	cb_metrics_run(c->metrics);
 }
 
-static int open_app_socket(const char *path)
+/* ---- setup and teardown ------------------------------------------------------------ */
+
+static int open_datapath(struct ctl *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	const char *ifn = c->opts.ifname;
+	int err;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) || listen(fd, 64)) {
-		int err = -errno;
-
-		close(fd);
+	if ((err = cb_flows_open(&c->flows, ifn))) {
+		if (err == -ENOENT)
+			cb_err("run: %s is not attached (run connbroker attach first)", ifn);
+		else
+			cb_err("run: %s: load the flow-state program: %s", ifn, strerror(-err));
 		return err;
 	}
-	return fd;
-}
-
-/* ---- metrics ---------------------------------------------------------------------- */
-
-static void render_metrics(void *vctx, FILE *o)
-{
-	struct ctl *c = vctx;
-	uint64_t st[CB_STAT_MAX], cum = 0;
-	unsigned long apps[CB_CFG_MAX_APPS] = { 0 }, flows[4] = { 0 };
-	struct cb_flow_key k, next;
-	struct cb_flow f;
-	char name[40];
-	int i, more, pending = 0;
-
-	fprintf(o, "# HELP connbroker_datapath_total Verdicts and events of the XDP/TC programs (per-CPU counters summed).\n"
-		   "# TYPE connbroker_datapath_total counter\n");
-	if (cb_stats_read(c->stats_fd, st) == 0)
-		for (i = 0; i < CB_STAT_MAX; i++)
-			if (i != CB_STAT_DATA_BYTES)
-				fprintf(o, "connbroker_datapath_total{event=\"%s\"} %llu\n",
-					cb_stat_name(i, name, sizeof(name)), (unsigned long long)st[i]);
-	fprintf(o, "# HELP connbroker_ring_bytes_total Payload bytes queued to the controller by the programs.\n"
-		   "# TYPE connbroker_ring_bytes_total counter\nconnbroker_ring_bytes_total %llu\n",
-		(unsigned long long)st[CB_STAT_DATA_BYTES]);
-
-	/* walking the flow table costs two syscalls an entry: at most once a second */
-	if (cb_now_ms64() - c->flows_at_ms >= 1000) {
-		memset(c->flows_by_state, 0, sizeof(c->flows_by_state));
-		more = bpf_map_get_next_key(c->flows_fd, NULL, &k) == 0;
-		while (more) {
-			if (bpf_map_lookup_elem(c->flows_fd, &k, &f) == 0 && f.state < 4)
-				c->flows_by_state[f.state]++;
-			more = bpf_map_get_next_key(c->flows_fd, &k, &next) == 0;
-			k = next;
-		}
-		c->flows_at_ms = cb_now_ms64();
+	c->stats_fd = cb_pin_open_map(ifn, "cb_stats");
+	c->ring_fd = cb_pin_open_map(ifn, "cb_events");
+	if (c->ring_fd < 0 || c->stats_fd < 0) {
+		cb_err("run: %s: pinned maps missing (detach and attach again)", ifn);
+		return -ENOENT;
 	}
-	memcpy(flows, c->flows_by_state, sizeof(flows));
-	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n"
-		   "connbroker_flows{state=\"unbound\"} %lu\nconnbroker_flows{state=\"local\"} %lu\n"
-		   "connbroker_flows{state=\"frozen\"} %lu\n",
-		flows[CB_FLOW_UNBOUND], flows[CB_FLOW_LOCAL], flows[CB_FLOW_FROZEN]);
-
-	fprintf(o, "# HELP connbroker_decisions_total Flows routed, by service and matching rule.\n"
-		   "# TYPE connbroker_decisions_total counter\n");
-	for (i = 0; i < c->cfg.n_rules; i++)
-		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"%s\"} %lu\n",
-			c->cfg.services[c->cfg.rules[i].service].name, c->cfg.rules[i].name, c->rule_hits[i]);
-	for (i = 0; i < c->cfg.n_services; i++)
-		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"default\"} %lu\n",
-			c->cfg.services[i].name, c->default_hits[i]);
-	fprintf(o, "# HELP connbroker_materializations_total Sockets built with TCP_REPAIR and handed to apps, by result.\n"
-		   "# TYPE connbroker_materializations_total counter\n"
-		   "connbroker_materializations_total{result=\"ok\"} %lu\n"
-		   "connbroker_materializations_total{result=\"failed\"} %lu\n", c->materialized, c->failed);
-	fprintf(o, "# HELP connbroker_wait_timeouts_total Flows answered with RST/503: no app within wait_ms or queue full.\n"
-		   "# TYPE connbroker_wait_timeouts_total counter\n");
-	for (i = 0; i < c->cfg.n_services; i++)
-		fprintf(o, "connbroker_wait_timeouts_total{service=\"%s\"} %lu\n", c->cfg.services[i].name,
-			c->svc_timeouts[i]);
-	fprintf(o, "# HELP connbroker_table_full_total Flows reset because the controller's pending table was full.\n"
-		   "# TYPE connbroker_table_full_total counter\nconnbroker_table_full_total %lu\n", c->dropped_full);
-	fprintf(o, "# HELP connbroker_source_full_total Flows reset because their client address held too many pending flows.\n"
-		   "# TYPE connbroker_source_full_total counter\nconnbroker_source_full_total %lu\n", c->source_full);
-	fprintf(o, "# HELP connbroker_queue_full_total Flows refused because the service queue was full.\n"
-		   "# TYPE connbroker_queue_full_total counter\nconnbroker_queue_full_total %lu\n", c->queue_full);
-	for (i = 0; i < CB_MAX_PENDING; i++)
-		pending += c->pend[i].state != P_FREE;
-	fprintf(o, "# HELP connbroker_pending_flows Flows being classified or waiting for an app.\n"
-		   "# TYPE connbroker_pending_flows gauge\nconnbroker_pending_flows %d\n", pending);
-	for (i = 0; i < CB_MAX_APP_CONNS; i++)
-		if (c->conns[i].fd >= 0 && c->conns[i].app >= 0)
-			apps[c->conns[i].app]++;
-	fprintf(o, "# HELP connbroker_app_instances Registered app connections, by app.\n"
-		   "# TYPE connbroker_app_instances gauge\n");
-	for (i = 0; i < c->cfg.n_apps; i++)
-		fprintf(o, "connbroker_app_instances{app=\"%s\"} %lu\n", c->cfg.apps[i].name, apps[i]);
-	fprintf(o, "# HELP connbroker_handoff_seconds Time from a request's first byte at the hook to its socket reaching the app.\n"
-		   "# TYPE connbroker_handoff_seconds histogram\n");
-	for (i = 0; i < (int)HIST_N; i++) {
-		cum += c->hist[i];
-		fprintf(o, "connbroker_handoff_seconds_bucket{le=\"%g\"} %llu\n", hist_bounds[i],
-			(unsigned long long)cum);
+	if ((err = cb_stash_map(ifn, &c->stash, &c->stash_size))) {
+		cb_err("run: %s: no stash map (%s; attached by an older build? detach and attach)",
+		       ifn, strerror(-err));
+		return err;
 	}
-	fprintf(o, "connbroker_handoff_seconds_bucket{le=\"+Inf\"} %llu\n"
-		   "connbroker_handoff_seconds_sum %.9f\nconnbroker_handoff_seconds_count %llu\n",
-		(unsigned long long)c->hist_count, c->hist_sum, (unsigned long long)c->hist_count);
+	cb_pending_init(&c->pend, c->stash);
+	recover(c);
+	c->rb = ring_buffer__new(c->ring_fd, on_event, c, NULL);
+	return c->rb ? 0 : -errno;
 }
 
-/* ---- the loop ----------------------------------------------------------------- */
-
-#define EV_RING 1
-#define EV_LISTEN 2
-#define EV_TIMER 3
-#define EV_SIGNAL 4
-#define EV_METRICS 5
-
-static int add_ep(int ep, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-
-	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-static int ctl_setup(struct ctl *c, const char *sock_path)
+static int open_fds(struct ctl *c)
 {
 	struct itimerspec it = { .it_interval = { 0, CB_TICK_MS * 1000000L },
 				 .it_value = { 0, CB_TICK_MS * 1000000L } };
 	sigset_t ss;
-	int ring_fd, stash_fd, err, i, n;
+	int err;
 
-	for (i = 0; i < CB_MAX_APP_CONNS; i++)
-		c->conns[i].fd = -1;
-	c->flows_fd = cb_pin_open_map(c->ifname, "cb_flows");
-	c->stats_fd = cb_pin_open_map(c->ifname, "cb_stats");
-	ring_fd = cb_pin_open_map(c->ifname, "cb_events");
-	if (c->flows_fd < 0 || ring_fd < 0) {
-		cb_err("run: %s is not attached (run connbroker attach first)", c->ifname);
-		return -ENOENT;
-	}
-	c->ctlprog = cb_ctl__open();
-	if (!c->ctlprog || cb_pin_maps(c->ctlprog->obj, c->ifname) || cb_ctl__load(c->ctlprog)) {
-		cb_err("run: %s: load the flow-state program: %s", c->ifname, strerror(errno));
-		return -errno;
-	}
-	stash_fd = cb_pin_open_map(c->ifname, "cb_stash");
-	if (stash_fd < 0) {
-		cb_err("run: %s: no stash map (attached by an older build? detach and attach)",
-		       c->ifname);
-		return stash_fd;
-	}
-	c->stash_size = sizeof(struct cb_stash_slot) * CB_STASH_SLOTS;
-	c->stash = mmap(NULL, c->stash_size, PROT_READ | PROT_WRITE, MAP_SHARED, stash_fd, 0);
-	close(stash_fd);
-	if (c->stash == MAP_FAILED) {
-		cb_err("run: mmap the stash: %s", strerror(errno));
-		return -errno;
-	}
-	if ((n = pend_recover(c)))
-		cb_info("run: %s: recovered %d flows from the stash", c->ifname, n);
-	c->rb = ring_buffer__new(ring_fd, on_event, c, NULL);
-	close(ring_fd);
-	if (!c->rb)
-		return -errno;
-	c->lsock = open_app_socket(sock_path);
-	if (c->lsock < 0) {
-		cb_err("run: app socket %s: %s", sock_path, strerror(-c->lsock));
-		return c->lsock;
-	}
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGTERM);
 	sigaddset(&ss, SIGCHLD);
+	sigaddset(&ss, SIGHUP);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	c->sfd = signalfd(-1, &ss, SFD_CLOEXEC);
 	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	c->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (c->sfd < 0 || c->tfd < 0 || c->ep < 0 || timerfd_settime(c->tfd, 0, &it, NULL))
+	if (c->sfd < 0 || c->tfd < 0 || timerfd_settime(c->tfd, 0, &it, NULL))
 		return -errno;
-	if ((err = add_ep(c->ep, ring_buffer__epoll_fd(c->rb), EV_RING)) ||
-	    (err = add_ep(c->ep, c->lsock, EV_LISTEN)) || (err = add_ep(c->ep, c->tfd, EV_TIMER)) ||
-	    (err = add_ep(c->ep, c->sfd, EV_SIGNAL)))
+	if ((err = cb_loop_add(&c->loop, ring_buffer__epoll_fd(c->rb), on_ring, c)) ||
+	    (err = cb_loop_add(&c->loop, c->tfd, on_tick, c)) ||
+	    (err = cb_loop_add(&c->loop, c->sfd, on_signal, c)))
 		return err;
-	if (strcmp(c->cfg.metrics, "off")) {
-		c->metrics = cb_metrics_start(c->cfg.metrics, render_metrics, c);
+	if ((err = cb_apps_open(&c->apps, c->opts.sock_path, &c->loop,
+				(const struct cb_config_file *const *)&c->cfg))) {
+		cb_err("run: app socket %s: %s", c->opts.sock_path, strerror(-err));
+		return err;
+	}
+	if (strcmp(c->cfg->metrics, "off")) {
+		c->metrics = cb_metrics_start(c->cfg->metrics, cb_ctl_render_metrics, c);
 		if (!c->metrics)
 			return -EADDRINUSE;
-		if ((err = add_ep(c->ep, cb_metrics_fd(c->metrics), EV_METRICS)))
+		if ((err = cb_loop_add(&c->loop, cb_metrics_fd(c->metrics), on_metrics, c)))
 			return err;
 	}
 	return 0;
 }
 
-static void ctl_loop(struct ctl *c)
+static void teardown(struct ctl *c)
 {
-	struct epoll_event evs[64];
-	uint64_t x;
-	int n, i;
-
-	while (!c->stop) {
-		n = epoll_wait(c->ep, evs, 64, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		for (i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-
-			if (tag == EV_RING) {
-				ring_buffer__consume(c->rb);
-				after_events(c);
-			} else if (tag == EV_LISTEN) {
-				on_accept(c);
-			} else if (tag == EV_TIMER) {
-				if (read(c->tfd, &x, sizeof(x)) > 0)
-					on_tick(c);
-				cb_metrics_run(c->metrics);     /* its own timeouts */
-			} else if (tag == EV_METRICS) {
-				cb_metrics_run(c->metrics);
-			} else if (tag == EV_SIGNAL) {
-				struct signalfd_siginfo si;
-
-				if (read(c->sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGCHLD)
-					reap_children(c);
-				else
-					c->stop = 1;
-			} else if (tag >= 1000 && tag < 1000 + CB_MAX_APP_CONNS) {
-				on_app_message(c, &c->conns[tag - 1000]);
-			}
-		}
-	}
+	if (c->apps.loop)               /* opened */
+		cb_apps_close(&c->apps);
+	cb_sup_stop(&c->sup);
+	cb_metrics_stop(c->metrics);
+	ring_buffer__free(c->rb);
+	cb_flows_close(&c->flows);
+	cb_stash_unmap(c->stash, c->stash_size);
+	if (c->ring_fd >= 0)
+		close(c->ring_fd);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (c->sfd >= 0)
+		close(c->sfd);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	cb_loop_fini(&c->loop);
+	free(c->cfg);
 }
 
-int cmd_run(int argc, char **argv)
+/* The configuration, and the interface: --interface, else [broker] interface. */
+static int load_config(struct ctl *c)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "metrics", required_argument, NULL, 'm' },
-		{ 0 },
-	};
-	static struct ctl c;
-	const char *cfg_path = NULL, *sock = NULL, *metrics = NULL;
-	char err[512], sockbuf[128], lockbuf[128];
-	int o, i;
+	char err[512];
 
-	while ((o = getopt_long(argc, argv, "c:i:s:m:", opts, NULL)) != -1) {
-		if (o == 'm')
-			metrics = optarg;
-		else if (o == 'c')
-			cfg_path = optarg;
-		else if (o == 'i')
-			c.ifname = optarg;
-		else if (o == 's')
-			sock = optarg;
-		else
-			goto usage;
-	}
-	if (!cfg_path || optind != argc)
-		goto usage;
-	if (cb_config_load(cfg_path, &c.cfg, err, sizeof(err))) {
+	c->cfg = malloc(sizeof(*c->cfg));
+	if (!c->cfg)
+		return -ENOMEM;
+	if (cb_config_load(c->opts.cfg_path, c->cfg, err, sizeof(err))) {
 		cb_err("run: %s", err);
-		return CB_EXIT_FAIL;
+		return -EINVAL;
 	}
-	if (!c.ifname)
-		c.ifname = c.cfg.interface;
-	if (metrics)
-		snprintf(c.cfg.metrics, sizeof(c.cfg.metrics), "%s", metrics);
-	if (!c.ifname[0]) {
-		cb_err("run: no interface ([broker] interface or --interface)");
-		return CB_EXIT_USAGE;
+	if (c->opts.metrics)
+		snprintf(c->cfg->metrics, sizeof(c->cfg->metrics), "%s", c->opts.metrics);
+	if (!c->opts.ifname || !c->opts.ifname[0])
+		c->opts.ifname = c->cfg->interface;
+	if (!c->opts.ifname[0]) {
+		cb_err("run: no interface: give --interface or [broker] interface in %s",
+		       c->opts.cfg_path);
+		return -EINVAL;
 	}
-	mkdir("/run/connbroker", 0755);
-	if (!sock) {
-		snprintf(sockbuf, sizeof(sockbuf), "/run/connbroker/%s.sock", c.ifname);
-		sock = sockbuf;
+	return 0;
+}
+
+/*
+ * One controller per interface and network namespace (two would share the
+ * ring and the stash); the apps' socket defaults to a path of the same key.
+ */
+static int claim_interface(struct ctl *c)
+{
+	char path[256];
+	int err = cb_run_path(path, sizeof(path), c->opts.ifname, "lock");
+
+	if (err) {
+		cb_err("run: %s: lock file: %s", c->opts.ifname, strerror(-err));
+		return err;
 	}
-	/* one controller per interface: two would share the ring and the stash */
-	snprintf(lockbuf, sizeof(lockbuf), "/run/connbroker/%s.lock", c.ifname);
-	c.lock_fd = open(lockbuf, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-	if (c.lock_fd < 0 || flock(c.lock_fd, LOCK_EX | LOCK_NB)) {
-		cb_err("run: %s: another controller is running (%s)", c.ifname, lockbuf);
-		return CB_EXIT_FAIL;
+	c->lock_fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB)) {
+		cb_err("run: %s: another controller is running (%s)", c->opts.ifname, path);
+		return -EBUSY;
 	}
-	c.sock_path = sock;
-	if (cb_require_root("run") || ctl_setup(&c, sock))
-		return CB_EXIT_FAIL;
-	cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s",
-		c.ifname, c.cfg.n_services, c.cfg.n_rules, c.cfg.n_apps, sock, c.cfg.metrics);
-	ctl_loop(&c);
-	cb_info("run: stopping: %lu materialized, %lu failed, %lu timed out", c.materialized,
-		c.failed, c.timeouts);
-	for (i = 0; i < CB_MAX_APP_CONNS; i++)
-		if (c.conns[i].fd >= 0)
-			close(c.conns[i].fd);
-	for (i = 0; i < c.cfg.n_apps; i++)
-		if (c.worker[i] > 0)
-			kill(c.worker[i], SIGTERM);     /* workers we started end with us */
-	ring_buffer__free(c.rb);
-	cb_ctl__destroy(c.ctlprog);
-	cb_metrics_stop(c.metrics);
-	unlink(sock);
-	return CB_EXIT_OK;
-usage:
-	fprintf(stderr, "Usage: connbroker run --config FILE [--interface IFNAME] [--socket PATH]\n"
-			"                      [--metrics IP:PORT|off]\n");
-	return CB_EXIT_USAGE;
+	if (!c->opts.sock_path) {
+		if ((err = cb_run_path(c->sock_buf, sizeof(c->sock_buf), c->opts.ifname, "sock")))
+			return err;
+		c->opts.sock_path = c->sock_buf;
+	}
+	return 0;
+}
+
+int cb_ctl_run(const struct cb_ctl_opts *o)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->opts = *o;
+	c->ring_fd = c->stats_fd = c->tfd = c->sfd = c->lock_fd = -1;
+	c->flows.fd = -1;
+	c->apps.lsock = -1;
+	c->loop.ep = -1;
+	cb_faults_init(&c->faults);
+	c->handoff = (struct cb_handoff){ .flows = &c->flows, .drain = drain, .arg = c,
+					  .faults = &c->faults };
+	if (!(err = load_config(c)) && !(err = claim_interface(c)) &&
+	    !(cb_sup_init(&c->sup, c->opts.sock_path), err = cb_loop_init(&c->loop)) &&
+	    !(err = open_datapath(c)) && !(err = open_fds(c))) {
+		cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s",
+			c->opts.ifname, c->cfg->n_services, c->cfg->n_rules, c->cfg->n_apps,
+			c->opts.sock_path, c->cfg->metrics);
+		check_services(c);
+		c->checked_ms = cb_now_ms64();
+		err = cb_loop_run(&c->loop);
+		if (!err)
+			err = c->exit_err;
+		cb_info("run: stopping: %lu materialized, %lu failed, %lu timed out",
+			c->st.materialized, c->st.failed, c->st.timeouts);
+	}
+	teardown(c);
+	free(c);
+	return err;
 }

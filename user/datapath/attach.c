@@ -191,6 +191,36 @@ int cb_attachment_live(const struct cb_attach_info *info)
 	return 1;
 }
 
+int cb_attach_check(const char *ifname)
+{
+	struct cb_attach_info info;
+	unsigned int ifindex = if_nametoindex(ifname);
+
+	if (cb_attach_info_read(ifname, &info))
+		return -ENOLINK;
+	if (!ifindex || ifindex != info.ifindex)
+		return -ENODEV;
+	return cb_attachment_live(&info) ? 0 : -ENOLINK;
+}
+
+int cb_services_read(const char *ifname, struct cb_service_key *out, size_t max)
+{
+	struct cb_service_key k, next;
+	int fd = cb_pin_open_map(ifname, "cb_services"), more;
+	size_t n = 0;
+
+	if (fd < 0)
+		return fd;
+	more = bpf_map_get_next_key(fd, NULL, &k) == 0;
+	while (more && n < max) {
+		out[n++] = k;
+		more = bpf_map_get_next_key(fd, &k, &next) == 0;
+		k = next;
+	}
+	close(fd);
+	return (int)n;
+}
+
 static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, uint32_t *id,
 		     int *created)
 {
@@ -370,14 +400,9 @@ int cb_attach(const struct cb_attach_opts *o)
 	info.mode = o->mode;
 	info.attached_at = (uint64_t)time(NULL);
 
-	if ((err = cb_pin_path(dir, sizeof(dir), o->ifname, NULL))) {
-		cb_err("attach %s: pin path too long", o->ifname);
-		return err;
-	}
-	mkdir(CB_PIN_ROOT, 0700);
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		cb_err("attach %s: create %s: %s", o->ifname, dir, strerror(errno));
+	if ((err = cb_pin_dir_create(o->ifname))) {
+		cb_pin_path(dir, sizeof(dir), o->ifname, NULL);
+		cb_err("attach %s: create %s: %s", o->ifname, dir, strerror(-err));
 		return err;
 	}
 

@@ -37,5 +37,13 @@ int cb_secret_rotate(int secrets_fd);
 int cb_attach_info_read(const char *ifname, struct cb_attach_info *info);
 /* Is what the record names still attached to the interface? */
 int cb_attachment_live(const struct cb_attach_info *info);
+/*
+ * Is ifname still attached, as it was?  0, -ENODEV (the interface is gone
+ * or was replaced), -ENOLINK (not attached any more: detached, or our
+ * programs were removed).
+ */
+int cb_attach_check(const char *ifname);
+/* The services ifname answers for (at most max): how many, or -errno. */
+int cb_services_read(const char *ifname, struct cb_service_key *out, size_t max);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <connbroker/paths.h>
 #include "datapath/pins.h"
 #include "util/log.h"
 
@@ -28,14 +29,59 @@ int cb_bpffs_ensure(void)
 	return 0;
 }
 
+/* root/[netns/<ino>/] for this namespace, with or without the trailing slash. */
+static int ns_base(char *buf, size_t len, const char *root)
+{
+	char sub[64];
+	int err = cb_netns_subdir(sub, sizeof(sub)), n;
+
+	if (err)
+		return err;
+	n = snprintf(buf, len, "%s/%s", root, sub);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (n > 0 && buf[n - 1] == '/')
+		buf[n - 1] = 0;
+	return 0;
+}
+
 int cb_pin_path(char *buf, size_t len, const char *ifname, const char *name)
 {
-	int n = name ? snprintf(buf, len, "%s/%s/%s", CB_PIN_ROOT, ifname, name)
-		     : snprintf(buf, len, "%s/%s", CB_PIN_ROOT, ifname);
+	char base[128];
+	int n, err = ns_base(base, sizeof(base), CB_PIN_ROOT);
 
+	if (err)
+		return err;
+	n = name ? snprintf(buf, len, "%s/%s/%s", base, ifname, name)
+		 : snprintf(buf, len, "%s/%s", base, ifname);
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* mkdir -p for a path under a root that exists or can be made. */
+static int mkdirs(const char *path, mode_t mode)
+{
+	char p[256], *s;
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, mode) && errno != EEXIST)
+				return -errno;
+			*s = '/';
+		}
+	return mkdir(p, mode) && errno != EEXIST ? -errno : 0;
+}
+
+int cb_pin_dir_create(const char *ifname)
+{
+	char p[256];
+	int err = cb_pin_path(p, sizeof(p), ifname, NULL);
+
+	return err ? err : mkdirs(p, 0700);
 }
 
 int cb_pin_dir_exists(const char *ifname)
@@ -57,6 +103,20 @@ int cb_pin_open_map(const char *ifname, const char *name)
 		return err;
 	fd = bpf_obj_get(p);
 	return fd < 0 ? -errno : fd;
+}
+
+/* rmdir dir, then its parents up to and including root, while they are empty. */
+static void rmdir_up(char *dir, const char *root)
+{
+	size_t rl = strlen(root);
+	char *slash;
+
+	while (strlen(dir) >= rl && !rmdir(dir)) {
+		slash = strrchr(dir, '/');
+		if (!slash || (size_t)(slash - dir) < rl)
+			break;
+		*slash = 0;
+	}
 }
 
 int cb_pin_remove_all(const char *ifname)
@@ -82,7 +142,42 @@ int cb_pin_remove_all(const char *ifname)
 	}
 	closedir(d);
 	if (rmdir(dir) && errno != ENOENT)
-		err = -errno;
-	rmdir(CB_PIN_ROOT);     /* only succeeds once no interface is left */
+		return -errno;
+	*strrchr(dir, '/') = 0;
+	rmdir_up(dir, CB_PIN_ROOT);     /* only empty directories go */
 	return err;
+}
+
+int cb_pin_list(void (*fn)(const char *ifname, void *arg), void *arg)
+{
+	char base[128];
+	struct dirent *de;
+	int n = 0, err = ns_base(base, sizeof(base), CB_PIN_ROOT);
+	DIR *d;
+
+	if (err)
+		return err;
+	d = opendir(base);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		/* CB_NETNS_DIR holds other namespaces' pins: never an interface */
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR || !strcmp(de->d_name, CB_NETNS_DIR))
+			continue;
+		fn(de->d_name, arg);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int cb_run_path(char *buf, size_t len, const char *ifname, const char *suffix)
+{
+	char base[128];
+	int n, err = ns_base(base, sizeof(base), CB_RUN_ROOT);
+
+	if (err || (err = mkdirs(base, 0755)))
+		return err;
+	n = snprintf(buf, len, "%s/%s.%s", base, ifname, suffix);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -10,19 +10,6 @@
 #include <sys/socket.h>
 #include "repair/repair.h"
 
-uint64_t cb_now_ms64(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-uint32_t cb_now_ms(void)
-{
-	return (uint32_t)cb_now_ms64();
-}
-
 void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
 			const struct cb_flow *f, const uint8_t *data, size_t len, uint32_t now_ms)
 {

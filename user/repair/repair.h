@@ -60,8 +60,5 @@ int cb_repair_restore(const struct cb_sock_state *st, const char **step);
 int cb_repair_dump(int fd, struct cb_sock_state *st);
 void cb_sock_state_free(struct cb_sock_state *st);
 
-/* CLOCK_MONOTONIC in milliseconds (the TCP timestamp clock), and in full. */
-uint32_t cb_now_ms(void);
-uint64_t cb_now_ms64(void);
 
 #endif

@@ -85,3 +85,12 @@ const char *cb_fmt_service(const struct cb_service_key *key, char *buf, size_t l
 {
 	return cb_fmt_addr(key->vip_be, key->port_be, buf, len);
 }
+
+const char *cb_fmt_flow(const struct cb_flow_key *k, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	snprintf(buf, len, "%s > %s", cb_fmt_addr(k->saddr_be, k->sport_be, a, sizeof(a)),
+		 cb_fmt_addr(k->daddr_be, k->dport_be, b, sizeof(b)));
+	return buf;
+}

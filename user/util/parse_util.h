@@ -17,5 +17,7 @@ const char *cb_mode_name(uint32_t mode);
 const char *cb_fmt_service(const struct cb_service_key *key, char *buf, size_t len);
 /* Format "a.b.c.d:port" from network-order address and port. */
 const char *cb_fmt_addr(uint32_t addr_be, uint16_t port_be, char *buf, size_t len);
+/* "client > service" of a flow key, for messages (buf >= 48 bytes). */
+const char *cb_fmt_flow(const struct cb_flow_key *k, char *buf, size_t len);
 
 #endif

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* connbroker check-config FILE */
+#include <stdio.h>
+#include <stdlib.h>
+#include "cli/cli.h"
+#include "ctl/config.h"
+#include "util/log.h"
+#include "util/parse_util.h"
+
+int cmd_check_config(const struct cb_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	struct cb_config_file *c;
+	char err[512];
+	int i;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: connbroker check-config FILE\n");
+		return CB_EXIT_USAGE;
+	}
+	c = malloc(sizeof(*c));         /* ~400 KB: not on the stack */
+	if (!c || cb_config_load(argv[1], c, err, sizeof(err))) {
+		cb_err("check-config: %s", c ? err : "out of memory");
+		free(c);
+		return CB_EXIT_FAIL;
+	}
+	for (i = 0; i < c->n_services; i++) {
+		char a[32];
+
+		printf("service %-12s %-21s default %s\n", c->services[i].name,
+		       cb_fmt_service(&c->services[i].listen, a, sizeof(a)),
+		       c->services[i].default_app >= 0 ? c->apps[c->services[i].default_app].name
+						      : "(none: on_timeout)");
+	}
+	for (i = 0; i < c->n_rules; i++)
+		printf("rule    %-12s service %s -> app %s\n", c->rules[i].name,
+		       c->services[c->rules[i].service].name, c->apps[c->rules[i].app].name);
+	printf("%s: OK (%d services, %d rules, %d apps)\n", argv[1], c->n_services, c->n_rules,
+	       c->n_apps);
+	free(c);
+	return CB_EXIT_OK;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "ctl/apps.h"
+#include "ctl/loop.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static int send_msg(int sock, const char *msg, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static void conn_close(struct cb_apps *a, struct cb_app_conn *c)
+{
+	cb_loop_del(a->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	c->app = -1;
+}
+
+static int find_app(const struct cb_config_file *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->n_apps; i++)
+		if (!strcmp(cfg->apps[i].name, name))
+			return i;
+	return -1;
+}
+
+/* SO_PEERCRED against the app's uid/gid (-1: any). */
+static int peer_allowed(int fd, const struct cb_app_cfg *app, struct ucred *cred)
+{
+	socklen_t cl = sizeof(*cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &cl))
+		return 0;
+	return (app->uid < 0 || cred->uid == (uid_t)app->uid) &&
+	       (app->gid < 0 || cred->gid == (gid_t)app->gid);
+}
+
+static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *name)
+{
+	const struct cb_config_file *cfg = *a->cfg;
+	struct ucred cred = { .pid = 0 };
+	char reply[128];
+	int app = find_app(cfg, name);
+
+	if (app < 0) {
+		snprintf(reply, sizeof(reply), "ERR unknown app '%.60s'", name);
+		send_msg(c->fd, reply, -1);
+		cb_info("run: registration for unknown app '%.60s' refused", name);
+		a->refused++;
+		return;
+	}
+	if (!peer_allowed(c->fd, &cfg->apps[app], &cred)) {
+		send_msg(c->fd, "ERR not allowed (SO_PEERCRED)", -1);
+		cb_info("run: app %s: registration by pid %d (uid %u, gid %u) refused: the config "
+			"allows uid %ld, gid %ld (-1: any)", name, (int)cred.pid, (unsigned)cred.uid,
+			(unsigned)cred.gid, cfg->apps[app].uid, cfg->apps[app].gid);
+		a->refused++;
+		return;
+	}
+	c->app = app;
+	send_msg(c->fd, "OK", -1);
+	cb_info("run: app %s registered (pid %d)", name, (int)cred.pid);
+}
+
+static void on_message(void *arg)
+{
+	struct cb_app_conn *c = arg;
+	struct cb_apps *a = c->owner;
+	char buf[256];
+	ssize_t n = recv(c->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(a, c);
+		return;
+	}
+	buf[n] = 0;
+	if (strncmp(buf, "REGISTER ", 9) || c->app >= 0) {
+		send_msg(c->fd, "ERR expected one REGISTER <app>", -1);
+		return;
+	}
+	on_register(a, c, buf + 9);
+}
+
+static void on_accept(void *arg)
+{
+	struct cb_apps *a = arg;
+	int fd = accept4(a->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < CB_APP_CONNS_MAX && a->conns[i].fd >= 0; i++)
+		;
+	if (i == CB_APP_CONNS_MAX || cb_loop_add(a->loop, fd, on_message, &a->conns[i])) {
+		cb_err("run: app connection refused: %d connections already (the limit)",
+		       CB_APP_CONNS_MAX);
+		close(fd);              /* bounded: refuse beyond the limit */
+		return;
+	}
+	a->conns[i].fd = fd;
+	a->conns[i].app = -1;
+	a->conns[i].delivered = 0;
+	a->conns[i].since_ms = cb_now_ms64();
+}
+
+int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
+		 const struct cb_config_file *const *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int i, err;
+
+	memset(a, 0, sizeof(*a));
+	a->lsock = -1;
+	a->loop = loop;
+	a->cfg = cfg;
+	for (i = 0; i < CB_APP_CONNS_MAX; i++) {
+		a->conns[i].fd = -1;
+		a->conns[i].app = -1;
+		a->conns[i].owner = a;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	strcpy(a->path, path);
+	a->lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (a->lsock < 0)
+		return -errno;
+	unlink(path);                   /* a stale file from a dead controller */
+	/* anyone may connect; who may register is checked per app (SO_PEERCRED) */
+	if (bind(a->lsock, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
+	    listen(a->lsock, 64))
+		return -errno;
+	if ((err = cb_loop_add(loop, a->lsock, on_accept, a)))
+		return err;
+	return 0;
+}
+
+void cb_apps_close(struct cb_apps *a)
+{
+	int i;
+
+	for (i = 0; i < CB_APP_CONNS_MAX; i++)
+		if (a->conns[i].fd >= 0)
+			conn_close(a, &a->conns[i]);
+	if (a->lsock >= 0) {
+		cb_loop_del(a->loop, a->lsock);
+		close(a->lsock);
+		unlink(a->path);
+	}
+	a->lsock = -1;
+}
+
+static int pick(struct cb_apps *a, int app)
+{
+	int i;
+
+	for (i = 0; i < CB_APP_CONNS_MAX; i++) {
+		int j = (int)((a->rr + (unsigned long)i) % CB_APP_CONNS_MAX);
+
+		if (a->conns[j].fd >= 0 && a->conns[j].app == app) {
+			a->rr = (unsigned long)j + 1;
+			return j;
+		}
+	}
+	return -ENOENT;
+}
+
+int cb_apps_deliver(struct cb_apps *a, int app, const char *msg, int fd, int *conn)
+{
+	int first = pick(a, app), c = first, err;
+
+	if (first < 0)
+		return first;
+	for (;;) {
+		err = send_msg(a->conns[c].fd, msg, fd);
+		if (!err) {
+			a->conns[c].delivered++;
+			*conn = c;
+			return 0;
+		}
+		if (err != -EAGAIN) {
+			/* the instance died mid-handoff: forget it */
+			conn_close(a, &a->conns[c]);
+			return err;
+		}
+		/* that instance's socket buffer is full: the next one, if any */
+		c = pick(a, app);
+		if (c < 0 || c == first)
+			return -EAGAIN;
+	}
+}
+
+void cb_apps_tick(struct cb_apps *a, uint64_t now_ms)
+{
+	int i;
+
+	/* a connection that never registers must not hold a slot forever */
+	for (i = 0; i < CB_APP_CONNS_MAX; i++)
+		if (a->conns[i].fd >= 0 && a->conns[i].app < 0 &&
+		    now_ms - a->conns[i].since_ms > CB_REGISTER_MS)
+			conn_close(a, &a->conns[i]);
+}
+
+unsigned int cb_apps_instances(const struct cb_apps *a, int app)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < CB_APP_CONNS_MAX; i++)
+		n += a->conns[i].fd >= 0 && a->conns[i].app == app;
+	return n;
+}
+
+void cb_apps_remap(struct cb_apps *a, const int *old_to_new, int n_old)
+{
+	int i;
+
+	for (i = 0; i < CB_APP_CONNS_MAX; i++) {
+		struct cb_app_conn *c = &a->conns[i];
+
+		if (c->fd < 0 || c->app < 0)
+			continue;
+		c->app = c->app < n_old ? old_to_new[c->app] : -1;
+		if (c->app < 0)
+			conn_close(a, c);       /* its app left the configuration */
+	}
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Applications: the unix socket they connect to, their registration
+ * ("REGISTER <app>", checked with SO_PEERCRED against the app's uid/gid),
+ * and the delivery of a socket to one instance (SCM_RIGHTS, round-robin).
+ * Protocol: docs/app-protocol.md.  Bounded: CB_APP_CONNS_MAX connections,
+ * each of which must register within CB_REGISTER_MS.
+ */
+#ifndef CB_APPS_H
+#define CB_APPS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "ctl/config.h"
+
+#define CB_APP_CONNS_MAX 256
+#define CB_REGISTER_MS 5000
+
+struct cb_loop;
+
+struct cb_app_conn {
+	int fd;                         /* -1: free slot */
+	int app;                        /* -1 until REGISTER */
+	unsigned long delivered;
+	uint64_t since_ms;              /* accepted at */
+	struct cb_apps *owner;          /* for the loop callback */
+};
+
+struct cb_apps {
+	int lsock;
+	char path[108];
+	struct cb_loop *loop;
+	/* the controller's current configuration (replaced on reload) */
+	const struct cb_config_file *const *cfg;
+	struct cb_app_conn conns[CB_APP_CONNS_MAX];
+	unsigned long rr;               /* round-robin cursor */
+	unsigned long refused;          /* registrations refused */
+};
+
+/* Listen on path (replacing a stale socket file) and register with the loop. */
+int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
+		 const struct cb_config_file *const *cfg);
+void cb_apps_close(struct cb_apps *a);
+/*
+ * Hand fd to an instance of app with the FLOW message msg: 0 (*conn =
+ * which), -ENOENT (no instance registered), -EAGAIN (every instance's
+ * socket buffer is full), or another -errno (the instance died: its
+ * connection is closed).
+ */
+int cb_apps_deliver(struct cb_apps *a, int app, const char *msg, int fd, int *conn);
+/* Close connections that did not register in time. */
+void cb_apps_tick(struct cb_apps *a, uint64_t now_ms);
+unsigned int cb_apps_instances(const struct cb_apps *a, int app);
+/* After a reload: app indexes old -> new (-1: the app is gone, close them). */
+void cb_apps_remap(struct cb_apps *a, const int *old_to_new, int n_old);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The controller's context: everything `connbroker run` holds hangs off one
+ * struct ctl (no global state), owned by controller.c.  Modules get the
+ * parts they need, not this struct; only the metrics renderer reads it
+ * whole.
+ */
+#ifndef CB_CTL_H
+#define CB_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ctl/apps.h"
+#include "ctl/config.h"
+#include "ctl/controller.h"
+#include "ctl/handoff.h"
+#include "ctl/loop.h"
+#include "ctl/pending.h"
+#include "ctl/supervise.h"
+#include "datapath/flows.h"
+#include "util/fault.h"
+
+#define CB_HIST_N 15                    /* hand-off latency buckets (metrics.c) */
+
+struct cb_ctl_stats {
+	unsigned long materialized, failed, timeouts;
+	unsigned long table_full, source_full, queue_full;
+	unsigned long recovered_local;          /* handed over before a restart: left alone */
+	unsigned long reloads, reload_failures;
+	unsigned long rule_hits[CB_CFG_MAX_RULES];
+	unsigned long default_hits[CB_CFG_MAX_SERVICES];
+	unsigned long svc_timeouts[CB_CFG_MAX_SERVICES];
+	uint64_t hist[CB_HIST_N + 1];           /* first byte at the hook -> fd to the app */
+	double hist_sum;
+	uint64_t hist_count;
+};
+
+struct ring_buffer;
+struct cb_metrics;
+
+struct ctl {
+	struct cb_ctl_opts opts;
+	char sock_buf[256];                     /* the default apps' socket path */
+	int lock_fd;                            /* one controller per interface */
+	struct cb_config_file *cfg;             /* replaced as a whole on reload */
+	struct cb_loop loop;
+	struct cb_flows flows;
+	struct ring_buffer *rb;
+	int ring_fd, stats_fd, tfd, sfd;
+	struct cb_stash_slot *stash;
+	size_t stash_size;
+	struct cb_pending pend;
+	struct pending *busy;                   /* the flow being handed off right now */
+	struct cb_apps apps;
+	struct cb_supervisor sup;
+	struct cb_handoff handoff;
+	struct cb_faults faults;
+	struct cb_metrics *metrics;
+	uint64_t checked_ms;                    /* last check of the attachment */
+	unsigned long flows_by_state[4];        /* cached for the metrics */
+	uint64_t flows_at_ms;
+	struct cb_ctl_stats st;
+	int exit_err;                           /* why the loop stopped (0: a signal) */
+};
+
+/* The Prometheus text for c (ctl/metrics.c). */
+void cb_ctl_render_metrics(void *c, FILE *out);
+/* Observe one hand-off's latency in the histogram. */
+void cb_ctl_observe(struct cb_ctl_stats *st, double seconds);
+
+#endif

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "ctl/handoff.h"
+#include "ctl/owner.h"
+#include "ctl/reset.h"
+#include "datapath/flows.h"
+#include "repair/repair.h"
+#include "util/clock.h"
+#include "util/fault.h"
+#include "util/log.h"
+#include "util/parse_util.h"
+
+/* UNBOUND -> FROZEN; a flow found FROZEN was frozen by a controller that died. */
+static int freeze(const struct cb_handoff *h, const struct pending *p)
+{
+	uint32_t old = 0;
+	int err = cb_owner_move(h->flows, &p->key, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, &old, NULL);
+
+	if (err == -EAGAIN && old == CB_FLOW_FROZEN)
+		return 0;
+	if (err == -EAGAIN && old == CB_FLOW_LOCAL)
+		return -EALREADY;
+	return err == -EAGAIN ? -EINVAL : err;
+}
+
+/*
+ * Every byte the program acknowledged must be in the stash: it acknowledges
+ * only after its record is in the ring and only while the flow is UNBOUND,
+ * and the ring was drained after the freeze.
+ */
+static int check_bytes(const struct pending *p, const struct cb_flow *f)
+{
+	char fs[64];
+
+	if ((p->slot->len && p->slot->first_seq != f->client_isn + 1) ||
+	    f->bytes_in > p->slot->len) {
+		cb_err("run: %s: %u bytes assembled but the flow acknowledged %u",
+		       cb_fmt_flow(&p->key, fs, sizeof(fs)), p->slot->len, f->bytes_in);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
+{
+	struct cb_sock_state st;
+	struct cb_flow f;
+	const char *step = "lookup";
+	char fs[64];
+	int fd, err;
+
+	if ((err = freeze(h, p)))
+		return err;
+	h->drain(h->arg);
+	if (p->closed)
+		return -ECONNRESET;     /* a FIN or RST already in the ring ended it */
+	if ((err = cb_flows_lookup(h->flows, &p->key, &f)))
+		return err;
+	if ((err = check_bytes(p, &f)))
+		return err;
+	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
+	f.bytes_in = p->slot->len;
+	cb_state_from_flow(&st, &p->key, &f, p->slot->data, p->slot->len, cb_now_ms());
+	fd = cb_repair_restore(&st, &step);
+	if (fd < 0) {
+		cb_err("run: %s: TCP_REPAIR %s: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)), step,
+		       strerror(-fd));
+		return fd;
+	}
+	cb_fault(h->faults, "after-build");
+	if ((err = cb_owner_move(h->flows, &p->key, CB_FLOW_FROZEN, CB_FLOW_LOCAL, NULL, NULL))) {
+		close(fd);
+		return err == -EAGAIN ? -EIO : err;
+	}
+	return fd;
+}

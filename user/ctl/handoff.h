@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The local hand-off: from a flow the program holds to an ESTABLISHED kernel
+ * socket on this node, with no byte lost or seen twice and one owner at every
+ * instant (docs/architecture.md, "Hand-off"):
+ *
+ *   UNBOUND -> FROZEN   the program stops queuing and acknowledging bytes
+ *   drain the ring      every acknowledged byte is now in the stash
+ *   build the socket    TCP_REPAIR: sequence numbers, options, timestamps,
+ *                       the request in its receive queue, the window
+ *   FROZEN -> LOCAL     the client's segments now reach that socket
+ *   go live             leave repair mode
+ */
+#ifndef CB_HANDOFF_H
+#define CB_HANDOFF_H
+
+#include "ctl/pending.h"
+
+struct cb_flows;
+struct cb_faults;
+
+struct cb_handoff {
+	const struct cb_flows *flows;
+	/* consume the ring now, so that records already queued reach pending */
+	void (*drain)(void *arg);
+	void *arg;
+	const struct cb_faults *faults;
+};
+
+/*
+ * Build p's socket.  Returns the fd, or:
+ *   -ECONNRESET  the client closed or reset the flow meanwhile (nothing to do)
+ *   -ENOENT      the flow is gone from the table (nothing to do)
+ *   -EALREADY    the flow is LOCAL: handed over before a restart, not ours
+ *   -ECONNABORTED the socket failed after steering moved to it; the client
+ *                has been reset already
+ *   other -errno the flow is still held (FROZEN): the caller resets it
+ */
+int cb_handoff_local(const struct cb_handoff *h, struct pending *p);
+
+#endif

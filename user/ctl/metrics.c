@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The metrics the controller exports (Prometheus text format, served by
+ * metrics_http.c).  Names: connbroker_ prefix, _total counters, base units,
+ * services/rules/apps/reasons as labels, never a per-flow label.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "ctl/ctl.h"
+#include "datapath/stats.h"
+#include "util/clock.h"
+
+static const double hist_bounds[CB_HIST_N] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					       0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+
+void cb_ctl_observe(struct cb_ctl_stats *st, double secs)
+{
+	size_t i;
+
+	for (i = 0; i < CB_HIST_N && secs > hist_bounds[i]; i++)
+		;
+	st->hist[i]++;
+	st->hist_sum += secs;
+	st->hist_count++;
+}
+
+static void datapath(FILE *o, int stats_fd)
+{
+	uint64_t st[CB_STAT_MAX];
+	char name[40];
+	int i;
+
+	fprintf(o, "# HELP connbroker_datapath_total Verdicts and events of the XDP/TC programs (per-CPU counters summed).\n"
+		   "# TYPE connbroker_datapath_total counter\n");
+	if (cb_stats_read(stats_fd, st))
+		memset(st, 0, sizeof(st));
+	for (i = 0; i < CB_STAT_MAX; i++)
+		if (i != CB_STAT_DATA_BYTES)
+			fprintf(o, "connbroker_datapath_total{event=\"%s\"} %llu\n",
+				cb_stat_name(i, name, sizeof(name)), (unsigned long long)st[i]);
+	fprintf(o, "# HELP connbroker_ring_bytes_total Payload bytes queued to the controller by the programs.\n"
+		   "# TYPE connbroker_ring_bytes_total counter\nconnbroker_ring_bytes_total %llu\n",
+		(unsigned long long)st[CB_STAT_DATA_BYTES]);
+}
+
+static void flows(FILE *o, struct ctl *c)
+{
+	/* walking the flow table costs two syscalls an entry: at most once a second */
+	if (cb_now_ms64() - c->flows_at_ms >= 1000) {
+		cb_flows_count(&c->flows, c->flows_by_state, 4);
+		c->flows_at_ms = cb_now_ms64();
+	}
+	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n"
+		   "connbroker_flows{state=\"unbound\"} %lu\nconnbroker_flows{state=\"local\"} %lu\n"
+		   "connbroker_flows{state=\"frozen\"} %lu\n",
+		c->flows_by_state[CB_FLOW_UNBOUND], c->flows_by_state[CB_FLOW_LOCAL],
+		c->flows_by_state[CB_FLOW_FROZEN]);
+}
+
+static void decisions(FILE *o, const struct ctl *c)
+{
+	const struct cb_config_file *cfg = c->cfg;
+	int i;
+
+	fprintf(o, "# HELP connbroker_decisions_total Flows routed, by service and matching rule.\n"
+		   "# TYPE connbroker_decisions_total counter\n");
+	for (i = 0; i < cfg->n_rules; i++)
+		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"%s\"} %lu\n",
+			cfg->services[cfg->rules[i].service].name, cfg->rules[i].name,
+			c->st.rule_hits[i]);
+	for (i = 0; i < cfg->n_services; i++)
+		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"default\"} %lu\n",
+			cfg->services[i].name, c->st.default_hits[i]);
+	fprintf(o, "# HELP connbroker_wait_timeouts_total Flows answered with RST/503: no app within wait_ms or queue full.\n"
+		   "# TYPE connbroker_wait_timeouts_total counter\n");
+	for (i = 0; i < cfg->n_services; i++)
+		fprintf(o, "connbroker_wait_timeouts_total{service=\"%s\"} %lu\n",
+			cfg->services[i].name, c->st.svc_timeouts[i]);
+}
+
+static void counters(FILE *o, const struct ctl *c)
+{
+	const struct cb_ctl_stats *s = &c->st;
+
+	fprintf(o, "# HELP connbroker_materializations_total Sockets built with TCP_REPAIR and handed to apps, by result.\n"
+		   "# TYPE connbroker_materializations_total counter\n"
+		   "connbroker_materializations_total{result=\"ok\"} %lu\n"
+		   "connbroker_materializations_total{result=\"failed\"} %lu\n", s->materialized, s->failed);
+	fprintf(o, "# HELP connbroker_table_full_total Flows reset because the controller's pending table was full.\n"
+		   "# TYPE connbroker_table_full_total counter\nconnbroker_table_full_total %lu\n", s->table_full);
+	fprintf(o, "# HELP connbroker_source_full_total Flows reset because their client address held too many pending flows.\n"
+		   "# TYPE connbroker_source_full_total counter\nconnbroker_source_full_total %lu\n", s->source_full);
+	fprintf(o, "# HELP connbroker_queue_full_total Flows refused because the service queue was full.\n"
+		   "# TYPE connbroker_queue_full_total counter\nconnbroker_queue_full_total %lu\n", s->queue_full);
+	fprintf(o, "# HELP connbroker_recovered_local_total Flows found handed over already when recovering after a restart (left to their app).\n"
+		   "# TYPE connbroker_recovered_local_total counter\nconnbroker_recovered_local_total %lu\n",
+		s->recovered_local);
+	fprintf(o, "# HELP connbroker_reloads_total Configuration reloads (SIGHUP), by result.\n"
+		   "# TYPE connbroker_reloads_total counter\n"
+		   "connbroker_reloads_total{result=\"ok\"} %lu\nconnbroker_reloads_total{result=\"failed\"} %lu\n",
+		s->reloads, s->reload_failures);
+	fprintf(o, "# HELP connbroker_app_registrations_refused_total App registrations refused (unknown app or SO_PEERCRED).\n"
+		   "# TYPE connbroker_app_registrations_refused_total counter\n"
+		   "connbroker_app_registrations_refused_total %lu\n", c->apps.refused);
+}
+
+static void apps(FILE *o, const struct ctl *c)
+{
+	int i;
+
+	fprintf(o, "# HELP connbroker_pending_flows Flows being classified or waiting for an app.\n"
+		   "# TYPE connbroker_pending_flows gauge\nconnbroker_pending_flows %u\n", c->pend.used);
+	fprintf(o, "# HELP connbroker_app_instances Registered app connections, by app.\n"
+		   "# TYPE connbroker_app_instances gauge\n");
+	for (i = 0; i < c->cfg->n_apps; i++)
+		fprintf(o, "connbroker_app_instances{app=\"%s\"} %u\n", c->cfg->apps[i].name,
+			cb_apps_instances(&c->apps, i));
+}
+
+static void histogram(FILE *o, const struct cb_ctl_stats *s)
+{
+	uint64_t cum = 0;
+	int i;
+
+	fprintf(o, "# HELP connbroker_handoff_seconds Time from a request's first byte at the hook to its socket reaching the app.\n"
+		   "# TYPE connbroker_handoff_seconds histogram\n");
+	for (i = 0; i < CB_HIST_N; i++) {
+		cum += s->hist[i];
+		fprintf(o, "connbroker_handoff_seconds_bucket{le=\"%g\"} %llu\n", hist_bounds[i],
+			(unsigned long long)cum);
+	}
+	fprintf(o, "connbroker_handoff_seconds_bucket{le=\"+Inf\"} %llu\n"
+		   "connbroker_handoff_seconds_sum %.9f\nconnbroker_handoff_seconds_count %llu\n",
+		(unsigned long long)s->hist_count, s->hist_sum, (unsigned long long)s->hist_count);
+}
+
+void cb_ctl_render_metrics(void *vc, FILE *o)
+{
+	struct ctl *c = vc;
+
+	datapath(o, c->stats_fd);
+	flows(o, c);
+	decisions(o, c);
+	counters(o, c);
+	apps(o, c);
+	histogram(o, &c->st);
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+#include "ctl/pending.h"
+
+static unsigned int hash32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	x ^= x >> 16;
+	return x;
+}
+
+static unsigned int key_bucket(const struct cb_flow_key *k)
+{
+	return hash32(k->saddr_be ^ hash32(k->daddr_be ^
+					   ((uint32_t)k->sport_be << 16 | k->dport_be))) %
+	       CB_PENDING_BUCKETS;
+}
+
+static unsigned int src_bucket(uint32_t saddr_be)
+{
+	return hash32(saddr_be) % CB_PENDING_BUCKETS;
+}
+
+void cb_pending_init(struct cb_pending *t, struct cb_stash_slot *stash)
+{
+	int i;
+
+	memset(t->p, 0, sizeof(t->p));
+	t->stash = stash;
+	t->used = 0;
+	for (i = 0; i < CB_PENDING_BUCKETS; i++)
+		t->by_key[i] = t->by_src[i] = -1;
+	for (i = 0; i < CB_PENDING_MAX; i++) {
+		t->p[i].slot = &stash[i];
+		t->p[i].next = -1;
+		t->src[i].next = (int16_t)(i + 1 < CB_PENDING_MAX ? i + 1 : -1);
+	}
+	t->src_free = 0;
+}
+
+struct pending *cb_pending_find(struct cb_pending *t, const struct cb_flow_key *k)
+{
+	int16_t i;
+
+	for (i = t->by_key[key_bucket(k)]; i >= 0; i = t->p[i].next)
+		if (!memcmp(&t->p[i].key, k, sizeof(*k)))
+			return &t->p[i];
+	return NULL;
+}
+
+static struct cb_pending_src *src_find(const struct cb_pending *t, uint32_t saddr_be)
+{
+	int16_t i;
+
+	for (i = t->by_src[src_bucket(saddr_be)]; i >= 0; i = t->src[i].next)
+		if (t->src[i].saddr_be == saddr_be)
+			return (struct cb_pending_src *)&t->src[i];
+	return NULL;
+}
+
+unsigned int cb_pending_from(const struct cb_pending *t, uint32_t saddr_be)
+{
+	const struct cb_pending_src *s = src_find(t, saddr_be);
+
+	return s ? s->count : 0;
+}
+
+/* Count one more flow from saddr (the caller checked the bound). */
+static void src_add(struct cb_pending *t, uint32_t saddr_be)
+{
+	struct cb_pending_src *s = src_find(t, saddr_be);
+	unsigned int b;
+	int16_t i;
+
+	if (s) {
+		s->count++;
+		return;
+	}
+	i = t->src_free;                /* never empty: at most one entry per flow */
+	t->src_free = t->src[i].next;
+	b = src_bucket(saddr_be);
+	t->src[i].saddr_be = saddr_be;
+	t->src[i].count = 1;
+	t->src[i].next = t->by_src[b];
+	t->by_src[b] = i;
+}
+
+static void src_del(struct cb_pending *t, uint32_t saddr_be)
+{
+	unsigned int b = src_bucket(saddr_be);
+	int16_t *link = &t->by_src[b];
+
+	while (*link >= 0 && t->src[*link].saddr_be != saddr_be)
+		link = &t->src[*link].next;
+	if (*link < 0 || --t->src[*link].count)
+		return;
+	{
+		int16_t i = *link;
+
+		*link = t->src[i].next;
+		t->src[i].next = t->src_free;
+		t->src_free = i;
+	}
+}
+
+/* Take slot i for k: index it, count its source, mark its stash slot used. */
+static struct pending *take(struct cb_pending *t, int i, const struct cb_flow_key *k,
+			    uint64_t now_ms)
+{
+	struct pending *p = &t->p[i];
+	unsigned int b = key_bucket(k);
+
+	memset(p, 0, sizeof(*p));
+	p->state = P_ASSEMBLING;
+	p->key = *k;
+	p->slot = &t->stash[i];
+	p->d.service = p->d.rule = p->d.app = -1;
+	p->first_ms = now_ms;
+	p->next = t->by_key[b];
+	t->by_key[b] = (int16_t)i;
+	src_add(t, k->saddr_be);
+	t->used++;
+	return p;
+}
+
+int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_t now_ms,
+		      struct pending **out)
+{
+	struct cb_stash_slot *s;
+	int i;
+
+	if (cb_pending_from(t, k->saddr_be) >= CB_PENDING_PER_SOURCE)
+		return -EDQUOT;
+	if (t->used >= CB_PENDING_MAX)
+		return -ENOSPC;
+	for (i = 0; i < CB_PENDING_MAX && t->p[i].state != P_FREE; i++)
+		;
+	*out = take(t, i, k, now_ms);
+	s = (*out)->slot;
+	s->key = *k;
+	s->len = 0;
+	s->first_seq = 0;
+	/* the slot's fields first, `used` last: a restart trusts what it sees */
+	__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void cb_pending_free(struct cb_pending *t, struct pending *p)
+{
+	int16_t *link;
+	int i = (int)(p - t->p);
+
+	if (p->state == P_FREE)
+		return;                 /* already closed while being handled */
+	__atomic_store_n(&p->slot->used, 0, __ATOMIC_RELEASE);
+	for (link = &t->by_key[key_bucket(&p->key)]; *link >= 0 && *link != i;
+	     link = &t->p[*link].next)
+		;
+	if (*link == i)
+		*link = p->next;
+	src_del(t, p->key.saddr_be);
+	t->used--;
+	memset(p, 0, sizeof(*p));
+	p->slot = &t->stash[i];
+	p->next = -1;
+}
+
+int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n)
+{
+	struct cb_stash_slot *s = p->slot;
+	uint32_t expect;
+	size_t skip;
+
+	if (!s->len && !s->first_seq)
+		s->first_seq = seq;
+	expect = s->first_seq + s->len;
+	if ((int32_t)(seq - expect) > 0)
+		return -EPROTO;         /* a gap: records were lost */
+	skip = (size_t)(expect - seq);
+	if (skip >= n)
+		return 0;               /* a record seen before a restart */
+	data += skip;
+	n -= skip;
+	if (s->len + n > CB_STASH_BYTES)
+		return -EMSGSIZE;       /* the flow cap keeps this from happening */
+	memcpy(s->data + s->len, data, n);
+	/* the bytes first, then the length that covers them */
+	__atomic_store_n(&s->len, s->len + (uint32_t)n, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int cb_pending_recover(struct cb_pending *t, uint64_t now_ms)
+{
+	int i, n = 0;
+
+	for (i = 0; i < CB_PENDING_MAX; i++) {
+		struct cb_stash_slot *s = &t->stash[i];
+
+		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE) || t->p[i].state != P_FREE)
+			continue;
+		if (cb_pending_find(t, &s->key)) {
+			/* two slots for one tuple: keep the first, drop the stale one */
+			__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+			continue;
+		}
+		take(t, i, &s->key, now_ms);
+		n++;
+	}
+	return n;
+}
+
+unsigned int cb_pending_count(const struct cb_pending *t, enum cb_pend_state state, int service)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < CB_PENDING_MAX; i++)
+		n += t->p[i].state == state && (service < 0 || t->p[i].d.service == service);
+	return n;
+}

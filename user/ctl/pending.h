@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Flows between their first record and their hand-off.  Each one's bytes
+ * live in the pinned stash slot of the same index (slot->data/len/first_seq),
+ * so a restarted controller finds them; the rest is rebuilt on restart.
+ * Bounded: CB_PENDING_MAX flows, CB_PENDING_PER_SOURCE of them from one
+ * client address.  Lookups by tuple and counts by source are O(1) (chained
+ * hashes over the fixed slots).
+ */
+#ifndef CB_PENDING_H
+#define CB_PENDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <connbroker/shared.h>
+
+#define CB_PENDING_MAX CB_STASH_SLOTS
+#define CB_PENDING_PER_SOURCE (CB_PENDING_MAX / 4)
+#define CB_PENDING_BUCKETS (2 * CB_PENDING_MAX)
+
+enum cb_pend_state { P_FREE = 0, P_ASSEMBLING, P_WAITING };
+
+/* Where a flow goes: indexes into the configuration (rule -1: the default). */
+struct cb_decision {
+	int service, rule, app;
+};
+
+struct pending {
+	enum cb_pend_state state;
+	struct cb_flow_key key;
+	struct cb_stash_slot *slot;
+	uint64_t first_ms;              /* when the first byte arrived here */
+	uint64_t first_xdp_ns;          /* first byte at the hook (0: unknown) */
+	uint64_t wait_since_ms;
+	struct cb_decision d;           /* valid once P_WAITING */
+	int closed;                     /* the client closed while we handed it off */
+	int dirty;                      /* new bytes since the last classification */
+	int16_t next;                   /* hash chain by tuple */
+};
+
+struct cb_pending_src {
+	uint32_t saddr_be;
+	uint16_t count;
+	int16_t next;                   /* hash chain, or free list */
+};
+
+struct cb_pending {
+	struct pending p[CB_PENDING_MAX];
+	struct cb_stash_slot *stash;    /* CB_PENDING_MAX slots, mmap of the pinned map */
+	int16_t by_key[CB_PENDING_BUCKETS];
+	int16_t by_src[CB_PENDING_BUCKETS];
+	struct cb_pending_src src[CB_PENDING_MAX];
+	int16_t src_free;
+	unsigned int used;
+};
+
+/* stash: CB_PENDING_MAX slots (the pinned map, or any array in tests). */
+void cb_pending_init(struct cb_pending *t, struct cb_stash_slot *stash);
+struct pending *cb_pending_find(struct cb_pending *t, const struct cb_flow_key *k);
+/* A new flow: 0, -ENOSPC (table full) or -EDQUOT (its source holds its share). */
+int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_t now_ms,
+		      struct pending **out);
+/* Release p and its stash slot (no-op when already free). */
+void cb_pending_free(struct cb_pending *t, struct pending *p);
+/* Append a record's bytes: 0, -EPROTO (a gap: records were lost) or -EMSGSIZE. */
+int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n);
+/* After a restart: every used stash slot becomes a flow to finish; returns how many. */
+int cb_pending_recover(struct cb_pending *t, uint64_t now_ms);
+/* Flows in `state` (for a service, or any with service < 0). */
+unsigned int cb_pending_count(const struct cb_pending *t, enum cb_pend_state state, int service);
+/* Flows from one client address. */
+unsigned int cb_pending_from(const struct cb_pending *t, uint32_t saddr_be);
+
+#endif

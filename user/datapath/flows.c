@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "cb_ctl.skel.h"
+#include "datapath/attach.h"
+#include "datapath/flows.h"
+#include "datapath/pins.h"
+
+int cb_flows_open(struct cb_flows *t, const char *ifname)
+{
+	int err;
+
+	t->prog = NULL;
+	t->fd = cb_pin_open_map(ifname, "cb_flows");
+	if (t->fd < 0)
+		return t->fd;
+	/* the program's maps are the interface's pins, not fresh ones */
+	t->prog = cb_ctl__open();
+	if (!t->prog) {
+		err = -errno;
+		goto fail;
+	}
+	if ((err = cb_pin_maps(t->prog->obj, ifname)) || (err = cb_ctl__load(t->prog)))
+		goto fail;
+	return 0;
+fail:
+	cb_flows_close(t);
+	return err ? err : -EINVAL;
+}
+
+void cb_flows_close(struct cb_flows *t)
+{
+	cb_ctl__destroy(t->prog);
+	t->prog = NULL;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}
+
+int cb_flows_lookup(const struct cb_flows *t, const struct cb_flow_key *k, struct cb_flow *out)
+{
+	return bpf_map_lookup_elem(t->fd, k, out) ? -errno : 0;
+}
+
+int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
+		 uint32_t state, uint32_t *old, struct cb_state_req *out)
+{
+	struct cb_state_req req = { .key = *k, .expect = expect, .state = state };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &req, .ctx_size_in = sizeof(req));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->prog->progs.cb_flow_cas), &o))
+		return -errno;
+	if (out)
+		*out = req;
+	if (old)
+		*old = req.old_state;
+	if (req.result == -2)
+		return -ENOENT;
+	return req.result ? -EAGAIN : 0;
+}
+
+int cb_flows_delete(const struct cb_flows *t, const struct cb_flow_key *k)
+{
+	return bpf_map_delete_elem(t->fd, k) ? -errno : 0;
+}
+
+int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n)
+{
+	struct cb_flow_key k, next;
+	struct cb_flow f;
+	int more;
+
+	memset(by_state, 0, n * sizeof(*by_state));
+	more = bpf_map_get_next_key(t->fd, NULL, &k) == 0;
+	while (more) {
+		if (bpf_map_lookup_elem(t->fd, &k, &f) == 0 && f.state < n)
+			by_state[f.state]++;
+		more = bpf_map_get_next_key(t->fd, &k, &next) == 0;
+		k = next;
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The flow table of an attached interface, as the controller sees it: read
+ * an entry, change its state in place (compare-and-swap, bpf/cb_ctl.bpf.c),
+ * remove it, count entries by state.  Only ctl/owner.c changes states; this
+ * file only knows how.
+ */
+#ifndef CB_FLOWS_H
+#define CB_FLOWS_H
+
+#include <stdint.h>
+#include <connbroker/shared.h>
+
+struct cb_ctl;                          /* the skeleton of bpf/cb_ctl.bpf.c */
+
+struct cb_flows {
+	int fd;                         /* pinned cb_flows */
+	struct cb_ctl *prog;            /* in-place state changes */
+};
+
+/* Open the table of ifname and load the state-change program; -errno. */
+int cb_flows_open(struct cb_flows *t, const char *ifname);
+void cb_flows_close(struct cb_flows *t);
+
+/* 0, or -ENOENT when the tuple has no entry. */
+int cb_flows_lookup(const struct cb_flows *t, const struct cb_flow_key *k, struct cb_flow *out);
+/*
+ * Set the state to `state` if it is `expect`, atomically against the
+ * programs: 0 done, -EAGAIN the state was another (*old says which),
+ * -ENOENT no entry.  *req (optional) receives rcv_nxt and bytes_in as read
+ * in the same step.
+ */
+int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
+		 uint32_t state, uint32_t *old, struct cb_state_req *req);
+/* Remove the entry; 0 or -ENOENT. */
+int cb_flows_delete(const struct cb_flows *t, const struct cb_flow_key *k);
+/* Entries by state (index = enum cb_flow_state, up to n); walks the table. */
+int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n);
+
+#endif
