@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The controller's pending table (user/ctl/pending.c) over a stash in plain
+ * memory: lookups by tuple, the per-source and table bounds, byte assembly
+ * (gaps, records seen twice), and recovery from the stash after a restart.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ctl/pending.h"
+
+static struct cb_pending *T;
+static struct cb_stash_slot *S;
+
+static void setup(void)
+{
+	S = calloc(CB_PENDING_MAX, sizeof(*S));
+	T = calloc(1, sizeof(*T));
+	cr_assert(S && T);
+	cb_pending_init(T, S);
+}
+
+static void teardown(void)
+{
+	free(S);
+	free(T);
+}
+
+static struct cb_flow_key key(uint32_t src, uint16_t port)
+{
+	struct cb_flow_key k = { htonl(src), htonl(0xc6120064), htons(port), htons(80) };
+
+	return k;
+}
+
+TestSuite(pending, .init = setup, .fini = teardown);
+
+Test(pending, create_find_free)
+{
+	struct cb_flow_key a = key(0xc6120001, 1000), b = key(0xc6120001, 1001);
+	struct pending *p, *q;
+
+	cr_assert_eq(cb_pending_create(T, &a, 5, &p), 0);
+	cr_assert_eq(cb_pending_create(T, &b, 6, &q), 0);
+	cr_expect_eq(cb_pending_find(T, &a), p);
+	cr_expect_eq(cb_pending_find(T, &b), q);
+	cr_expect_eq(p->state, P_ASSEMBLING);
+	cr_expect_eq(p->first_ms, 5);
+	cr_expect_eq(p->d.service, -1);
+	cr_expect_eq(p->slot->used, 1, "the stash slot is marked used");
+	cr_expect_eq(memcmp(&p->slot->key, &a, sizeof(a)), 0);
+	cr_expect_eq(T->used, 2);
+	cr_expect_eq(cb_pending_from(T, a.saddr_be), 2);
+	cb_pending_free(T, p);
+	cr_expect_null(cb_pending_find(T, &a));
+	cr_expect_eq(cb_pending_find(T, &b), q, "the other flow of the chain survives");
+	cr_expect_eq(S[p - T->p].used, 0, "the stash slot is released");
+	cr_expect_eq(cb_pending_from(T, a.saddr_be), 1);
+	cb_pending_free(T, p);          /* twice: a no-op */
+	cr_expect_eq(T->used, 1);
+}
+
+Test(pending, per_source_bound_then_table_bound)
+{
+	struct pending *p;
+	struct cb_flow_key k;
+	uint32_t src;
+	int i, err;
+
+	for (i = 0; i < CB_PENDING_PER_SOURCE; i++) {
+		k = key(0xc6120001, (uint16_t)(1000 + i));
+		cr_assert_eq(cb_pending_create(T, &k, 0, &p), 0);
+	}
+	k = key(0xc6120001, 9999);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), -EDQUOT, "one source holds its share");
+	/* other sources fill the rest, then the table is full */
+	for (src = 2, err = 0; !err; src++) {
+		k = key(0xc6120000 + src, 1000);
+		err = cb_pending_create(T, &k, 0, &p);
+	}
+	cr_expect_eq(err, -ENOSPC);
+	cr_expect_eq(T->used, CB_PENDING_MAX);
+	/* freeing one slot makes room again */
+	cb_pending_free(T, &T->p[7]);
+	k = key(0xc6129999, 1);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), 0);
+	cr_expect_eq(p, &T->p[7]);
+}
+
+Test(pending, append_in_order_duplicates_and_gaps)
+{
+	struct cb_flow_key a = key(0xc6120001, 1000);
+	struct pending *p;
+
+	cr_assert_eq(cb_pending_create(T, &a, 0, &p), 0);
+	cr_expect_eq(cb_pending_append(p, 1001, (const uint8_t *)"GET ", 4), 0);
+	cr_expect_eq(cb_pending_append(p, 1005, (const uint8_t *)"/ HTTP", 6), 0);
+	/* a record seen before a restart: skipped; an overlap: only the new part */
+	cr_expect_eq(cb_pending_append(p, 1001, (const uint8_t *)"GET ", 4), 0);
+	cr_expect_eq(cb_pending_append(p, 1009, (const uint8_t *)"TP/1", 4), 0);
+	cr_expect_eq(p->slot->len, 12);
+	cr_expect_eq(memcmp(p->slot->data, "GET / HTTP/1", 12), 0);
+	cr_expect_eq(p->slot->first_seq, 1001);
+	cr_expect_eq(cb_pending_append(p, 1020, (const uint8_t *)"x", 1), -EPROTO, "a gap");
+	cr_expect_eq(p->slot->len, 12, "nothing kept from after a gap");
+}
+
+Test(pending, recover_from_the_stash)
+{
+	struct cb_flow_key a = key(0xc6120001, 1000), b = key(0xc6120002, 2000);
+	struct pending *p;
+
+	cr_assert_eq(cb_pending_create(T, &a, 0, &p), 0);
+	cr_assert_eq(cb_pending_append(p, 7, (const uint8_t *)"hello", 5), 0);
+	cr_assert_eq(cb_pending_create(T, &b, 0, &p), 0);
+	/* a new controller: a fresh table over the same stash */
+	memset(T, 0xaa, sizeof(*T));
+	cb_pending_init(T, S);
+	cr_expect_eq(cb_pending_recover(T, 42), 2);
+	p = cb_pending_find(T, &a);
+	cr_assert_not_null(p);
+	cr_expect_eq(p->slot->len, 5);
+	cr_expect_eq(p->first_ms, 42);
+	cr_expect_not_null(cb_pending_find(T, &b));
+	cr_expect_eq(cb_pending_from(T, a.saddr_be), 1);
+	cr_expect_eq(cb_pending_recover(T, 43), 0, "recovering twice adds nothing");
+}
+
+Test(pending, counts_by_state_and_service)
+{
+	struct pending *p;
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		struct cb_flow_key k = key(0xc6120001 + (uint32_t)i, 1000);
+
+		cr_assert_eq(cb_pending_create(T, &k, 0, &p), 0);
+		if (i % 2) {
+			p->state = P_WAITING;
+			p->d.service = i % 3;
+		}
+	}
+	cr_expect_eq(cb_pending_count(T, P_WAITING, -1), 3);
+	cr_expect_eq(cb_pending_count(T, P_WAITING, 1), 1);
+	cr_expect_eq(cb_pending_count(T, P_WAITING, 0), 1);
+	cr_expect_eq(cb_pending_count(T, P_ASSEMBLING, -1), 3);
+}
