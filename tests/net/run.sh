@@ -21,12 +21,15 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	topo_down
-	rm -rf "$WORK"
+	[ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+CLEANUP=()
 die() { echo "FAIL: $*"; exit 1; }
+# Run a command when the test ends, passed or failed (in its subshell).
+at_exit() { CLEANUP+=("$1"); }
 expect_eq() { [ "$1" = "$2" ] || die "$3: got '$1', want '$2'"; }
 dir() { nsx "$CB_NS_DIR" "$@"; }
 cli() { nsx "$CB_NS_CLIENT" "$@"; }
@@ -592,6 +595,240 @@ print(reset)")
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# A controller killed right after it handed a socket to an app (the crash
+# point after-send: deterministic, no race) and started again must leave that
+# connection to its app: the stash still names the flow, the flow table says
+# LOCAL, and the app answers the client later with no RST from anyone.
+test_controller_restart_after_handoff() {
+	local conf=$WORK/ra.conf sock=$WORK/ra.sock pcap=$WORK/ra.pcap ctl app rc out
+	printf '[broker]\ninterface = %s\ndecide_ms = 200\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT=after-send \
+		"$CB" run --config "$conf" --socket "$sock" > "$WORK/ra1.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$HERE/hold_app.py" "$sock" web 2 > "$WORK/ra-app.log" 2>&1 &
+	app=$!; BG_PIDS+=("$app")
+	sleep 0.3
+	capture_start "$pcap"
+	cli curl -s -m 10 "http://$CB_VIP/held" -o "$WORK/ra.out" &
+	local curl=$!; BG_PIDS+=("$curl")
+	wait "$ctl"; rc=$?
+	cat "$WORK/ra1.log"
+	expect_eq "$rc" 137 "controller killed at the crash point (SIGKILL)"
+	grep -q "crash point after-send reached" "$WORK/ra1.log" || die "not killed at after-send"
+	ctl_start "$conf" "$sock" "$WORK/ra2.log"; ctl=$CTL
+	wait "$curl"; rc=$?
+	capture_stop
+	cat "$WORK/ra2.log"; cat "$WORK/ra.out"
+	expect_eq "$rc" 0 "curl exit status"
+	grep -q "held app=web after=2" "$WORK/ra.out" || die "the app's answer did not arrive"
+	grep -q "1 flows were handed over before the restart; left to their apps" "$WORK/ra2.log" ||
+		die "the restarted controller did not recognise the handed-over flow"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep '^connbroker_recovered_local_total')
+	expect_eq "$out" "connbroker_recovered_local_total 1" "recovered_local metric"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# SIGHUP reloads the configuration: new rules route new flows, a flow already
+# waiting for its app keeps that decision, an app removed from the file is
+# disconnected, and a broken file is refused with its line number while the
+# controller keeps running on the old one.
+test_controller_reload() {
+	local conf=$WORK/rl.conf sock=$WORK/rl.sock ctl out waiting
+	write_conf() {
+		printf '[broker]\ninterface = %s\ndecide_ms = 200\n[service s]\nlisten = %s:80\ndefault = web\nwait_ms = 8000\n[rule api]\nservice = s\npath_prefix = %s\napp = api\n[rule later]\nservice = s\npath_prefix = /later\napp = later\n[app web]\n[app api]\n[app later]\n%s' \
+			"$CB_IF_DIR" "$CB_VIP" "$1" "$2" > "$conf"
+	}
+	write_conf /api/ '[app old]\n'
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/rl.log"; ctl=$CTL
+	for a in web api old; do
+		nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" "$a" > "$WORK/rl-$a.log" 2>&1 &
+		BG_PIDS+=($!)
+	done
+	sleep 0.5
+	out=$(cli curl -s -m 3 "http://$CB_VIP/api/x"); echo "$out"
+	grep -q "app=api " <<<"$out" || die "before reload: /api/ to api"
+	# a flow decided for app `later`, which has no instance yet
+	cli curl -s -m 10 "http://$CB_VIP/later/y" -o "$WORK/rl-later.out" &
+	waiting=$!; BG_PIDS+=("$waiting")
+	sleep 0.5
+	write_conf /v2/ ''
+	kill -HUP "$ctl"; sleep 0.5
+	kill -0 "$ctl" || die "controller died on SIGHUP"
+	grep -q "reload: .*rule api: changed: path_prefix '/api/' -> '/v2/'" "$WORK/rl.log" || { cat "$WORK/rl.log"; die "change not logged"; }
+	grep -q "reload: .*app old: removed" "$WORK/rl.log" || die "removed app not logged"
+	grep -q "reload: .*: 2 changes; 1 services, 2 rules, 3 apps" "$WORK/rl.log" || die "reload summary"
+	out=$(cli curl -s -m 3 "http://$CB_VIP/api/x"); echo "$out"
+	grep -q "app=web .*rule=default" <<<"$out" || die "after reload: /api/ falls to the default"
+	out=$(cli curl -s -m 3 "http://$CB_VIP/v2/x"); echo "$out"
+	grep -q "app=api .*rule=api" <<<"$out" || die "after reload: /v2/ to api"
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" later > "$WORK/rl-later.log" 2>&1 &
+	BG_PIDS+=($!)
+	wait "$waiting"
+	cat "$WORK/rl-later.out"
+	grep -q "app=later .*rule=later" "$WORK/rl-later.out" || die "the waiting flow lost its decision"
+	# a broken file: refused, named, the old configuration keeps serving
+	printf '[service s]\nlisten = %s:80\n[rule r]\nservice = s\napp = ghost\nprefix = x\n' "$CB_VIP" > "$conf"
+	kill -HUP "$ctl"; sleep 0.5
+	kill -0 "$ctl" || die "controller died on a bad file"
+	grep -q "reload: $conf:3: \[rule r\]: unknown app 'ghost'; the running configuration is kept" "$WORK/rl.log" ||
+		{ cat "$WORK/rl.log"; die "bad file not reported"; }
+	out=$(cli curl -s -m 3 "http://$CB_VIP/v2/x"); echo "$out"
+	grep -q "app=api " <<<"$out" || die "the old configuration stopped serving"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep '^connbroker_reloads_total' | tr '\n' ' ')
+	expect_eq "$out" 'connbroker_reloads_total{result="ok"} 1 connbroker_reloads_total{result="failed"} 1 ' "reload metrics"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# A controller whose attachment or interface disappears exits with a message
+# (exit status 1) instead of waiting for records that will never come.
+test_controller_exits_without_interface() {
+	local conf=$WORK/gone.conf ctl rc
+	printf '[broker]\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --interface "$CB_IF_DIR" \
+		--socket "$WORK/gone.sock" > "$WORK/gone1.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	dir "$CB" detach "$CB_IF_DIR" || die detach
+	timeout 3 tail --pid="$ctl" -f /dev/null || die "controller still running 3 s after detach"
+	wait "$ctl"; rc=$?
+	cat "$WORK/gone1.log"
+	expect_eq "$rc" 1 "exit status after detach"
+	grep -q "connbroker is not attached any more" "$WORK/gone1.log" || die "message after detach"
+	# the interface itself goes away
+	dir ip link add cbtmp0 type veth peer name cbtmp1 || die "veth"
+	at_exit 'dir ip link del cbtmp0 2>/dev/null; dir "$CB" detach cbtmp0 >/dev/null 2>&1'
+	dir ip link set cbtmp0 up; dir ip link set cbtmp1 up
+	dir "$CB" attach cbtmp0 --service "$CB_VIP:80" --mode skb || die "attach cbtmp0"
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$conf" --interface cbtmp0 \
+		--socket "$WORK/gone2.sock" > "$WORK/gone2.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	dir ip link del cbtmp0
+	timeout 3 tail --pid="$ctl" -f /dev/null || die "controller still running 3 s after the interface went"
+	wait "$ctl"; rc=$?
+	cat "$WORK/gone2.log"
+	expect_eq "$rc" 1 "exit status after the interface went"
+	grep -q "cbtmp0: the interface is gone" "$WORK/gone2.log" || die "message after the interface went"
+	dir "$CB" detach cbtmp0 || die "detach of a vanished interface"
+	[ -e "$(topo_pins "$CB_NS_DIR" cbtmp0)" ] && die "pins of the vanished interface left"
+	return 0
+}
+
+# Two network namespaces, each with an interface named eth0, both attached
+# and serving, each with its own controller on its default socket path; each
+# namespace's status shows only its own; detaching one leaves the other
+# serving.
+test_two_namespaces_same_ifname() {
+	local ns ip i conf out ino
+	for i in 1 2; do
+		ns=cb-b$i
+		nsx "$ns" ip link set "cbb$i" down
+		nsx "$ns" ip link set "cbb$i" name eth0 || die "rename in $ns"
+		at_exit "nsx $ns ip link set eth0 down; nsx $ns ip link set eth0 name cbb$i; nsx $ns ip link set cbb$i up"
+		nsx "$ns" ip link set eth0 up
+	done
+	for i in 1 2; do
+		ns=cb-b$i; ip=198.18.0.$((i + 2))
+		nsx "$ns" "$CB" attach eth0 --service "$ip:80" --mode tc || die "attach eth0 in $ns"
+		at_exit "nsx $ns $CB detach eth0 >/dev/null 2>&1"
+		conf=$WORK/ns$i.conf
+		printf '[broker]\ninterface = eth0\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = b%s\n[app b%s]\n' \
+			"$ip" "$i" "$i" > "$conf"
+		nsenter --net=/run/netns/"$ns" "$CB" run --config "$conf" > "$WORK/ns$i.log" 2>&1 &
+		eval "CTL$i=\$!"; BG_PIDS+=($!)
+	done
+	sleep 0.7
+	for i in 1 2; do
+		ns=cb-b$i
+		ino=$(stat -L -c %i "/run/netns/$ns")
+		[ -S "/run/connbroker/network-namespaces/$ino/eth0.sock" ] || { cat "$WORK/ns$i.log"; die "no default socket for $ns"; }
+		nsenter --net=/run/netns/"$ns" python3 "$ROOT/examples/app.py" \
+			"/run/connbroker/network-namespaces/$ino/eth0.sock" "b$i" > "$WORK/ns$i-app.log" 2>&1 &
+		BG_PIDS+=($!)
+		out=$(nsx "$ns" "$CB" -j status)
+		expect_eq "$(jq length <<<"$out")" 1 "interfaces listed in $ns"
+		expect_eq "$(jq -r '.[0].attached' <<<"$out")" true "eth0 attached in $ns"
+		jq -r '.[0].pins' <<<"$out" | grep -q "/network-namespaces/$ino/eth0$" || die "pins of $ns: $out"
+	done
+	sleep 0.5
+	for i in 1 2; do
+		out=$(cli curl -s -m 3 "http://198.18.0.$((i + 2))/hello"); echo "$out"
+		grep -q "app=b$i " <<<"$out" || die "namespace $i does not serve"
+	done
+	nsx cb-b1 "$CB" detach eth0 || die "detach in cb-b1"
+	timeout 3 tail --pid="$CTL1" -f /dev/null || die "the controller of cb-b1 did not exit"
+	out=$(nsx cb-b1 "$CB" detach eth0 2>&1); echo "$out"
+	grep -q "not attached in this network namespace" <<<"$out" || die "second detach in cb-b1: $out"
+	out=$(cli curl -s -m 3 "http://198.18.0.4/still"); echo "$out"
+	grep -q "app=b2 " <<<"$out" || die "detaching cb-b1 broke cb-b2"
+	expect_eq "$(nsx cb-b2 "$CB" -j status eth0 | jq -r '.[0].attached')" true "cb-b2 still attached"
+	kill -TERM "$CTL2"; wait "$CTL2"
+	nsx cb-b2 "$CB" detach eth0 || die "detach in cb-b2"
+	return 0
+}
+
+# Programs whose pins are gone (removed by hand) are orphans: detach alone
+# does not see them, detach --force removes them, and only them.
+test_detach_force_orphans() {
+	local out
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	rm -rf "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")"
+	out=$(dir "$CB" detach "$CB_IF_DIR" 2>&1); echo "$out"
+	grep -q "not attached in this network namespace; nothing to do (--force" <<<"$out" || die "detach message: $out"
+	dir ip link show "$CB_IF_DIR" | grep -q 'prog/xdp' || die "the orphan should still be attached"
+	out=$(dir "$CB" detach --force "$CB_IF_DIR" 2>&1); echo "$out"
+	grep -q "removed orphaned XDP program" <<<"$out" || die "XDP orphan not removed"
+	grep -q "removed orphaned tc egress filter" <<<"$out" || die "tc orphan not removed"
+	dir ip link show "$CB_IF_DIR" | grep -q 'prog/xdp' && die "XDP left after --force"
+	[ -n "$(dir tc filter show dev "$CB_IF_DIR" egress)" ] && die "tc filter left after --force"
+	return 0
+}
+
+# Packets that tc redirects into the interface (a container network, say):
+# generic XDP never sees them (the kernel skips reinjected skbs), the TC hook
+# does.  A mirred redirect on the bridge delivers the client's packets to the
+# director; --mode tc serves every request.
+test_tc_mode_serves_redirected() {
+	local conf=$WORK/rd.conf sock=$WORK/rd.sock ctl ok fail mode
+	nsx "$CB_NS_NET" tc qdisc add dev "br-$CB_IF_CLIENT" clsact || die clsact
+	at_exit "nsx $CB_NS_NET tc qdisc del dev br-$CB_IF_CLIENT clsact"
+	# u32: this kernel has no flower or matchall classifier
+	nsx "$CB_NS_NET" tc filter add dev "br-$CB_IF_CLIENT" ingress protocol ip u32 \
+		match ip dst "$CB_VIP/32" match ip protocol 6 0xff match ip dport 80 0xffff \
+		action mirred egress redirect dev "br-$CB_IF_DIR" || die "mirred"
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	for mode in tc skb; do
+		dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode "$mode" > "$WORK/rd-attach-$mode.log" 2>&1 || die "attach $mode"
+		ctl_start "$conf" "$sock" "$WORK/rd-$mode.log"; ctl=$CTL
+		nsenter --net=/run/netns/"$CB_NS_DIR" "$ROOT/build/http_app" --app web --socket "$sock" 2>/dev/null &
+		BG_PIDS+=($!)
+		sleep 0.3
+		ok=0 fail=0
+		for i in $(seq 1 100); do
+			if cli curl -s -m 2 -o /dev/null "http://$CB_VIP/r$i"; then ok=$((ok + 1)); else fail=$((fail + 1)); fi
+		done
+		echo "mode $mode: $ok of 100 requests answered through a tc redirect"
+		kill -TERM "$ctl"; wait "$ctl"
+		dir "$CB" detach "$CB_IF_DIR"
+		if [ "$mode" = tc ]; then
+			expect_eq "$ok" 100 "requests answered in --mode tc"
+		else
+			grep -q "generic XDP does not see packets that tc redirects" "$WORK/rd-attach-skb.log" ||
+				die "attach --mode skb does not warn"
+		fi
+	done
+	return 0
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -610,7 +847,10 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
 	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed
-	   test_controller_repair_failure_resets test_controller_per_source_bound)
+	   test_controller_repair_failure_resets test_controller_per_source_bound
+	   test_controller_restart_after_handoff test_controller_reload
+	   test_controller_exits_without_interface test_two_namespaces_same_ifname
+	   test_detach_force_orphans test_tc_mode_serves_redirected)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
@@ -622,7 +862,9 @@ for t in "${TESTS[@]}"; do
 	# every check in a test is explicit (die/expect_eq): no set -e, which
 	# would also fire on the expected non-zero exits the tests examine
 	# the subshell kills what its test started, even when the test dies
-	( trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait' EXIT; "$t" ) >"$log" 2>&1
+	# and runs the CLEANUP commands a test registered (at_exit)
+	( trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait
+		for c in "${CLEANUP[@]}"; do eval "$c"; done' EXIT; "$t" ) >"$log" 2>&1
 	rc=$?
 	dir "$CB" detach "$CB_IF_DIR" >/dev/null 2>&1
 	dir xdp-filter unload "$CB_IF_DIR" >/dev/null 2>&1

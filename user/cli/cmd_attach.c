@@ -119,27 +119,55 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		return CB_EXIT_FAIL;
 	if (cb_attach(&o))
 		return CB_EXIT_FAIL;
+	if (o.mode == CB_MODE_SKB)
+		cb_info("%s: note: generic XDP does not see packets that tc redirects or mirrors into "
+			"this interface (container networks, act_mirred, bpf_redirect); where that "
+			"happens use --mode tc", o.ifname);
 	if (!cli->json)
 		cb_debug("%s: attached in mode %s with %zu service(s)", o.ifname,
 			 cb_mode_name(o.mode), o.n_services);
 	return CB_EXIT_OK;
 }
 
+static int detach_usage(FILE *f)
+{
+	fprintf(f, "Usage: connbroker detach IFNAME [--force]\n"
+		   "  --force  also remove connbroker programs that no pins record (orphans,\n"
+		   "           e.g. after the pin directory was removed by hand)\n");
+	return f == stdout ? CB_EXIT_OK : CB_EXIT_USAGE;
+}
+
+/* This network namespace's attachment only: pins are per namespace. */
 int cmd_detach(const struct cb_cli *cli, int argc, char **argv)
 {
-	int was;
+	const char *ifname = NULL;
+	int was, force = 0, i, n;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(argv[1] && !strcmp(argv[1], "--help") ? stdout : stderr,
-			"Usage: connbroker detach IFNAME\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? CB_EXIT_OK : CB_EXIT_USAGE;
+	(void)cli;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
+			force = 1;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return detach_usage(stdout);
+		else if (argv[i][0] == '-' || ifname)
+			return detach_usage(stderr);
+		else
+			ifname = argv[i];
 	}
+	if (!ifname)
+		return detach_usage(stderr);
 	if (cb_require_root("detach") || cb_bpffs_ensure())
 		return CB_EXIT_FAIL;
-	if (cb_detach(argv[1], &was))
+	if (cb_detach(ifname, &was))
 		return CB_EXIT_FAIL;
-	if (!was)
-		cb_info("%s: not attached; nothing to do", argv[1]);
+	n = force ? cb_detach_orphans(ifname) : 0;
+	if (n < 0) {
+		cb_err("detach %s --force: %s", ifname, strerror(-n));
+		return CB_EXIT_FAIL;
+	}
+	if (!was && !n)
+		cb_info("%s: not attached in this network namespace; nothing to do%s", ifname,
+			force ? "" : " (--force also looks for orphaned programs)");
 	return CB_EXIT_OK;
 }
 

@@ -654,9 +654,11 @@ static int load_config(struct ctl *c)
 	}
 	if (c->opts.metrics)
 		snprintf(c->cfg->metrics, sizeof(c->cfg->metrics), "%s", c->opts.metrics);
-	if (!c->opts.ifname || !c->opts.ifname[0])
-		c->opts.ifname = c->cfg->interface;
-	if (!c->opts.ifname[0]) {
+	/* a copy: the configuration is replaced on reload */
+	snprintf(c->ifname, sizeof(c->ifname), "%s",
+		 c->opts.ifname && c->opts.ifname[0] ? c->opts.ifname : c->cfg->interface);
+	c->opts.ifname = c->ifname;
+	if (!c->ifname[0]) {
 		cb_err("run: no interface: give --interface or [broker] interface in %s",
 		       c->opts.cfg_path);
 		return -EINVAL;

@@ -40,6 +40,7 @@ struct cb_metrics;
 
 struct ctl {
 	struct cb_ctl_opts opts;
+	char ifname[16];
 	char sock_buf[256];                     /* the default apps' socket path */
 	int lock_fd;                            /* one controller per interface */
 	struct cb_config_file *cfg;             /* replaced as a whole on reload */

@@ -462,6 +462,75 @@ fail:
 	return err;
 }
 
+/* The program's name ("" when it cannot be read). */
+static void prog_name(uint32_t id, char *name, size_t len)
+{
+	struct bpf_prog_info info;
+	uint32_t il = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	name[0] = 0;
+	if (fd < 0)
+		return;
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(fd, &info, &il))
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+}
+
+static int xdp_orphans(const char *ifname, int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p, *next;
+	char name[BPF_OBJ_NAME_LEN];
+	int n = 0;
+
+	if (libxdp_get_error(mp))
+		return 0;
+	p = xdp_multiprog__is_legacy(mp) ? xdp_multiprog__main_prog(mp)
+					  : xdp_multiprog__next_prog(NULL, mp);
+	for (; p; p = next) {
+		next = xdp_multiprog__is_legacy(mp) ? NULL : xdp_multiprog__next_prog(p, mp);
+		prog_name(xdp_program__id(p), name, sizeof(name));
+		if (strcmp(name, "cb_xdp"))
+			continue;
+		if (!xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0)) {
+			cb_info("%s: removed orphaned XDP program %u (cb_xdp)", ifname,
+				xdp_program__id(p));
+			n++;
+		}
+	}
+	xdp_multiprog__close(mp);
+	return n;
+}
+
+static int tc_orphan(const char *ifname, int ifindex, enum bpf_tc_attach_point where)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = CB_TC_HANDLE, .priority = CB_TC_PRIO);
+	char name[BPF_OBJ_NAME_LEN];
+	uint32_t id;
+
+	if (tc_query(ifindex, where, &id))
+		return 0;
+	prog_name(id, name, sizeof(name));
+	if (strncmp(name, "cb_tc_", 6) || bpf_tc_detach(&hook, &o))
+		return 0;
+	cb_info("%s: removed orphaned tc %s filter (program %u, %s)", ifname,
+		where == BPF_TC_INGRESS ? "ingress" : "egress", id, name);
+	return 1;
+}
+
+int cb_detach_orphans(const char *ifname)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+
+	if (!ifindex)
+		return -ENODEV;
+	return xdp_orphans(ifname, ifindex) + tc_orphan(ifname, ifindex, BPF_TC_INGRESS) +
+	       tc_orphan(ifname, ifindex, BPF_TC_EGRESS);
+}
+
 int cb_detach(const char *ifname, int *was_attached)
 {
 	struct cb_attach_info info;

@@ -29,6 +29,14 @@ int cb_pin_maps(struct bpf_object *obj, const char *ifname);
 int cb_attach(const struct cb_attach_opts *o);
 /* 0 when detached, also when nothing was attached (*was_attached = 0). */
 int cb_detach(const char *ifname, int *was_attached);
+/*
+ * Remove connbroker programs from ifname that no pins of this namespace
+ * record (orphans: pins removed by hand, or left by a crashed build): an XDP
+ * program named cb_xdp, and TC filters at connbroker's handle and priority
+ * running cb_tc_*.  Programs of other tools are left alone.  Returns how
+ * many were removed, or -errno.
+ */
+int cb_detach_orphans(const char *ifname);
 /* Replace the services map of an attached interface with this set. */
 int cb_services_replace(int map_fd, const struct cb_service_key *svcs, size_t n);
 /* Put a fresh random key in the idle slot and make it current. */
