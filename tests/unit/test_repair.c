@@ -307,3 +307,191 @@ Test(repair, state_from_an_xdp_flow)
 	cr_expect_eq(st.win.max_window, 64512);
 	cr_expect_eq(st.sndq_len + st.unsent_len, 0);
 }
+
+/* ---- a queue that changes under a dump (P7) ------------------------ */
+
+struct grow {
+	int cli, srv;
+	int calls;
+	int every;                      /* grow on every call, not just the first */
+	size_t sent;                    /* bytes the client has sent in all */
+	uint8_t data[8000];
+};
+
+static int inq(int fd)
+{
+	int n = -1;
+
+	cr_assert_eq(ioctl(fd, SIOCINQ, &n), 0);
+	return n;
+}
+
+/* Between the copy and the re-check: 500 more bytes reach the server. */
+static void grow_rcvq(void *arg)
+{
+	struct grow *g = arg;
+	int i;
+
+	if (g->calls++ && !g->every)
+		return;
+	cr_assert_leq(g->sent + 500, sizeof(g->data));
+	cr_assert_eq(send(g->cli, g->data + g->sent, 500, 0), 500);
+	g->sent += 500;
+	for (i = 0; i < 2000 && (size_t)inq(g->srv) < g->sent; i++)
+		usleep(1000);
+	cr_assert_eq((size_t)inq(g->srv), g->sent);
+}
+
+static void grow_setup(struct grow *g)
+{
+	int i;
+
+	need_root();
+	memset(g, 0, sizeof(*g));
+	pair(AF_INET, &g->cli, &g->srv);
+	fill(g->data, sizeof(g->data), 5);
+	g->sent = 1000;
+	cr_assert_eq(send(g->cli, g->data, g->sent, 0), (ssize_t)g->sent);
+	for (i = 0; i < 2000 && (size_t)inq(g->srv) < g->sent; i++)
+		usleep(1000);
+}
+
+Test(repair, dump_sees_a_queue_grow_and_starts_again)
+{
+	struct cb_sock_state st;
+	struct grow g;
+	int end = 0, fd;
+	socklen_t sl = sizeof(end);
+	uint8_t got[1500];
+
+	grow_setup(&g);
+	cr_assert_eq(cb_repair_dump_hook(g.srv, &st, grow_rcvq, &g), 0);
+	cr_expect_eq(g.calls, 2, "one copy found stale, one good");
+	cr_assert_eq(st.rcvq_len, 1500);
+	cr_expect_eq(memcmp(st.rcvq, g.data, 1500), 0);
+	/* sequence numbers match the content: the queue ends at rcv_nxt */
+	cr_assert_eq(setsockopt(g.srv, IPPROTO_TCP, TCP_REPAIR_QUEUE, &(int){ TCP_RECV_QUEUE },
+				sizeof(int)), 0);
+	cr_assert_eq(getsockopt(g.srv, IPPROTO_TCP, TCP_QUEUE_SEQ, &end, &sl), 0);
+	cr_expect_eq(st.rcv_seq + 1500, (uint32_t)end);
+	/* and the connection moves on from it */
+	close(g.srv);
+	fd = cb_repair_restore(&st, NULL);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cb_sock_state_free(&st);
+	cr_expect_eq(read_exact(fd, got, sizeof(got)), sizeof(got));
+	cr_expect_eq(memcmp(got, g.data, sizeof(got)), 0);
+	talk_and_close(g.cli, fd);
+}
+
+Test(repair, dump_gives_up_on_a_queue_that_keeps_moving)
+{
+	struct cb_sock_state st;
+	struct grow g;
+
+	grow_setup(&g);
+	g.every = 1;
+	cr_expect_eq(cb_repair_dump_hook(g.srv, &st, grow_rcvq, &g), -EAGAIN);
+	cr_expect_eq(g.calls, CB_REPAIR_DUMP_TRIES);
+	cr_expect_null(st.rcvq, "nothing left allocated");
+	close(g.srv);
+	close(g.cli);
+}
+
+/* ---- a socket built from an XDP flow's numbers ---------------------- */
+
+/*
+ * Stand in for XDP's flow table against a real client: the flow's numbers
+ * are taken from an accepted socket (dumped, closed silently), with an MSS
+ * below loopback's and a TS clock that is odd (a µs clock, if used as is).
+ */
+static void flow_like(int cli, int srv, const uint8_t *req, size_t len, uint16_t mss,
+		      struct cb_flow_key *k, struct cb_flow *f, uint32_t *now)
+{
+	struct cb_sock_state d;
+
+	cr_assert_eq(cb_repair_dump(srv, &d), 0);
+	cr_assert_eq(d.rcvq_len, len);
+	close(srv);
+	*k = (struct cb_flow_key){ d.peer.in4.sin_addr.s_addr, d.local.in4.sin_addr.s_addr,
+				   d.peer.in4.sin_port, d.local.in4.sin_port };
+	memset(f, 0, sizeof(*f));
+	f->client_isn = d.rcv_seq - 1;
+	f->server_isn = d.snd_una - 1;
+	f->rcv_nxt = d.rcv_seq + (uint32_t)len;
+	f->snd_nxt = d.snd_una;
+	f->bytes_in = (uint32_t)len;
+	f->snd_wnd = d.win.snd_wnd;
+	f->rcv_wnd = d.win.rcv_wup + d.win.rcv_wnd - d.rcv_seq;
+	f->mss = mss;
+	f->snd_wscale = d.snd_wscale;
+	f->rcv_wscale = d.rcv_wscale;
+	f->opts = d.opts;
+	f->state = CB_FLOW_UNBOUND;
+	*now = cb_now_ms();
+	f->ts_offset = (d.tsval | 1) - *now;
+	cb_sock_state_free(&d);
+}
+
+Test(repair, socket_from_an_xdp_flow_runs_ms_timestamps_the_peer_mss_and_an_rtt)
+{
+	static uint8_t req[300], got[300];
+	struct cb_sock_state st;
+	struct cb_flow_key k;
+	struct cb_flow f;
+	struct tcp_info ti;
+	uint32_t now, rtt;
+	int cli, srv, fd, ts;
+	socklen_t sl = sizeof(ts);
+
+	need_root();
+	pair(AF_INET, &cli, &srv);
+	fill(req, sizeof(req), 9);
+	cr_assert_eq(send(cli, req, sizeof(req), 0), (ssize_t)sizeof(req));
+	usleep(20000);
+	flow_like(cli, srv, req, sizeof(req), 1200, &k, &f, &now);
+	cr_assert(f.opts & CB_OPT_TS, "loopback negotiates timestamps");
+	cb_state_from_flow(&st, &k, &f, req, sizeof(req), now);
+	cr_expect_eq(st.tsval & 1, 0);
+
+	fd = build(&st);
+	cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, &sl), 0);
+	cr_expect_eq(ts & 1, 0, "a millisecond clock");
+	go_live(fd, &st);
+	rtt = first_rtt(fd);
+	ti = info(fd);
+	cr_expect_eq(ti.tcpi_options & TCPI_OPT_USEC_TS_BIT, 0, "no µs timestamps");
+	/* the peer's MSS less the timestamp option, as on an accepted socket */
+	cr_expect_eq(ti.tcpi_snd_mss, 1200 - TCPOLEN_TS_ALIGNED, "snd_mss %u", ti.tcpi_snd_mss);
+	cr_expect_gt(rtt, 0, "an RTT sample right after going live");
+	cr_expect_lt(rtt, 5000, "a real sample, not a fallback (%u us)", rtt);
+
+	cr_expect_eq(read_exact(fd, got, sizeof(req)), sizeof(req));
+	cr_expect_eq(memcmp(got, req, sizeof(req)), 0);
+	talk_and_close(cli, fd);
+}
+
+/* A dump -> restore round trip keeps the clock's kind: here a µs one. */
+Test(repair, round_trip_keeps_a_microsecond_clock)
+{
+	struct cb_sock_state st;
+	int cli, srv, fd;
+
+	need_root();
+	pair(AF_INET, &cli, &srv);
+	cr_assert_eq(cb_repair_dump(srv, &st), 0);
+	close(srv);
+	st.tsval |= 1;
+	fd = cb_repair_restore(&st, NULL);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cb_sock_state_free(&st);
+	cr_expect(info(fd).tcpi_options & TCPI_OPT_USEC_TS_BIT);
+	cr_assert_eq(cb_repair_dump(fd, &st), 0);
+	cr_expect_eq(st.tsval & 1, 1, "dumped with its bit");
+	close(fd);
+	fd = cb_repair_restore(&st, NULL);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cb_sock_state_free(&st);
+	cr_expect(info(fd).tcpi_options & TCPI_OPT_USEC_TS_BIT);
+	talk_and_close(cli, fd);
+}
