@@ -231,7 +231,8 @@ int cb_repair_build(const struct cb_sock_state *st, const char **step)
 		return -errno;
 	STEP("repair on", set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON));
 	STEP("buffers", set_buffers(fd, st));
-	STEP("send queue seq", set_queue_seq(fd, TCP_SEND_QUEUE, st->snd_una - (rtt_probe(st) ? 1 : 0)));
+	/* the probe byte goes out at snd_una - 1 */
+	STEP("send queue seq", set_queue_seq(fd, TCP_SEND_QUEUE, st->snd_una - rtt_probe(st)));
 	STEP("recv queue seq", set_queue_seq(fd, TCP_RECV_QUEUE, st->rcv_seq));
 	STEP("freebind", set_freebind(fd, fam));
 	STEP("maxseg", set_maxseg(fd, st->mss));
