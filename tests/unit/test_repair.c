@@ -1,31 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * TCP_REPAIR against a real peer on loopback: a connection is accepted the
- * normal way, dumped and closed silently, then rebuilt from its numbers by
- * cb_repair_restore(); the original client must not notice.  Needs root
- * (CAP_NET_ADMIN for TCP_REPAIR).
+ * TCP_REPAIR against a real peer on loopback (127.0.0.1 and ::1): a
+ * connection is accepted the normal way, dumped and closed silently, then
+ * rebuilt from its numbers, directly or through a socket image; the
+ * original client must not notice.  Needs root (CAP_NET_ADMIN).
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include "repair/image.h"
 #include "repair/repair.h"
+#include "util/clock.h"
 
-static void pair(int *cli, int *srv)
+#define TCPI_OPT_USEC_TS_BIT 64         /* newer than netinet/tcp.h */
+#define TCPOLEN_TS_ALIGNED 12
+
+static void need_root(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	if (geteuid() != 0)
+		cr_skip_test("TCP_REPAIR needs CAP_NET_ADMIN");
+}
 
+static void pair(int family, int *cli, int *srv)
+{
+	union cb_sockaddr a = { .sa.sa_family = (sa_family_t)family };
+	socklen_t al = sizeof(a);
+	int l = socket(family, SOCK_STREAM, 0);
+
+	if (family == AF_INET6)
+		a.in6.sin6_addr = in6addr_loopback;
+	else
+		a.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_geq(l, 0);
-	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(bind(l, &a.sa, cb_sockaddr_len(&a)), 0);
 	cr_assert_eq(listen(l, 1), 0);
-	cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
-	*cli = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(*cli, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(l, &a.sa, &al), 0);
+	*cli = socket(family, SOCK_STREAM, 0);
+	cr_assert_eq(connect(*cli, &a.sa, cb_sockaddr_len(&a)), 0);
 	*srv = accept(l, NULL, NULL);
 	cr_assert_geq(*srv, 0);
 	close(l);
@@ -57,76 +77,173 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 		p[i] = (uint8_t)((i * 131 + seed) % 251);
 }
 
-Test(repair, dump_close_silently_restore_and_talk)
+static struct tcp_info info(int fd)
 {
-	static uint8_t req[300000], got[300000], resp[40000];
-	struct cb_sock_state st;
+	struct tcp_info ti;
+	socklen_t sl = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl), 0);
+	return ti;
+}
+
+/* The first RTT sample, waited for up to 100 ms (loopback answers in µs). */
+static uint32_t first_rtt(int fd)
+{
+	int i;
+
+	for (i = 0; i < 100 && !info(fd).tcpi_rtt; i++)
+		usleep(1000);
+	return info(fd).tcpi_rtt;
+}
+
+/* Built but not live: reads refused, nothing sent, even by close(). */
+static void expect_inert(int fd)
+{
+	uint8_t b;
+
+	errno = 0;
+	cr_expect_eq(recv(fd, &b, 1, MSG_DONTWAIT), -1);
+	cr_expect_eq(errno, EPERM, "read from a socket in repair mode: %s", strerror(errno));
+}
+
+static int build(const struct cb_sock_state *st)
+{
 	const char *step = NULL;
-	int cli, srv, fd;
+	int fd = cb_repair_build(st, &step);
+
+	cr_assert_geq(fd, 0, "build failed at %s: %s", step, strerror(-fd));
+	expect_inert(fd);
+	return fd;
+}
+
+static void go_live(int fd, const struct cb_sock_state *st)
+{
+	const char *step = NULL;
+	int err = cb_repair_go_live(fd, st, &step);
+
+	cr_assert_eq(err, 0, "go live failed at %s: %s", step, strerror(-err));
+}
+
+/*
+ * Move the server socket srv: dump, close it (repair mode: silently), and
+ * build it again, directly from the state or through a socket image; a
+ * first build is closed before going live, which must not disturb the
+ * client either.  Returns the new, live fd.
+ */
+static int move(int srv, bool via_image)
+{
+	static uint8_t img[1 << 20];
+	struct cb_sock_state st, dec, *use = &st;
+	const char *step = NULL;
+	ssize_t n = 0;
+	int fd;
+
+	cr_assert_eq(cb_repair_dump(srv, &st), 0);
+	cr_expect_eq(st.tcp_state, TCP_ESTABLISHED);
+	if (via_image) {
+		n = cb_image_encode(&st, img, sizeof(img));
+		cr_assert_gt(n, 0, "encode: %s", strerror((int)-n));
+	}
+	close(srv);
+	if (!via_image) {
+		fd = cb_repair_restore(&st, &step);
+		cr_assert_geq(fd, 0, "restore failed at %s: %s", step, strerror(-fd));
+		cb_sock_state_free(&st);
+		return fd;
+	}
+	cb_sock_state_free(&st);
+	cr_assert_eq(cb_image_decode(img, (size_t)n, &dec), 0);
+	use = &dec;
+	close(build(use));
+	fd = build(use);
+	go_live(fd, use);
+	return fd;
+}
+
+/* Both directions byte-exact (sizes that fit the socket buffers, so one
+ * thread can write then read), then a clean close: EOF, not a reset. */
+static void talk_and_close(int cli, int fd)
+{
+	static uint8_t out[40000], got[40000];
 	ssize_t n;
 
-	if (geteuid() != 0)
-		cr_skip_test("TCP_REPAIR needs CAP_NET_ADMIN");
-	pair(&cli, &srv);
-	/* the request sits unread in the server's receive queue (large: many skbs) */
-	fill(req, sizeof(req), 1);
-	cr_assert_eq(send(cli, req, 100000, 0), 100000);
-	usleep(100000);
-	cr_assert_eq(cb_repair_dump(srv, &st), 0);
-	cr_expect_eq(st.rcvq_len, 100000);
-	cr_expect_eq(memcmp(st.rcvq, req, 100000), 0);
-	cr_expect_eq(st.sndq_len, 0);
-	cr_expect(st.opts & CB_OPT_TS);
-	close(srv);                     /* in repair mode: no FIN, no RST */
-
-	fd = cb_repair_restore(&st, &step);
-	cr_assert_geq(fd, 0, "restore failed at %s: %s", step, strerror(-fd));
-	cb_sock_state_free(&st);
-
-	/* the app reads the request as if it had accepted the connection */
-	cr_expect_eq(read_exact(fd, got, 100000), 100000);
-	cr_expect_eq(memcmp(got, req, 100000), 0);
-	/* both directions keep working, byte-exact (sizes that fit the socket
-	 * buffers, so one thread can write then read) */
-	fill(resp, sizeof(resp), 2);
-	cr_assert_eq(send(fd, resp, sizeof(resp), 0), (ssize_t)sizeof(resp));
-	cr_expect_eq(read_exact(cli, got, sizeof(resp)), sizeof(resp));
-	cr_expect_eq(memcmp(got, resp, sizeof(resp)), 0);
-	cr_assert_eq(send(cli, req + 100000, 40000, 0), 40000);
-	cr_expect_eq(read_exact(fd, got, 40000), 40000);
-	cr_expect_eq(memcmp(got, req + 100000, 40000), 0);
-	/* a clean close: the client sees EOF, not a reset */
+	fill(out, sizeof(out), 7);
+	cr_assert_eq(send(fd, out, sizeof(out), 0), (ssize_t)sizeof(out));
+	cr_expect_eq(read_exact(cli, got, sizeof(out)), sizeof(out));
+	cr_expect_eq(memcmp(got, out, sizeof(out)), 0);
+	fill(out, sizeof(out), 8);
+	cr_assert_eq(send(cli, out, sizeof(out), 0), (ssize_t)sizeof(out));
+	cr_expect_eq(read_exact(fd, got, sizeof(out)), sizeof(out));
+	cr_expect_eq(memcmp(got, out, sizeof(out)), 0);
 	close(fd);
 	n = read(cli, got, 1);
 	cr_expect_eq(n, 0, "client read %zd (%s)", n, n < 0 ? strerror(errno) : "data");
 	close(cli);
 }
 
-Test(repair, unacked_and_unsent_data_survive_a_move)
+/* The request sits unread in the server's receive queue (large: many skbs). */
+static void request_survives(int family, bool via_image)
+{
+	static uint8_t req[100000], got[100000];
+	union cb_sockaddr a;
+	socklen_t al = sizeof(a);
+	int cli, srv, fd;
+
+	need_root();
+	pair(family, &cli, &srv);
+	fill(req, sizeof(req), 1);
+	cr_assert_eq(send(cli, req, sizeof(req), 0), (ssize_t)sizeof(req));
+	usleep(100000);
+	fd = move(srv, via_image);
+	cr_assert_eq(getsockname(fd, &a.sa, &al), 0);
+	cr_expect_eq(a.sa.sa_family, family);
+	/* nothing was unacknowledged: the one-byte probe gave an RTT at once */
+	cr_expect_gt(first_rtt(fd), 0);
+	/* the app reads the request as if it had accepted the connection */
+	cr_expect_eq(read_exact(fd, got, sizeof(req)), sizeof(req));
+	cr_expect_eq(memcmp(got, req, sizeof(req)), 0);
+	talk_and_close(cli, fd);
+}
+
+Test(repair, request_survives_restore)
+{
+	request_survives(AF_INET, false);
+}
+
+Test(repair, request_survives_image_move_ipv4)
+{
+	request_survives(AF_INET, true);
+}
+
+Test(repair, request_survives_image_move_ipv6)
+{
+	request_survives(AF_INET6, true);
+}
+
+/* A client that does not read: the server's send queue fills, part of it
+ * sent and unacknowledged, part never sent. */
+static void unacked_and_unsent_survive(int family, bool via_image)
 {
 	static uint8_t out[400000], got[400000];
-	struct cb_sock_state st;
-	const char *step = NULL;
 	int cli, srv, fd, small = 4096, big = 1 << 20;
+	struct cb_sock_state st;
 	ssize_t accepted;
 	struct pollfd p;
 
-	if (geteuid() != 0)
-		cr_skip_test("TCP_REPAIR needs CAP_NET_ADMIN");
-	pair(&cli, &srv);
-	/* a client that does not read: the server's send queue fills */
+	need_root();
+	pair(family, &cli, &srv);
 	setsockopt(cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	fill(out, sizeof(out), 3);
 	accepted = send(srv, out, sizeof(out), MSG_DONTWAIT);
 	cr_assert_gt(accepted, 0);
 	usleep(100000);
+	/* a dump leaves the socket in repair mode: dumping it twice is fine */
 	cr_assert_eq(cb_repair_dump(srv, &st), 0);
 	cr_expect_gt(st.sndq_len, 0, "some bytes sent but unacknowledged");
 	cr_expect_gt(st.unsent_len, 0, "some bytes never sent");
-	close(srv);
-	fd = cb_repair_restore(&st, &step);
-	cr_assert_geq(fd, 0, "restore failed at %s: %s", step, strerror(-fd));
 	cb_sock_state_free(&st);
+	fd = move(srv, via_image);
 
 	/* every byte the old socket accepted arrives exactly once, in order */
 	setsockopt(cli, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
@@ -135,8 +252,22 @@ Test(repair, unacked_and_unsent_data_survive_a_move)
 	p.fd = cli;
 	p.events = POLLIN;
 	cr_expect_eq(poll(&p, 1, 300), 0, "nothing more (no duplicate bytes)");
-	close(fd);
-	close(cli);
+	talk_and_close(cli, fd);
+}
+
+Test(repair, unacked_and_unsent_survive_restore)
+{
+	unacked_and_unsent_survive(AF_INET, false);
+}
+
+Test(repair, unacked_and_unsent_survive_image_move_ipv4)
+{
+	unacked_and_unsent_survive(AF_INET, true);
+}
+
+Test(repair, unacked_and_unsent_survive_image_move_ipv6)
+{
+	unacked_and_unsent_survive(AF_INET6, true);
 }
 
 Test(repair, state_from_an_xdp_flow)
@@ -152,10 +283,10 @@ Test(repair, state_from_an_xdp_flow)
 	struct cb_sock_state st;
 
 	cb_state_from_flow(&st, &k, &f, req, sizeof(req), 1000000);
-	cr_expect_eq(st.local.sin_addr.s_addr, k.daddr_be);
-	cr_expect_eq(st.local.sin_port, htons(80));
-	cr_expect_eq(st.peer.sin_addr.s_addr, k.saddr_be);
-	cr_expect_eq(st.peer.sin_port, htons(40000));
+	cr_expect_eq(st.local.in4.sin_addr.s_addr, k.daddr_be);
+	cr_expect_eq(st.local.in4.sin_port, htons(80));
+	cr_expect_eq(st.peer.in4.sin_addr.s_addr, k.saddr_be);
+	cr_expect_eq(st.peer.in4.sin_port, htons(40000));
 	cr_expect_eq(st.snd_una, 0xfffffff1u, "our ISN + 1 (wraps fine)");
 	cr_expect_eq(st.rcv_seq, 1001, "the request starts right after the client's SYN");
 	cr_expect_eq(st.rcvq_len, 77);
@@ -163,7 +294,12 @@ Test(repair, state_from_an_xdp_flow)
 	cr_expect_eq(st.snd_wscale, 10);
 	cr_expect_eq(st.rcv_wscale, 7);
 	cr_expect_eq(st.opts, CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE);
-	cr_expect_eq(st.tsval, 1000000 + 12345, "the clock XDP stamped with, continued");
+	/* the clock XDP stamped with, continued; 1012345 is odd (a µs clock
+	 * since 6.7): rounded up, never back */
+	cr_expect_eq(st.tsval, 1000000 + 12345 + 1);
+	cr_expect_eq(st.local.in4.sin_family, AF_INET);
+	cr_expect_eq(st.tcp_state, TCP_ESTABLISHED);
+	cr_expect(st.flags & CB_SOCK_RTT_PROBE);
 	/* the window XDP offered keeps its right edge: client_isn + 1 + 65536 */
 	cr_expect_eq(st.win.rcv_wup, 1078);
 	cr_expect_eq(st.win.rcv_wnd, 65536 - 77);
@@ -171,4 +307,192 @@ Test(repair, state_from_an_xdp_flow)
 	cr_expect_eq(st.win.snd_wnd, 64512);
 	cr_expect_eq(st.win.max_window, 64512);
 	cr_expect_eq(st.sndq_len + st.unsent_len, 0);
+}
+
+/* ---- a queue that changes under a dump (P7) ------------------------ */
+
+struct grow {
+	int cli, srv;
+	int calls;
+	int every;                      /* grow on every call, not just the first */
+	size_t sent;                    /* bytes the client has sent in all */
+	uint8_t data[8000];
+};
+
+static int inq(int fd)
+{
+	int n = -1;
+
+	cr_assert_eq(ioctl(fd, SIOCINQ, &n), 0);
+	return n;
+}
+
+/* Between the copy and the re-check: 500 more bytes reach the server. */
+static void grow_rcvq(void *arg)
+{
+	struct grow *g = arg;
+	int i;
+
+	if (g->calls++ && !g->every)
+		return;
+	cr_assert_leq(g->sent + 500, sizeof(g->data));
+	cr_assert_eq(send(g->cli, g->data + g->sent, 500, 0), 500);
+	g->sent += 500;
+	for (i = 0; i < 2000 && (size_t)inq(g->srv) < g->sent; i++)
+		usleep(1000);
+	cr_assert_eq((size_t)inq(g->srv), g->sent);
+}
+
+static void grow_setup(struct grow *g)
+{
+	int i;
+
+	need_root();
+	memset(g, 0, sizeof(*g));
+	pair(AF_INET, &g->cli, &g->srv);
+	fill(g->data, sizeof(g->data), 5);
+	g->sent = 1000;
+	cr_assert_eq(send(g->cli, g->data, g->sent, 0), (ssize_t)g->sent);
+	for (i = 0; i < 2000 && (size_t)inq(g->srv) < g->sent; i++)
+		usleep(1000);
+}
+
+Test(repair, dump_sees_a_queue_grow_and_starts_again)
+{
+	struct cb_sock_state st;
+	struct grow g;
+	int end = 0, fd;
+	socklen_t sl = sizeof(end);
+	uint8_t got[1500];
+
+	grow_setup(&g);
+	cr_assert_eq(cb_repair_dump_hook(g.srv, &st, grow_rcvq, &g), 0);
+	cr_expect_eq(g.calls, 2, "one copy found stale, one good");
+	cr_assert_eq(st.rcvq_len, 1500);
+	cr_expect_eq(memcmp(st.rcvq, g.data, 1500), 0);
+	/* sequence numbers match the content: the queue ends at rcv_nxt */
+	cr_assert_eq(setsockopt(g.srv, IPPROTO_TCP, TCP_REPAIR_QUEUE, &(int){ TCP_RECV_QUEUE },
+				sizeof(int)), 0);
+	cr_assert_eq(getsockopt(g.srv, IPPROTO_TCP, TCP_QUEUE_SEQ, &end, &sl), 0);
+	cr_expect_eq(st.rcv_seq + 1500, (uint32_t)end);
+	/* and the connection moves on from it */
+	close(g.srv);
+	fd = cb_repair_restore(&st, NULL);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cb_sock_state_free(&st);
+	cr_expect_eq(read_exact(fd, got, sizeof(got)), sizeof(got));
+	cr_expect_eq(memcmp(got, g.data, sizeof(got)), 0);
+	talk_and_close(g.cli, fd);
+}
+
+Test(repair, dump_gives_up_on_a_queue_that_keeps_moving)
+{
+	struct cb_sock_state st;
+	struct grow g;
+
+	grow_setup(&g);
+	g.every = 1;
+	cr_expect_eq(cb_repair_dump_hook(g.srv, &st, grow_rcvq, &g), -EAGAIN);
+	cr_expect_eq(g.calls, CB_REPAIR_DUMP_TRIES);
+	cr_expect_null(st.rcvq, "nothing left allocated");
+	close(g.srv);
+	close(g.cli);
+}
+
+/* ---- a socket built from an XDP flow's numbers ---------------------- */
+
+/*
+ * Stand in for XDP's flow table against a real client: the flow's numbers
+ * are taken from an accepted socket (dumped, closed silently), with an MSS
+ * below loopback's and a TS clock that is odd (a µs clock, if used as is).
+ */
+static void flow_like(int cli, int srv, const uint8_t *req, size_t len, uint16_t mss,
+		      struct cb_flow_key *k, struct cb_flow *f, uint32_t *now)
+{
+	struct cb_sock_state d;
+
+	cr_assert_eq(cb_repair_dump(srv, &d), 0);
+	cr_assert_eq(d.rcvq_len, len);
+	close(srv);
+	*k = (struct cb_flow_key){ d.peer.in4.sin_addr.s_addr, d.local.in4.sin_addr.s_addr,
+				   d.peer.in4.sin_port, d.local.in4.sin_port };
+	memset(f, 0, sizeof(*f));
+	f->client_isn = d.rcv_seq - 1;
+	f->server_isn = d.snd_una - 1;
+	f->rcv_nxt = d.rcv_seq + (uint32_t)len;
+	f->snd_nxt = d.snd_una;
+	f->bytes_in = (uint32_t)len;
+	f->snd_wnd = d.win.snd_wnd;
+	f->rcv_wnd = d.win.rcv_wup + d.win.rcv_wnd - d.rcv_seq;
+	f->mss = mss;
+	f->snd_wscale = d.snd_wscale;
+	f->rcv_wscale = d.rcv_wscale;
+	f->opts = d.opts;
+	f->state = CB_FLOW_UNBOUND;
+	*now = cb_now_ms();
+	f->ts_offset = (d.tsval | 1) - *now;
+	cb_sock_state_free(&d);
+}
+
+Test(repair, socket_from_an_xdp_flow_runs_ms_timestamps_the_peer_mss_and_an_rtt)
+{
+	static uint8_t req[300], got[300];
+	struct cb_sock_state st;
+	struct cb_flow_key k;
+	struct cb_flow f;
+	struct tcp_info ti;
+	uint32_t now, rtt;
+	int cli, srv, fd, ts;
+	socklen_t sl = sizeof(ts);
+
+	need_root();
+	pair(AF_INET, &cli, &srv);
+	fill(req, sizeof(req), 9);
+	cr_assert_eq(send(cli, req, sizeof(req), 0), (ssize_t)sizeof(req));
+	usleep(20000);
+	flow_like(cli, srv, req, sizeof(req), 1200, &k, &f, &now);
+	cr_assert(f.opts & CB_OPT_TS, "loopback negotiates timestamps");
+	cb_state_from_flow(&st, &k, &f, req, sizeof(req), now);
+	cr_expect_eq(st.tsval & 1, 0);
+
+	fd = build(&st);
+	cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, &sl), 0);
+	cr_expect_eq(ts & 1, 0, "a millisecond clock");
+	go_live(fd, &st);
+	rtt = first_rtt(fd);
+	ti = info(fd);
+	cr_expect_eq(ti.tcpi_options & TCPI_OPT_USEC_TS_BIT, 0, "no µs timestamps");
+	/* the peer's MSS less the timestamp option, as on an accepted socket */
+	cr_expect_eq(ti.tcpi_snd_mss, 1200 - TCPOLEN_TS_ALIGNED, "snd_mss %u", ti.tcpi_snd_mss);
+	cr_expect_gt(rtt, 0, "an RTT sample right after going live");
+	cr_expect_lt(rtt, 5000, "a real sample, not a fallback (%u us)", rtt);
+
+	cr_expect_eq(read_exact(fd, got, sizeof(req)), sizeof(req));
+	cr_expect_eq(memcmp(got, req, sizeof(req)), 0);
+	talk_and_close(cli, fd);
+}
+
+/* A dump -> restore round trip keeps the clock's kind: here a µs one. */
+Test(repair, round_trip_keeps_a_microsecond_clock)
+{
+	struct cb_sock_state st;
+	int cli, srv, fd;
+
+	need_root();
+	pair(AF_INET, &cli, &srv);
+	cr_assert_eq(cb_repair_dump(srv, &st), 0);
+	close(srv);
+	st.tsval |= 1;
+	fd = cb_repair_restore(&st, NULL);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cb_sock_state_free(&st);
+	cr_expect(info(fd).tcpi_options & TCPI_OPT_USEC_TS_BIT);
+	cr_assert_eq(cb_repair_dump(fd, &st), 0);
+	cr_expect_eq(st.tsval & 1, 1, "dumped with its bit");
+	close(fd);
+	fd = cb_repair_restore(&st, NULL);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cb_sock_state_free(&st);
+	cr_expect(info(fd).tcpi_options & TCPI_OPT_USEC_TS_BIT);
+	talk_and_close(cli, fd);
 }

@@ -18,8 +18,10 @@ static void attach_usage(FILE *f)
 		"                         [--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
 		"                         [--no-csum-verify]\n"
 		"  --mode      native: XDP in the driver (default); skb: generic XDP; tc: clsact ingress\n"
-		"  --mss       MSS offered in the SYN-ACK (536..9000, default 1460)\n"
-		"  --wscale    window scale offered (0..14, default 7)\n"
+		"  --mss       MSS offered in the SYN-ACK (536..9000; default: the interface's\n"
+		"              MTU - 40, as the kernel offers)\n"
+		"  --wscale    window scale offered (0..14; default: what the kernel offers,\n"
+		"              from net.ipv4.tcp_rmem and net.core.rmem_max)\n"
 		"  --flow-cap  bytes an unbound flow may queue, also its receive window\n"
 		"              (1460..65536, default 65536)\n"
 		"  --no-csum-verify  acknowledge data without checking its TCP checksum (for\n"
@@ -40,9 +42,10 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 	};
 	struct cb_service_key svcs[CB_MAX_SERVICES];
 	struct cb_attach_opts o = { .mode = CB_MODE_NATIVE, .services = svcs };
+	struct cb_config kernel;
+	int c, mss_set = 0, wscale_set = 0;
 	uint32_t v;
 	size_t i;
-	int c;
 
 	cb_config_defaults(&o.cfg);
 	while ((c = getopt_long(argc, argv, "s:m:h", opts, NULL)) != -1) {
@@ -75,6 +78,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.mss = (uint16_t)v;
+			mss_set = 1;
 			break;
 		case 'w':
 			if (cb_parse_u32(optarg, 0, 14, &v)) {
@@ -82,6 +86,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.wscale = (uint8_t)v;
+			wscale_set = 1;
 			break;
 		case 'c':
 			if (cb_parse_u32(optarg, 1460, CB_STASH_BYTES, &v)) {
@@ -111,6 +116,13 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		cb_err("attach %s: interface name too long", o.ifname);
 		return CB_EXIT_USAGE;
 	}
+	/* unless told otherwise, offer what the kernel itself would offer */
+	kernel = o.cfg;
+	cb_config_like_kernel(&kernel, o.ifname);
+	if (!mss_set)
+		o.cfg.mss = kernel.mss;
+	if (!wscale_set)
+		o.cfg.wscale = kernel.wscale;
 	if (o.n_services == 0) {
 		cb_err("attach %s: at least one --service VIP:PORT is required", o.ifname);
 		return CB_EXIT_USAGE;

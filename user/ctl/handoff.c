@@ -44,6 +44,23 @@ static int check_bytes(const struct pending *p, const struct cb_flow *f)
 	return 0;
 }
 
+/*
+ * The flow is LOCAL but its socket could not leave repair mode: close it
+ * (silently, in repair mode) and reset the client ourselves; LOCAL
+ * segments reach the kernel, which finds no socket and resets them too.
+ */
+static int go_live_failed(const struct pending *p, const struct cb_flow *f, int fd,
+			  const char *step, int err)
+{
+	char fs[64];
+
+	cb_err("run: %s: TCP_REPAIR %s: %s; resetting the client",
+	       cb_fmt_flow(&p->key, fs, sizeof(fs)), step, strerror(-err));
+	close(fd);
+	cb_reset_send(&p->key, f->snd_nxt, f->client_isn + 1 + p->slot->len);
+	return -ECONNABORTED;
+}
+
 int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 {
 	struct cb_sock_state st;
@@ -64,16 +81,20 @@ int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
 	f.bytes_in = p->slot->len;
 	cb_state_from_flow(&st, &p->key, &f, p->slot->data, p->slot->len, cb_now_ms());
-	fd = cb_repair_restore(&st, &step);
+	fd = cb_repair_build(&st, &step);
 	if (fd < 0) {
 		cb_err("run: %s: TCP_REPAIR %s: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)), step,
 		       strerror(-fd));
 		return fd;
 	}
 	cb_fault(h->faults, "after-build");
+	/* steering first: the socket's first segment (the RTT probe) is
+	 * answered, and the answer must reach it, not the program */
 	if ((err = cb_owner_move(h->flows, &p->key, CB_FLOW_FROZEN, CB_FLOW_LOCAL, NULL, NULL))) {
-		close(fd);
+		close(fd);              /* still in repair mode: sends nothing */
 		return err == -EAGAIN ? -EIO : err;
 	}
+	if ((err = cb_repair_go_live(fd, &st, &step)))
+		return go_live_failed(p, &f, fd, step, err);
 	return fd;
 }

@@ -9,7 +9,8 @@
  *   build the socket    TCP_REPAIR: sequence numbers, options, timestamps,
  *                       the request in its receive queue, the window
  *   FROZEN -> LOCAL     the client's segments now reach that socket
- *   go live             leave repair mode
+ *   go live             leave repair mode; a one-byte probe below the
+ *                       window gets the socket its first RTT sample
  */
 #ifndef CB_HANDOFF_H
 #define CB_HANDOFF_H

@@ -36,6 +36,43 @@ void cb_config_defaults(struct cb_config *cfg)
 	cfg->flags = CB_CFG_VERIFY_CSUM;
 }
 
+/* The last number of a /proc/sys file ("4096 131072 33554432" -> 33554432). */
+static long sysctl_last(const char *path)
+{
+	long v = -1, x;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%ld", &x) == 1)
+		v = x;
+	fclose(f);
+	return v;
+}
+
+void cb_config_like_kernel(struct cb_config *cfg, const char *ifname)
+{
+	long rmem = sysctl_last("/proc/sys/net/ipv4/tcp_rmem");
+	long rmax = sysctl_last("/proc/sys/net/core/rmem_max");
+	char path[64];
+	long mtu;
+	int ws;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", ifname);
+	mtu = sysctl_last(path);
+	if (mtu >= 576 && mtu - 40 <= 9000)
+		cfg->mss = (uint16_t)(mtu - 40);
+	if (rmax > rmem)
+		rmem = rmax;
+	if (rmem > 0) {
+		/* tcp_select_initial_window(): ilog2(space) - 15, clamped to 0..14 */
+		for (ws = 0; (1l << (ws + 1)) <= rmem; ws++)
+			;
+		ws -= 15;
+		cfg->wscale = (uint8_t)(ws < 0 ? 0 : ws > 14 ? 14 : ws);
+	}
+}
+
 int cb_pin_maps(struct bpf_object *obj, const char *ifname)
 {
 	struct bpf_map *map;

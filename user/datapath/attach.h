@@ -23,6 +23,14 @@ struct cb_attach_opts {
 };
 
 void cb_config_defaults(struct cb_config *cfg);
+/*
+ * The MSS and window scale the kernel itself would offer on ifname in this
+ * namespace (MSS = MTU - 40; wscale from tcp_rmem[2] and rmem_max, as
+ * tcp_select_initial_window() computes it), so a socket connbroker builds
+ * negotiates what an accepted one would.  Leaves cfg's values where a
+ * figure cannot be read.
+ */
+void cb_config_like_kernel(struct cb_config *cfg, const char *ifname);
 struct bpf_object;
 /* Point every map of obj at its pin under ifname's directory (reused on load). */
 int cb_pin_maps(struct bpf_object *obj, const char *ifname);
