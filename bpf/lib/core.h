@@ -53,13 +53,13 @@ static __always_inline __u32 cb_ts_offset(const __u32 key[2], const struct cb_pk
 }
 
 /*
- * The window we advertise keeps its right edge fixed at client ISN + 1 +
- * rcv_wnd (rcv_wnd = the per-flow byte cap): it shrinks as bytes are queued
- * but never retracts a promise, and the socket built later inherits it.
+ * The window field of our ACKs: what is left of the flow's window (its right
+ * edge fixed at client ISN + 1 + rcv_wnd, rcv_wnd = the per-flow byte cap, so
+ * it never retracts a promise), scaled and clamped to the 16-bit field.
  */
 static __always_inline __u32 cb_ack_window(const struct cb_flow *f)
 {
-	__u32 w = f->bytes_in < f->rcv_wnd ? f->rcv_wnd - f->bytes_in : 0;
+	__u32 w = cb_flow_window_left(f);
 
 	if (f->opts & CB_OPT_WSCALE)
 		w >>= f->rcv_wscale;

@@ -14,6 +14,9 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
 
 /* ---- limits (overridable at build time) ----------------------------- */
 #ifndef CB_MAX_FLOWS
@@ -49,11 +52,32 @@ struct cb_flow_key {
 	__be16 dport_be;
 };
 
+/*
+ * Flow states, one list for the enum, the names userspace prints (status,
+ * metrics labels) and their meaning: X(NAME, value, "name", "meaning").
+ */
+#define CB_FLOW_STATES(X) \
+	X(UNBOUND, 1, "unbound", "handshake done in XDP, no socket yet") \
+	X(LOCAL,   2, "local",   "a kernel socket on this node owns it") \
+	X(FROZEN,  3, "frozen",  "being dumped/moved: drop, client retransmits")
+
+#define CB_FLOW_STATE_ENUM(name, val, str, help) CB_FLOW_##name = val,
 enum cb_flow_state {
-	CB_FLOW_UNBOUND = 1,        /* handshake done in XDP, no socket yet */
-	CB_FLOW_LOCAL = 2,          /* a kernel socket on this node owns it */
-	CB_FLOW_FROZEN = 3,         /* being dumped/moved: drop, client retransmits */
+	CB_FLOW_STATES(CB_FLOW_STATE_ENUM)
+	CB_FLOW_STATE_MAX           /* one past the largest: arrays indexed by state */
 };
+#undef CB_FLOW_STATE_ENUM
+
+/* "unbound", "local", "frozen"; "?" for anything else. */
+#define CB_FLOW_STATE_CASE(name, val, str, help) case val: return str;
+static inline const char *cb_flow_state_name(__u32 state)
+{
+	switch (state) {
+	CB_FLOW_STATES(CB_FLOW_STATE_CASE)
+	default: return "?";
+	}
+}
+#undef CB_FLOW_STATE_CASE
 
 /* Everything needed to build a kernel socket for the flow later. */
 struct cb_flow {
@@ -81,6 +105,16 @@ struct cb_flow {
 #define CB_OPT_SACK   0x01
 #define CB_OPT_TS     0x02
 #define CB_OPT_WSCALE 0x04
+
+/*
+ * Receive window left for an UNBOUND flow, in bytes.  Its right edge stays at
+ * client_isn + 1 + rcv_wnd: it shrinks as bytes are queued and never goes
+ * below 0.  The program advertises it; the socket built later inherits it.
+ */
+static __always_inline __u32 cb_flow_window_left(const struct cb_flow *f)
+{
+	return f->bytes_in < f->rcv_wnd ? f->rcv_wnd - f->bytes_in : 0;
+}
 
 /* ---- configuration set by the loader ------------------------------- */
 struct cb_config {
