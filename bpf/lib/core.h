@@ -86,12 +86,12 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	__u32 slot = sec->current & 1;
 	__u32 isn = cb_cookie_make(sec->key[slot], slot, pk->saddr, pk->daddr, pk->sport,
 				   pk->dport, pk->seq, cb_cookie_time(), &co);
-	struct cb_reply r = {
+	struct cb_seg r = {
 		.seq = isn,
 		.ack = pk->seq + 1,
 		.window = cfg->flow_byte_cap > 0xffff ? 0xffff : cfg->flow_byte_cap,
 		.flags = CB_TCP_SYN | CB_TCP_ACK,
-		.kind = CB_REPLY_SYNACK,
+		.kind = CB_SEG_KIND_SYNACK,
 		.mss = cfg->mss,
 		/* window scaling only when both ends do it (RFC 7323 2.2) */
 		.wscale = pk->opt.wscale == CB_WSCALE_NONE ? CB_WSCALE_NONE : cfg->wscale,
@@ -224,12 +224,12 @@ static __always_inline enum cb_verdict cb_send_ack(void *ctx, const enum cb_hook
 						   const struct cb_pkt *pk,
 						   const struct cb_flow *f, __u8 flags)
 {
-	struct cb_reply r = {
+	struct cb_seg r = {
 		.seq = f->snd_nxt,
 		.ack = f->rcv_nxt,
 		.window = flags & CB_TCP_RST ? 0 : cb_ack_window(f),
 		.flags = flags,
-		.kind = flags & CB_TCP_RST ? CB_REPLY_RST : CB_REPLY_ACK,
+		.kind = flags & CB_TCP_RST ? CB_SEG_KIND_RST : CB_SEG_KIND_ACK,
 		.ts = !(flags & CB_TCP_RST) && (f->opts & CB_OPT_TS),
 		.tsval = cb_ts_now(f->ts_offset),
 		.tsecr = f->ts_recent,
