@@ -111,9 +111,13 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	return CB_V_TX;
 }
 
-/* State of the kernel socket owning this tuple (BPF_TCP_*), -1 if none. */
-static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook hook,
-						const struct cb_pkt *pk)
+/*
+ * The kernel socket for this tuple: its state (BPF_TCP_*), or CB_KSOCK_NONE.
+ * The lookup falls back to a listener when no connection socket matches.
+ */
+#define CB_KSOCK_NONE (-1)
+
+static __always_inline int cb_kernel_sock_state(void *ctx, const struct cb_pkt *pk)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -126,19 +130,30 @@ static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook ho
 	/* the same helper for both hooks: it takes the xdp_md or the skb */
 	sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
-		return -1;
+		return CB_KSOCK_NONE;
 	state = sk->state;
 	bpf_sk_release(sk);
 	return state;
 }
 
-/* Does a kernel socket other than a listener own this tuple? */
-static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
-					  const struct cb_pkt *pk)
+/* No connection socket, or one that has closed (TIME_WAIT, CLOSE): a new
+ * connection may take the tuple (a repair connect replaces TIME_WAIT). */
+static __always_inline int cb_ksock_gone(int state)
 {
-	int state = cb_kernel_sock_state(ctx, hook, pk);
+	return state == CB_KSOCK_NONE || state == BPF_TCP_TIME_WAIT || state == BPF_TCP_CLOSE;
+}
 
-	return state >= 0 && state != BPF_TCP_LISTEN;
+/* A connection socket in use owns the tuple: never take it over. */
+static __always_inline int cb_ksock_live(int state)
+{
+	return !cb_ksock_gone(state) && state != BPF_TCP_LISTEN;
+}
+
+/* Any connection socket (TIME_WAIT included) for this very tuple: its
+ * segments are the kernel's to answer. */
+static __always_inline int cb_ksock_owns(int state)
+{
+	return state != CB_KSOCK_NONE && state != BPF_TCP_LISTEN;
 }
 
 /* ---- ACK with no flow: validate the cookie, create the flow ---------- */
@@ -162,12 +177,8 @@ static __always_inline struct cb_flow *cb_on_handshake_ack(void *ctx, const enum
 	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
 	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
 	 * new connection on that tuple replaces it when materialized). */
-	{
-		int ks = cb_kernel_sock_state(ctx, hook, pk);
-
-		if (ks >= 0 && ks != BPF_TCP_LISTEN && ks != BPF_TCP_TIME_WAIT && ks != BPF_TCP_CLOSE)
-			return NULL;
-	}
+	if (cb_ksock_live(cb_kernel_sock_state(ctx, pk)))
+		return NULL;
 
 	f.created_ns = now;
 	f.last_ns = now;
@@ -554,14 +565,11 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			 * TIME_WAIT socket is replaced when the new one is built
 			 * (a repair connect may reuse a TIME_WAIT tuple).
 			 */
-			if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN) {
-				int ks = cb_kernel_sock_state(ctx, hook, &pk);
-
-				if (ks < 0 || ks == BPF_TCP_TIME_WAIT || ks == BPF_TCP_CLOSE) {
-					bpf_map_delete_elem(&cb_flows, &fkey);
-					cb_count(CB_STAT_LOCAL_REUSED);
-					break;
-				}
+			if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN &&
+			    cb_ksock_gone(cb_kernel_sock_state(ctx, &pk))) {
+				bpf_map_delete_elem(&cb_flows, &fkey);
+				cb_count(CB_STAT_LOCAL_REUSED);
+				break;
 			}
 			cb_count(CB_STAT_PASS_LOCAL);
 			return CB_V_PASS;
@@ -595,7 +603,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 				return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
 			return CB_V_DROP;       /* the handshake's ACK, consumed */
 		}
-		if (cb_kernel_owns(ctx, hook, &pk)) {
+		if (cb_ksock_owns(cb_kernel_sock_state(ctx, &pk))) {
 			cb_count(CB_STAT_PASS_KERNEL_SOCK);
 			return CB_V_PASS;
 		}
