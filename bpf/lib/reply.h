@@ -9,6 +9,7 @@
 #ifndef CB_REPLY_H
 #define CB_REPLY_H
 
+#include "maps.h"
 #include "hook.h"
 #include "parse.h"
 #include "frame.h"
@@ -32,6 +33,27 @@ static __always_inline __u32 cb_reply_build(struct cb_reply_frame *f, const stru
 	return CB_ETH_HLEN + cb_frame_build(&f->l3, s);
 }
 
+/*
+ * Make the received frame len bytes long.  An XDP frame grows at its head:
+ * drivers leave XDP_PACKET_HEADROOM (256 bytes) in front of it, but maybe no
+ * room behind it (native XDP on veth hands over an skb's buffer, which ends
+ * right after a small segment: a 54-byte RST could not become a 66-byte
+ * challenge ACK).  The tail is the fallback, counted.  The reply is written
+ * from offset 0, wherever the frame now starts.  TC: bpf_skb_change_tail()
+ * reallocates when it must.
+ */
+static __always_inline int cb_reply_resize(void *ctx, const enum cb_hook hook, __u32 len)
+{
+	__u32 cur = cb_frame_len(ctx, hook);
+
+	if (hook == CB_HOOK_XDP && len > cur) {
+		if (cb_grow_head(ctx, hook, len - cur) == 0)
+			return 0;
+		cb_count(CB_STAT_REPLY_GROWN_AT_TAIL);
+	}
+	return cb_resize_tail(ctx, hook, cur, len) ? -1 : 0;
+}
+
 /* Replace the received frame by s, sent back to pk's sender; 0 on success. */
 static __always_inline int cb_reply_emit(void *ctx, const enum cb_hook hook,
 					 const struct cb_pkt *pk, struct cb_seg *s)
@@ -41,7 +63,7 @@ static __always_inline int cb_reply_emit(void *ctx, const enum cb_hook hook,
 
 	if (len > sizeof(f))
 		return -1;
-	if (cb_resize(ctx, hook, len))
+	if (cb_reply_resize(ctx, hook, len))
 		return -1;
 	if (cb_store_bytes(ctx, hook, 0, &f, len))
 		return -1;

@@ -242,6 +242,7 @@ struct cb_event {
 	X(EVENT_LOST,        "open/close event not delivered: ring full") \
 	X(PASS_KERNEL_SOCK,  "passed: bad cookie but a kernel socket owns the tuple") \
 	X(DROP_REPLY_FAIL,   "dropped: could not build the ACK reply") \
+	X(REPLY_GROWN_AT_TAIL, "XDP reply grown at the tail: no headroom in front of the frame") \
 	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow dropped") \
 	X(EGRESS_PASS,       "egress: passed")
 
