@@ -120,7 +120,8 @@ static __always_inline __u32 cb_flow_window_left(const struct cb_flow *f)
 struct cb_config {
 	__u32 flow_byte_cap;        /* bytes an unbound flow may queue; also the
 	                             * receive window offered to it */
-	__u32 reserved;
+	__u32 rst_rate;             /* RSTs per second and CPU answering segments
+	                             * of no flow; 0 = never send them */
 	__u16 mss;                  /* our MSS offered in the SYN-ACK */
 	__u8 wscale;                /* our window scale offered */
 	__u8 flags;                 /* CB_CFG_* */
@@ -128,6 +129,18 @@ struct cb_config {
 };
 
 #define CB_CFG_VERIFY_CSUM 0x01     /* check TCP checksums of data before acking it */
+
+/* A client whose flow is gone (evicted, removed) retransmits a few times with
+ * backoff: a thousand RSTs a second per CPU answers every such client within
+ * seconds, while a forged-ACK flood is reflected at no more than that. */
+#define CB_RST_RATE_DEFAULT 1000
+
+/* Per-CPU token bucket behind cb_config.rst_rate (map cb_rst_bucket): credit
+ * in nanoseconds, one RST costs 1e9 / rst_rate, at most one second saved. */
+struct cb_rst_bucket {
+	__u64 last_ns;              /* bpf_ktime_get_ns() of the last refill */
+	__u64 credit_ns;
+};
 
 
 /* ---- SYN cookie secrets, rotated by userspace ----------------------- */
@@ -212,7 +225,6 @@ struct cb_event {
 	X(PASS_NOT_SERVICE,  "passed: not a configured service") \
 	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
 	X(LOCAL_REUSED,      "SYN on the tuple of a closed local socket: new flow") \
-	X(PASS_NO_FLOW,      "passed: no flow, not a SYN/ACK we answer") \
 	X(PASS_NO_CONFIG,    "passed: config or secrets map missing") \
 	X(PASS_MALFORMED,    "passed: truncated or malformed header (not ours)") \
 	X(DROP_MALFORMED,    "dropped: malformed segment of a held flow") \
@@ -221,7 +233,7 @@ struct cb_event {
 	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \
 	X(SYN_TX_FAIL,       "dropped: could not build the SYN-ACK") \
 	X(ACK_COOKIE_OK,     "ACK with a valid cookie: flow created") \
-	X(ACK_COOKIE_BAD,    "dropped: ACK with a bad or expired cookie") \
+	X(ACK_COOKIE_BAD,    "ACK with a bad or expired cookie, no kernel socket: reset below") \
 	X(FLOW_INSERT_FAIL,  "dropped: flow table insert failed") \
 	X(DATA_QUEUED,       "data segment sent to the ring and acked") \
 	X(DATA_BYTES,        "payload bytes sent to the ring") \
@@ -243,6 +255,9 @@ struct cb_event {
 	X(PASS_KERNEL_SOCK,  "passed: bad cookie but a kernel socket owns the tuple") \
 	X(DROP_REPLY_FAIL,   "dropped: could not build the ACK reply") \
 	X(REPLY_GROWN_AT_TAIL, "XDP reply grown at the tail: no headroom in front of the frame") \
+	X(RST_NO_FLOW,       "RST sent: segment of no flow, no kernel socket, no valid cookie") \
+	X(RST_RATE_LIMITED,  "dropped: segment of no flow, RST not sent (rate limit or rst_rate 0)") \
+	X(DROP_RST_NO_FLOW,  "dropped: RST of no flow (an RST is never answered)") \
 	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow dropped") \
 	X(EGRESS_PASS,       "egress: passed")
 
@@ -259,6 +274,7 @@ _Static_assert(sizeof(struct cb_flow_key) == 12, "cb_flow_key layout");
 _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
 _Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
+_Static_assert(sizeof(struct cb_rst_bucket) == 16, "cb_rst_bucket layout");
 _Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
 _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap stride");

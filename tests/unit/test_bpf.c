@@ -16,200 +16,7 @@
 #include <linux/types.h>
 #include "cb_xdp.skel.h"
 #include "cb_tc.skel.h"
-#include <connbroker/shared.h>
-#ifndef __always_inline
-#define __always_inline inline __attribute__((always_inline))
-#endif
-#include "../../bpf/lib/cookie.h"
-#include "pkt.h"
-
-#define XDP_DROP 1
-#define XDP_PASS 2
-#define XDP_TX 3
-#define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
-#define TC_ACT_REDIRECT 7
-
-#define CLIENT 0xc6120001u      /* 198.18.0.1 */
-#define VIP 0xc6120064u         /* 198.18.0.100 */
-#define CPORT 40000
-#define VPORT 80
-#define CISN 1000000u
-
-static const __u32 KEY0[2] = { 0x11111111, 0x22222222 };
-
-struct fx {
-	struct cb_xdp *skel;
-	int prog;
-	struct ring_buffer *rb;
-	uint8_t rec[8][4096 + 64];
-	size_t rec_len[8];
-	int nrec;
-	uint8_t out[4096];
-	size_t out_len;
-};
-
-static struct fx F;
-
-static int on_rec(void *ctx, void *data, size_t size)
-{
-	if (F.nrec < 8 && size <= sizeof(F.rec[0])) {
-		memcpy(F.rec[F.nrec], data, size);
-		F.rec_len[F.nrec] = size;
-	}
-	F.nrec++;
-	return 0;
-}
-
-static void set_config(int fd, uint32_t cap)
-{
-	struct cb_config c = { .flow_byte_cap = cap, .mss = 1460, .wscale = 7,
-			       .flags = CB_CFG_VERIFY_CSUM };
-	uint32_t zero = 0;
-
-	cr_assert_eq(bpf_map_update_elem(fd, &zero, &c, BPF_ANY), 0);
-}
-
-static void setup_maps(int cfg_fd, int sec_fd, int svc_fd, uint32_t cap)
-{
-	struct cb_secrets s = { .key = { { KEY0[0], KEY0[1] }, { 3, 4 } }, .current = 0 };
-	struct cb_service_key k = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
-	struct cb_service v = { .id = 0 };
-	uint32_t zero = 0;
-
-	set_config(cfg_fd, cap);
-	cr_assert_eq(bpf_map_update_elem(sec_fd, &zero, &s, BPF_ANY), 0);
-	cr_assert_eq(bpf_map_update_elem(svc_fd, &k, &v, BPF_ANY), 0);
-}
-
-static void fx_open(uint32_t ring_bytes, uint32_t cap)
-{
-	if (geteuid() != 0)
-		cr_skip_test("needs root to load BPF programs");
-	memset(&F, 0, sizeof(F));
-	F.skel = cb_xdp__open();
-	cr_assert_not_null(F.skel);
-	if (ring_bytes)
-		bpf_map__set_max_entries(F.skel->maps.cb_events, ring_bytes);
-	cr_assert_eq(cb_xdp__load(F.skel), 0, "load: %s", strerror(errno));
-	F.prog = bpf_program__fd(F.skel->progs.cb_xdp);
-	setup_maps(bpf_map__fd(F.skel->maps.cb_config), bpf_map__fd(F.skel->maps.cb_secrets),
-		   bpf_map__fd(F.skel->maps.cb_services), cap);
-	F.rb = ring_buffer__new(bpf_map__fd(F.skel->maps.cb_events), on_rec, NULL, NULL);
-	cr_assert_not_null(F.rb);
-}
-
-static void fx_close(void)
-{
-	ring_buffer__free(F.rb);
-	cb_xdp__destroy(F.skel);
-}
-
-static int run_prog(int prog, const uint8_t *in, size_t len)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
-		    .data_out = F.out, .data_size_out = sizeof(F.out), .repeat = 1);
-
-	cr_assert_eq(bpf_prog_test_run_opts(prog, &o), 0, "test_run: %s", strerror(errno));
-	F.out_len = o.data_size_out;
-	return (int)o.retval;
-}
-
-static int run(const uint8_t *in, size_t len)
-{
-	return run_prog(F.prog, in, len);
-}
-
-static int drain(void)
-{
-	F.nrec = 0;
-	ring_buffer__consume(F.rb);
-	return F.nrec;
-}
-
-static uint64_t stat(int fd, enum cb_stat s)
-{
-	uint64_t vals[256] = { 0 }, sum = 0;
-	uint32_t k = s;
-	int i, n = libbpf_num_possible_cpus();
-
-	cr_assert_eq(bpf_map_lookup_elem(fd, &k, vals), 0);
-	for (i = 0; i < n; i++)
-		sum += vals[i];
-	return sum;
-}
-
-#define XSTAT(s) stat(bpf_map__fd(F.skel->maps.cb_stats), CB_STAT_##s)
-
-static struct cb_flow_key flow_key(void)
-{
-	struct cb_flow_key k = { htonl(CLIENT), htonl(VIP), htons(CPORT), htons(VPORT) };
-
-	return k;
-}
-
-static int get_flow(struct cb_flow *f)
-{
-	struct cb_flow_key k = flow_key();
-
-	return bpf_map_lookup_elem(bpf_map__fd(F.skel->maps.cb_flows), &k, f);
-}
-
-static uint32_t tai_counter(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_TAI, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec >> CB_COOKIE_PERIOD_SHIFT);
-}
-
-static size_t syn(uint8_t *buf, int sack, int ts, int ws, const char *data)
-{
-	uint8_t o[40];
-	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
-				.seq = CISN, .flags = 0x02, .window = 64240, .opts = o };
-
-	s.optlen = t_syn_opts(o, 1460, sack, ts, 777, ws);
-	if (data) {
-		s.payload = (const uint8_t *)data;
-		s.paylen = strlen(data);
-	}
-	return t_build(buf, 256, &s);
-}
-
-/* Segment from the client on the established flow. */
-static size_t seg(uint8_t *buf, size_t cap, uint32_t seq, uint32_t ack, uint8_t flags,
-		  uint32_t tsval, uint32_t tsecr, const void *data, size_t len, uint16_t win)
-{
-	uint8_t o[12] = { 1, 1, 8, 10 };
-	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
-				.seq = seq, .ack = ack, .flags = flags, .window = win,
-				.opts = o, .optlen = 12, .payload = data, .paylen = len };
-
-	o[4] = (uint8_t)(tsval >> 24); o[5] = (uint8_t)(tsval >> 16);
-	o[6] = (uint8_t)(tsval >> 8); o[7] = (uint8_t)tsval;
-	o[8] = (uint8_t)(tsecr >> 24); o[9] = (uint8_t)(tsecr >> 16);
-	o[10] = (uint8_t)(tsecr >> 8); o[11] = (uint8_t)tsecr;
-	return t_build(buf, cap, &s);
-}
-
-/* Full handshake; returns the server ISN and our TSval from the SYN-ACK. */
-static uint32_t handshake(uint32_t *srv_tsval)
-{
-	uint8_t b[256];
-	struct t_tcp_view v;
-	size_t n = syn(b, 1, 1, 7, NULL);
-	uint32_t isn;
-
-	cr_assert_eq(run(b, n), XDP_TX);
-	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
-	isn = v.seq;
-	*srv_tsval = v.tsval;
-	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x10, 778, v.tsval, NULL, 0, 502);
-	cr_assert_eq(run(b, n), XDP_DROP);
-	drain();
-	return isn;
-}
+#include "test_bpf.h"
 
 TestSuite(xdp, .init = NULL, .fini = NULL);
 
@@ -410,13 +217,17 @@ Test(xdp, bad_cookie_creates_nothing)
 	n = syn(b, 1, 1, 7, NULL);
 	cr_assert_eq(run(b, n), XDP_TX);
 	t_view(F.out, F.out_len, &v);
+	/* answered as an unknown connection: RST at the acknowledged number */
 	n = seg(b, sizeof(b), CISN + 1, v.seq + 2, 0x10, 778, v.tsval, NULL, 0, 502);
-	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(run(b, n), XDP_TX);
 	/* an ACK for a different client ISN fails too */
 	n = seg(b, sizeof(b), CISN + 2, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
-	cr_expect_eq(run(b, n), XDP_DROP);
+	cr_expect_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	cr_expect_eq(v.flags, 0x04);
 	cr_expect_neq(get_flow(&f), 0);
 	cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 2);
+	cr_expect_eq(XSTAT(RST_NO_FLOW), 2);
 	cr_expect_eq(drain(), 0);
 	fx_close();
 }
@@ -434,7 +245,7 @@ Test(xdp, old_secret_slot_still_validates_after_rotation)
 	n = syn(b, 1, 1, 7, NULL);
 	cr_assert_eq(run(b, n), XDP_TX);
 	t_view(F.out, F.out_len, &v);
-	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.skel->maps.cb_secrets), &zero, &s, 0), 0);
+	cr_assert_eq(bpf_map_update_elem(F.sec_fd, &zero, &s, 0), 0);
 	n = seg(b, sizeof(b), CISN + 1, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
 	cr_expect_eq(run(b, n), XDP_DROP);
 	cr_expect_eq(get_flow(&f), 0, "cookie from the previous secret must still work");
@@ -718,7 +529,7 @@ Test(xdp, syn_on_held_flow_gets_challenge_ack)
 	cr_expect_eq(memcmp(&f, &g, offsetof(struct cb_flow, last_ns)), 0);
 	cr_expect_eq(g.rcv_nxt, f.rcv_nxt);
 	cr_expect_eq(XSTAT(CHALLENGE_ACK), 3);
-	cr_expect_eq(XSTAT(PASS_NO_FLOW), 0);
+	cr_expect_eq(XSTAT(RST_NO_FLOW), 0);
 	fx_close();
 }
 
@@ -835,7 +646,7 @@ Test(xdp, held_flow_outlives_its_service)
 
 	fx_open(0, 65536);
 	isn = handshake(&tsv);
-	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(F.skel->maps.cb_services), &k), 0);
+	cr_assert_eq(bpf_map_delete_elem(F.svc_fd, &k), 0);
 	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, "still mine", 10, 502);
 	cr_assert_eq(run(b, n), XDP_TX, "the flow keeps its owner");
 	t_view(F.out, F.out_len, &v);
@@ -876,7 +687,7 @@ Test(xdp, local_and_frozen_states)
 
 	fx_open(0, 65536);
 	isn = handshake(&tsv);
-	fd = bpf_map__fd(F.skel->maps.cb_flows);
+	fd = F.flows_fd;
 	cr_assert_eq(get_flow(&f), 0);
 	f.state = CB_FLOW_LOCAL;
 	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
@@ -904,7 +715,7 @@ Test(xdp, syn_on_closed_local_socket_starts_a_new_flow)
 	handshake(&tsv);
 	cr_assert_eq(get_flow(&f), 0);
 	f.state = CB_FLOW_LOCAL;        /* its socket is gone (no kernel socket here) */
-	bpf_map_update_elem(bpf_map__fd(F.skel->maps.cb_flows), &k, &f, BPF_EXIST);
+	bpf_map_update_elem(F.flows_fd, &k, &f, BPF_EXIST);
 	n = syn(b, 1, 1, 7, NULL);
 	cr_assert_eq(run(b, n), XDP_TX);
 	t_view(F.out, F.out_len, &v);
@@ -977,11 +788,11 @@ Test(xdp, malformed_and_odd_packets)
 	cr_expect_eq(run(b, n), XDP_PASS);
 	cr_expect_eq(XSTAT(PASS_NOT_IP), 1);
 	cr_expect_eq(XSTAT(PASS_NOT_TCP), 1);
-	/* no segment flags (not SYN, not ACK) and no flow: passed, counted */
+	/* no segment flags (not SYN, not ACK) and no flow: reset (test_bpf_noflow.c) */
 	s.flags = 0;
 	n = t_build(b, sizeof(b), &s);
-	cr_expect_eq(run(b, n), XDP_PASS);
-	cr_expect_eq(XSTAT(PASS_NO_FLOW), 1);
+	cr_expect_eq(run(b, n), XDP_TX);
+	cr_expect_eq(XSTAT(RST_NO_FLOW), 1);
 	cr_expect_eq(drain(), 0);
 	fx_close();
 }
@@ -990,19 +801,13 @@ Test(xdp, malformed_and_odd_packets)
 
 Test(tc, ingress_answers_syn_like_xdp)
 {
-	struct cb_tc *t;
 	uint8_t b[256];
 	struct t_tcp_view v;
 	size_t n;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root");
-	t = cb_tc__open_and_load();
-	cr_assert_not_null(t);
-	setup_maps(bpf_map__fd(t->maps.cb_config), bpf_map__fd(t->maps.cb_secrets),
-		   bpf_map__fd(t->maps.cb_services), 65536);
+	fx_open_hook(FX_TC, 0, 65536);
 	n = syn(b, 1, 1, 7, NULL);
-	cr_expect_eq(run_prog(bpf_program__fd(t->progs.cb_tc_ingress), b, n), TC_ACT_REDIRECT);
+	cr_expect_eq(run(b, n), TC_ACT_REDIRECT);
 	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
 	cr_expect_eq(v.flags, 0x12);
 	cr_expect_eq(v.ack, CISN + 1);
@@ -1013,83 +818,65 @@ Test(tc, ingress_answers_syn_like_xdp)
 	/* not a service: TC_ACT_OK */
 	n = syn(b, 1, 1, 7, NULL);
 	b[14 + 20 + 3] = 81;
-	cr_expect_eq(run_prog(bpf_program__fd(t->progs.cb_tc_ingress), b, n), TC_ACT_OK);
-	cb_tc__destroy(t);
+	cr_expect_eq(run(b, n), TC_ACT_OK);
+	fx_close();
 }
 
 Test(tc, ingress_data_path_matches_xdp)
 {
-	struct cb_tc *t;
-	struct ring_buffer *rb;
 	uint8_t b[512];
 	struct t_tcp_view v;
 	const struct cb_event *ev;
 	uint32_t isn;
 	size_t n;
-	int in;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root");
-	t = cb_tc__open_and_load();
-	cr_assert_not_null(t);
-	setup_maps(bpf_map__fd(t->maps.cb_config), bpf_map__fd(t->maps.cb_secrets),
-		   bpf_map__fd(t->maps.cb_services), 65536);
-	in = bpf_program__fd(t->progs.cb_tc_ingress);
-	F.nrec = 0;
-	rb = ring_buffer__new(bpf_map__fd(t->maps.cb_events), on_rec, NULL, NULL);
-	cr_assert_not_null(rb);
+	fx_open_hook(FX_TC, 0, 65536);
 	n = syn(b, 1, 1, 7, NULL);
-	cr_assert_eq(run_prog(in, b, n), TC_ACT_REDIRECT);
+	cr_assert_eq(run(b, n), TC_ACT_REDIRECT);
 	t_view(F.out, F.out_len, &v);
 	isn = v.seq;
 	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x10, 778, v.tsval, NULL, 0, 502);
-	cr_assert_eq(run_prog(in, b, n), TC_ACT_SHOT, "handshake ACK consumed");
+	cr_assert_eq(run(b, n), TC_ACT_SHOT, "handshake ACK consumed");
 	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, v.tsval, "GET /tc HTTP/1.1\r\n\r\n", 20, 502);
-	cr_assert_eq(run_prog(in, b, n), TC_ACT_REDIRECT);
+	cr_assert_eq(run(b, n), TC_ACT_REDIRECT);
 	t_view(F.out, F.out_len, &v);
 	cr_expect_eq(v.flags, 0x10);
 	cr_expect_eq(v.ack, CISN + 21);
 	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
-	ring_buffer__consume(rb);
-	cr_assert_eq(F.nrec, 2, "open + data");
+	cr_assert_eq(drain(), 2, "open + data");
 	ev = (const struct cb_event *)F.rec[1];
 	cr_expect_eq(ev->type, CB_EV_DATA);
 	cr_expect_eq(ev->len, 20);
 	cr_expect_eq(memcmp(ev + 1, "GET /tc HTTP/1.1\r\n\r\n", 20), 0);
-	ring_buffer__free(rb);
-	cb_tc__destroy(t);
+	fx_close();
 }
 
 Test(tc, egress_blocks_kernel_rst_for_held_flow)
 {
-	struct cb_tc *t;
 	struct cb_flow f = { .state = CB_FLOW_UNBOUND };
-	struct cb_flow_key k = { htonl(CLIENT), htonl(VIP), htons(CPORT), htons(VPORT) };
+	struct cb_flow_key k = flow_key();
 	struct t_tcp_spec s = { .saddr = VIP, .daddr = CLIENT, .sport = VPORT, .dport = CPORT,
 				.seq = 1, .ack = 2, .flags = 0x14 };
 	uint8_t b[256];
 	size_t n;
 	int eg;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root");
-	t = cb_tc__open_and_load();
-	cr_assert_not_null(t);
-	eg = bpf_program__fd(t->progs.cb_tc_egress);
+	fx_open_hook(FX_TC, 0, 65536);
+	eg = bpf_program__fd(F.tc->progs.cb_tc_egress);
 	n = t_build(b, sizeof(b), &s);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "no flow: the kernel's RST goes out");
-	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(t->maps.cb_flows), &k, &f, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(F.flows_fd, &k, &f, BPF_ANY), 0);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_SHOT);
 	f.state = CB_FLOW_LOCAL;
-	bpf_map_update_elem(bpf_map__fd(t->maps.cb_flows), &k, &f, BPF_ANY);
+	bpf_map_update_elem(F.flows_fd, &k, &f, BPF_ANY);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "a local socket may reset its flow");
 	s.flags = 0x10;
 	f.state = CB_FLOW_UNBOUND;
-	bpf_map_update_elem(bpf_map__fd(t->maps.cb_flows), &k, &f, BPF_ANY);
+	bpf_map_update_elem(F.flows_fd, &k, &f, BPF_ANY);
 	n = t_build(b, sizeof(b), &s);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "only RSTs are filtered");
-	cr_expect_eq(stat(bpf_map__fd(t->maps.cb_stats), CB_STAT_EGRESS_RST_BLOCKED), 1);
-	cb_tc__destroy(t);
+	cr_expect_eq(XSTAT(EGRESS_RST_BLOCKED), 1);
+	fx_close();
 }
 
 /* ---- replies that grow: at the head, the tail only when the head is full -- */
