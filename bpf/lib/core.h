@@ -630,7 +630,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	struct cb_flow *f;
 	struct cb_pkt pk;
 	enum cb_verdict v;
-	__u32 zero = 0;
+	__u32 zero = 0, state;
 
 	cb_count(CB_STAT_PKT_SEEN);
 	switch (cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk)) {
@@ -670,13 +670,13 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	}
 
 	/* The flow table first: a flow keeps its owner even if its service is
-	 * removed while it waits (its packets must not reach the kernel). */
+	 * removed while it waits (its packets must not reach the kernel).  An
+	 * UNBOUND flow, found or just created, is handled in one place. */
 	cb_flow_key_of(&pk, &fkey);
 	f = bpf_map_lookup_elem(&cb_flows, &fkey);
-	if (f) {
-		switch (f->state) {
-		case CB_FLOW_UNBOUND:
-			return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
+	state = f ? f->state : CB_FLOW_UNBOUND;
+	if (state != CB_FLOW_UNBOUND) {
+		switch (state) {
 		case CB_FLOW_LOCAL:
 			/*
 			 * A fresh SYN on the tuple of a socket that has closed
@@ -690,6 +690,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			    cb_ksock_gone(cb_kernel_sock_state(ctx, &pk))) {
 				bpf_map_delete_elem(&cb_flows, &fkey);
 				cb_count(CB_STAT_LOCAL_REUSED);
+				f = NULL;
 				break;
 			}
 			cb_count(CB_STAT_PASS_LOCAL);
@@ -697,26 +698,26 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		case CB_FLOW_FROZEN:
 			cb_count(CB_STAT_DROP_FROZEN);
 			return CB_V_DROP;
-		default:
+		default:                /* no such state */
 			cb_count(CB_STAT_DROP_MALFORMED);
 			return CB_V_DROP;
 		}
 	}
 
-	skey.vip_be = pk.daddr;
-	skey.port_be = pk.dport;
-	svc = bpf_map_lookup_elem(&cb_services, &skey);
-	if (!svc) {
-		cb_count(CB_STAT_PASS_NOT_SERVICE);
-		return CB_V_PASS;
+	if (!f) {
+		skey.vip_be = pk.daddr;
+		skey.port_be = pk.dport;
+		svc = bpf_map_lookup_elem(&cb_services, &skey);
+		if (!svc) {
+			cb_count(CB_STAT_PASS_NOT_SERVICE);
+			return CB_V_PASS;
+		}
+		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
+			return cb_on_syn(ctx, hook, &pk, cfg, sec);
+		f = cb_on_no_flow(ctx, hook, &pk, cfg, sec, svc, &fkey, &v);
+		if (!f)
+			return v;
 	}
-
-	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
-		return cb_on_syn(ctx, hook, &pk, cfg, sec);
-
-	f = cb_on_no_flow(ctx, hook, &pk, cfg, sec, svc, &fkey, &v);
-	if (!f)
-		return v;
 	return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
 }
 
