@@ -58,7 +58,9 @@ static void fx_maps(struct bpf_object *obj)
 void fx_open_hook(enum fx_hook hook, uint32_t ring_bytes, uint32_t cap)
 {
 	struct cb_secrets s = { .key = { { KEY0[0], KEY0[1] }, { 3, 4 } }, .current = 0 };
+	struct bpf_object *obj;
 	uint32_t zero = 0;
+	int err;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root to load BPF programs");
@@ -67,20 +69,19 @@ void fx_open_hook(enum fx_hook hook, uint32_t ring_bytes, uint32_t cap)
 	if (hook == FX_XDP) {
 		F.xdp = cb_xdp__open();
 		cr_assert_not_null(F.xdp);
-		if (ring_bytes)
-			bpf_map__set_max_entries(F.xdp->maps.cb_events, ring_bytes);
-		cr_assert_eq(cb_xdp__load(F.xdp), 0, "load: %s", strerror(errno));
-		F.prog = bpf_program__fd(F.xdp->progs.cb_xdp);
-		fx_maps(F.xdp->obj);
+		obj = F.xdp->obj;
 	} else {
 		F.tc = cb_tc__open();
 		cr_assert_not_null(F.tc);
-		if (ring_bytes)
-			bpf_map__set_max_entries(F.tc->maps.cb_events, ring_bytes);
-		cr_assert_eq(cb_tc__load(F.tc), 0, "load: %s", strerror(errno));
-		F.prog = bpf_program__fd(F.tc->progs.cb_tc_ingress);
-		fx_maps(F.tc->obj);
+		obj = F.tc->obj;
 	}
+	if (ring_bytes)
+		bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "cb_events"), ring_bytes);
+	err = hook == FX_XDP ? cb_xdp__load(F.xdp) : cb_tc__load(F.tc);
+	cr_assert_eq(err, 0, "load: %s", strerror(errno));
+	F.prog = bpf_program__fd(bpf_object__find_program_by_name(
+		obj, hook == FX_XDP ? "cb_xdp" : "cb_tc_ingress"));
+	fx_maps(obj);
 	fx_config(cap, CB_RST_RATE_DEFAULT);
 	cr_assert_eq(bpf_map_update_elem(F.sec_fd, &zero, &s, BPF_ANY), 0);
 	fx_service(VIP, VPORT);

@@ -25,6 +25,19 @@ static size_t build(uint8_t buf[BUF_LEN], const struct cb_seg *s)
 	return T_ETH_LEN + cb_frame_build((struct cb_frame *)(buf + T_ETH_LEN), s);
 }
 
+/* Build s; check its IPv4 + TCP length and both checksums; parse it into v. */
+static size_t build_ok(const char *what, uint8_t buf[BUF_LEN], const struct cb_seg *s,
+		       size_t len, struct t_tcp_view *v)
+{
+	size_t n = build(buf, s);
+
+	cr_assert_eq(n, T_ETH_LEN + len, "%s: length %zu, not %zu", what, n - T_ETH_LEN, len);
+	cr_expect_eq(t_verify_csums(buf, n), 0, "%s: checksums", what);
+	cr_assert_eq(t_view(buf, n, v), 0, "%s", what);
+	cr_expect_eq(buf[n], 0xee, "%s: wrote past the segment", what);
+	return n;
+}
+
 static struct cb_seg from_vip(uint8_t flags, uint8_t kind)
 {
 	struct cb_seg s = {
@@ -46,10 +59,7 @@ Test(frame, rst_ack_without_options)
 
 	s.ts = 1;               /* ignored: an RST carries no options */
 	s.tsval = 5;
-	n = build(b, &s);
-	cr_assert_eq(n, T_ETH_LEN + 40);
-	cr_assert_eq(t_verify_csums(b, n), 0);
-	cr_assert_eq(t_view(b, n, &v), 0);
+	n = build_ok("RST", b, &s, 40, &v);
 	cr_expect_eq(v.saddr, VIP);
 	cr_expect_eq(v.daddr, CLIENT);
 	cr_expect_eq(v.sport, 80);
@@ -71,10 +81,9 @@ Test(frame, rst_ack_without_options)
 
 		cr_expect_eq(memcmp(b + T_ETH_LEN, ip, sizeof(ip)), 0);
 	}
-	/* urgent pointer zero, no byte written past the segment */
-	cr_expect_eq(b[T_ETH_LEN + 38], 0);
-	cr_expect_eq(b[T_ETH_LEN + 39], 0);
-	cr_expect_eq(b[n], 0xee);
+	/* urgent pointer zero */
+	cr_expect_eq(b[n - 2], 0);
+	cr_expect_eq(b[n - 1], 0);
 }
 
 /* An ACK with timestamps, as the programs send for data. */
@@ -85,7 +94,6 @@ Test(frame, ack_with_timestamps)
 	static const uint8_t opts[12] = { 1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef,
 					  0x00, 0x00, 0x03, 0x09 };
 	struct t_tcp_view v;
-	size_t n;
 
 	s.window = 511;
 	s.ts = 1;
@@ -94,10 +102,7 @@ Test(frame, ack_with_timestamps)
 	s.mss = 1460;           /* SYN-ACK only: ignored */
 	s.sack = 1;
 	s.wscale = 7;
-	n = build(b, &s);
-	cr_assert_eq(n, T_ETH_LEN + 52);
-	cr_assert_eq(t_verify_csums(b, n), 0);
-	cr_assert_eq(t_view(b, n, &v), 0);
+	build_ok("ACK", b, &s, 52, &v);
 	cr_expect_eq(v.flags, CB_TCP_ACK);
 	cr_expect_eq(v.window, 511);
 	cr_expect_eq(v.doff, 8);
@@ -110,7 +115,6 @@ Test(frame, ack_with_timestamps)
 	cr_expect_eq(v.sack_ok, 0);
 	cr_expect_eq(v.optlen, sizeof(opts));
 	cr_expect_eq(memcmp(v.opts, opts, sizeof(opts)), 0);
-	cr_expect_eq(b[n], 0xee);
 }
 
 /* SYN-ACK options for each combination the client may ask for: the bytes
@@ -141,7 +145,6 @@ Test(frame, synack_option_rows)
 		uint8_t b[BUF_LEN];
 		struct cb_seg s = from_vip(CB_TCP_SYN | CB_TCP_ACK, CB_SEG_KIND_SYNACK);
 		struct t_tcp_view v;
-		size_t n;
 
 		s.window = 65535;
 		s.mss = 1460;
@@ -150,15 +153,11 @@ Test(frame, synack_option_rows)
 		s.wscale = r->wscale;
 		s.tsval = 42;
 		s.tsecr = 9;
-		n = build(b, &s);
-		cr_assert_eq(n, T_ETH_LEN + 40 + r->optlen, "%s: length %zu", r->name, n);
-		cr_expect_eq(t_verify_csums(b, n), 0, "%s: checksums", r->name);
-		cr_assert_eq(t_view(b, n, &v), 0);
+		build_ok(r->name, b, &s, 40 + r->optlen, &v);
 		cr_expect_eq(v.flags, CB_TCP_SYN | CB_TCP_ACK, "%s", r->name);
 		cr_expect_eq(v.optlen, r->optlen, "%s", r->name);
 		cr_expect_eq(memcmp(v.opts, r->opts, r->optlen), 0, "%s: option bytes", r->name);
 		cr_expect_eq(v.mss, 1460, "%s", r->name);
-		cr_expect_eq(b[n], 0xee, "%s: wrote past the segment", r->name);
 	}
 }
 
