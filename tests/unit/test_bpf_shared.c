@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* include/connbroker/shared.h's helpers, compiled here as in the programs. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <string.h>
 #include <connbroker/shared.h>
 
