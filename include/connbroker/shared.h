@@ -233,7 +233,7 @@ struct cb_event {
 	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \
 	X(SYN_TX_FAIL,       "dropped: could not build the SYN-ACK") \
 	X(ACK_COOKIE_OK,     "ACK with a valid cookie: flow created") \
-	X(ACK_COOKIE_BAD,    "ACK with a bad or expired cookie, no kernel socket: reset below") \
+	X(ACK_COOKIE_BAD,    "ACK with a bad or expired cookie, no kernel socket (then rst_no_flow or rst_rate_limited)") \
 	X(FLOW_INSERT_FAIL,  "dropped: flow table insert failed") \
 	X(DATA_QUEUED,       "data segment sent to the ring and acked") \
 	X(DATA_BYTES,        "payload bytes sent to the ring") \
