@@ -5,7 +5,9 @@
  *
  *   SYN to a service, no flow        -> SYN-cookie SYN-ACK, no state kept
  *   ACK, no flow, valid cookie       -> UNBOUND flow created
- *   ACK, no flow, bad cookie         -> dropped (passed if a kernel socket owns it)
+ *   other segment to a service,      -> RST as the kernel sends for an unknown
+ *   no flow                             connection, rate-limited; RSTs dropped;
+ *                                       passed if a kernel socket owns the tuple
  *   data, UNBOUND, in order          -> bytes to the ring, then ACKed
  *   data, UNBOUND, otherwise         -> dropped unacknowledged (dup ACK sent)
  *   FIN / RST, UNBOUND               -> flow removed (FIN answered with RST)
@@ -53,13 +55,13 @@ static __always_inline __u32 cb_ts_offset(const __u32 key[2], const struct cb_pk
 }
 
 /*
- * The window we advertise keeps its right edge fixed at client ISN + 1 +
- * rcv_wnd (rcv_wnd = the per-flow byte cap): it shrinks as bytes are queued
- * but never retracts a promise, and the socket built later inherits it.
+ * The window field of our ACKs: what is left of the flow's window (its right
+ * edge fixed at client ISN + 1 + rcv_wnd, rcv_wnd = the per-flow byte cap, so
+ * it never retracts a promise), scaled and clamped to the 16-bit field.
  */
 static __always_inline __u32 cb_ack_window(const struct cb_flow *f)
 {
-	__u32 w = f->bytes_in < f->rcv_wnd ? f->rcv_wnd - f->bytes_in : 0;
+	__u32 w = cb_flow_window_left(f);
 
 	if (f->opts & CB_OPT_WSCALE)
 		w >>= f->rcv_wscale;
@@ -86,12 +88,12 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	__u32 slot = sec->current & 1;
 	__u32 isn = cb_cookie_make(sec->key[slot], slot, pk->saddr, pk->daddr, pk->sport,
 				   pk->dport, pk->seq, cb_cookie_time(), &co);
-	struct cb_reply r = {
+	struct cb_seg r = {
 		.seq = isn,
 		.ack = pk->seq + 1,
 		.window = cfg->flow_byte_cap > 0xffff ? 0xffff : cfg->flow_byte_cap,
 		.flags = CB_TCP_SYN | CB_TCP_ACK,
-		.kind = CB_REPLY_SYNACK,
+		.kind = CB_SEG_KIND_SYNACK,
 		.mss = cfg->mss,
 		/* window scaling only when both ends do it (RFC 7323 2.2) */
 		.wscale = pk->opt.wscale == CB_WSCALE_NONE ? CB_WSCALE_NONE : cfg->wscale,
@@ -111,9 +113,13 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	return CB_V_TX;
 }
 
-/* State of the kernel socket owning this tuple (BPF_TCP_*), -1 if none. */
-static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook hook,
-						const struct cb_pkt *pk)
+/*
+ * The kernel socket for this tuple: its state (BPF_TCP_*), or CB_KSOCK_NONE.
+ * The lookup falls back to a listener when no connection socket matches.
+ */
+#define CB_KSOCK_NONE (-1)
+
+static __always_inline int cb_kernel_sock_state(void *ctx, const struct cb_pkt *pk)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -126,85 +132,30 @@ static __always_inline int cb_kernel_sock_state(void *ctx, const enum cb_hook ho
 	/* the same helper for both hooks: it takes the xdp_md or the skb */
 	sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
-		return -1;
+		return CB_KSOCK_NONE;
 	state = sk->state;
 	bpf_sk_release(sk);
 	return state;
 }
 
-/* Does a kernel socket other than a listener own this tuple? */
-static __always_inline int cb_kernel_owns(void *ctx, const enum cb_hook hook,
-					  const struct cb_pkt *pk)
+/* No connection socket, or one that has closed (TIME_WAIT, CLOSE): a new
+ * connection may take the tuple (a repair connect replaces TIME_WAIT). */
+static __always_inline int cb_ksock_gone(int state)
 {
-	int state = cb_kernel_sock_state(ctx, hook, pk);
-
-	return state >= 0 && state != BPF_TCP_LISTEN;
+	return state == CB_KSOCK_NONE || state == BPF_TCP_TIME_WAIT || state == BPF_TCP_CLOSE;
 }
 
-/* ---- ACK with no flow: validate the cookie, create the flow ---------- */
-static __always_inline struct cb_flow *cb_on_handshake_ack(void *ctx, const enum cb_hook hook,
-							   const struct cb_pkt *pk,
-							   const struct cb_config *cfg,
-							   const struct cb_secrets *sec,
-							   const struct cb_service *svc,
-							   const struct cb_flow_key *key)
+/* A connection socket in use owns the tuple: never take it over. */
+static __always_inline int cb_ksock_live(int state)
 {
-	__u32 cookie = pk->ack_seq - 1;
-	__u32 client_isn = pk->seq - 1;
-	__u32 slot = cb_cookie_slot(cookie);
-	struct cb_cookie_info ci;
-	struct cb_flow f = {};
-	__u64 now = bpf_ktime_get_ns();
+	return !cb_ksock_gone(state) && state != BPF_TCP_LISTEN;
+}
 
-	if (cb_cookie_check(sec->key[slot], cookie, pk->saddr, pk->daddr, pk->sport,
-			    pk->dport, client_isn, cb_cookie_time(), &ci))
-		return NULL;
-	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
-	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
-	 * new connection on that tuple replaces it when materialized). */
-	{
-		int ks = cb_kernel_sock_state(ctx, hook, pk);
-
-		if (ks >= 0 && ks != BPF_TCP_LISTEN && ks != BPF_TCP_TIME_WAIT && ks != BPF_TCP_CLOSE)
-			return NULL;
-	}
-
-	f.created_ns = now;
-	f.last_ns = now;
-	f.client_isn = client_isn;
-	f.server_isn = cookie;
-	f.rcv_nxt = pk->seq;
-	f.snd_nxt = pk->ack_seq;
-	f.mss = ci.mss < cfg->mss ? ci.mss : cfg->mss;
-	if (ci.sack)
-		f.opts |= CB_OPT_SACK;
-	if (ci.wscale != CB_WSCALE_NONE) {
-		f.opts |= CB_OPT_WSCALE;
-		f.snd_wscale = ci.wscale;
-		f.rcv_wscale = cfg->wscale;
-	}
-	/* Timestamps were negotiated iff the client's ACK carries one. */
-	if (pk->opt.ts_present) {
-		f.opts |= CB_OPT_TS;
-		f.ts_recent = pk->opt.tsval;
-		f.ts_offset = cb_ts_offset(sec->key[slot], pk);
-	}
-	f.snd_wnd = (__u32)pk->window << ((f.opts & CB_OPT_WSCALE) ? f.snd_wscale : 0);
-	f.rcv_wnd = cfg->flow_byte_cap;
-	f.state = CB_FLOW_UNBOUND;
-	f.service_id = svc->id;
-
-	/* NOEXIST: a duplicate handshake ACK racing on another CPU must not
-	 * reset a flow that already queued data; it finds that flow instead. */
-	if (bpf_map_update_elem(&cb_flows, key, &f, BPF_NOEXIST)) {
-		struct cb_flow *cur = bpf_map_lookup_elem(&cb_flows, key);
-
-		if (!cur)
-			cb_count(CB_STAT_FLOW_INSERT_FAIL);
-		return cur;
-	}
-	cb_count(CB_STAT_ACK_COOKIE_OK);
-	return bpf_map_lookup_elem(&cb_flows, key);
+/* Any connection socket (TIME_WAIT included) for this very tuple: its
+ * segments are the kernel's to answer. */
+static __always_inline int cb_ksock_owns(int state)
+{
+	return state != CB_KSOCK_NONE && state != BPF_TCP_LISTEN;
 }
 
 /* Best-effort notice without payload (open/close); loss is counted. */
@@ -220,16 +171,194 @@ static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, 
 		cb_count(CB_STAT_EVENT_LOST);
 }
 
+/* Is this ACK the answer to one of our SYN-ACKs?  ci gets what the cookie carries. */
+static __always_inline int cb_handshake_cookie_ok(const struct cb_pkt *pk,
+						  const struct cb_secrets *sec,
+						  struct cb_cookie_info *ci)
+{
+	__u32 cookie = pk->ack_seq - 1;
+
+	return cb_cookie_check(sec->key[cb_cookie_slot(cookie)], cookie, pk->saddr, pk->daddr,
+			       pk->sport, pk->dport, pk->seq - 1, cb_cookie_time(), ci) == 0;
+}
+
+/*
+ * ACK with a valid cookie and no flow: create the UNBOUND flow.  Returns the
+ * flow when the segment goes on to cb_on_unbound() (it carries data or a FIN,
+ * or another CPU created the flow first); NULL when it was consumed here,
+ * with the verdict in *v.
+ */
+static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
+						      const struct cb_config *cfg,
+						      const struct cb_secrets *sec,
+						      const struct cb_service *svc,
+						      const struct cb_flow_key *key,
+						      const struct cb_cookie_info *ci,
+						      enum cb_verdict *v)
+{
+	__u32 cookie = pk->ack_seq - 1;
+	struct cb_flow f = {}, *fp;
+	__u64 now = bpf_ktime_get_ns();
+
+	f.created_ns = now;
+	f.last_ns = now;
+	f.client_isn = pk->seq - 1;
+	f.server_isn = cookie;
+	f.rcv_nxt = pk->seq;
+	f.snd_nxt = pk->ack_seq;
+	f.mss = ci->mss < cfg->mss ? ci->mss : cfg->mss;
+	if (ci->sack)
+		f.opts |= CB_OPT_SACK;
+	if (ci->wscale != CB_WSCALE_NONE) {
+		f.opts |= CB_OPT_WSCALE;
+		f.snd_wscale = ci->wscale;
+		f.rcv_wscale = cfg->wscale;
+	}
+	/* Timestamps were negotiated iff the client's ACK carries one. */
+	if (pk->opt.ts_present) {
+		f.opts |= CB_OPT_TS;
+		f.ts_recent = pk->opt.tsval;
+		f.ts_offset = cb_ts_offset(sec->key[cb_cookie_slot(cookie)], pk);
+	}
+	f.snd_wnd = (__u32)pk->window << ((f.opts & CB_OPT_WSCALE) ? f.snd_wscale : 0);
+	f.rcv_wnd = cfg->flow_byte_cap;
+	f.state = CB_FLOW_UNBOUND;
+	f.service_id = svc->id;
+
+	*v = CB_V_DROP;
+	/* NOEXIST: a duplicate handshake ACK racing on another CPU must not
+	 * reset a flow that already queued data; it is a segment of that flow. */
+	if (bpf_map_update_elem(&cb_flows, key, &f, BPF_NOEXIST)) {
+		fp = bpf_map_lookup_elem(&cb_flows, key);
+		if (!fp)
+			cb_count(CB_STAT_FLOW_INSERT_FAIL);     /* dropped: the client retransmits */
+		return fp;
+	}
+	cb_count(CB_STAT_ACK_COOKIE_OK);
+	cb_notify(key, CB_EV_OPEN, 0, pk->seq);
+	fp = bpf_map_lookup_elem(&cb_flows, key);
+	if (!fp) {
+		cb_count(CB_STAT_FLOW_INSERT_FAIL);     /* evicted at once */
+		return NULL;
+	}
+	if (pk->payload_len || (pk->flags & CB_TCP_FIN))
+		return fp;
+	return NULL;                    /* the handshake's ACK, consumed */
+}
+
+/*
+ * Per-CPU token bucket: may we send one more RST to a segment of no flow?
+ * cfg->rst_rate RSTs a second, at most one second's worth at once.  Per CPU,
+ * so no atomics: the program does not migrate while it runs.
+ */
+static __always_inline int cb_rst_allowed(const struct cb_config *cfg)
+{
+	struct cb_rst_bucket *b;
+	__u64 now, credit, cost;
+	__u32 zero = 0;
+
+	if (!cfg->rst_rate)
+		return 0;
+	b = bpf_map_lookup_elem(&cb_rst_bucket, &zero);
+	if (!b)
+		return 0;
+	now = bpf_ktime_get_ns();
+	credit = b->credit_ns + (now - b->last_ns);
+	if (credit > CB_NSEC_PER_SEC)
+		credit = CB_NSEC_PER_SEC;
+	b->last_ns = now;
+	cost = CB_NSEC_PER_SEC / cfg->rst_rate;
+	if (credit < cost) {
+		b->credit_ns = credit;
+		return 0;
+	}
+	b->credit_ns = credit - cost;
+	return 1;
+}
+
+/*
+ * What Linux answers a segment of a connection it does not know
+ * (tcp_v4_send_reset): nothing to an RST; with ACK, an RST at the sequence
+ * number the segment acknowledges; without, an RST|ACK acknowledging all of
+ * it (payload, SYN and FIN count).  Rate-limited, and nothing is stored.
+ */
+static __always_inline enum cb_verdict cb_reset_unknown(void *ctx, const enum cb_hook hook,
+							const struct cb_pkt *pk,
+							const struct cb_config *cfg)
+{
+	struct cb_seg r = { .kind = CB_SEG_KIND_RST };
+
+	if (pk->flags & CB_TCP_RST) {
+		cb_count(CB_STAT_DROP_RST_NO_FLOW);
+		return CB_V_DROP;
+	}
+	if (!cb_rst_allowed(cfg)) {
+		cb_count(CB_STAT_RST_RATE_LIMITED);
+		return CB_V_DROP;
+	}
+	if (pk->flags & CB_TCP_ACK) {
+		r.seq = pk->ack_seq;
+		r.flags = CB_TCP_RST;
+	} else {
+		r.ack = pk->seq + pk->payload_len + !!(pk->flags & CB_TCP_SYN) +
+			!!(pk->flags & CB_TCP_FIN);
+		r.flags = CB_TCP_RST | CB_TCP_ACK;
+	}
+	if (cb_reply_emit(ctx, hook, pk, &r)) {
+		cb_count(CB_STAT_DROP_REPLY_FAIL);
+		return CB_V_DROP;
+	}
+	cb_count(CB_STAT_RST_NO_FLOW);
+	return CB_V_TX;
+}
+
+/*
+ * A segment other than a SYN, to a service, with no flow.  An ACK with a
+ * valid cookie creates the flow (returned when the segment goes on to
+ * cb_on_unbound()); a kernel socket that owns the tuple gets the segment;
+ * anything else is answered as the kernel answers a segment of a connection
+ * it does not know, so a client whose flow was removed or evicted learns at
+ * once instead of retransmitting into silence.  NULL: the verdict is in *v.
+ */
+static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_hook hook,
+						     const struct cb_pkt *pk,
+						     const struct cb_config *cfg,
+						     const struct cb_secrets *sec,
+						     const struct cb_service *svc,
+						     const struct cb_flow_key *key,
+						     enum cb_verdict *v)
+{
+	int ack_only = (pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK;
+	struct cb_cookie_info ci = {};
+	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, sec, &ci);
+	int ks = cb_kernel_sock_state(ctx, pk);
+
+	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
+	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
+	 * new connection on that tuple replaces it when materialized). */
+	if (cookie_ok && !cb_ksock_live(ks))
+		return cb_flow_create(pk, cfg, sec, svc, key, &ci, v);
+	if (cb_ksock_owns(ks)) {
+		cb_count(CB_STAT_PASS_KERNEL_SOCK);
+		*v = CB_V_PASS;
+		return NULL;
+	}
+	if (ack_only)
+		cb_count(CB_STAT_ACK_COOKIE_BAD);
+	*v = cb_reset_unknown(ctx, hook, pk, cfg);
+	return NULL;
+}
+
 static __always_inline enum cb_verdict cb_send_ack(void *ctx, const enum cb_hook hook,
 						   const struct cb_pkt *pk,
 						   const struct cb_flow *f, __u8 flags)
 {
-	struct cb_reply r = {
+	struct cb_seg r = {
 		.seq = f->snd_nxt,
 		.ack = f->rcv_nxt,
 		.window = flags & CB_TCP_RST ? 0 : cb_ack_window(f),
 		.flags = flags,
-		.kind = flags & CB_TCP_RST ? CB_REPLY_RST : CB_REPLY_ACK,
+		.kind = flags & CB_TCP_RST ? CB_SEG_KIND_RST : CB_SEG_KIND_ACK,
 		.ts = !(flags & CB_TCP_RST) && (f->opts & CB_OPT_TS),
 		.tsval = cb_ts_now(f->ts_offset),
 		.tsecr = f->ts_recent,
@@ -500,7 +629,8 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	const struct cb_secrets *sec;
 	struct cb_flow *f;
 	struct cb_pkt pk;
-	__u32 zero = 0;
+	enum cb_verdict v;
+	__u32 zero = 0, state;
 
 	cb_count(CB_STAT_PKT_SEEN);
 	switch (cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk)) {
@@ -540,11 +670,13 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	}
 
 	/* The flow table first: a flow keeps its owner even if its service is
-	 * removed while it waits (its packets must not reach the kernel). */
+	 * removed while it waits (its packets must not reach the kernel).  An
+	 * UNBOUND flow, found or just created, is handled in one place. */
 	cb_flow_key_of(&pk, &fkey);
 	f = bpf_map_lookup_elem(&cb_flows, &fkey);
-	if (f) {
-		switch (f->state) {
+	state = f ? f->state : CB_FLOW_UNBOUND;
+	if (state != CB_FLOW_UNBOUND) {
+		switch (state) {
 		case CB_FLOW_LOCAL:
 			/*
 			 * A fresh SYN on the tuple of a socket that has closed
@@ -554,57 +686,39 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			 * TIME_WAIT socket is replaced when the new one is built
 			 * (a repair connect may reuse a TIME_WAIT tuple).
 			 */
-			if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN) {
-				int ks = cb_kernel_sock_state(ctx, hook, &pk);
-
-				if (ks < 0 || ks == BPF_TCP_TIME_WAIT || ks == BPF_TCP_CLOSE) {
-					bpf_map_delete_elem(&cb_flows, &fkey);
-					cb_count(CB_STAT_LOCAL_REUSED);
-					break;
-				}
+			if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN &&
+			    cb_ksock_gone(cb_kernel_sock_state(ctx, &pk))) {
+				bpf_map_delete_elem(&cb_flows, &fkey);
+				cb_count(CB_STAT_LOCAL_REUSED);
+				f = NULL;
+				break;
 			}
 			cb_count(CB_STAT_PASS_LOCAL);
 			return CB_V_PASS;
 		case CB_FLOW_FROZEN:
 			cb_count(CB_STAT_DROP_FROZEN);
 			return CB_V_DROP;
-		case CB_FLOW_UNBOUND:
-			return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
-		default:
+		default:                /* no such state */
 			cb_count(CB_STAT_DROP_MALFORMED);
 			return CB_V_DROP;
 		}
 	}
 
-	skey.vip_be = pk.daddr;
-	skey.port_be = pk.dport;
-	svc = bpf_map_lookup_elem(&cb_services, &skey);
-	if (!svc) {
-		cb_count(CB_STAT_PASS_NOT_SERVICE);
-		return CB_V_PASS;
-	}
-
-	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
-		return cb_on_syn(ctx, hook, &pk, cfg, sec);
-
-	if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK) {
-		f = cb_on_handshake_ack(ctx, hook, &pk, cfg, sec, svc, &fkey);
-		if (f) {
-			cb_notify(&fkey, CB_EV_OPEN, 0, pk.seq);
-			if (pk.payload_len || (pk.flags & CB_TCP_FIN))
-				return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
-			return CB_V_DROP;       /* the handshake's ACK, consumed */
-		}
-		if (cb_kernel_owns(ctx, hook, &pk)) {
-			cb_count(CB_STAT_PASS_KERNEL_SOCK);
+	if (!f) {
+		skey.vip_be = pk.daddr;
+		skey.port_be = pk.dport;
+		svc = bpf_map_lookup_elem(&cb_services, &skey);
+		if (!svc) {
+			cb_count(CB_STAT_PASS_NOT_SERVICE);
 			return CB_V_PASS;
 		}
-		cb_count(CB_STAT_ACK_COOKIE_BAD);
-		return CB_V_DROP;
+		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
+			return cb_on_syn(ctx, hook, &pk, cfg, sec);
+		f = cb_on_no_flow(ctx, hook, &pk, cfg, sec, svc, &fkey, &v);
+		if (!f)
+			return v;
 	}
-
-	cb_count(CB_STAT_PASS_NO_FLOW);
-	return CB_V_PASS;
+	return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
 }
 
 #endif /* CB_CORE_H */

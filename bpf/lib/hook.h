@@ -63,12 +63,21 @@ static __always_inline long cb_store_bytes(void *ctx, const enum cb_hook hook, _
 	return bpf_skb_store_bytes(ctx, off, from, len, 0);
 }
 
-/* Resize the frame to new_len bytes (grow or shrink at the tail). */
-static __always_inline long cb_resize(void *ctx, const enum cb_hook hook, __u32 new_len)
+/* Resize the frame from len to new_len bytes at its tail (grow or shrink). */
+static __always_inline long cb_resize_tail(void *ctx, const enum cb_hook hook, __u32 len,
+					   __u32 new_len)
 {
 	if (hook == CB_HOOK_XDP)
-		return bpf_xdp_adjust_tail(ctx, (int)new_len - (int)cb_frame_len(ctx, hook));
+		return bpf_xdp_adjust_tail(ctx, (int)new_len - (int)len);
 	return bpf_skb_change_tail(ctx, new_len, 0);
+}
+
+/* Grow an XDP frame by n bytes in front of it (TC: not supported, -1). */
+static __always_inline long cb_grow_head(void *ctx, const enum cb_hook hook, __u32 n)
+{
+	if (hook == CB_HOOK_XDP)
+		return bpf_xdp_adjust_head(ctx, -(int)n);
+	return -1;
 }
 
 #endif /* CB_HOOK_H */

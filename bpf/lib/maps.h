@@ -50,6 +50,14 @@ struct {
 	__uint(max_entries, CB_RING_BYTES);
 } cb_events SEC(".maps");
 
+/* One token bucket per CPU for RSTs to segments of no flow (core.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_rst_bucket);
+} cb_rst_bucket SEC(".maps");
+
 /* Written by the controller only (mmap); pinned so it outlives it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

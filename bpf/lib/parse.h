@@ -8,29 +8,14 @@
 #define CB_PARSE_H
 
 #include "cookie.h"
+#include "frame.h"                   /* header lengths, option kinds, flags */
 
 #define CB_ETH_ALEN 6
 #define CB_ETH_P_IP 0x0800
 #define CB_ETH_HLEN 14
-#define CB_IP_HLEN 20                /* IPv4 header without options */
-#define CB_TCP_HLEN 20               /* TCP header without options */
 #define CB_TCP_OPT_MAX 40
 #define CB_IP_MF 0x2000
 #define CB_IP_OFFMASK 0x1fff
-
-#define CB_TCPOPT_EOL 0
-#define CB_TCPOPT_NOP 1
-#define CB_TCPOPT_MSS 2
-#define CB_TCPOPT_WSCALE 3
-#define CB_TCPOPT_SACK_PERM 4
-#define CB_TCPOPT_TS 8
-
-/* TCP flag bits in the 14th header byte */
-#define CB_TCP_FIN 0x01
-#define CB_TCP_SYN 0x02
-#define CB_TCP_RST 0x04
-#define CB_TCP_PSH 0x08
-#define CB_TCP_ACK 0x10
 
 /* Outcome of parsing: keep going, or a final pass/drop with its counter. */
 enum cb_parse_res {

@@ -14,6 +14,9 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
 
 /* ---- limits (overridable at build time) ----------------------------- */
 #ifndef CB_MAX_FLOWS
@@ -49,11 +52,32 @@ struct cb_flow_key {
 	__be16 dport_be;
 };
 
+/*
+ * Flow states, one list for the enum, the names userspace prints (status,
+ * metrics labels) and their meaning: X(NAME, value, "name", "meaning").
+ */
+#define CB_FLOW_STATES(X) \
+	X(UNBOUND, 1, "unbound", "handshake done in XDP, no socket yet") \
+	X(LOCAL,   2, "local",   "a kernel socket on this node owns it") \
+	X(FROZEN,  3, "frozen",  "being dumped/moved: drop, client retransmits")
+
+#define CB_FLOW_STATE_ENUM(name, val, str, help) CB_FLOW_##name = val,
 enum cb_flow_state {
-	CB_FLOW_UNBOUND = 1,        /* handshake done in XDP, no socket yet */
-	CB_FLOW_LOCAL = 2,          /* a kernel socket on this node owns it */
-	CB_FLOW_FROZEN = 3,         /* being dumped/moved: drop, client retransmits */
+	CB_FLOW_STATES(CB_FLOW_STATE_ENUM)
+	CB_FLOW_STATE_MAX           /* one past the largest: arrays indexed by state */
 };
+#undef CB_FLOW_STATE_ENUM
+
+/* "unbound", "local", "frozen"; "?" for anything else. */
+#define CB_FLOW_STATE_CASE(name, val, str, help) case val: return str;
+static inline const char *cb_flow_state_name(__u32 state)
+{
+	switch (state) {
+	CB_FLOW_STATES(CB_FLOW_STATE_CASE)
+	default: return "?";
+	}
+}
+#undef CB_FLOW_STATE_CASE
 
 /* Everything needed to build a kernel socket for the flow later. */
 struct cb_flow {
@@ -82,11 +106,22 @@ struct cb_flow {
 #define CB_OPT_TS     0x02
 #define CB_OPT_WSCALE 0x04
 
+/*
+ * Receive window left for an UNBOUND flow, in bytes.  Its right edge stays at
+ * client_isn + 1 + rcv_wnd: it shrinks as bytes are queued and never goes
+ * below 0.  The program advertises it; the socket built later inherits it.
+ */
+static __always_inline __u32 cb_flow_window_left(const struct cb_flow *f)
+{
+	return f->bytes_in < f->rcv_wnd ? f->rcv_wnd - f->bytes_in : 0;
+}
+
 /* ---- configuration set by the loader ------------------------------- */
 struct cb_config {
 	__u32 flow_byte_cap;        /* bytes an unbound flow may queue; also the
 	                             * receive window offered to it */
-	__u32 reserved;
+	__u32 rst_rate;             /* RSTs per second and CPU answering segments
+	                             * of no flow; 0 = never send them */
 	__u16 mss;                  /* our MSS offered in the SYN-ACK */
 	__u8 wscale;                /* our window scale offered */
 	__u8 flags;                 /* CB_CFG_* */
@@ -94,6 +129,18 @@ struct cb_config {
 };
 
 #define CB_CFG_VERIFY_CSUM 0x01     /* check TCP checksums of data before acking it */
+
+/* A client whose flow is gone (evicted, removed) retransmits a few times with
+ * backoff: a thousand RSTs a second per CPU answers every such client within
+ * seconds, while a forged-ACK flood is reflected at no more than that. */
+#define CB_RST_RATE_DEFAULT 1000
+
+/* Per-CPU token bucket behind cb_config.rst_rate (map cb_rst_bucket): credit
+ * in nanoseconds, one RST costs 1e9 / rst_rate, at most one second saved. */
+struct cb_rst_bucket {
+	__u64 last_ns;              /* bpf_ktime_get_ns() of the last refill */
+	__u64 credit_ns;
+};
 
 
 /* ---- SYN cookie secrets, rotated by userspace ----------------------- */
@@ -178,7 +225,6 @@ struct cb_event {
 	X(PASS_NOT_SERVICE,  "passed: not a configured service") \
 	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
 	X(LOCAL_REUSED,      "SYN on the tuple of a closed local socket: new flow") \
-	X(PASS_NO_FLOW,      "passed: no flow, not a SYN/ACK we answer") \
 	X(PASS_NO_CONFIG,    "passed: config or secrets map missing") \
 	X(PASS_MALFORMED,    "passed: truncated or malformed header (not ours)") \
 	X(DROP_MALFORMED,    "dropped: malformed segment of a held flow") \
@@ -187,7 +233,7 @@ struct cb_event {
 	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \
 	X(SYN_TX_FAIL,       "dropped: could not build the SYN-ACK") \
 	X(ACK_COOKIE_OK,     "ACK with a valid cookie: flow created") \
-	X(ACK_COOKIE_BAD,    "dropped: ACK with a bad or expired cookie") \
+	X(ACK_COOKIE_BAD,    "ACK with a bad or expired cookie, no kernel socket (then rst_no_flow or rst_rate_limited)") \
 	X(FLOW_INSERT_FAIL,  "dropped: flow table insert failed") \
 	X(DATA_QUEUED,       "data segment sent to the ring and acked") \
 	X(DATA_BYTES,        "payload bytes sent to the ring") \
@@ -208,6 +254,10 @@ struct cb_event {
 	X(EVENT_LOST,        "open/close event not delivered: ring full") \
 	X(PASS_KERNEL_SOCK,  "passed: bad cookie but a kernel socket owns the tuple") \
 	X(DROP_REPLY_FAIL,   "dropped: could not build the ACK reply") \
+	X(REPLY_GROWN_AT_TAIL, "XDP reply grown at the tail: no headroom in front of the frame") \
+	X(RST_NO_FLOW,       "RST sent: segment of no flow, no kernel socket, no valid cookie") \
+	X(RST_RATE_LIMITED,  "dropped: segment of no flow, RST not sent (rate limit or rst_rate 0)") \
+	X(DROP_RST_NO_FLOW,  "dropped: RST of no flow (an RST is never answered)") \
 	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow dropped") \
 	X(EGRESS_PASS,       "egress: passed")
 
@@ -224,6 +274,7 @@ _Static_assert(sizeof(struct cb_flow_key) == 12, "cb_flow_key layout");
 _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
 _Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
+_Static_assert(sizeof(struct cb_rst_bucket) == 16, "cb_rst_bucket layout");
 _Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
 _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap stride");

@@ -31,6 +31,7 @@ void cb_config_defaults(struct cb_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->flow_byte_cap = 65536;
+	cfg->rst_rate = CB_RST_RATE_DEFAULT;
 	cfg->mss = 1460;
 	cfg->wscale = 7;
 	cfg->flags = CB_CFG_VERIFY_CSUM;

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* include/connbroker/shared.h's helpers, compiled here as in the programs. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+#include <connbroker/shared.h>
+
+Test(shared, flow_state_names_and_values)
+{
+	/* the values are ABI (pinned flow tables, the controller's CAS) */
+	cr_expect_eq(CB_FLOW_UNBOUND, 1);
+	cr_expect_eq(CB_FLOW_LOCAL, 2);
+	cr_expect_eq(CB_FLOW_FROZEN, 3);
+	cr_expect_eq(CB_FLOW_STATE_MAX, 4);
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_UNBOUND), "unbound");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_LOCAL), "local");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_FROZEN), "frozen");
+	cr_expect_str_eq(cb_flow_state_name(0), "?");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_STATE_MAX), "?");
+}
+
+Test(shared, window_left_of_an_unbound_flow)
+{
+	static const struct { uint32_t rcv_wnd, bytes_in, left; } rows[] = {
+		{ 65536, 0, 65536 },
+		{ 65536, 1400, 64136 },
+		{ 65536, 65536, 0 },
+		{ 2000, 2400, 0 },      /* never below 0 */
+		{ 0, 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct cb_flow f;
+
+		memset(&f, 0, sizeof(f));
+		f.rcv_wnd = rows[i].rcv_wnd;
+		f.bytes_in = rows[i].bytes_in;
+		cr_expect_eq(cb_flow_window_left(&f), rows[i].left, "row %zu", i);
+	}
+}
