@@ -151,13 +151,6 @@ static __always_inline int cb_ksock_live(int state)
 	return !cb_ksock_gone(state) && state != BPF_TCP_LISTEN;
 }
 
-/* Any connection socket (TIME_WAIT included) for this very tuple: its
- * segments are the kernel's to answer. */
-static __always_inline int cb_ksock_owns(int state)
-{
-	return state != CB_KSOCK_NONE && state != BPF_TCP_LISTEN;
-}
-
 /* Best-effort notice without payload (open/close); loss is counted. */
 static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, __u8 flags,
 				      __u32 seq)
@@ -338,7 +331,14 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 	 * new connection on that tuple replaces it when materialized). */
 	if (cookie_ok && !cb_ksock_live(ks))
 		return cb_flow_create(pk, cfg, sec, svc, key, &ci, v);
-	if (cb_ksock_owns(ks)) {
+	/*
+	 * A live socket's segments are the kernel's.  A TIME_WAIT socket is an
+	 * older connection on this tuple whose client has closed: a segment
+	 * other than an RST is from a newer one whose flow is gone (evicted,
+	 * or ended by a RST), and TIME_WAIT would only re-ACK it, leaving that
+	 * client hanging for a minute: it gets our RST.  An RST is TIME_WAIT's.
+	 */
+	if (cb_ksock_live(ks) || (ks == BPF_TCP_TIME_WAIT && (pk->flags & CB_TCP_RST))) {
 		cb_count(CB_STAT_PASS_KERNEL_SOCK);
 		*v = CB_V_PASS;
 		return NULL;

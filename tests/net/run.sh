@@ -264,7 +264,7 @@ test_syn_flood_stateless() {
 	# a burst may lose a few SYNs in the veth/bridge backlog before the
 	# program sees them; every SYN it saw was answered, none left state
 	[ "$(counter syn_cookie_sent)" -ge 1900 ] || die "SYN-ACKs sent: $(counter syn_cookie_sent) of 2000"
-	expect_eq "$(counter syn_cookie_sent)" "$(( $(counter pkt_seen) - $(counter pass_not_ip) - $(counter pass_not_tcp) - $(counter pass_no_flow) ))" \
+	expect_eq "$(counter syn_cookie_sent)" "$(( $(counter pkt_seen) - $(counter pass_not_ip) - $(counter pass_not_tcp) - $(counter drop_rst_no_flow) ))" \
 		"every SYN the program saw answered"
 	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows')" 0 "flows after a SYN flood"
 	dir "$CB" detach "$CB_IF_DIR"
@@ -920,6 +920,72 @@ sys.exit(0 if m <= 1.5 * a + 50 else 'materialized %.0f ms vs accepted %.0f ms' 
 		die "the materialized socket retransmits slower than the accepted one"
 }
 
+# A client whose flow the program no longer knows (removed by a valid RST,
+# evicted from the LRU table) is reset on its next segment, as the kernel
+# resets segments of unknown connections, instead of being left hanging; a
+# forged-ACK flood is answered at the configured rate only and leaves no state.
+test_unknown_segment_reset() {
+	local flows key out cport
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --rst-rate 100 || die attach
+	nsenter --net=/run/netns/"$CB_NS_CLIENT" python3 -c "
+import socket, time
+s = socket.create_connection(('$CB_VIP', 80)); s.sendall(b'first'); time.sleep(1.5)
+t = time.monotonic()
+try:
+    s.sendall(b'second'); s.settimeout(5); s.recv(1); print('no reset')
+except ConnectionResetError:
+    print('reset after %.0f ms' % ((time.monotonic() - t) * 1000))
+except socket.timeout:
+    print('hang')" > "$WORK/unk.txt" 2>&1 &
+	local client=$!; BG_PIDS+=("$client")
+	sleep 0.7
+	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
+	cport=$(jq -r '.[0].client' <<<"$flows" | cut -d: -f2)
+	[ -n "$cport" ] && [ "$cport" != null ] || die "no flow: $flows"
+	# the entry disappears, as an LRU eviction would make it
+	key=$(python3 -c "import socket,struct; print(' '.join('%d' % b for b in socket.inet_aton('$CB_IP_CLIENT') + socket.inet_aton('$CB_VIP') + struct.pack('!HH', $cport, 80)))")
+	bpftool map delete pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" key $key || die "delete the flow"
+	wait "$client"
+	cat "$WORK/unk.txt"
+	grep -q "^reset after" "$WORK/unk.txt" || die "the client was not reset: $(cat "$WORK/unk.txt")"
+	[ "$(counter rst_no_flow)" -ge 1 ] || die "rst_no_flow"
+	# 3,000 forged ACKs: at most the bucket (1 s of rate per CPU) plus the
+	# rate over the flood's duration is answered; the rest is counted
+	cli python3 "$HERE/synflood.py" "$CB_IF_CLIENT" "$CB_IP_CLIENT" "$CB_VIP" 80 3000 ack || die "ack flood"
+	sleep 0.5
+	out="$(counter rst_no_flow) $(counter rst_rate_limited)"
+	echo "RSTs sent, limited: $out"
+	[ "$(counter rst_rate_limited)" -gt 0 ] || die "nothing rate-limited"
+	[ "$(counter rst_no_flow)" -lt 1000 ] || die "RSTs not bounded by --rst-rate 100: $out"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows')" 0 "flows after a forged-ACK flood"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# Native XDP on veth cannot grow a frame at its tail: challenge ACKs (66
+# bytes with timestamps) for 54-byte in-window RSTs must still go out.
+test_native_challenge_acks() {
+	local flows cport seq ack n=2000
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode native || die attach
+	nsenter --net=/run/netns/"$CB_NS_CLIENT" python3 -c "
+import socket, time
+s = socket.create_connection(('$CB_VIP', 80)); s.sendall(b'hold'); time.sleep(3)" &
+	BG_PIDS+=($!)
+	sleep 0.7
+	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
+	cport=$(jq -r '.[0].client' <<<"$flows" | cut -d: -f2)
+	seq=$(( $(jq -r '.[0].rcv_nxt' <<<"$flows") + 100 ))     # in the window, not at rcv_nxt
+	ack=$(jq -r '.[0].snd_nxt' <<<"$flows")
+	[ -n "$cport" ] && [ "$cport" != null ] || die "no flow: $flows"
+	cli python3 "$HERE/synflood.py" "$CB_IF_CLIENT" "$CB_IP_CLIENT" "$CB_VIP" 80 $n rst "$cport" "$seq" "$ack" ||
+		die "RST sender"
+	sleep 0.3
+	echo "challenge_ack $(counter challenge_ack), drop_reply_fail $(counter drop_reply_fail), reply_grown_at_tail $(counter reply_grown_at_tail)"
+	[ "$(counter challenge_ack)" -ge $((n * 95 / 100)) ] || die "challenge ACKs: $(counter challenge_ack) of $n"
+	expect_eq "$(counter drop_reply_fail)" 0 "replies that could not be built"
+	expect_eq "$(dir "$CB" -j flows "$CB_IF_DIR" | jq length)" 1 "the flow survives in-window RSTs"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -942,7 +1008,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_restart_after_handoff test_controller_reload
 	   test_controller_exits_without_interface test_two_namespaces_same_ifname
 	   test_detach_force_orphans test_tc_mode_serves_redirected
-	   test_materialized_matches_accepted test_first_response_loss)
+	   test_materialized_matches_accepted test_first_response_loss
+	   test_unknown_segment_reset test_native_challenge_acks)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

@@ -371,3 +371,37 @@ Test(noflow, valid_cookie_yields_to_a_live_socket)
 	conn_close(&c);
 	fx_close();
 }
+
+/*
+ * A TIME_WAIT socket is an older connection whose client has closed: a
+ * segment of no flow on its tuple is from a newer connection whose flow is
+ * gone, and is reset rather than left to TIME_WAIT's re-ACK (which would
+ * leave that client hanging for a minute).  RSTs stay TIME_WAIT's.
+ */
+Test(noflow, time_wait_tuple_data_is_reset_rst_is_passed)
+{
+	struct conn c;
+	struct t_tcp_view v;
+	uint8_t b[256];
+	size_t n;
+
+	fx_open(0, 65536);
+	conn_open(&c);
+	fx_service(0x7f000001, c.lport);
+	close(c.afd);                   /* the server side closes first: TIME_WAIT */
+	c.afd = -1;
+	close(c.cfd);
+	c.cfd = -1;
+	usleep(100 * 1000);
+	n = lo_seg(b, c.cport, c.lport, 0x18, 777777, 888888);
+	cr_expect_eq(run(b, n), XDP_TX, "data of a lost flow: reset");
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.flags, 0x04, "RST at the segment's ack");
+	cr_expect_eq(v.seq, 888888);
+	cr_expect_eq(XSTAT(RST_NO_FLOW), 1);
+	n = lo_seg(b, c.cport, c.lport, 0x04, 777777, 0);
+	cr_expect_eq(run(b, n), XDP_PASS, "an RST is TIME_WAIT's");
+	cr_expect_eq(XSTAT(PASS_KERNEL_SOCK), 1);
+	conn_close(&c);
+	fx_close();
+}

@@ -16,16 +16,20 @@ static void attach_usage(FILE *f)
 	fprintf(f,
 		"Usage: connbroker attach IFNAME --service VIP:PORT [--service VIP:PORT ...]\n"
 		"                         [--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
+		"                         [--rst-rate N]\n"
 		"                         [--no-csum-verify]\n"
 		"  --mode      native: XDP in the driver (default); skb: generic XDP; tc: clsact ingress\n"
 		"  --mss       MSS offered in the SYN-ACK (536..9000; default: the interface's\n"
 		"              MTU - 40, as the kernel offers)\n"
 		"  --wscale    window scale offered (0..14; default: what the kernel offers,\n"
 		"              from net.ipv4.tcp_rmem and net.core.rmem_max)\n"
+		"  --rst-rate  RSTs per second and CPU answering segments of unknown connections\n"
+		"              to a service, as the kernel answers them (0 = never; default %u)\n"
 		"  --flow-cap  bytes an unbound flow may queue, also its receive window\n"
 		"              (1460..65536, default 65536)\n"
 		"  --no-csum-verify  acknowledge data without checking its TCP checksum (for\n"
-		"              paths that deliver partial checksums, e.g. veth with tx offload)\n");
+		"              paths that deliver partial checksums, e.g. veth with tx offload)\n",
+		CB_RST_RATE_DEFAULT);
 }
 
 int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
@@ -36,6 +40,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "mss", required_argument, NULL, 'M' },
 		{ "wscale", required_argument, NULL, 'w' },
 		{ "flow-cap", required_argument, NULL, 'c' },
+		{ "rst-rate", required_argument, NULL, 'r' },
 		{ "no-csum-verify", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -87,6 +92,13 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 			}
 			o.cfg.wscale = (uint8_t)v;
 			wscale_set = 1;
+			break;
+		case 'r':
+			if (cb_parse_u32(optarg, 0, 1000000, &v)) {
+				cb_err("attach: --rst-rate '%s': expected 0..1000000", optarg);
+				return CB_EXIT_USAGE;
+			}
+			o.cfg.rst_rate = v;
 			break;
 		case 'c':
 			if (cb_parse_u32(optarg, 1460, CB_STASH_BYTES, &v)) {

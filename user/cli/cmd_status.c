@@ -153,16 +153,6 @@ int cmd_status(const struct cb_cli *cli, int argc, char **argv)
 	return CB_EXIT_OK;
 }
 
-static const char *state_name(uint8_t s)
-{
-	switch (s) {
-	case CB_FLOW_UNBOUND: return "unbound";
-	case CB_FLOW_LOCAL: return "local";
-	case CB_FLOW_FROZEN: return "frozen";
-	default: return "?";
-	}
-}
-
 static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int first,
 		       uint64_t now, int json)
 {
@@ -177,7 +167,7 @@ static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int
 		       "\"mss\":%u,\"snd_wscale\":%d,\"rcv_wscale\":%d,\"sack\":%s,"
 		       "\"timestamps\":%s,\"ts_recent\":%u,\"ts_offset\":%u,\"snd_wnd\":%u,"
 		       "\"rcv_wnd\":%u,\"bytes_in\":%u,\"age_seconds\":%.3f}",
-		       first ? "" : ",", c, s, state_name(f->state), f->client_isn, f->server_isn,
+		       first ? "" : ",", c, s, cb_flow_state_name(f->state), f->client_isn, f->server_isn,
 		       f->rcv_nxt, f->snd_nxt, f->mss,
 		       (f->opts & CB_OPT_WSCALE) ? f->snd_wscale : -1,
 		       (f->opts & CB_OPT_WSCALE) ? f->rcv_wscale : -1,
@@ -186,7 +176,7 @@ static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int
 		       f->snd_wnd, f->rcv_wnd, f->bytes_in, age);
 	} else {
 		printf("%-21s > %-21s %-8s isn c=%u s=%u rcv_nxt=%u mss=%u ws=%d/%d%s%s in=%uB age=%.1fs\n",
-		       c, s, state_name(f->state), f->client_isn, f->server_isn, f->rcv_nxt, f->mss,
+		       c, s, cb_flow_state_name(f->state), f->client_isn, f->server_isn, f->rcv_nxt, f->mss,
 		       (f->opts & CB_OPT_WSCALE) ? f->snd_wscale : -1,
 		       (f->opts & CB_OPT_WSCALE) ? f->rcv_wscale : -1,
 		       (f->opts & CB_OPT_SACK) ? " sack" : "", (f->opts & CB_OPT_TS) ? " ts" : "",

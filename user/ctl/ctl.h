@@ -58,7 +58,7 @@ struct ctl {
 	struct cb_faults faults;
 	struct cb_metrics *metrics;
 	uint64_t checked_ms;                    /* last check of the attachment */
-	unsigned long flows_by_state[4];        /* cached for the metrics */
+	unsigned long flows_by_state[CB_FLOW_STATE_MAX];        /* cached for the metrics */
 	uint64_t flows_at_ms;
 	struct cb_ctl_stats st;
 	int exit_err;                           /* why the loop stopped (0: a signal) */

@@ -45,16 +45,17 @@ static void datapath(FILE *o, int stats_fd)
 
 static void flows(FILE *o, struct ctl *c)
 {
+	int i;
+
 	/* walking the flow table costs two syscalls an entry: at most once a second */
 	if (cb_now_ms64() - c->flows_at_ms >= 1000) {
-		cb_flows_count(&c->flows, c->flows_by_state, 4);
+		cb_flows_count(&c->flows, c->flows_by_state, CB_FLOW_STATE_MAX);
 		c->flows_at_ms = cb_now_ms64();
 	}
-	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n"
-		   "connbroker_flows{state=\"unbound\"} %lu\nconnbroker_flows{state=\"local\"} %lu\n"
-		   "connbroker_flows{state=\"frozen\"} %lu\n",
-		c->flows_by_state[CB_FLOW_UNBOUND], c->flows_by_state[CB_FLOW_LOCAL],
-		c->flows_by_state[CB_FLOW_FROZEN]);
+	fprintf(o, "# HELP connbroker_flows Entries in the flow table by state.\n# TYPE connbroker_flows gauge\n");
+	for (i = 1; i < CB_FLOW_STATE_MAX; i++)
+		fprintf(o, "connbroker_flows{state=\"%s\"} %lu\n", cb_flow_state_name(i),
+			c->flows_by_state[i]);
 }
 
 static void decisions(FILE *o, const struct ctl *c)

@@ -36,13 +36,7 @@ int cb_owner_allowed(uint32_t from, uint32_t to)
 
 const char *cb_owner_name(uint32_t state)
 {
-	switch (state) {
-	case CB_OWNER_NONE: return "none";
-	case CB_FLOW_UNBOUND: return "unbound";
-	case CB_FLOW_LOCAL: return "local";
-	case CB_FLOW_FROZEN: return "frozen";
-	default: return "?";
-	}
+	return state == CB_OWNER_NONE ? "none" : cb_flow_state_name(state);
 }
 
 int cb_owner_state(const struct cb_flows *t, const struct cb_flow_key *k)

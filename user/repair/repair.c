@@ -49,7 +49,7 @@ void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
 	st->win.snd_wl1 = f->rcv_nxt;
 	st->win.snd_wnd = f->snd_wnd;
 	st->win.max_window = f->snd_wnd;
-	st->win.rcv_wnd = f->bytes_in < f->rcv_wnd ? f->rcv_wnd - f->bytes_in : 0;
+	st->win.rcv_wnd = cb_flow_window_left(f);
 	st->win.rcv_wup = f->rcv_nxt;
 	st->rcvq = data;
 	st->rcvq_len = len;
