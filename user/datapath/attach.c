@@ -74,24 +74,6 @@ void cb_config_like_kernel(struct cb_config *cfg, const char *ifname)
 	}
 }
 
-int cb_pin_maps(struct bpf_object *obj, const char *ifname)
-{
-	struct bpf_map *map;
-	char p[256];
-	int err;
-
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		err = cb_pin_path(p, sizeof(p), ifname, bpf_map__name(map));
-		if (!err)
-			err = bpf_map__set_pin_path(map, p);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 int cb_services_replace(int fd, const struct cb_service_key *svcs, size_t n)
 {
 	struct cb_service_key k, next;

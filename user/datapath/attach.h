@@ -31,9 +31,6 @@ void cb_config_defaults(struct cb_config *cfg);
  * figure cannot be read.
  */
 void cb_config_like_kernel(struct cb_config *cfg, const char *ifname);
-struct bpf_object;
-/* Point every map of obj at its pin under ifname's directory (reused on load). */
-int cb_pin_maps(struct bpf_object *obj, const char *ifname);
 int cb_attach(const struct cb_attach_opts *o);
 /* 0 when detached, also when nothing was attached (*was_attached = 0). */
 int cb_detach(const char *ifname, int *was_attached);

@@ -5,7 +5,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cb_ctl.skel.h"
-#include "datapath/attach.h"
 #include "datapath/flows.h"
 #include "datapath/pins.h"
 

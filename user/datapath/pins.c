@@ -9,6 +9,7 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <connbroker/paths.h>
 #include "datapath/pins.h"
 #include "util/log.h"
@@ -180,4 +181,22 @@ int cb_run_path(char *buf, size_t len, const char *ifname, const char *suffix)
 		return err;
 	n = snprintf(buf, len, "%s/%s.%s", base, ifname, suffix);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int cb_pin_maps(struct bpf_object *obj, const char *ifname)
+{
+	struct bpf_map *map;
+	char p[256];
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = cb_pin_path(p, sizeof(p), ifname, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, p);
+		if (err)
+			return err;
+	}
+	return 0;
 }

@@ -23,6 +23,9 @@ int cb_pin_path(char *buf, size_t len, const char *ifname, const char *name);
 /* Create the pin directory of ifname (and its parents); 0 or -errno. */
 int cb_pin_dir_create(const char *ifname);
 int cb_pin_dir_exists(const char *ifname);
+struct bpf_object;
+/* Point every map of obj at its pin under ifname's directory (reused on load). */
+int cb_pin_maps(struct bpf_object *obj, const char *ifname);
 /* Open a pinned map of ifname by name; fd or negative errno. */
 int cb_pin_open_map(const char *ifname, const char *name);
 /* Remove every pin under the interface's directory, then the now-empty directories. */
