@@ -595,6 +595,44 @@ print(reset)")
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# Killed after building a socket in repair mode (crash point after-build: the
+# flow is still FROZEN, the socket inert), the controller loses nothing: the
+# dead socket vanishes silently, and the restarted controller resumes the
+# frozen flow and hands it over; the client sees its answer and no RST.
+test_controller_restart_after_build() {
+	local conf=$WORK/rb.conf sock=$WORK/rb.sock pcap=$WORK/rb.pcap ctl rc curl
+	printf '[broker]\ninterface = %s\ndecide_ms = 200\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT=after-build \
+		"$CB" run --config "$conf" --socket "$sock" > "$WORK/rb1.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/rb-web1.log" 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.3
+	capture_start "$pcap"
+	cli curl -s -m 10 "http://$CB_VIP/after-build" -o "$WORK/rb.out" &
+	curl=$!; BG_PIDS+=("$curl")
+	wait "$ctl"; rc=$?
+	cat "$WORK/rb1.log"
+	expect_eq "$rc" 137 "controller killed at the crash point"
+	grep -q "crash point after-build reached" "$WORK/rb1.log" || die "not killed at after-build"
+	expect_eq "$(dir "$CB" -j flows "$CB_IF_DIR" | jq -r '.[0].state')" frozen "the flow waits, frozen"
+	ctl_start "$conf" "$sock" "$WORK/rb2.log"; ctl=$CTL
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/rb-web2.log" 2>&1 &
+	BG_PIDS+=($!)
+	wait "$curl"; rc=$?
+	capture_stop
+	cat "$WORK/rb2.log"; cat "$WORK/rb.out"
+	expect_eq "$rc" 0 "curl exit status"
+	grep -q "app=web method=GET path=/after-build" "$WORK/rb.out" || die "no answer after the restart"
+	grep -q "recovered 1 flows from the stash" "$WORK/rb2.log" || die "the frozen flow was not recovered"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # A controller killed right after it handed a socket to an app (the crash
 # point after-send: deterministic, no race) and started again must leave that
 # connection to its app: the stash still names the flow, the flow table says
@@ -1005,7 +1043,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
 	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed
 	   test_controller_repair_failure_resets test_controller_per_source_bound
-	   test_controller_restart_after_handoff test_controller_reload
+	   test_controller_restart_after_handoff test_controller_restart_after_build
+	   test_controller_reload
 	   test_controller_exits_without_interface test_two_namespaces_same_ifname
 	   test_detach_force_orphans test_tc_mode_serves_redirected
 	   test_materialized_matches_accepted test_first_response_loss
