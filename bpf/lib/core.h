@@ -153,11 +153,11 @@ static __always_inline int cb_ksock_live(int state)
 
 /* Best-effort notice without payload (open/close); loss is counted. */
 static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, __u8 flags,
-				      __u32 seq)
+				      __u32 seq, __u32 snd_nxt)
 {
 	struct cb_event ev = {
 		.key = *key, .ts_ns = bpf_ktime_get_ns(), .seq = seq, .len = 0,
-		.type = type, .flags = flags,
+		.type = type, .flags = flags, .snd_nxt = snd_nxt,
 	};
 
 	if (bpf_ringbuf_output(&cb_events, &ev, sizeof(ev), 0))
@@ -228,7 +228,7 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 		return fp;
 	}
 	cb_count(CB_STAT_ACK_COOKIE_OK);
-	cb_notify(key, CB_EV_OPEN, 0, pk->seq);
+	cb_notify(key, CB_EV_OPEN, 0, pk->seq, f.snd_nxt);
 	fp = bpf_map_lookup_elem(&cb_flows, key);
 	if (!fp) {
 		cb_count(CB_STAT_FLOW_INSERT_FAIL);     /* evicted at once */
@@ -424,8 +424,8 @@ static __always_inline int cb_tcp_csum_ok(void *ctx, const enum cb_hook hook,
 static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 					    const struct cb_pkt *pk,
 					    const struct cb_config *cfg,
-					    const struct cb_flow_key *key, __u32 skip,
-					    __u32 *queued)
+					    const struct cb_flow_key *key, __u32 snd_nxt,
+					    __u32 skip, __u32 *queued)
 {
 	__u32 zero = 0, full = pk->payload_len, i, loaded = 0;
 	struct cb_scratch *s = bpf_map_lookup_elem(&cb_scratch_map, &zero);
@@ -476,7 +476,7 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 		s->ev.len = n;
 		s->ev.type = CB_EV_DATA;
 		s->ev.flags = 0;
-		s->ev.pad = 0;
+		s->ev.snd_nxt = snd_nxt;
 		if (bpf_ringbuf_output(&cb_events, s, sizeof(s->ev) + n, 0)) {
 			cb_count(CB_STAT_DATA_RING_FULL);
 			break;
@@ -490,7 +490,7 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 static __always_inline void cb_flow_close(const struct cb_flow_key *key, __u8 rst, __u32 seq)
 {
 	bpf_map_delete_elem(&cb_flows, key);
-	cb_notify(key, CB_EV_CLOSE, rst, seq);
+	cb_notify(key, CB_EV_CLOSE, rst, seq, 0);
 }
 
 /* A FIN at rcv_nxt: nothing can take a half-closed unbound flow yet, so the
@@ -590,7 +590,7 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 		cb_count(CB_STAT_DATA_OVER_CAP);
 		return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 	}
-	if (cb_queue_payload(ctx, hook, pk, cfg, key, (__u32)off, &queued))
+	if (cb_queue_payload(ctx, hook, pk, cfg, key, f->snd_nxt, (__u32)off, &queued))
 		return CB_V_DROP;        /* not acked: the client retransmits */
 
 	/*

@@ -189,12 +189,15 @@ struct cb_state_req {
  */
 #define CB_STASH_SLOTS 1024
 #define CB_STASH_BYTES 65536        /* also the largest --flow-cap */
+#define CB_STASH_SND_NXT 0x1        /* snd_nxt is known */
 
 struct cb_stash_slot {
 	struct cb_flow_key key;
 	__u32 used;                 /* 1: slot holds a flow */
-	__u32 first_seq;            /* client_isn + 1, once data arrived */
+	__u32 first_seq;            /* client_isn + 1 (from OPEN or the first data) */
 	__u32 len;                  /* bytes valid in data[] */
+	__u32 snd_nxt;              /* our next sequence number (CB_STASH_SND_NXT) */
+	__u32 flags;                /* CB_STASH_* */
 	__u8 data[CB_STASH_BYTES];
 };
 
@@ -212,7 +215,9 @@ struct cb_event {
 	__u16 len;                  /* payload bytes following the header */
 	__u8 type;                  /* enum cb_event_type */
 	__u8 flags;                 /* CLOSE: 1 = RST, 0 = FIN */
-	__u32 pad;
+	__u32 snd_nxt;              /* OPEN, DATA: our next sequence number, what an
+	                             * RST to this client must carry (kept in the
+	                             * stash, for a flow whose entry vanished) */
 	/* __u8 data[len] follows */
 };
 
@@ -282,6 +287,7 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 /* Changes whenever a pinned map's layout does: pins from another build are
  * replaced on attach instead of being reused with the wrong shape. */
 #define CB_ABI ((__u32)((sizeof(struct cb_flow) << 24) ^ (sizeof(struct cb_event) << 16) ^ \
-		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ 3))
+		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ \
+		       (sizeof(struct cb_stash_slot) & 0xff) ^ 3))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -677,16 +677,19 @@ test_controller_restart_after_handoff() {
 # controller keeps running on the old one.
 test_controller_reload() {
 	local conf=$WORK/rl.conf sock=$WORK/rl.sock ctl out waiting
+	# $1: the api rule's prefix, $2: the app of rule `later`, $3: more sections
 	write_conf() {
-		printf '[broker]\ninterface = %s\ndecide_ms = 200\n[service s]\nlisten = %s:80\ndefault = web\nwait_ms = 8000\n[rule api]\nservice = s\npath_prefix = %s\napp = api\n[rule later]\nservice = s\npath_prefix = /later\napp = later\n[app web]\n[app api]\n[app later]\n%s' \
-			"$CB_IF_DIR" "$CB_VIP" "$1" "$2" > "$conf"
+		printf '[broker]\ninterface = %s\ndecide_ms = 200\n[service s]\nlisten = %s:80\ndefault = web\nwait_ms = 8000\n[rule api]\nservice = s\npath_prefix = %s\napp = api\n[rule later]\nservice = s\npath_prefix = /later\napp = %s\n[app web]\n[app api]\n[app later]\n%s' \
+			"$CB_IF_DIR" "$CB_VIP" "$1" "$2" "$3" > "$conf"
 	}
-	write_conf /api/ '[app old]\n'
+	write_conf /api/ later '[app old]\n'
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
 	ctl_start "$conf" "$sock" "$WORK/rl.log"; ctl=$CTL
+	local old_app
 	for a in web api old; do
 		nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" "$a" > "$WORK/rl-$a.log" 2>&1 &
 		BG_PIDS+=($!)
+		[ "$a" = old ] && old_app=$!
 	done
 	sleep 0.5
 	out=$(cli curl -s -m 3 "http://$CB_VIP/api/x"); echo "$out"
@@ -695,12 +698,15 @@ test_controller_reload() {
 	cli curl -s -m 10 "http://$CB_VIP/later/y" -o "$WORK/rl-later.out" &
 	waiting=$!; BG_PIDS+=("$waiting")
 	sleep 0.5
-	write_conf /v2/ ''
+	# rule `later` now names app web, which has an instance: a flow routed
+	# afresh would go there at once; the waiting one must keep app `later`
+	write_conf /v2/ web ''
 	kill -HUP "$ctl"; sleep 0.5
 	kill -0 "$ctl" || die "controller died on SIGHUP"
 	grep -q "reload: .*rule api: changed: path_prefix '/api/' -> '/v2/'" "$WORK/rl.log" || { cat "$WORK/rl.log"; die "change not logged"; }
 	grep -q "reload: .*app old: removed" "$WORK/rl.log" || die "removed app not logged"
-	grep -q "reload: .*: 2 changes; 1 services, 2 rules, 3 apps" "$WORK/rl.log" || die "reload summary"
+	grep -q "reload: .*: 3 changes; 1 services, 2 rules, 3 apps" "$WORK/rl.log" || die "reload summary"
+	timeout 2 tail --pid="$old_app" -f /dev/null || die "the removed app's instance was not disconnected"
 	out=$(cli curl -s -m 3 "http://$CB_VIP/api/x"); echo "$out"
 	grep -q "app=web .*rule=default" <<<"$out" || die "after reload: /api/ falls to the default"
 	out=$(cli curl -s -m 3 "http://$CB_VIP/v2/x"); echo "$out"
@@ -958,6 +964,82 @@ sys.exit(0 if m <= 1.5 * a + 50 else 'materialized %.0f ms vs accepted %.0f ms' 
 		die "the materialized socket retransmits slower than the accepted one"
 }
 
+# A flow evicted from the table while it waits for its app: its client sent
+# its request, got it acknowledged and waits in silence, so the program never
+# sees another segment to reset.  The controller resets it itself (its
+# records brought the sequence numbers) when its wait ends.
+test_controller_resets_vanished_flow() {
+	local conf=$WORK/vf.conf sock=$WORK/vf.sock ctl flows cport key rc t0 t1
+	printf '[broker]\ninterface = %s\nmetrics = off\ndecide_ms = 100\n[service s]\nlisten = %s:80\ndefault = nobody\nwait_ms = 1500\non_timeout = http503\n[app nobody]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/vf.log"; ctl=$CTL
+	t0=$(date +%s%N)
+	cli curl -s -m 8 -o /dev/null "http://$CB_VIP/waits" &
+	local curl=$!; BG_PIDS+=("$curl")
+	sleep 0.5
+	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
+	cport=$(jq -r '.[0].client' <<<"$flows" | cut -d: -f2)
+	[ -n "$cport" ] && [ "$cport" != null ] || die "no flow: $flows"
+	key=$(python3 -c "import socket,struct; print(' '.join('%d' % b for b in socket.inet_aton('$CB_IP_CLIENT') + socket.inet_aton('$CB_VIP') + struct.pack('!HH', $cport, 80)))")
+	bpftool map delete pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" key $key || die "delete the flow"
+	wait "$curl"; rc=$?
+	t1=$(date +%s%N)
+	cat "$WORK/vf.log"
+	expect_eq "$rc" 56 "curl: reset (not a timeout)"
+	[ $(( (t1 - t0) / 1000000 )) -lt 4000 ] || die "reset only after $(( (t1 - t0) / 1000000 )) ms"
+	grep -q "its flow entry vanished" "$WORK/vf.log" || die "not reset by the controller"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# A client that reuses its port at once after the server closed first finds
+# the server's side in TIME_WAIT.  Without timestamps a repair connect()
+# cannot take that tuple (EADDRNOTAVAIL), where the kernel's own listener
+# would accept the new connection: the old TIME_WAIT socket is destroyed and
+# the new connection served.  Both with and without timestamps.
+test_controller_reuses_time_wait_tuple() {
+	local conf=$WORK/tw.conf sock=$WORK/tw.sock ctl ts out
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/tw.log"; ctl=$CTL
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/tw-web.log" 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.3
+	at_exit "cli sysctl -qw net.ipv4.tcp_timestamps=1"
+	for ts in 1 0; do
+		cli sysctl -qw "net.ipv4.tcp_timestamps=$ts"
+		out=$(cli python3 -c "
+import socket
+for i in range(3):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('$CB_IP_CLIENT', 47000 + $ts))
+    s.settimeout(5)
+    s.connect(('$CB_VIP', 80))
+    s.sendall(b'GET /tw%d HTTP/1.1\r\nHost: x\r\n\r\n' % i)
+    data = b''
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        data += b' RESET'
+    s.close()
+    print(i, b'path=/tw%d ' % i in data, b'RESET' in data)
+" 2>&1)
+		echo "timestamps=$ts: $out"
+		expect_eq "$(grep -c "True False" <<<"$out")" 3 "requests answered on a reused tuple (timestamps=$ts)"
+	done
+	cli sysctl -qw net.ipv4.tcp_timestamps=1
+	kill -TERM "$ctl"; wait "$ctl"
+	grep -q " 0 failed" "$WORK/tw.log" || { cat "$WORK/tw.log"; die "materialization failures"; }
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # A client whose flow the program no longer knows (removed by a valid RST,
 # evicted from the LRU table) is reset on its next segment, as the kernel
 # resets segments of unknown connections, instead of being left hanging; a
@@ -1048,7 +1130,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_exits_without_interface test_two_namespaces_same_ifname
 	   test_detach_force_orphans test_tc_mode_serves_redirected
 	   test_materialized_matches_accepted test_first_response_loss
-	   test_unknown_segment_reset test_native_challenge_acks)
+	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
+	   test_controller_reuses_time_wait_tuple)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

@@ -147,3 +147,62 @@ Test(pending, counts_by_state_and_service)
 	cr_expect_eq(cb_pending_count(T, P_WAITING, 0), 1);
 	cr_expect_eq(cb_pending_count(T, P_ASSEMBLING, -1), 3);
 }
+
+Test(pending, what_an_rst_needs_survives_in_the_stash)
+{
+	struct cb_flow_key a = key(0xc6120001, 1000);
+	struct pending *p;
+	uint32_t seq, ack;
+
+	cr_assert_eq(cb_pending_create(T, &a, 0, &p), 0);
+	cr_expect_eq(cb_pending_rst_seqs(p, &seq, &ack), -ENOENT, "nothing known yet");
+	cb_pending_note(p, 5001, 0xfffffff0u);          /* from the OPEN record */
+	cb_pending_note(p, 5001, 77);                   /* later records: first values win */
+	cr_assert_eq(cb_pending_append(p, 5001, (const uint8_t *)"GET /", 5), 0);
+	cr_assert_eq(cb_pending_rst_seqs(p, &seq, &ack), 0);
+	cr_expect_eq(seq, 0xfffffff0u, "our snd_nxt");
+	cr_expect_eq(ack, 5006, "the client's next byte");
+	/* a restarted controller reads the same from the stash */
+	cb_pending_init(T, S);
+	cr_assert_eq(cb_pending_recover(T, 1), 1);
+	p = cb_pending_find(T, &a);
+	cr_assert_not_null(p);
+	cr_assert_eq(cb_pending_rst_seqs(p, &seq, &ack), 0);
+	cr_expect_eq(seq, 0xfffffff0u);
+	cr_expect_eq(ack, 5006);
+}
+
+/* Keys that share a hash chain: freeing the head, the middle or the tail of
+ * a chain leaves every other flow findable. */
+static void unlink_at(int pos)
+{
+	struct cb_flow_key keys[1000];
+	struct pending *p;
+	int i, b, chain[3] = { -1, -1, -1 };
+
+	for (i = 0; i < 1000; i++) {
+		keys[i] = key(0xc6120000 + (uint32_t)(i % 200), (uint16_t)(1000 + i));
+		cr_assert_eq(cb_pending_create(T, &keys[i], 0, &p), 0);
+	}
+	/* 1000 keys in 2048 buckets: some chain holds three */
+	for (b = 0; b < CB_PENDING_BUCKETS && chain[2] < 0; b++) {
+		chain[0] = T->by_key[b];
+		chain[1] = chain[0] >= 0 ? T->p[chain[0]].next : -1;
+		chain[2] = chain[1] >= 0 ? T->p[chain[1]].next : -1;
+	}
+	cr_assert_geq(chain[2], 0, "a chain of three");
+	cb_pending_free(T, &T->p[chain[pos]]);
+	for (i = 0; i < 1000; i++) {
+		p = cb_pending_find(T, &keys[i]);
+		if (p)
+			cr_expect_eq(memcmp(&p->key, &keys[i], sizeof(keys[i])), 0, "found as itself");
+	}
+	cr_expect_eq(T->used, 999);
+	for (i = 0, b = 0; i < 1000; i++)
+		b += cb_pending_find(T, &keys[i]) != NULL;
+	cr_expect_eq(b, 999, "every other flow is still found");
+}
+
+Test(pending, unlink_chain_head) { unlink_at(0); }
+Test(pending, unlink_chain_middle) { unlink_at(1); }
+Test(pending, unlink_chain_tail) { unlink_at(2); }

@@ -236,8 +236,10 @@ unsigned int cb_apps_instances(const struct cb_apps *a, int app)
 	return n;
 }
 
-void cb_apps_remap(struct cb_apps *a, const int *old_to_new, int n_old)
+void cb_apps_remap(struct cb_apps *a, const struct cb_config_file *cfg, const int *old_to_new,
+		   int n_old)
 {
+	struct ucred cred = { .pid = 0 };
 	int i;
 
 	for (i = 0; i < CB_APP_CONNS_MAX; i++) {
@@ -246,7 +248,14 @@ void cb_apps_remap(struct cb_apps *a, const int *old_to_new, int n_old)
 		if (c->fd < 0 || c->app < 0)
 			continue;
 		c->app = c->app < n_old ? old_to_new[c->app] : -1;
-		if (c->app < 0)
+		if (c->app < 0) {
+			cb_info("run: an instance of a removed app disconnected");
 			conn_close(a, c);       /* its app left the configuration */
+		} else if (!peer_allowed(c->fd, &cfg->apps[c->app], &cred)) {
+			/* the new uid/gid no longer admit it */
+			cb_info("run: app %s: pid %d (uid %u) no longer allowed; disconnected",
+				cfg->apps[c->app].name, (int)cred.pid, (unsigned)cred.uid);
+			conn_close(a, c);
+		}
 	}
 }

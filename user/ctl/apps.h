@@ -51,7 +51,11 @@ int cb_apps_deliver(struct cb_apps *a, int app, const char *msg, int fd, int *co
 /* Close connections that did not register in time. */
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms);
 unsigned int cb_apps_instances(const struct cb_apps *a, int app);
-/* After a reload: app indexes old -> new (-1: the app is gone, close them). */
-void cb_apps_remap(struct cb_apps *a, const int *old_to_new, int n_old);
+/*
+ * After a reload: app indexes old -> new (-1: the app is gone, close them);
+ * instances whose credentials the new cfg no longer admits are closed too.
+ */
+void cb_apps_remap(struct cb_apps *a, const struct cb_config_file *cfg, const int *old_to_new,
+		   int n_old);
 
 #endif

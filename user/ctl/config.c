@@ -182,6 +182,9 @@ static int begin_section(struct pstate *ps, const char *section)
 		c->services[c->n_services].wait_ms = 2000;
 		c->n_services++;
 	} else if (kl == 4 && !strncmp(section, "rule", 4)) {
+		/* rules are named in logs, metrics and reloads: one name, one rule */
+		if (find_name(name, c->rules, sizeof(c->rules[0]), c->n_rules) >= 0)
+			return fail(ps, "[rule %s] defined twice", name);
 		if (c->n_rules == CB_CFG_MAX_RULES)
 			return fail(ps, "more than %d rules", CB_CFG_MAX_RULES);
 		ps->kind = SEC_RULE;

@@ -36,7 +36,8 @@
  * Reset a flow that has no socket: its entry goes first (the egress guard
  * drops RSTs of held flows, ours too), then the RST leaves through a raw
  * socket.  A LOCAL flow is never touched: its socket is an app's.  Returns
- * 1 when a RST was sent.
+ * 1 when a RST was sent, 0 when none is ours to send, -ENOENT when the
+ * flow has no entry.
  */
 static int reset_held(struct ctl *c, const struct cb_flow_key *k)
 {
@@ -45,7 +46,7 @@ static int reset_held(struct ctl *c, const struct cb_flow_key *k)
 	int err;
 
 	if (cb_flows_lookup(&c->flows, k, &f))
-		return 0;               /* gone already (reset before, or closed) */
+		return -ENOENT;
 	err = cb_owner_move(&c->flows, k, f.state, CB_OWNER_NONE, NULL, NULL);
 	if (err) {
 		if (err == -EPERM)
@@ -60,6 +61,24 @@ static int reset_held(struct ctl *c, const struct cb_flow_key *k)
 	return !err;
 }
 
+/*
+ * The flow's entry is gone (evicted from the LRU table while it waited) but
+ * its client, whose request was acknowledged, waits in silence: the program
+ * would reset its next segment, which may never come.  Reset it now with
+ * the numbers its records brought (pending.c keeps them in the stash).
+ */
+static void reset_vanished(const struct pending *p)
+{
+	uint32_t seq, ack;
+	char fs[64];
+
+	if (cb_pending_rst_seqs(p, &seq, &ack))
+		return;
+	cb_info("run: %s: its flow entry vanished (evicted?); resetting the client",
+		cb_fmt_flow(&p->key, fs, sizeof(fs)));
+	cb_reset_send(&p->key, seq, ack);
+}
+
 /* A flow that cannot be delivered gets an RST, never a hang. */
 static void reset_flow(struct ctl *c, struct pending *p, int fd)
 {
@@ -72,15 +91,15 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd)
 	 * just to reset it (a failed build would only fail again) */
 	if (fd >= 0)
 		cb_reset_socket(fd);
-	else
-		reset_held(c, &p->key);
+	else if (reset_held(c, &p->key) == -ENOENT)
+		reset_vanished(p);
 	c->st.failed++;
 }
 
 /* No pending slot for k: reset it, counted once per flow. */
 static void refuse_flow(struct ctl *c, const struct cb_flow_key *k, int why)
 {
-	if (!reset_held(c, k))
+	if (reset_held(c, k) != 1)
 		return;
 	if (why == -EDQUOT)
 		c->st.source_full++;
@@ -113,12 +132,18 @@ static int take_socket(struct ctl *c, struct pending *p)
 	c->busy = NULL;
 	switch (fd) {
 	case -ENOENT:
+		if (!p->closed)         /* vanished, not closed: the client waits */
+			reset_flow(c, p, -1);
+		break;
 	case -ECONNRESET:
-		break;                  /* the client closed or reset it meanwhile */
+		/* the client closed it; a tuple FROZEN now is a newer connection
+		 * on it that the freeze caught: it cannot be handed off, reset */
+		if (cb_owner_state(&c->flows, &p->key) == CB_FLOW_FROZEN && reset_held(c, &p->key) == 1)
+			c->st.failed++;
+		break;
 	case -EALREADY:
-		c->st.recovered_local++;
-		cb_info("run: %s: handed over before a restart; left to its app",
-			cb_fmt_flow(&p->key, fs, sizeof(fs)));
+		/* a record that arrived after its flow went LOCAL */
+		cb_debug("run: %s: already handed over", cb_fmt_flow(&p->key, fs, sizeof(fs)));
 		break;
 	case -ECONNABORTED:
 		c->st.failed++;         /* reset by the hand-off itself */
@@ -271,6 +296,7 @@ static void on_data(struct ctl *c, const struct cb_event *ev)
 	}
 	if (!p->first_xdp_ns)
 		p->first_xdp_ns = ev->ts_ns;
+	cb_pending_note(p, ev->seq, ev->snd_nxt);
 	p->dirty = 1;
 	if ((err = cb_pending_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len)))
 		cb_err("run: flow bytes out of sequence (seq %u): %s", ev->seq, strerror(-err));
@@ -296,9 +322,12 @@ static int on_event(void *vctx, void *data, size_t size)
 		p = cb_pending_find(&c->pend, &ev->key);
 		if (p && p != c->busy)
 			cb_pending_free(&c->pend, p);
-		if (!cb_pending_find(&c->pend, &ev->key) &&
-		    (err = cb_pending_create(&c->pend, &ev->key, cb_now_ms64(), &p)))
+		if (cb_pending_find(&c->pend, &ev->key))
+			break;
+		if ((err = cb_pending_create(&c->pend, &ev->key, cb_now_ms64(), &p)))
 			refuse_flow(c, &ev->key, err);
+		else
+			cb_pending_note(p, ev->seq, ev->snd_nxt);
 		break;
 	case CB_EV_CLOSE:
 		p = cb_pending_find(&c->pend, &ev->key);
@@ -313,21 +342,35 @@ static int on_event(void *vctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Decide every flow with new bytes.  A hand-off drains the ring itself, so
+ * deciding one flow can bring bytes for others: pass again until a pass
+ * finds none (bounded: each pass needs new records from a drain).
+ */
+static void decide_dirty(struct ctl *c)
+{
+	int i, again, passes = 0;
+
+	do {
+		again = 0;
+		for (i = 0; i < CB_PENDING_MAX; i++) {
+			struct pending *p = &c->pend.p[i];
+
+			if (p->state == P_ASSEMBLING && p->dirty) {
+				p->dirty = 0;
+				decide(c, p, 0);
+				again = 1;
+			}
+		}
+	} while (again && ++passes < 8);
+}
+
 static void on_ring(void *arg)
 {
 	struct ctl *c = arg;
-	int i;
 
 	ring_buffer__consume(c->rb);
-	/* after a batch of records: decide what can be decided */
-	for (i = 0; i < CB_PENDING_MAX; i++) {
-		struct pending *p = &c->pend.p[i];
-
-		if (p->state == P_ASSEMBLING && p->dirty) {
-			p->dirty = 0;
-			decide(c, p, 0);
-		}
-	}
+	decide_dirty(c);        /* after a batch of records: decide what can be */
 }
 
 /*
@@ -470,7 +513,7 @@ static void reload(struct ctl *c)
 	name_map(rule, old->n_rules, old, new, cb_config_rule, rule_name);
 	name_map(app, old->n_apps, old, new, cb_config_app, app_name);
 	remap_pending(c, svc, rule, app);
-	cb_apps_remap(&c->apps, app, old->n_apps);
+	cb_apps_remap(&c->apps, new, app, old->n_apps);
 	cb_sup_remap(&c->sup, app, old->n_apps);
 	remap_counts(c->st.rule_hits, rule, old->n_rules, CB_CFG_MAX_RULES);
 	remap_counts(c->st.default_hits, svc, old->n_services, CB_CFG_MAX_SERVICES);
@@ -515,6 +558,7 @@ static void on_tick(void *arg)
 	if (read(c->tfd, &x, sizeof(x)) <= 0)
 		return;
 	cb_apps_tick(&c->apps, now);
+	decide_dirty(c);        /* bytes a hand-off drained since the last pass */
 	for (i = 0; i < CB_PENDING_MAX; i++) {
 		struct pending *p = &c->pend.p[i];
 
@@ -581,6 +625,18 @@ static int open_datapath(struct ctl *c)
 	return c->rb ? 0 : -errno;
 }
 
+/* The signals the loop reads from its signalfd; blocked from the very start,
+ * so a SIGHUP or SIGTERM during setup waits for the loop instead of killing
+ * the controller half-way (a reload right after start would end it). */
+static void signals(sigset_t *ss)
+{
+	sigemptyset(ss);
+	sigaddset(ss, SIGINT);
+	sigaddset(ss, SIGTERM);
+	sigaddset(ss, SIGCHLD);
+	sigaddset(ss, SIGHUP);
+}
+
 static int open_fds(struct ctl *c)
 {
 	struct itimerspec it = { .it_interval = { 0, CB_TICK_MS * 1000000L },
@@ -588,12 +644,7 @@ static int open_fds(struct ctl *c)
 	sigset_t ss;
 	int err;
 
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGINT);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGCHLD);
-	sigaddset(&ss, SIGHUP);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
+	signals(&ss);
 	c->sfd = signalfd(-1, &ss, SFD_CLOEXEC);
 	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (c->sfd < 0 || c->tfd < 0 || timerfd_settime(c->tfd, 0, &it, NULL))
@@ -694,9 +745,13 @@ static int claim_interface(struct ctl *c)
 
 int cb_ctl_run(const struct cb_ctl_opts *o)
 {
-	struct ctl *c = calloc(1, sizeof(*c));
+	struct ctl *c;
+	sigset_t ss;
 	int err;
 
+	signals(&ss);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->opts = *o;

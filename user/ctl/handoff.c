@@ -69,9 +69,12 @@ int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 	char fs[64];
 	int fd, err;
 
-	if ((err = freeze(h, p)))
+	err = freeze(h, p);
+	h->drain(h->arg);       /* a CLOSE record tells a vanished flow from a closed one */
+	if (err == -ENOENT && p->closed)
+		return -ECONNRESET;
+	if (err)
 		return err;
-	h->drain(h->arg);
 	if (p->closed)
 		return -ECONNRESET;     /* a FIN or RST already in the ring ended it */
 	if ((err = cb_flows_lookup(h->flows, &p->key, &f)))

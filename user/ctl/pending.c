@@ -144,6 +144,8 @@ int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_
 	s->key = *k;
 	s->len = 0;
 	s->first_seq = 0;
+	s->snd_nxt = 0;
+	s->flags = 0;
 	/* the slot's fields first, `used` last: a restart trusts what it sees */
 	__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
 	return 0;
@@ -167,6 +169,30 @@ void cb_pending_free(struct cb_pending *t, struct pending *p)
 	memset(p, 0, sizeof(*p));
 	p->slot = &t->stash[i];
 	p->next = -1;
+}
+
+void cb_pending_note(struct pending *p, uint32_t first_seq, uint32_t snd_nxt)
+{
+	struct cb_stash_slot *s = p->slot;
+
+	if (!s->len && !s->first_seq)
+		s->first_seq = first_seq;
+	if (!(s->flags & CB_STASH_SND_NXT)) {
+		s->snd_nxt = snd_nxt;
+		/* the value first, then the flag that vouches for it */
+		__atomic_store_n(&s->flags, s->flags | CB_STASH_SND_NXT, __ATOMIC_RELEASE);
+	}
+}
+
+int cb_pending_rst_seqs(const struct pending *p, uint32_t *seq, uint32_t *ack)
+{
+	const struct cb_stash_slot *s = p->slot;
+
+	if (!(s->flags & CB_STASH_SND_NXT) || !s->first_seq)
+		return -ENOENT;
+	*seq = s->snd_nxt;
+	*ack = s->first_seq + s->len;
+	return 0;
 }
 
 int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n)

@@ -62,6 +62,14 @@ int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_
 		      struct pending **out);
 /* Release p and its stash slot (no-op when already free). */
 void cb_pending_free(struct cb_pending *t, struct pending *p);
+/*
+ * What the flow's records tell besides bytes, kept in the stash: the
+ * client's first sequence number (client_isn + 1) and our snd_nxt, so a
+ * flow whose entry vanishes (evicted) can still be reset.  First values win.
+ */
+void cb_pending_note(struct pending *p, uint32_t first_seq, uint32_t snd_nxt);
+/* Our snd_nxt and the client's next byte, for an RST; 0, or -ENOENT if unknown. */
+int cb_pending_rst_seqs(const struct pending *p, uint32_t *seq, uint32_t *ack);
 /* Append a record's bytes: 0, -EPROTO (a gap: records were lost) or -EMSGSIZE. */
 int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n);
 /* After a restart: every used stash slot becomes a flow to finish; returns how many. */

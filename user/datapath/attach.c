@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -55,12 +57,18 @@ void cb_config_like_kernel(struct cb_config *cfg, const char *ifname)
 {
 	long rmem = sysctl_last("/proc/sys/net/ipv4/tcp_rmem");
 	long rmax = sysctl_last("/proc/sys/net/core/rmem_max");
-	char path[64];
-	long mtu;
-	int ws;
+	struct ifreq ifr = { 0 };
+	long mtu = -1;
+	int ws, fd;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", ifname);
-	mtu = sysctl_last(path);
+	/* SIOCGIFMTU sees this namespace's interface; /sys/class/net shows the
+	 * namespace that mounted sysfs (not ours under nsenter --net) */
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr))
+		mtu = ifr.ifr_mtu;
+	if (fd >= 0)
+		close(fd);
 	if (mtu >= 576 && mtu - 40 <= 9000)
 		cfg->mss = (uint16_t)(mtu - 40);
 	if (rmax > rmem)

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "repair/repair.h"
+#include "repair/timewait.h"
 
 socklen_t cb_sockaddr_len(const union cb_sockaddr *a)
 {
@@ -164,6 +165,24 @@ static int set_maxseg(int fd, uint16_t mss)
 	return set_int(fd, IPPROTO_TCP, TCP_MAXSEG, mss < 32767 ? mss : 32767);
 }
 
+/*
+ * connect() in repair mode sends nothing.  A TIME_WAIT socket of an older
+ * connection on the tuple without timestamps makes it fail with
+ * EADDRNOTAVAIL (repair/timewait.h): that one is destroyed and we retry once.
+ */
+static int repair_connect(int fd, const struct cb_sock_state *st)
+{
+	socklen_t len = cb_sockaddr_len(&st->peer);
+	int err;
+
+	if (!connect(fd, &st->peer.sa, len))
+		return 0;
+	err = -errno;
+	if (err != -EADDRNOTAVAIL || cb_timewait_destroy(&st->local, &st->peer))
+		return err;
+	return connect(fd, &st->peer.sa, len) ? -errno : 0;
+}
+
 static int set_options(int fd, const struct cb_sock_state *st)
 {
 	struct tcp_repair_opt o[4];
@@ -224,7 +243,7 @@ int cb_repair_build(const struct cb_sock_state *st, const char **step)
 	STEP("freebind", set_freebind(fd, fam));
 	STEP("maxseg", set_maxseg(fd, st->mss));
 	STEP("bind", bind(fd, &st->local.sa, cb_sockaddr_len(&st->local)) ? -errno : 0);
-	STEP("connect", connect(fd, &st->peer.sa, cb_sockaddr_len(&st->peer)) ? -errno : 0);
+	STEP("connect", repair_connect(fd, st));
 	STEP("options", set_options(fd, st));
 	if (st->opts & CB_OPT_TS)
 		STEP("timestamp", set_int(fd, IPPROTO_TCP, TCP_TIMESTAMP, (int)st->tsval));

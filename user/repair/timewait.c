@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
+#include "repair/timewait.h"
+
+#ifndef SOCK_DESTROY
+#define SOCK_DESTROY 21
+#endif
+
+static void fill_id(struct inet_diag_sockid *id, const union cb_sockaddr *local,
+		    const union cb_sockaddr *peer)
+{
+	memset(id, 0, sizeof(*id));
+	id->idiag_cookie[0] = id->idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (local->sa.sa_family == AF_INET6) {
+		id->idiag_sport = local->in6.sin6_port;
+		id->idiag_dport = peer->in6.sin6_port;
+		memcpy(id->idiag_src, &local->in6.sin6_addr, 16);
+		memcpy(id->idiag_dst, &peer->in6.sin6_addr, 16);
+	} else {
+		id->idiag_sport = local->in4.sin_port;
+		id->idiag_dport = peer->in4.sin_port;
+		id->idiag_src[0] = local->in4.sin_addr.s_addr;
+		id->idiag_dst[0] = peer->in4.sin_addr.s_addr;
+	}
+}
+
+int cb_timewait_destroy(const union cb_sockaddr *local, const union cb_sockaddr *peer)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DESTROY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 1 },
+		.req = { .sdiag_family = (__u8)local->sa.sa_family, .sdiag_protocol = IPPROTO_TCP,
+			 .idiag_states = 1u << TCP_TIME_WAIT },
+	};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	char buf[512];
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	ssize_t n;
+	int fd, err;
+
+	fill_id(&msg.req.id, local, peer);
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* the kernel's answer to NLM_F_ACK: an error message, 0 on success */
+	err = (size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && nh->nlmsg_type == NLMSG_ERROR
+		      ? ((struct nlmsgerr *)NLMSG_DATA(nh))->error
+		      : -EPROTO;
+out:
+	close(fd);
+	return err;
+}
