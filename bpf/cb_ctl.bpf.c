@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Run by the controller (BPF_PROG_TYPE_SYSCALL through BPF_PROG_TEST_RUN),
- * never attached: flips a flow's state in place with compare-and-swap.
+ * never attached: flips a flow's state in place with compare-and-swap, and
+ * removes a flow only if it is still the one the controller means.
  * Updating the whole entry from userspace would swap in a new LRU element,
  * and the XDP program still holding the old one (on another CPU) could
  * acknowledge bytes the controller never sees.  In place, the program
@@ -27,6 +28,34 @@ int cb_flow_cas(struct cb_state_req *req)
 	/* the flow's counters as they stand now (for the controller's checks) */
 	req->rcv_nxt = f->rcv_nxt;
 	req->bytes_in = f->bytes_in;
+	return 0;
+}
+
+/*
+ * Remove the flow if it is still in `expect` and still the same connection
+ * (client_isn): between the controller reading the entry and deleting it,
+ * the program may have removed it (FIN/RST) and a new connection on the
+ * tuple created another, which a plain delete would take with it.  Checking
+ * and deleting in one run leaves only the few instructions in between.
+ */
+SEC("syscall")
+int cb_flow_cad(struct cb_state_req *req)
+{
+	struct cb_flow_key key = req->key;
+	struct cb_flow *f = bpf_map_lookup_elem(&cb_flows, &key);
+
+	if (!f) {
+		req->result = -2;       /* -ENOENT */
+		return 0;
+	}
+	req->old_state = f->state;
+	req->rcv_nxt = f->rcv_nxt;
+	req->bytes_in = f->bytes_in;
+	if (f->state != req->expect || f->client_isn != req->client_isn) {
+		req->result = -1;
+		return 0;
+	}
+	req->result = bpf_map_delete_elem(&cb_flows, &key) ? -2 : 0;
 	return 0;
 }
 

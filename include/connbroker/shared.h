@@ -169,7 +169,9 @@ struct cb_attach_info {
 	__u32 pad;
 };
 
-/* ---- in-place state changes (bpf/cb_ctl.bpf.c, run by the controller) --- */
+/* ---- in-place state changes (bpf/cb_ctl.bpf.c, run by the controller):
+ * cb_flow_cas sets `state` if the flow is in `expect`; cb_flow_cad removes
+ * the flow if it is in `expect` and is the incarnation `client_isn` --- */
 struct cb_state_req {
 	struct cb_flow_key key;
 	__u32 expect;               /* enum cb_flow_state the flow must be in */
@@ -178,6 +180,8 @@ struct cb_state_req {
 	__s32 result;               /* out: 0 done, -1 not in `expect`, -2 no flow */
 	__u32 rcv_nxt;              /* out */
 	__u32 bytes_in;             /* out */
+	__u32 client_isn;           /* cb_flow_cad: the incarnation to remove */
+	__u32 pad;
 };
 
 /* ---- the controller's stash: bytes consumed from the ring, per flow --- */

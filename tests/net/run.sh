@@ -633,6 +633,42 @@ test_controller_restart_after_build() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# Killed after steering a flow to its socket but before the socket left
+# repair mode (crash point after-steer): that socket dies silently with the
+# controller, the flow is LOCAL, and the client waits in silence.  The
+# restarted controller finds no socket on the tuple and resets the client:
+# fail closed, not a hang.
+test_controller_restart_after_steer() {
+	local conf=$WORK/rs2.conf sock=$WORK/rs2.sock ctl rc curl t0 t1
+	printf '[broker]\ninterface = %s\ndecide_ms = 200\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT=after-steer \
+		"$CB" run --config "$conf" --socket "$sock" > "$WORK/st1.log" 2>&1 &
+	ctl=$!; BG_PIDS+=("$ctl")
+	sleep 0.5
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/st-web.log" 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.3
+	t0=$(date +%s%N)
+	cli curl -s -m 10 -o /dev/null "http://$CB_VIP/after-steer" &
+	curl=$!; BG_PIDS+=("$curl")
+	wait "$ctl"; rc=$?
+	expect_eq "$rc" 137 "controller killed at the crash point"
+	grep -q "crash point after-steer reached" "$WORK/st1.log" || die "not killed at after-steer"
+	expect_eq "$(dir "$CB" -j flows "$CB_IF_DIR" | jq -r '.[0].state')" local "the flow is steered to a dead socket"
+	ctl_start "$conf" "$sock" "$WORK/st2.log"; ctl=$CTL
+	wait "$curl"; rc=$?
+	t1=$(date +%s%N)
+	cat "$WORK/st2.log"
+	expect_eq "$rc" 56 "curl: reset (not a hang)"
+	[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || die "reset only after $(( (t1 - t0) / 1000000 )) ms"
+	grep -q "its socket died with the last controller; resetting the client" "$WORK/st2.log" ||
+		die "not reset by the restarted controller"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # A controller killed right after it handed a socket to an app (the crash
 # point after-send: deterministic, no race) and started again must leave that
 # connection to its app: the stash still names the flow, the flow table says
@@ -1126,6 +1162,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed
 	   test_controller_repair_failure_resets test_controller_per_source_bound
 	   test_controller_restart_after_handoff test_controller_restart_after_build
+	   test_controller_restart_after_steer
 	   test_controller_reload
 	   test_controller_exits_without_interface test_two_namespaces_same_ifname
 	   test_detach_force_orphans test_tc_mode_serves_redirected

@@ -5,6 +5,10 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "cb_ctl.skel.h"
 #include "ctl/owner.h"
 #include "datapath/flows.h"
 
@@ -54,4 +58,74 @@ Test(owner, names)
 	cr_expect_str_eq(cb_owner_name(CB_FLOW_LOCAL), "local");
 	cr_expect_str_eq(cb_owner_name(CB_FLOW_FROZEN), "frozen");
 	cr_expect_str_eq(cb_owner_name(99), "?");
+}
+
+/* ---- the moves on a real flow table, through the state programs ---------- */
+
+static struct cb_flows T;
+
+static void table_open(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo);
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("BPF needs root");
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "cb_flows", sizeof(struct cb_flow_key),
+			    sizeof(struct cb_flow), 64, &mo);
+	cr_assert_geq(fd, 0);
+	T.fd = fd;
+	T.prog = cb_ctl__open();
+	cr_assert_not_null(T.prog);
+	/* the programs act on this table, as on an interface's pinned one */
+	cr_assert_eq(bpf_map__reuse_fd(T.prog->maps.cb_flows, fd), 0);
+	cr_assert_eq(cb_ctl__load(T.prog), 0);
+}
+
+static void put(const struct cb_flow_key *k, uint32_t state, uint32_t isn)
+{
+	struct cb_flow f = { .state = state, .client_isn = isn, .rcv_nxt = isn + 8 };
+
+	cr_assert_eq(bpf_map_update_elem(T.fd, k, &f, BPF_ANY), 0);
+}
+
+Test(owner, moves_on_a_real_table)
+{
+	struct cb_flow_key k = { 1, 2, 3, 4 };
+	uint32_t old = 0;
+
+	table_open();
+	put(&k, CB_FLOW_UNBOUND, 1000);
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, &old, NULL), 0);
+	cr_expect_eq(cb_owner_state(&T, &k), CB_FLOW_FROZEN);
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, &old, NULL), -EAGAIN,
+		     "already frozen");
+	cr_expect_eq(old, CB_FLOW_FROZEN);
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_FROZEN, CB_FLOW_LOCAL, NULL, NULL), 0);
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL, NULL), -EPERM,
+		     "a LOCAL flow is never removed by the controller");
+	cr_expect_eq(cb_owner_state(&T, &k), CB_FLOW_LOCAL);
+	put(&k, CB_FLOW_FROZEN, 2000);
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_UNBOUND, CB_OWNER_NONE, &old, NULL), -EAGAIN,
+		     "removal in the wrong state");
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_FROZEN, CB_OWNER_NONE, NULL, NULL), 0);
+	cr_expect_eq(cb_owner_state(&T, &k), CB_OWNER_NONE);
+	cr_expect_eq(cb_owner_move(&T, &k, CB_FLOW_FROZEN, CB_OWNER_NONE, NULL, NULL), -ENOENT);
+	cb_flows_close(&T);
+}
+
+Test(owner, removal_spares_a_newer_connection_on_the_tuple)
+{
+	struct cb_flow_key k = { 5, 6, 7, 8 };
+	uint32_t old = 0;
+
+	table_open();
+	put(&k, CB_FLOW_UNBOUND, 3000);
+	/* the controller read incarnation 3000; the tuple now holds 4000 */
+	put(&k, CB_FLOW_UNBOUND, 4000);
+	cr_expect_eq(cb_flows_delete_if(&T, &k, CB_FLOW_UNBOUND, 3000, &old), -EAGAIN);
+	cr_expect_eq(cb_owner_state(&T, &k), CB_FLOW_UNBOUND, "the newer connection stays");
+	cr_expect_eq(cb_flows_delete_if(&T, &k, CB_FLOW_UNBOUND, 4000, &old), 0);
+	cr_expect_eq(cb_owner_state(&T, &k), CB_OWNER_NONE);
+	cb_flows_close(&T);
 }

@@ -394,7 +394,9 @@ static void recover(struct ctl *c)
 			kept++;
 			continue;
 		}
-		if (st == CB_FLOW_LOCAL)
+		/* handed over: an app's, unless its socket died with the last
+		 * controller before the app got it (then the client is reset) */
+		if (st == CB_FLOW_LOCAL && cb_handoff_check_survivor(&c->handoff, p) == 1)
 			local++;
 		cb_pending_free(&c->pend, p);
 	}

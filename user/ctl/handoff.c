@@ -8,6 +8,7 @@
 #include "ctl/reset.h"
 #include "datapath/flows.h"
 #include "repair/repair.h"
+#include "repair/tuple.h"
 #include "util/clock.h"
 #include "util/fault.h"
 #include "util/log.h"
@@ -97,7 +98,27 @@ int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 		close(fd);              /* still in repair mode: sends nothing */
 		return err == -EAGAIN ? -EIO : err;
 	}
+	cb_fault(h->faults, "after-steer");
 	if ((err = cb_repair_go_live(fd, &st, &step)))
 		return go_live_failed(p, &f, fd, step, err);
 	return fd;
+}
+
+int cb_handoff_check_survivor(const struct cb_handoff *h, const struct pending *p)
+{
+	struct cb_sock_state st;
+	struct cb_flow f;
+	char fs[64];
+	int state, err;
+
+	if ((err = cb_flows_lookup(h->flows, &p->key, &f)))
+		return err;
+	cb_state_from_flow(&st, &p->key, &f, NULL, 0, 0);
+	state = cb_tuple_state(&st.local, &st.peer);
+	if (state != -ENOENT && state != TCP_CLOSE)
+		return state < 0 ? state : 1;
+	cb_info("run: %s: handed over, but its socket died with the last controller; resetting "
+		"the client", cb_fmt_flow(&p->key, fs, sizeof(fs)));
+	err = cb_reset_send(&p->key, f.snd_nxt, f.rcv_nxt);
+	return err ? err : 0;
 }

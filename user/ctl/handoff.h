@@ -39,4 +39,14 @@ struct cb_handoff {
  */
 int cb_handoff_local(const struct cb_handoff *h, struct pending *p);
 
+/*
+ * After a restart, for a flow found LOCAL whose stash slot was still in use:
+ * the dead controller steered it to a socket but may have died before the
+ * app got it; that socket then died with it (silently, if still in repair
+ * mode), and the client, which waits in silence, would hang.  If no socket
+ * holds the tuple, reset the client.  1: a socket exists (an app's: left
+ * alone), 0: the client was reset, -errno.
+ */
+int cb_handoff_check_survivor(const struct cb_handoff *h, const struct pending *p);
+
 #endif

@@ -52,25 +52,15 @@ int cb_owner_state(const struct cb_flows *t, const struct cb_flow_key *k)
 int cb_owner_move(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t from,
 		  uint32_t to, uint32_t *old, struct cb_state_req *req)
 {
-	int cur;
+	struct cb_flow f;
+	int err;
 
 	if (!cb_owner_allowed(from, to))
 		return -EPERM;
 	if (to != CB_OWNER_NONE)
 		return cb_flows_cas(t, k, from, to, old, req);
-	/*
-	 * Removal: only from the state the caller believes in.  The programs
-	 * never move a flow out of FROZEN, and out of UNBOUND only by removing
-	 * it (FIN/RST), so a state read here cannot go stale under us.
-	 */
-	cur = cb_owner_state(t, k);
-	if (cur < 0)
-		return cur;
-	if (old)
-		*old = (uint32_t)cur;
-	if ((uint32_t)cur == CB_OWNER_NONE)
-		return -ENOENT;
-	if ((uint32_t)cur != from)
-		return -EAGAIN;
-	return cb_flows_delete(t, k);
+	/* removal: of the connection the caller means, in the state it believes */
+	if ((err = cb_flows_lookup(t, k, &f)))
+		return err;
+	return cb_flows_delete_if(t, k, from, f.client_isn, old);
 }

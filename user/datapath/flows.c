@@ -44,26 +44,38 @@ int cb_flows_lookup(const struct cb_flows *t, const struct cb_flow_key *k, struc
 	return bpf_map_lookup_elem(t->fd, k, out) ? -errno : 0;
 }
 
+/* Run one of the state programs on req; the result as -errno. */
+static int run_req(const struct bpf_program *prog, struct cb_state_req *req, uint32_t *old)
+{
+	/* a syscall program's context is copied back into ctx_in */
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = req, .ctx_size_in = sizeof(*req));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
+		return -errno;
+	if (old)
+		*old = req->old_state;
+	if (req->result == -2)
+		return -ENOENT;
+	return req->result ? -EAGAIN : 0;
+}
+
 int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
 		 uint32_t state, uint32_t *old, struct cb_state_req *out)
 {
 	struct cb_state_req req = { .key = *k, .expect = expect, .state = state };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &req, .ctx_size_in = sizeof(req));
+	int err = run_req(t->prog->progs.cb_flow_cas, &req, old);
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(t->prog->progs.cb_flow_cas), &o))
-		return -errno;
 	if (out)
 		*out = req;
-	if (old)
-		*old = req.old_state;
-	if (req.result == -2)
-		return -ENOENT;
-	return req.result ? -EAGAIN : 0;
+	return err;
 }
 
-int cb_flows_delete(const struct cb_flows *t, const struct cb_flow_key *k)
+int cb_flows_delete_if(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
+		       uint32_t client_isn, uint32_t *old)
 {
-	return bpf_map_delete_elem(t->fd, k) ? -errno : 0;
+	struct cb_state_req req = { .key = *k, .expect = expect, .client_isn = client_isn };
+
+	return run_req(t->prog->progs.cb_flow_cad, &req, old);
 }
 
 int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n)

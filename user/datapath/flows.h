@@ -32,8 +32,13 @@ int cb_flows_lookup(const struct cb_flows *t, const struct cb_flow_key *k, struc
  */
 int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
 		 uint32_t state, uint32_t *old, struct cb_state_req *req);
-/* Remove the entry; 0 or -ENOENT. */
-int cb_flows_delete(const struct cb_flows *t, const struct cb_flow_key *k);
+/*
+ * Remove the entry if it is still in `expect` and still the connection whose
+ * client ISN is client_isn: 0, -EAGAIN (another state or connection: *old
+ * says the state), -ENOENT.
+ */
+int cb_flows_delete_if(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
+		       uint32_t client_isn, uint32_t *old);
 /* Entries by state (index = enum cb_flow_state, up to n); walks the table. */
 int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n);
 

@@ -10,7 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "repair/repair.h"
-#include "repair/timewait.h"
+#include "repair/tuple.h"
 
 socklen_t cb_sockaddr_len(const union cb_sockaddr *a)
 {
@@ -168,7 +168,7 @@ static int set_maxseg(int fd, uint16_t mss)
 /*
  * connect() in repair mode sends nothing.  A TIME_WAIT socket of an older
  * connection on the tuple without timestamps makes it fail with
- * EADDRNOTAVAIL (repair/timewait.h): that one is destroyed and we retry once.
+ * EADDRNOTAVAIL (repair/tuple.h): that one is destroyed and we retry once.
  */
 static int repair_connect(int fd, const struct cb_sock_state *st)
 {

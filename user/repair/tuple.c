@@ -8,11 +8,12 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
-#include "repair/timewait.h"
+#include "repair/tuple.h"
 
 #ifndef SOCK_DESTROY
 #define SOCK_DESTROY 21
 #endif
+#define CB_TCPF_ALL 0xfff                /* every TCP state */
 
 static void fill_id(struct inet_diag_sockid *id, const union cb_sockaddr *local,
 		    const union cb_sockaddr *peer)
@@ -32,19 +33,24 @@ static void fill_id(struct inet_diag_sockid *id, const union cb_sockaddr *local,
 	}
 }
 
-int cb_timewait_destroy(const union cb_sockaddr *local, const union cb_sockaddr *peer)
+/*
+ * One request about one exact tuple; the answer is an inet_diag_msg (found:
+ * its state) or an error (0 for a SOCK_DESTROY that worked).
+ */
+static int diag_request(__u16 type, __u32 states, const union cb_sockaddr *local,
+			const union cb_sockaddr *peer)
 {
 	struct {
 		struct nlmsghdr nh;
 		struct inet_diag_req_v2 req;
 	} msg = {
-		.nh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DESTROY,
+		.nh = { .nlmsg_len = sizeof(msg), .nlmsg_type = type,
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 1 },
 		.req = { .sdiag_family = (__u8)local->sa.sa_family, .sdiag_protocol = IPPROTO_TCP,
-			 .idiag_states = 1u << TCP_TIME_WAIT },
+			 .idiag_states = states },
 	};
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	char buf[512];
+	char buf[1024];
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	ssize_t n;
 	int fd, err;
@@ -62,11 +68,24 @@ int cb_timewait_destroy(const union cb_sockaddr *local, const union cb_sockaddr 
 		err = -errno;
 		goto out;
 	}
-	/* the kernel's answer to NLM_F_ACK: an error message, 0 on success */
-	err = (size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && nh->nlmsg_type == NLMSG_ERROR
-		      ? ((struct nlmsgerr *)NLMSG_DATA(nh))->error
-		      : -EPROTO;
+	if ((size_t)n >= NLMSG_LENGTH(sizeof(struct inet_diag_msg)) &&
+	    nh->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+		err = ((struct inet_diag_msg *)NLMSG_DATA(nh))->idiag_state;
+	else if ((size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && nh->nlmsg_type == NLMSG_ERROR)
+		err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+	else
+		err = -EPROTO;
 out:
 	close(fd);
 	return err;
+}
+
+int cb_timewait_destroy(const union cb_sockaddr *local, const union cb_sockaddr *peer)
+{
+	return diag_request(SOCK_DESTROY, 1u << TCP_TIME_WAIT, local, peer);
+}
+
+int cb_tuple_state(const union cb_sockaddr *local, const union cb_sockaddr *peer)
+{
+	return diag_request(SOCK_DIAG_BY_FAMILY, CB_TCPF_ALL, local, peer);
 }
