@@ -68,6 +68,25 @@ ctl_start() {
 	sleep 0.5
 }
 
+# ctl_start with the crash point $1 armed (CONNBROKER_FAULT): config $2,
+# socket $3, log $4; sets CTL.
+ctl_start_crashing() {
+	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT="$1" \
+		"$CB" run --config "$2" --socket "$3" > "$4" 2>&1 &
+	CTL=$!
+	BG_PIDS+=("$CTL")
+	sleep 0.5
+}
+
+# The controller started by ctl_start_crashing died at crash point $1 (log $2).
+expect_crashed_at() {
+	local rc
+	wait "$CTL"; rc=$?
+	cat "$2"
+	expect_eq "$rc" 137 "controller killed at the crash point (SIGKILL)"
+	grep -q "crash point $1 reached" "$2" || die "not killed at $1"
+}
+
 # ---- tests ----------------------------------------------------------------
 
 # One mode end to end: python client (multi-segment request) and curl, with
@@ -604,20 +623,14 @@ test_controller_restart_after_build() {
 	printf '[broker]\ninterface = %s\ndecide_ms = 200\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT=after-build \
-		"$CB" run --config "$conf" --socket "$sock" > "$WORK/rb1.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start_crashing after-build "$conf" "$sock" "$WORK/rb1.log"
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/rb-web1.log" 2>&1 &
 	BG_PIDS+=($!)
 	sleep 0.3
 	capture_start "$pcap"
 	cli curl -s -m 10 "http://$CB_VIP/after-build" -o "$WORK/rb.out" &
 	curl=$!; BG_PIDS+=("$curl")
-	wait "$ctl"; rc=$?
-	cat "$WORK/rb1.log"
-	expect_eq "$rc" 137 "controller killed at the crash point"
-	grep -q "crash point after-build reached" "$WORK/rb1.log" || die "not killed at after-build"
+	expect_crashed_at after-build "$WORK/rb1.log"
 	expect_eq "$(dir "$CB" -j flows "$CB_IF_DIR" | jq -r '.[0].state')" frozen "the flow waits, frozen"
 	ctl_start "$conf" "$sock" "$WORK/rb2.log"; ctl=$CTL
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/rb-web2.log" 2>&1 &
@@ -643,19 +656,14 @@ test_controller_restart_after_steer() {
 	printf '[broker]\ninterface = %s\ndecide_ms = 200\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT=after-steer \
-		"$CB" run --config "$conf" --socket "$sock" > "$WORK/st1.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start_crashing after-steer "$conf" "$sock" "$WORK/st1.log"
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/st-web.log" 2>&1 &
 	BG_PIDS+=($!)
 	sleep 0.3
 	t0=$(date +%s%N)
 	cli curl -s -m 10 -o /dev/null "http://$CB_VIP/after-steer" &
 	curl=$!; BG_PIDS+=("$curl")
-	wait "$ctl"; rc=$?
-	expect_eq "$rc" 137 "controller killed at the crash point"
-	grep -q "crash point after-steer reached" "$WORK/st1.log" || die "not killed at after-steer"
+	expect_crashed_at after-steer "$WORK/st1.log"
 	expect_eq "$(dir "$CB" -j flows "$CB_IF_DIR" | jq -r '.[0].state')" local "the flow is steered to a dead socket"
 	ctl_start "$conf" "$sock" "$WORK/st2.log"; ctl=$CTL
 	wait "$curl"; rc=$?
@@ -678,20 +686,14 @@ test_controller_restart_after_handoff() {
 	printf '[broker]\ninterface = %s\ndecide_ms = 200\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
-	nsenter --net=/run/netns/"$CB_NS_DIR" env CONNBROKER_FAULT=after-send \
-		"$CB" run --config "$conf" --socket "$sock" > "$WORK/ra1.log" 2>&1 &
-	ctl=$!; BG_PIDS+=("$ctl")
-	sleep 0.5
+	ctl_start_crashing after-send "$conf" "$sock" "$WORK/ra1.log"
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$HERE/hold_app.py" "$sock" web 2 > "$WORK/ra-app.log" 2>&1 &
 	app=$!; BG_PIDS+=("$app")
 	sleep 0.3
 	capture_start "$pcap"
 	cli curl -s -m 10 "http://$CB_VIP/held" -o "$WORK/ra.out" &
 	local curl=$!; BG_PIDS+=("$curl")
-	wait "$ctl"; rc=$?
-	cat "$WORK/ra1.log"
-	expect_eq "$rc" 137 "controller killed at the crash point (SIGKILL)"
-	grep -q "crash point after-send reached" "$WORK/ra1.log" || die "not killed at after-send"
+	expect_crashed_at after-send "$WORK/ra1.log"
 	ctl_start "$conf" "$sock" "$WORK/ra2.log"; ctl=$CTL
 	wait "$curl"; rc=$?
 	capture_stop
