@@ -19,13 +19,13 @@ struct cb_cmd {
 
 static const struct cb_cmd cmds[] = {
 	{ "attach", cmd_attach, "attach IFNAME --service VIP:PORT... [--mode native|skb|tc]" },
-	{ "detach", cmd_detach, "detach IFNAME" },
-	{ "status", cmd_status, "status [IFNAME]        what is attached, services, counters" },
+	{ "detach", cmd_detach, "detach IFNAME [--force]  (--force: also orphaned programs)" },
+	{ "status", cmd_status, "status [IFNAME]        what is attached here, pins, services, counters" },
 	{ "flows", cmd_flows, "flows IFNAME           the flow table" },
 	{ "events", cmd_events, "events IFNAME [--count N] [--timeout S]  ring-buffer records" },
 	{ "secret", cmd_secret, "secret rotate IFNAME   new SYN-cookie secret (old one still valid)" },
 	{ "check-config", cmd_check_config, "check-config FILE      validate a controller config" },
-	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH]  the controller" },
+	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH]  the controller (SIGHUP: reload)" },
 };
 
 static void usage(FILE *f)
