@@ -141,3 +141,61 @@ Test(config, routing_by_path_host_sni_alpn_prefix)
 	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)"SSH-2.0-x", 9), 3, "byte prefix");
 	cr_expect_eq(cb_route(&c, 1, &ri, (const uint8_t *)"SSH-1", 5), -1);
 }
+
+static const char *cluster =
+	"[broker]\nnode = dir\ncluster = t\npsk_file = /k\n"
+	"[service shop]\nlisten = 198.18.0.100:80\ndefault = web\nplacement = spread\ncapacity = 4\n"
+	"[service api]\nlisten = 198.18.0.100:81\nplacement = affinity\naffinity_key = host\n"
+	"[app web]\n"
+	"[node dir]\nid = 1\ncontrol = 198.18.0.2:9400\nservices = shop\n"
+	"[node b1]\nid = 2\ncontrol = 198.18.0.3:9400\nmac = 02:00:00:00:00:03\nservices = shop, api\n";
+
+Test(config, nodes_and_placement)
+{
+	static struct cb_config_file c;
+	char err[256];
+
+	cr_assert_eq(cb_config_parse(cluster, "c.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.n_nodes, 2);
+	cr_expect_eq(c.self, 0);
+	cr_expect_eq(c.nodes[1].id, 2);
+	cr_expect_eq(c.nodes[0].mac_auto, 1);
+	cr_expect_eq(c.nodes[1].mac_auto, 0);
+	cr_expect_eq(c.nodes[1].mac[5], 3);
+	cr_expect_eq(c.nodes[0].services, 1);
+	cr_expect_eq(c.nodes[1].services, 3);
+	cr_expect_eq(c.services[0].placement, CB_PLACE_SPREAD);
+	cr_expect_eq(c.services[0].capacity, 4);
+	cr_expect_eq(c.services[1].placement, CB_PLACE_AFFINITY);
+	cr_expect_eq(c.services[1].affinity_key, CB_AFFINITY_HOST);
+	cr_expect_eq(cb_config_set_node(&c, "b1", err, sizeof(err)), 0);
+	cr_expect_eq(c.self, 1);
+	cr_expect_eq(cb_config_set_node(&c, "nope", err, sizeof(err)), -1);
+	cr_expect(strstr(err, "no [node nope]"), "%s", err);
+}
+
+Test(config, node_errors_name_their_line)
+{
+	static struct cb_config_file c;
+	static const struct { const char *text, *want; } bad[] = {
+		{ "[service s]\nlisten = 1.2.3.4:80\n[node a]\nid = 1\ncontrol = 1.2.3.4:9\nservices = s, x\n",
+		  "t.conf:3: [node a]: services names unknown service 'x'" },
+		{ "[broker]\ncluster = t\npsk_file = /k\n[service s]\nlisten = 1.2.3.4:80\n[node a]\nid = 1\ncontrol = 1.2.3.4:9\n[node b]\nid = 1\ncontrol = 1.2.3.5:9\n",
+		  "t.conf:9: [node b]: id 1 is [node a]'s too" },
+		{ "[service s]\nlisten = 1.2.3.4:80\n[node a]\nid = 1\ncontrol = 1.2.3.4:9\n[node b]\nid = 2\ncontrol = 1.2.3.5:9\n",
+		  "a cluster ([node] sections) needs cluster and psk_file" },
+		{ "[service s]\nlisten = 1.2.3.4:80\n[node a]\nid = 1\ncontrol = 1.2.3.4:9\nmac = zz\n",
+		  "t.conf:6: mac: 'zz': expected aa:bb:cc:dd:ee:ff or auto" },
+		{ "[service s]\nlisten = 1.2.3.4:80\nplacement = nearest\n",
+		  "t.conf:3: placement: 'nearest': expected local, spread or affinity" },
+		{ "[broker]\nnode = x\n[service s]\nlisten = 1.2.3.4:80\n",
+		  "[broker] node = x: no [node x] section" },
+	};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(cb_config_parse(bad[i].text, "t.conf", &c, err, sizeof(err)), -1, "%zu", i);
+		cr_expect(strstr(err, bad[i].want), "%zu: got '%s'", i, err);
+	}
+}

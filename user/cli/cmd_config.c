@@ -32,6 +32,9 @@ int cmd_check_config(const struct cb_cli *cli, int argc, char **argv)
 		       c->services[i].default_app >= 0 ? c->apps[c->services[i].default_app].name
 						      : "(none: on_timeout)");
 	}
+	for (i = 0; i < c->n_nodes; i++)
+		printf("node    %-12s id %-5u control %-21s%s\n", c->nodes[i].name, c->nodes[i].id,
+		       c->nodes[i].control, i == c->self ? " (this node)" : "");
 	for (i = 0; i < c->n_rules; i++)
 		printf("rule    %-12s service %s -> app %s\n", c->rules[i].name,
 		       c->services[c->rules[i].service].name, c->apps[c->rules[i].app].name);

@@ -24,7 +24,7 @@ struct pstate {
 	size_t pos;
 	FILE *f;
 	/* the section being filled */
-	enum { SEC_NONE, SEC_BROKER, SEC_SERVICE, SEC_RULE, SEC_APP } kind;
+	enum { SEC_NONE, SEC_BROKER, SEC_SERVICE, SEC_RULE, SEC_APP, SEC_NODE } kind;
 	char section[128];
 };
 
@@ -203,6 +203,16 @@ static int begin_section(struct pstate *ps, const char *section)
 		c->apps[c->n_apps].uid = (long)geteuid();
 		c->apps[c->n_apps].gid = -1;
 		c->n_apps++;
+	} else if (kl == 4 && !strncmp(section, "node", 4)) {
+		if (find_name(name, c->nodes, sizeof(c->nodes[0]), c->n_nodes) >= 0)
+			return fail(ps, "[node %s] defined twice", name);
+		if (c->n_nodes == CB_CFG_MAX_NODES)
+			return fail(ps, "more than %d nodes", CB_CFG_MAX_NODES);
+		ps->kind = SEC_NODE;
+		strcpy(c->nodes[c->n_nodes].name, name);
+		c->nodes[c->n_nodes].line = ps->line;
+		c->nodes[c->n_nodes].mac_auto = 1;
+		c->n_nodes++;
 	} else {
 		return fail(ps, "[%s]: unknown section kind", section);
 	}
@@ -221,6 +231,12 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 		return parse_u32_key(ps, k, v, 1, 1u << 20, &c->decide_bytes);
 	if (!strcmp(k, "decide_ms"))
 		return parse_u32_key(ps, k, v, 1, 60000, &c->decide_ms);
+	if (!strcmp(k, "node"))
+		return copy_str(ps, c->node, sizeof(c->node), k, v);
+	if (!strcmp(k, "cluster"))
+		return copy_str(ps, c->cluster, sizeof(c->cluster), k, v);
+	if (!strcmp(k, "psk_file"))
+		return copy_str(ps, c->psk_file, sizeof(c->psk_file), k, v);
 	return fail(ps, "[broker]: unknown key '%s'", k);
 }
 
@@ -247,6 +263,30 @@ static int key_service(struct pstate *ps, const char *k, const char *v)
 			s->on_timeout = CB_TIMEOUT_HTTP503;
 		else
 			return fail(ps, "on_timeout: '%s': expected rst or http503", v);
+		return 1;
+	}
+	if (!strcmp(k, "placement")) {
+		if (!strcmp(v, "local"))
+			s->placement = CB_PLACE_LOCAL;
+		else if (!strcmp(v, "spread"))
+			s->placement = CB_PLACE_SPREAD;
+		else if (!strcmp(v, "affinity"))
+			s->placement = CB_PLACE_AFFINITY;
+		else
+			return fail(ps, "placement: '%s': expected local, spread or affinity", v);
+		return 1;
+	}
+	if (!strcmp(k, "capacity"))
+		return parse_u32_key(ps, k, v, 0, 1000000, &s->capacity);
+	if (!strcmp(k, "affinity_key")) {
+		if (!strcmp(v, "path"))
+			s->affinity_key = CB_AFFINITY_PATH;
+		else if (!strcmp(v, "host"))
+			s->affinity_key = CB_AFFINITY_HOST;
+		else if (!strcmp(v, "client"))
+			s->affinity_key = CB_AFFINITY_CLIENT;
+		else
+			return fail(ps, "affinity_key: '%s': expected path, host or client", v);
 		return 1;
 	}
 	return fail(ps, "[service %s]: unknown key '%s'", s->name, k);
@@ -304,6 +344,44 @@ static int key_app(struct pstate *ps, const char *k, const char *v)
 	return fail(ps, "[app %s]: unknown key '%s'", a->name, k);
 }
 
+/* "aa:bb:cc:dd:ee:ff" into mac; 0 or -1. */
+static int parse_mac(const char *v, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+	int i;
+
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int key_node(struct pstate *ps, const char *k, const char *v)
+{
+	struct cb_node_cfg *n = &ps->c->nodes[ps->c->n_nodes - 1];
+	struct cb_service_key ck;
+
+	if (!strcmp(k, "id"))
+		return parse_u32_key(ps, k, v, 1, 65535, &n->id);
+	if (!strcmp(k, "control")) {
+		if (cb_parse_service(v, &ck))
+			return fail(ps, "control: bad address '%s': expected IPv4:PORT", v);
+		return copy_str(ps, n->control, sizeof(n->control), k, v);
+	}
+	if (!strcmp(k, "mac")) {
+		n->mac_auto = !strcmp(v, "auto");
+		if (!n->mac_auto && parse_mac(v, n->mac))
+			return fail(ps, "mac: '%s': expected aa:bb:cc:dd:ee:ff or auto", v);
+		return 1;
+	}
+	if (!strcmp(k, "services"))
+		return copy_str(ps, n->services_text, sizeof(n->services_text), k, v);
+	return fail(ps, "[node %s]: unknown key '%s'", n->name, k);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct pstate *ps = user;
@@ -317,8 +395,58 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_SERVICE: return key_service(ps, name, value);
 	case SEC_RULE: return key_rule(ps, name, value);
 	case SEC_APP: return key_app(ps, name, value);
+	case SEC_NODE: return key_node(ps, name, value);
 	default: return fail(ps, "key '%s' outside of a section", name);
 	}
+}
+
+/* "shop, api" -> bits of the services named; 0 or a message. */
+static int node_services(struct pstate *ps, struct cb_node_cfg *n)
+{
+	char buf[512], *tok, *save = NULL;
+	int s;
+
+	snprintf(buf, sizeof(buf), "%s", n->services_text);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		s = find_name(tok, ps->c->services, sizeof(ps->c->services[0]), ps->c->n_services);
+		if (s < 0)
+			return fail(ps, "[node %s]: services names unknown service '%s'", n->name, tok);
+		n->services |= 1ull << s;
+	}
+	return 1;
+}
+
+static int resolve_nodes(struct pstate *ps)
+{
+	struct cb_config_file *c = ps->c;
+	int i, j;
+
+	c->self = -1;
+	for (i = 0; i < c->n_nodes; i++) {
+		struct cb_node_cfg *n = &c->nodes[i];
+
+		ps->line = n->line;
+		if (!n->id || !n->control[0])
+			return fail(ps, "[node %s]: 'id' and 'control' are required", n->name);
+		for (j = 0; j < i; j++)
+			if (c->nodes[j].id == n->id)
+				return fail(ps, "[node %s]: id %u is [node %s]'s too", n->name, n->id,
+					    c->nodes[j].name);
+		if (!node_services(ps, n))
+			return 0;
+	}
+	if (c->node[0]) {
+		c->self = find_name(c->node, c->nodes, sizeof(c->nodes[0]), c->n_nodes);
+		if (c->self < 0) {
+			ps->line = 0;
+			return fail(ps, "[broker] node = %s: no [node %s] section", c->node, c->node);
+		}
+	}
+	if (c->n_nodes > 1 && (!c->psk_file[0] || !c->cluster[0])) {
+		ps->line = 0;
+		return fail(ps, "[broker]: a cluster ([node] sections) needs cluster and psk_file");
+	}
+	return 1;
 }
 
 /* References between sections, checked once everything is read. */
@@ -370,7 +498,7 @@ static int resolve(struct pstate *ps)
 		ps->line = 0;
 		return fail(ps, "no [service NAME] section");
 	}
-	return 1;
+	return resolve_nodes(ps);
 }
 
 static int run_parse(struct pstate *ps)
@@ -639,4 +767,28 @@ int cb_config_diff(const struct cb_config_file *a, const struct cb_config_file *
 		if (cb_config_app(a, b->apps[i].name) < 0)
 			d_say(&d, "app", b->apps[i].name, "added");
 	return d.n;
+}
+
+int cb_config_node(const struct cb_config_file *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_nodes; i++)
+		if (!strcmp(c->nodes[i].name, name))
+			return i;
+	return -1;
+}
+
+int cb_config_set_node(struct cb_config_file *c, const char *name, char *err, size_t errlen)
+{
+	int i = cb_config_node(c, name);
+
+	if (i < 0) {
+		snprintf(err, errlen, "--node %s: no [node %s] section in the configuration", name,
+			 name);
+		return -1;
+	}
+	snprintf(c->node, sizeof(c->node), "%s", name);
+	c->self = i;
+	return 0;
 }

@@ -7,6 +7,9 @@
  *   metrics = 127.0.0.1:9464
  *   decide_bytes = 16384         ; classify within this many bytes...
  *   decide_ms = 500              ; ...and this long, else the default app
+ *   node = dir                   ; this node (a [node] section), for a cluster
+ *   cluster = prod               ; and the cluster's name and key (peer links)
+ *   psk_file = /etc/connbroker/cluster.psk
  *
  *   [service shop]
  *   listen = 198.18.0.100:80
@@ -23,6 +26,16 @@
  *   alpn = h2
  *   prefix = SSH-                ; raw byte prefix (\xNN escapes allowed)
  *   app = api
+ *
+ *   placement = spread           ; local (default) | spread | affinity: which node
+ *   capacity = 100               ; connections per node before spilling (0: no bound)
+ *   affinity_key = path          ; affinity: path | host | client
+ *
+ *   [node dir]                   ; the cluster: one [node] per controller
+ *   id = 1                       ; all nodes read the same file; each is told
+ *   control = 198.18.0.2:9400    ; which it is ([broker] node = dir, or
+ *   mac = auto                   ; run --node dir); mac: how a director steers
+ *   services = shop              ; to it (auto: the neighbour of its control IP)
  *
  *   [app api]
  *   uid = 1000                   ; who may register (SO_PEERCRED); default: the
@@ -46,8 +59,21 @@
 #define CB_CFG_MAX_SERVICES 64
 #define CB_CFG_MAX_RULES 256
 #define CB_CFG_MAX_APPS 64
+#define CB_CFG_MAX_NODES 64
 
 enum cb_on_timeout { CB_TIMEOUT_RST = 0, CB_TIMEOUT_HTTP503 };
+
+/* Where a service's flows run (ctl/place.c). */
+enum cb_placement {
+	CB_PLACE_LOCAL = 0,     /* this node only (the default) */
+	CB_PLACE_SPREAD,        /* here while under capacity, else the less loaded of
+	                         * two random healthy nodes offering the service */
+	CB_PLACE_AFFINITY,      /* the node a request key hashes to (rendezvous),
+	                         * spread when it is over capacity */
+};
+
+/* Which part of the request an affinity hashes. */
+enum cb_affinity_key { CB_AFFINITY_PATH = 0, CB_AFFINITY_HOST, CB_AFFINITY_CLIENT };
 
 struct cb_app_cfg {
 	char name[CB_CFG_NAME];
@@ -75,6 +101,25 @@ struct cb_service_cfg {
 	int default_app;                /* -1: none (flows get on_timeout) */
 	uint32_t queue, wait_ms;
 	enum cb_on_timeout on_timeout;
+	enum cb_placement placement;
+	enum cb_affinity_key affinity_key;
+	uint32_t capacity;              /* connections per node (active + waiting +
+	                                 * being handed off); 0: unbounded */
+	int line;
+};
+
+/*
+ * A node of the cluster: the controllers of all nodes read one file, each
+ * told which node it is ([broker] node, or run --node).
+ */
+struct cb_node_cfg {
+	char name[CB_CFG_NAME];
+	uint32_t id;                    /* 1..65535, unique */
+	char control[64];               /* IP:PORT its controller listens on for peers */
+	uint8_t mac[6];                 /* how a director steers to it */
+	int mac_auto;                   /* 1: the neighbour entry of its control address */
+	uint64_t services;              /* bit i: it serves service i */
+	char services_text[512];        /* as written, resolved after parsing */
 	int line;
 };
 
@@ -82,6 +127,12 @@ struct cb_config_file {
 	char interface[16];
 	char metrics[64];
 	uint32_t decide_bytes, decide_ms;
+	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */
+	char cluster[CB_CFG_NAME];      /* name both ends of a peer link must share */
+	char psk_file[256];             /* the cluster's pre-shared key (hex, >= 32 bytes) */
+	struct cb_node_cfg nodes[CB_CFG_MAX_NODES];
+	int n_nodes;
+	int self;                       /* index of this node in nodes[], -1: none */
 	struct cb_service_cfg services[CB_CFG_MAX_SERVICES];
 	struct cb_rule_cfg rules[CB_CFG_MAX_RULES];
 	struct cb_app_cfg apps[CB_CFG_MAX_APPS];
@@ -103,6 +154,9 @@ int cb_service_find(const struct cb_config_file *c, const struct cb_service_key 
 int cb_config_app(const struct cb_config_file *c, const char *name);
 int cb_config_service(const struct cb_config_file *c, const char *name);
 int cb_config_rule(const struct cb_config_file *c, const char *name);
+int cb_config_node(const struct cb_config_file *c, const char *name);
+/* Make `name` this node (run --node): 0, or -1 with a message in err. */
+int cb_config_set_node(struct cb_config_file *c, const char *name, char *err, size_t errlen);
 
 /*
  * What changed from a to b, one line per section added, removed or changed
