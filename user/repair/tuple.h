@@ -20,7 +20,14 @@
 
 /* Destroy the TIME_WAIT socket local <-> peer: 0, -ENOENT (none), -errno. */
 int cb_timewait_destroy(const union cb_sockaddr *local, const union cb_sockaddr *peer);
-/* The TCP state of the socket local <-> peer (TCP_ESTABLISHED...), -ENOENT, -errno. */
+/*
+ * How many connections (not listening, not closed, not TIME_WAIT) have this
+ * local address and port: a node's "active" load for a service.  One
+ * sock_diag dump filtered in the kernel by port; -errno on failure.
+ */
+int cb_tuple_count_local(const union cb_sockaddr *local);
+/* The TCP state of the connection socket local <-> peer (TCP_ESTABLISHED,
+ * TCP_TIME_WAIT...), -ENOENT when there is none (a listener does not count). */
 int cb_tuple_state(const union cb_sockaddr *local, const union cb_sockaddr *peer);
 
 #endif
