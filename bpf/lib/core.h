@@ -16,7 +16,8 @@
  *   PENDING, MOVING                  -> dropped (TC egress drops what the
  *                                       socket would send, too)
  *   REDIRECT, or no flow and a       -> both MACs rewritten, sent back out to
- *   cb_remote entry (not a SYN)         the peer; peer down: RST
+ *   cb_remote entry (to a service,      the peer; peer down: RST
+ *   not a SYN)
  *   anything else                    -> passed untouched
  */
 #ifndef CB_CORE_H
@@ -708,7 +709,6 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	struct cb_pkt pk;
 	enum cb_verdict v;
 	__u32 zero = 0, state;
-	int syn;
 
 	cb_count(CB_STAT_PKT_SEEN);
 	switch (cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk)) {
@@ -800,20 +800,6 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	}
 
 	if (!f) {
-		/*
-		 * A flow steered to a peer whose cb_flows entry was evicted
-		 * (or whose service was removed since) is still steered.  A
-		 * SYN never is: it goes on to the cookie path unchanged (a
-		 * client sends one only on a tuple it considers closed).
-		 */
-		syn = (pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN;
-		if (!syn) {
-			r = bpf_map_lookup_elem(&cb_remote, &fkey);
-			if (r) {
-				cb_count(CB_STAT_REDIRECT_BY_REMOTE);
-				goto steer;
-			}
-		}
 		skey.vip_be = pk.daddr;
 		skey.port_be = pk.dport;
 		svc = bpf_map_lookup_elem(&cb_services, &skey);
@@ -821,8 +807,23 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			cb_count(CB_STAT_PASS_NOT_SERVICE);
 			return CB_V_PASS;
 		}
-		if (syn)
+		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
 			return cb_on_syn(ctx, hook, &pk, cfg, sec);
+		/*
+		 * A flow steered to a peer whose cb_flows entry was evicted is
+		 * still steered.  Looked up only here, for segments to a
+		 * service other than a SYN, so that neither the SYN path nor
+		 * other TCP traffic of the host pays for it.  (A client sends
+		 * a SYN only on a tuple it considers closed; a flow whose
+		 * service was removed keeps its peer while its REDIRECT entry
+		 * lives, and once that is evicted too its segments reach the
+		 * kernel, which resets them: fail closed.)
+		 */
+		r = bpf_map_lookup_elem(&cb_remote, &fkey);
+		if (r) {
+			cb_count(CB_STAT_REDIRECT_BY_REMOTE);
+			goto steer;
+		}
 		f = cb_on_no_flow(ctx, hook, &pk, cfg, sec, svc, &fkey, &v);
 		if (!f)
 			return v;

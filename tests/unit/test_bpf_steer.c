@@ -408,6 +408,46 @@ Test(steer, peer_down_resets_all_its_flows_tc)
 	failover_on(FX_TC);
 }
 
+/*
+ * The service removed while flows are steered: a REDIRECT entry still
+ * steers; a cb_remote entry alone is looked up only for a service's
+ * segments, so once both the service and the cb_flows entry are gone the
+ * segment goes to the kernel (which resets it).
+ */
+static void service_removed_on(enum fx_hook hook)
+{
+	struct cb_service_key sk = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
+	struct cb_flow_key k = flow_key();
+	uint8_t b[256];
+	size_t n;
+
+	fx_open_hook(hook, 0, 65536);
+	put_peer(PEER_ID, T_MAC_PEER, 1);
+	put_flow(CB_FLOW_REDIRECT);
+	put_remote(PEER_ID);
+	cr_assert_eq(bpf_map_delete_elem(F.svc_fd, &sk), 0);
+	n = seg(b, sizeof(b), CISN + 1, 5, 0x18, 900, 1, "x", 1, 502);
+	cr_expect_eq(run(b, n), V_TX, "the REDIRECT entry steers without its service");
+	expect_forwarded("no service", b, n, T_MAC_OWN);
+	cr_assert_eq(bpf_map_delete_elem(F.flows_fd, &k), 0);
+	n = seg(b, sizeof(b), CISN + 1, 5, 0x18, 900, 1, "x", 1, 502);
+	cr_expect_eq(run(b, n), V_PASS, "no service, no cb_flows entry: the kernel's");
+	cr_expect_eq(XSTAT(REDIRECTED), 1);
+	cr_expect_eq(XSTAT(REDIRECT_BY_REMOTE), 0);
+	cr_expect_eq(XSTAT(PASS_NOT_SERVICE), 1);
+	fx_close();
+}
+
+Test(steer, service_removed_xdp)
+{
+	service_removed_on(FX_XDP);
+}
+
+Test(steer, service_removed_tc)
+{
+	service_removed_on(FX_TC);
+}
+
 /* A jumbo-ish segment (1400 bytes of payload) is steered whole. */
 static void big_segment_on(enum fx_hook hook)
 {
