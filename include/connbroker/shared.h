@@ -157,7 +157,7 @@ struct cb_rst_bucket {
 };
 
 
-/* ---- steering to peers (docs/architecture.md, "Steering") ------------ */
+/* ---- steering to peers (docs/architecture.md, the packet path) ------- */
 /*
  * cb_peers[id], an array written by the controller only.  A REDIRECT flow
  * names its peer by id, so marking one peer down changes every flow steered

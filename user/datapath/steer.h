@@ -6,7 +6,7 @@
  * Every function returns 0 or -errno and prints nothing.  The states
  * themselves change through datapath/flows.h (compare-and-swap).
  *
- * Order of a hand-off on the director (docs/architecture.md, "Steering"):
+ * Order of a hand-off on the director (the packet path: docs/architecture.md):
  *   cb_flows_cas(UNBOUND -> SHIPPING)     segments dropped, client retransmits
  *   ... ship, the peer answers PREPARED ...
  *   cb_remote_add(key, peer, epoch)       the entry exists before the state
