@@ -607,8 +607,8 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 		return CB_V_DROP;        /* not acked: the client retransmits */
 
 	/*
-	 * The controller may have frozen the flow (in place, by compare-and-
-	 * swap) while we queued: it drains the ring after freezing, so these
+	 * The controller may have frozen the flow (FROZEN or SHIPPING, in
+	 * place, by compare-and-swap) while we queued: it drains the ring after freezing, so these
 	 * bytes reach it, but it built its snapshot already; acknowledge
 	 * nothing, the socket it builds will.
 	 */
