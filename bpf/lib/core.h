@@ -652,6 +652,8 @@ static __always_inline enum cb_verdict cb_on_redirect(void *ctx, const enum cb_h
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = r->peer, seen = 0;
 
+	/* plain stores into the shared entry: one flow's segments arrive on one
+	 * RX queue (RSS), and a lost race costs at most a closing hint */
 	r->last_ns = now;
 	if (pk->flags & CB_TCP_FIN)
 		seen |= CB_REMOTE_SEEN_FIN;
