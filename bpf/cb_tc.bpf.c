@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The TC (clsact) entries: ingress runs the same core as XDP; egress keeps
- * the kernel from resetting a flow that connbroker holds.
+ * the kernel from resetting a flow that connbroker holds, and an
+ * uncommitted socket from sending anything.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,7 +34,8 @@ int cb_tc_ingress(struct __sk_buff *skb)
 			   (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data),
 			   (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end))) {
 	case CB_V_TX:
-		/* XDP_TX's equivalent: back out of the interface it came in on */
+		/* XDP_TX's equivalent: back out of the interface it came in on
+		 * (replies, and frames steered to a peer) */
 		return bpf_redirect(skb->ifindex, 0);
 	case CB_V_DROP:
 		return TC_ACT_SHOT;
@@ -43,11 +45,16 @@ int cb_tc_ingress(struct __sk_buff *skb)
 }
 
 /*
- * The stack never saw the handshake of an UNBOUND or FROZEN flow; if a stray
- * segment reaches it anyway (say, a fragment the program passed), it answers
- * with a RST that would kill a connection we hold.  Drop such RSTs here.
- * This runs on every outgoing packet, so it copies only the header bytes it
- * needs (no pull, no unclone) and looks further only at RSTs.
+ * What must not leave this host for a flow connbroker holds:
+ *  - RSTs of UNBOUND, FROZEN and SHIPPING flows: the stack never saw their
+ *    handshake, and if a stray segment reaches it anyway (say, a fragment
+ *    the program passed) it answers with an RST that would kill the flow;
+ *  - anything of a PENDING or MOVING flow: its socket (built or kept in
+ *    repair mode) is inert until the director commits, and must stay silent
+ *    even if it would send (a window probe, an ACK): nothing leaves an
+ *    uncommitted socket, as CRIU's OUTPUT rule does.
+ * This runs on every outgoing packet: it copies only the header bytes it
+ * needs (no pull, no unclone), one flow-table lookup per TCP packet.
  */
 SEC("tc")
 int cb_tc_egress(struct __sk_buff *skb)
@@ -59,23 +66,31 @@ int cb_tc_egress(struct __sk_buff *skb)
 	struct tcphdr th;
 	struct cb_flow_key k;
 	struct cb_flow *f;
-	__u32 ihl;
+	__u32 ihl, state;
 
 	if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) ||
 	    h.eth.h_proto != bpf_htons(CB_ETH_P_IP) || h.ip.protocol != IPPROTO_TCP ||
 	    (h.ip.frag_off & bpf_htons(CB_IP_OFFMASK)))
 		goto pass;
 	ihl = h.ip.ihl * 4;
-	if (ihl < CB_IP_HLEN || bpf_skb_load_bytes(skb, CB_ETH_HLEN + ihl, &th, sizeof(th)) ||
-	    !(((__u8 *)&th)[13] & CB_TCP_RST))
+	if (ihl < CB_IP_HLEN || bpf_skb_load_bytes(skb, CB_ETH_HLEN + ihl, &th, sizeof(th)))
 		goto pass;
-	/* Outgoing RST: the flow key is the reverse direction. */
+	/* Outgoing: the flow key is the reverse direction. */
 	k.saddr_be = h.ip.daddr;
 	k.daddr_be = h.ip.saddr;
 	k.sport_be = th.dest;
 	k.dport_be = th.source;
 	f = bpf_map_lookup_elem(&cb_flows, &k);
-	if (f && (f->state == CB_FLOW_UNBOUND || f->state == CB_FLOW_FROZEN)) {
+	if (!f)
+		goto pass;
+	state = f->state;
+	if (state == CB_FLOW_PENDING || state == CB_FLOW_MOVING) {
+		cb_count(state == CB_FLOW_PENDING ? CB_STAT_EGRESS_PENDING_DROP
+						  : CB_STAT_EGRESS_MOVING_DROP);
+		return TC_ACT_SHOT;
+	}
+	if ((((__u8 *)&th)[13] & CB_TCP_RST) &&
+	    (state == CB_FLOW_UNBOUND || state == CB_FLOW_FROZEN || state == CB_FLOW_SHIPPING)) {
 		cb_count(CB_STAT_EGRESS_RST_BLOCKED);
 		return TC_ACT_SHOT;
 	}

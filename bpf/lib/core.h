@@ -12,7 +12,12 @@
  *   data, UNBOUND, otherwise         -> dropped unacknowledged (dup ACK sent)
  *   FIN / RST, UNBOUND               -> flow removed (FIN answered with RST)
  *   LOCAL                            -> passed to the kernel socket
- *   FROZEN                           -> dropped, the client retransmits
+ *   FROZEN, SHIPPING                 -> dropped, the client retransmits
+ *   PENDING, MOVING                  -> dropped (TC egress drops what the
+ *                                       socket would send, too)
+ *   REDIRECT, or no flow and a       -> both MACs rewritten, sent back out to
+ *   cb_remote entry (to a service,      the peer; peer down: RST
+ *   not a SYN)
  *   anything else                    -> passed untouched
  */
 #ifndef CB_CORE_H
@@ -271,24 +276,16 @@ static __always_inline int cb_rst_allowed(const struct cb_config *cfg)
 
 /*
  * What Linux answers a segment of a connection it does not know
- * (tcp_v4_send_reset): nothing to an RST; with ACK, an RST at the sequence
- * number the segment acknowledges; without, an RST|ACK acknowledging all of
- * it (payload, SYN and FIN count).  Rate-limited, and nothing is stored.
+ * (tcp_v4_send_reset): with ACK, an RST at the sequence number the segment
+ * acknowledges (the sender's rcv_nxt: RFC 5961 accepts exactly that); without,
+ * an RST|ACK acknowledging all of it (payload, SYN and FIN count).  Callers
+ * never answer an RST.  0 when the reply replaced the frame.
  */
-static __always_inline enum cb_verdict cb_reset_unknown(void *ctx, const enum cb_hook hook,
-							const struct cb_pkt *pk,
-							const struct cb_config *cfg)
+static __always_inline int cb_send_reset(void *ctx, const enum cb_hook hook,
+					 const struct cb_pkt *pk)
 {
 	struct cb_seg r = { .kind = CB_SEG_KIND_RST };
 
-	if (pk->flags & CB_TCP_RST) {
-		cb_count(CB_STAT_DROP_RST_NO_FLOW);
-		return CB_V_DROP;
-	}
-	if (!cb_rst_allowed(cfg)) {
-		cb_count(CB_STAT_RST_RATE_LIMITED);
-		return CB_V_DROP;
-	}
 	if (pk->flags & CB_TCP_ACK) {
 		r.seq = pk->ack_seq;
 		r.flags = CB_TCP_RST;
@@ -297,7 +294,23 @@ static __always_inline enum cb_verdict cb_reset_unknown(void *ctx, const enum cb
 			!!(pk->flags & CB_TCP_FIN);
 		r.flags = CB_TCP_RST | CB_TCP_ACK;
 	}
-	if (cb_reply_emit(ctx, hook, pk, &r)) {
+	return cb_reply_emit(ctx, hook, pk, &r);
+}
+
+/* A segment of no flow: reset as above, rate-limited; nothing is stored. */
+static __always_inline enum cb_verdict cb_reset_unknown(void *ctx, const enum cb_hook hook,
+							const struct cb_pkt *pk,
+							const struct cb_config *cfg)
+{
+	if (pk->flags & CB_TCP_RST) {
+		cb_count(CB_STAT_DROP_RST_NO_FLOW);
+		return CB_V_DROP;
+	}
+	if (!cb_rst_allowed(cfg)) {
+		cb_count(CB_STAT_RST_RATE_LIMITED);
+		return CB_V_DROP;
+	}
+	if (cb_send_reset(ctx, hook, pk)) {
 		cb_count(CB_STAT_DROP_REPLY_FAIL);
 		return CB_V_DROP;
 	}
@@ -594,8 +607,8 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 		return CB_V_DROP;        /* not acked: the client retransmits */
 
 	/*
-	 * The controller may have frozen the flow (in place, by compare-and-
-	 * swap) while we queued: it drains the ring after freezing, so these
+	 * The controller may have frozen the flow (FROZEN or SHIPPING, in
+	 * place, by compare-and-swap) while we queued: it drains the ring after freezing, so these
 	 * bytes reach it, but it built its snapshot already; acknowledge
 	 * nothing, the socket it builds will.
 	 */
@@ -613,6 +626,72 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 	return cb_send_ack(ctx, hook, pk, f, CB_TCP_ACK);
 }
 
+/* ---- flows steered to a peer ----------------------------------------- */
+/*
+ * A client segment of a flow whose socket lives on a peer (direct server
+ * return on one L2 segment): h_dest = the peer's MAC, h_source = ours (a
+ * bridge must not learn the client's MAC behind our port), sent back out of
+ * the interface it came in on.  L3 and L4 stay byte-identical: no checksum
+ * work.  FIN and RST go to the peer like the rest (its socket must see them)
+ * and mark the flow closing for the controller.  A peer that is down, or an
+ * id with no peer, has its flows' segments answered with the RST the kernel
+ * sends for an unknown connection (seq = the segment's ack_seq, the client's
+ * rcv_nxt), not rate-limited: each one ends a real client's wait.  An RST is
+ * never answered.  The entry stays either way: the controller removes it.
+ */
+static __always_inline enum cb_verdict cb_on_redirect(void *ctx, const enum cb_hook hook,
+						      const struct cb_pkt *pk,
+						      const struct cb_config *cfg,
+						      struct cb_remote *r)
+{
+	struct {
+		__u8 dst[CB_ETH_ALEN];
+		__u8 src[CB_ETH_ALEN];
+	} mac;
+	const struct cb_peer *p;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 id = r->peer, seen = 0;
+
+	/* plain stores into the shared entry: one flow's segments arrive on one
+	 * RX queue (RSS), and a lost race costs at most a closing hint */
+	r->last_ns = now;
+	if (pk->flags & CB_TCP_FIN)
+		seen |= CB_REMOTE_SEEN_FIN;
+	if (pk->flags & CB_TCP_RST)
+		seen |= CB_REMOTE_SEEN_RST;
+	if (seen) {
+		if (!r->closing_ns)
+			r->closing_ns = now;
+		if ((r->closing_flags & seen) != seen)
+			r->closing_flags |= seen;
+	}
+	p = bpf_map_lookup_elem(&cb_peers, &id);
+	if (!p || !p->up) {
+		if (pk->flags & CB_TCP_RST) {
+			cb_count(CB_STAT_DROP_REDIRECT_PEER_DOWN);
+			return CB_V_DROP;
+		}
+		if (cb_send_reset(ctx, hook, pk)) {
+			cb_count(CB_STAT_DROP_REPLY_FAIL);
+			return CB_V_DROP;
+		}
+		cb_count(CB_STAT_REDIRECT_PEER_DOWN_RST);
+		return CB_V_TX;
+	}
+	__builtin_memcpy(mac.dst, p->mac, CB_ETH_ALEN);
+	__builtin_memcpy(mac.src, cfg->own_mac, CB_ETH_ALEN);
+	if (!(mac.src[0] | mac.src[1] | mac.src[2] | mac.src[3] | mac.src[4] | mac.src[5]))
+		__builtin_memcpy(mac.src, pk->dmac, CB_ETH_ALEN);      /* MAC not configured */
+	if (cb_store_bytes(ctx, hook, 0, &mac, sizeof(mac))) {
+		cb_count(CB_STAT_DROP_REDIRECT_FAIL);
+		return CB_V_DROP;
+	}
+	if (seen)
+		cb_count(CB_STAT_REDIRECT_CLOSING);
+	cb_count(CB_STAT_REDIRECTED);
+	return CB_V_TX;
+}
+
 /* ---- entry of the shared logic --------------------------------------- */
 /*
  * data/data_end are read by the entry itself: reading them here through a
@@ -627,6 +706,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	const struct cb_service *svc;
 	const struct cb_config *cfg;
 	const struct cb_secrets *sec;
+	struct cb_remote *r;
 	struct cb_flow *f;
 	struct cb_pkt pk;
 	enum cb_verdict v;
@@ -698,6 +778,23 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		case CB_FLOW_FROZEN:
 			cb_count(CB_STAT_DROP_FROZEN);
 			return CB_V_DROP;
+		case CB_FLOW_SHIPPING:
+			cb_count(CB_STAT_DROP_SHIPPING);
+			return CB_V_DROP;
+		case CB_FLOW_PENDING:
+			cb_count(CB_STAT_DROP_PENDING);
+			return CB_V_DROP;
+		case CB_FLOW_MOVING:
+			cb_count(CB_STAT_DROP_MOVING);
+			return CB_V_DROP;
+		case CB_FLOW_REDIRECT:
+			/* the peer is named in cb_remote, added before this state */
+			r = bpf_map_lookup_elem(&cb_remote, &fkey);
+			if (!r) {
+				cb_count(CB_STAT_DROP_REDIRECT_NO_REMOTE);
+				return CB_V_DROP;
+			}
+			goto steer;
 		default:                /* no such state */
 			cb_count(CB_STAT_DROP_MALFORMED);
 			return CB_V_DROP;
@@ -714,11 +811,28 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		}
 		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
 			return cb_on_syn(ctx, hook, &pk, cfg, sec);
+		/*
+		 * A flow steered to a peer whose cb_flows entry was evicted is
+		 * still steered.  Looked up only here, for segments to a
+		 * service other than a SYN, so that neither the SYN path nor
+		 * other TCP traffic of the host pays for it.  (A client sends
+		 * a SYN only on a tuple it considers closed; a flow whose
+		 * service was removed keeps its peer while its REDIRECT entry
+		 * lives, and once that is evicted too its segments reach the
+		 * kernel, which resets them: fail closed.)
+		 */
+		r = bpf_map_lookup_elem(&cb_remote, &fkey);
+		if (r) {
+			cb_count(CB_STAT_REDIRECT_BY_REMOTE);
+			goto steer;
+		}
 		f = cb_on_no_flow(ctx, hook, &pk, cfg, sec, svc, &fkey, &v);
 		if (!f)
 			return v;
 	}
 	return cb_on_unbound(ctx, hook, &pk, cfg, &fkey, f);
+steer:
+	return cb_on_redirect(ctx, hook, &pk, cfg, r);
 }
 
 #endif /* CB_CORE_H */

@@ -50,6 +50,26 @@ struct {
 	__uint(max_entries, CB_RING_BYTES);
 } cb_events SEC(".maps");
 
+/* Peers flows are steered to, by id; written by the controller only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CB_MAX_PEERS);
+	__type(key, __u32);
+	__type(value, struct cb_peer);
+} cb_peers SEC(".maps");
+
+/*
+ * Flows steered to peers, never evicted (shared.h, struct cb_remote).  The
+ * controller adds and removes entries; the programs never create one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CB_MAX_REMOTE);
+	__type(key, struct cb_flow_key);
+	__type(value, struct cb_remote);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} cb_remote SEC(".maps");
+
 /* One token bucket per CPU for RSTs to segments of no flow (core.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -25,6 +25,10 @@
 #ifndef CB_MAX_SERVICES
 #define CB_MAX_SERVICES 256
 #endif
+#define CB_MAX_PEERS 64             /* cb_peers: peer ids 0..63 */
+#ifndef CB_MAX_REMOTE
+#define CB_MAX_REMOTE 65536         /* cb_remote: flows steered to peers at once */
+#endif
 #ifndef CB_RING_BYTES
 #define CB_RING_BYTES (8u << 20)    /* ring buffer to the controller */
 #endif
@@ -55,11 +59,18 @@ struct cb_flow_key {
 /*
  * Flow states, one list for the enum, the names userspace prints (status,
  * metrics labels) and their meaning: X(NAME, value, "name", "meaning").
+ * The values are ABI (pinned tables, the controller's compare-and-swap).
+ * SHIPPING and REDIRECT live on the director, PENDING on the peer a flow is
+ * shipped to, MOVING on the source of a migration.
  */
 #define CB_FLOW_STATES(X) \
-	X(UNBOUND, 1, "unbound", "handshake done in XDP, no socket yet") \
-	X(LOCAL,   2, "local",   "a kernel socket on this node owns it") \
-	X(FROZEN,  3, "frozen",  "being dumped/moved: drop, client retransmits")
+	X(UNBOUND,  1, "unbound",  "handshake done in XDP, no socket yet") \
+	X(LOCAL,    2, "local",    "a kernel socket on this node owns it") \
+	X(FROZEN,   3, "frozen",   "being dumped/moved: drop, client retransmits") \
+	X(SHIPPING, 4, "shipping", "being shipped to a peer: drop, client retransmits") \
+	X(REDIRECT, 5, "redirect", "steered to a peer (cb_remote names it): MACs rewritten, sent back out") \
+	X(PENDING,  6, "pending",  "socket built here in repair mode awaits the director's commit: drop both ways") \
+	X(MOVING,   7, "moving",   "socket here being dumped for a migration: drop both ways")
 
 #define CB_FLOW_STATE_ENUM(name, val, str, help) CB_FLOW_##name = val,
 enum cb_flow_state {
@@ -68,7 +79,7 @@ enum cb_flow_state {
 };
 #undef CB_FLOW_STATE_ENUM
 
-/* "unbound", "local", "frozen"; "?" for anything else. */
+/* "unbound", "local", ...; "?" for anything else. */
 #define CB_FLOW_STATE_CASE(name, val, str, help) case val: return str;
 static inline const char *cb_flow_state_name(__u32 state)
 {
@@ -125,7 +136,10 @@ struct cb_config {
 	__u16 mss;                  /* our MSS offered in the SYN-ACK */
 	__u8 wscale;                /* our window scale offered */
 	__u8 flags;                 /* CB_CFG_* */
-	__u32 pad;
+	__u8 own_mac[6];            /* the interface's MAC (the loader reads it):
+	                             * h_source of frames steered to a peer; all
+	                             * zero: the frame's own h_dest is used */
+	__u16 pad;
 };
 
 #define CB_CFG_VERIFY_CSUM 0x01     /* check TCP checksums of data before acking it */
@@ -142,6 +156,46 @@ struct cb_rst_bucket {
 	__u64 credit_ns;
 };
 
+
+/* ---- steering to peers (docs/architecture.md, the packet path) ------- */
+/*
+ * cb_peers[id], an array written by the controller only.  A REDIRECT flow
+ * names its peer by id, so marking one peer down changes every flow steered
+ * to it at once.  All zero (the loader's start) = down, no MAC.  A peer's
+ * MAC is changed only while it is down (steer.c enforces it): the programs
+ * read `up` and then the MAC without a lock.
+ */
+struct cb_peer {
+	__u8 mac[6];                /* h_dest of frames steered to it */
+	__u8 up;                    /* 1: steer; 0: down, segments answered with RST */
+	__u8 pad;
+	__be32 ip_be;               /* its address (L3 steering later; unused now) */
+	__u32 flags;                /* reserved, 0 */
+};
+
+/*
+ * cb_remote[client->VIP tuple]: every flow steered to a peer, in a hash map
+ * that never evicts (cb_flows is an LRU: an evicted REDIRECT entry would
+ * black-hole its client).  The controller adds an entry before it sets the
+ * flow REDIRECT and removes it after the flow's cb_flows entry; the programs
+ * read it when cb_flows has no entry or a REDIRECT one, and only write
+ * last_ns, closing_ns and closing_flags in place.  Times: bpf_ktime_get_ns()
+ * = CLOCK_MONOTONIC.  closing_ns is a hint, not proof: a client's RST is not
+ * validated here (the peer's socket does that), so a flow is removed once it
+ * is closing *and* idle (last_ns old), or when its peer reports it closed.
+ */
+struct cb_remote {
+	__u32 peer;                 /* index in cb_peers */
+	__u32 epoch;                /* of the move that steered it (the controller's) */
+	__u64 created_ns;           /* added (by the controller) */
+	__u64 last_ns;              /* last client segment steered or answered */
+	__u64 closing_ns;           /* first FIN or RST seen from the client; 0: none */
+	__u32 closing_flags;        /* CB_REMOTE_SEEN_*: what was seen */
+	__u32 pad;
+};
+
+#define CB_REMOTE_SEEN_FIN 0x1
+#define CB_REMOTE_SEEN_RST 0x2
 
 /* ---- SYN cookie secrets, rotated by userspace ----------------------- */
 struct cb_secrets {
@@ -260,6 +314,16 @@ struct cb_event {
 	X(FIN_UNBOUND,       "FIN on an unbound flow: flow removed, RST sent") \
 	X(RST_UNBOUND,       "RST at rcv_nxt on an unbound flow: flow removed") \
 	X(DROP_FROZEN,       "dropped: flow frozen for a move") \
+	X(DROP_SHIPPING,     "dropped unacked: flow being shipped to a peer (the client retransmits)") \
+	X(DROP_PENDING,      "dropped: socket built here awaits the director's commit") \
+	X(DROP_MOVING,       "dropped: socket here being dumped for a migration") \
+	X(REDIRECTED,        "steered to its peer: both MACs rewritten, sent back out") \
+	X(REDIRECT_BY_REMOTE,"steered by cb_remote alone: no cb_flows entry (evicted), also counted in redirected") \
+	X(REDIRECT_CLOSING,  "steered segment with FIN or RST: flow marked closing in cb_remote, also counted in redirected") \
+	X(REDIRECT_PEER_DOWN_RST, "RST sent: steered flow whose peer is down or unknown (seq = the segment's ack_seq)") \
+	X(DROP_REDIRECT_PEER_DOWN, "dropped: RST of a steered flow whose peer is down (an RST is never answered)") \
+	X(DROP_REDIRECT_NO_REMOTE, "dropped: REDIRECT flow without its cb_remote entry (the controller adds it first)") \
+	X(DROP_REDIRECT_FAIL,"dropped: could not rewrite a steered frame's MACs") \
 	X(EVENT_LOST,        "open/close event not delivered: ring full") \
 	X(PASS_KERNEL_SOCK,  "passed: bad cookie but a kernel socket owns the tuple") \
 	X(DROP_REPLY_FAIL,   "dropped: could not build the ACK reply") \
@@ -267,7 +331,9 @@ struct cb_event {
 	X(RST_NO_FLOW,       "RST sent: segment of no flow, no kernel socket, no valid cookie") \
 	X(RST_RATE_LIMITED,  "dropped: segment of no flow, RST not sent (rate limit or rst_rate 0)") \
 	X(DROP_RST_NO_FLOW,  "dropped: RST of no flow (an RST is never answered)") \
-	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow dropped") \
+	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow (unbound, frozen, shipping) dropped") \
+	X(EGRESS_PENDING_DROP, "egress: packet of a PENDING flow dropped (its socket is not committed)") \
+	X(EGRESS_MOVING_DROP,  "egress: packet of a MOVING flow dropped (its socket is being moved)") \
 	X(EGRESS_PASS,       "egress: passed")
 
 #define CB_STAT_ENUM(name, help) CB_STAT_##name,
@@ -281,7 +347,9 @@ enum cb_stat {
 _Static_assert(sizeof(struct cb_service_key) == 8, "cb_service_key layout");
 _Static_assert(sizeof(struct cb_flow_key) == 12, "cb_flow_key layout");
 _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
-_Static_assert(sizeof(struct cb_config) == 16, "cb_config layout");
+_Static_assert(sizeof(struct cb_config) == 20, "cb_config layout");
+_Static_assert(sizeof(struct cb_peer) == 16, "cb_peer layout");
+_Static_assert(sizeof(struct cb_remote) == 40, "cb_remote layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
 _Static_assert(sizeof(struct cb_rst_bucket) == 16, "cb_rst_bucket layout");
 _Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
@@ -290,8 +358,9 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 
 /* Changes whenever a pinned map's layout does: pins from another build are
  * replaced on attach instead of being reused with the wrong shape. */
-#define CB_ABI ((__u32)((sizeof(struct cb_flow) << 24) ^ (sizeof(struct cb_event) << 16) ^ \
-		       (sizeof(struct cb_config) << 12) ^ (CB_STAT_MAX << 4) ^ \
-		       (sizeof(struct cb_stash_slot) & 0xff) ^ 3))
+#define CB_ABI ((__u32)((CB_FLOW_STATE_MAX << 28) ^ (sizeof(struct cb_flow) << 24) ^ \
+		       (sizeof(struct cb_peer) << 20) ^ (sizeof(struct cb_event) << 16) ^ \
+		       (sizeof(struct cb_config) << 12) ^ (sizeof(struct cb_remote) << 8) ^ \
+		       (CB_STAT_MAX << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ 3))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -5,6 +5,8 @@
 
 const uint8_t T_MAC_CLIENT[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 const uint8_t T_MAC_DIR[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+const uint8_t T_MAC_OWN[6] = { 0x02, 0, 0, 0, 0, 0x0d };
+const uint8_t T_MAC_PEER[6] = { 0x02, 0, 0, 0, 0, 0x0e };
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
 static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v & 0xffff); }

@@ -54,6 +54,9 @@ int t_view(const uint8_t *frame, size_t len, struct t_tcp_view *v);
 /* Standard Linux client SYN options: MSS 1460, SACK_PERM, TS, NOP, WS 7. */
 size_t t_syn_opts(uint8_t *o, uint16_t mss, int sack, int ts, uint32_t tsval, int wscale);
 
-extern const uint8_t T_MAC_CLIENT[6], T_MAC_DIR[6];
+/* Frames from t_build() go from T_MAC_CLIENT to T_MAC_DIR.  T_MAC_OWN is the
+ * director's MAC in the test config (h_source of steered frames), on purpose
+ * not T_MAC_DIR; T_MAC_PEER a peer's. */
+extern const uint8_t T_MAC_CLIENT[6], T_MAC_DIR[6], T_MAC_OWN[6], T_MAC_PEER[6];
 
 #endif

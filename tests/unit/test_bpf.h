@@ -39,7 +39,7 @@ struct fx {
 	struct cb_xdp *xdp;
 	struct cb_tc *tc;
 	int prog;                       /* the ingress program */
-	int cfg_fd, sec_fd, svc_fd, flows_fd, stats_fd;
+	int cfg_fd, sec_fd, svc_fd, flows_fd, stats_fd, peers_fd, remote_fd;
 	struct ring_buffer *rb;
 	uint8_t rec[8][4096 + 64];      /* ring records drained */
 	size_t rec_len[8];
@@ -56,7 +56,8 @@ extern struct fx F;
 #define V_PASS (F.hook == FX_XDP ? XDP_PASS : TC_ACT_OK)
 
 /* XDP with a ring of ring_bytes (0: the default) and a per-flow cap; the
- * service VIP:VPORT; config as the loader's defaults otherwise. */
+ * service VIP:VPORT; config as the loader's defaults otherwise, own MAC
+ * T_MAC_OWN. */
 void fx_open(uint32_t ring_bytes, uint32_t cap);
 void fx_open_hook(enum fx_hook hook, uint32_t ring_bytes, uint32_t cap);
 void fx_close(void);

@@ -32,6 +32,7 @@ void fx_config(uint32_t cap, uint32_t rst_rate)
 			       .wscale = 7, .flags = CB_CFG_VERIFY_CSUM };
 	uint32_t zero = 0;
 
+	memcpy(c.own_mac, T_MAC_OWN, 6);
 	cr_assert_eq(bpf_map_update_elem(F.cfg_fd, &zero, &c, BPF_ANY), 0);
 }
 
@@ -50,6 +51,8 @@ static void fx_maps(struct bpf_object *obj)
 	F.svc_fd = bpf_object__find_map_fd_by_name(obj, "cb_services");
 	F.flows_fd = bpf_object__find_map_fd_by_name(obj, "cb_flows");
 	F.stats_fd = bpf_object__find_map_fd_by_name(obj, "cb_stats");
+	F.peers_fd = bpf_object__find_map_fd_by_name(obj, "cb_peers");
+	F.remote_fd = bpf_object__find_map_fd_by_name(obj, "cb_remote");
 	F.rb = ring_buffer__new(bpf_object__find_map_fd_by_name(obj, "cb_events"), on_rec,
 				NULL, NULL);
 	cr_assert_not_null(F.rb);

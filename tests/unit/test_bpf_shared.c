@@ -11,10 +11,18 @@ Test(shared, flow_state_names_and_values)
 	cr_expect_eq(CB_FLOW_UNBOUND, 1);
 	cr_expect_eq(CB_FLOW_LOCAL, 2);
 	cr_expect_eq(CB_FLOW_FROZEN, 3);
-	cr_expect_eq(CB_FLOW_STATE_MAX, 4);
+	cr_expect_eq(CB_FLOW_SHIPPING, 4);
+	cr_expect_eq(CB_FLOW_REDIRECT, 5);
+	cr_expect_eq(CB_FLOW_PENDING, 6);
+	cr_expect_eq(CB_FLOW_MOVING, 7);
+	cr_expect_eq(CB_FLOW_STATE_MAX, 8);
 	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_UNBOUND), "unbound");
 	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_LOCAL), "local");
 	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_FROZEN), "frozen");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_SHIPPING), "shipping");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_REDIRECT), "redirect");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_PENDING), "pending");
+	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_MOVING), "moving");
 	cr_expect_str_eq(cb_flow_state_name(0), "?");
 	cr_expect_str_eq(cb_flow_state_name(CB_FLOW_STATE_MAX), "?");
 }

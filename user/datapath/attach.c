@@ -3,7 +3,8 @@
  * Order of attach (each step undone if a later one fails):
  *   1. bpffs mounted, pin directory created
  *   2. TC object loaded: it creates and pins every map
- *   3. config, secrets and services written into the maps
+ *   3. config (with the interface's MAC), secrets and services written into
+ *      the maps; cb_peers starts all zero (every peer down), cb_remote empty
  *   4. TC egress RST guard attached
  *   5. the ingress program attached last (XDP through libxdp, or TC), so it
  *      never runs against empty configuration
@@ -27,6 +28,7 @@
 #include "datapath/attach.h"
 #include "util/log.h"
 #include "datapath/pins.h"
+#include "datapath/steer.h"
 #include "util/parse_util.h"
 
 void cb_config_defaults(struct cb_config *cfg)
@@ -349,12 +351,31 @@ static int attach_ingress_xdp(const struct cb_attach_opts *o, int ifindex,
 	return 0;
 }
 
+/*
+ * The config as written to the map: the caller's, with the interface's own
+ * MAC (h_source of frames steered to peers).  An interface without one
+ * (loopback, tun) leaves it zero: the programs then keep the frame's h_dest.
+ */
+static struct cb_config config_of(const struct cb_attach_opts *o)
+{
+	struct cb_config cfg = o->cfg;
+	uint8_t mac[6];
+
+	if (cb_if_hwaddr(o->ifname, mac) == 0)
+		memcpy(cfg.own_mac, mac, sizeof(mac));
+	else
+		cb_debug("%s: no hardware address; steered frames keep their h_dest as source",
+			 o->ifname);
+	return cfg;
+}
+
 static int write_maps(struct cb_tc *tskel, const struct cb_attach_opts *o, int fresh)
 {
+	struct cb_config cfg = config_of(o);
 	uint32_t zero = 0;
 	int err;
 
-	if (bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_config), &zero, &o->cfg, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_config), &zero, &cfg, BPF_ANY))
 		return -errno;
 	/* Re-attaching keeps the secrets, so cookies in flight stay valid. */
 	if (fresh && (err = secrets_init(bpf_map__fd(tskel->maps.cb_secrets))))
@@ -363,9 +384,11 @@ static int write_maps(struct cb_tc *tskel, const struct cb_attach_opts *o, int f
 				   o->n_services);
 }
 
-/* Attach over an existing, live attachment in the same mode: update only. */
+/* Attach over an existing, live attachment in the same mode: update config and
+ * services only (secrets, peers and steered flows are kept). */
 static int attach_update(const struct cb_attach_opts *o, const struct cb_attach_info *info)
 {
+	struct cb_config cfg;
 	uint32_t zero = 0;
 	int fd, err = 0;
 
@@ -374,8 +397,9 @@ static int attach_update(const struct cb_attach_opts *o, const struct cb_attach_
 		       cb_mode_name(info->mode));
 		return -EBUSY;
 	}
+	cfg = config_of(o);
 	fd = cb_pin_open_map(o->ifname, "cb_config");
-	if (fd < 0 || bpf_map_update_elem(fd, &zero, &o->cfg, BPF_ANY))
+	if (fd < 0 || bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		err = fd < 0 ? fd : -errno;
 	if (fd >= 0)
 		close(fd);

@@ -44,6 +44,11 @@ int cb_flows_lookup(const struct cb_flows *t, const struct cb_flow_key *k, struc
 	return bpf_map_lookup_elem(t->fd, k, out) ? -errno : 0;
 }
 
+int cb_flows_insert(const struct cb_flows *t, const struct cb_flow_key *k, const struct cb_flow *f)
+{
+	return bpf_map_update_elem(t->fd, k, f, BPF_NOEXIST) ? -errno : 0;
+}
+
 /* Run one of the state programs on req; the result as -errno. */
 static int run_req(const struct bpf_program *prog, struct cb_state_req *req, uint32_t *old)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The flow table of an attached interface, as the controller sees it: read
- * an entry, change its state in place (compare-and-swap, bpf/cb_ctl.bpf.c),
- * remove it, count entries by state.  Only ctl/owner.c changes states; this
+ * an entry, create one for a tuple that has none (a flow shipped here),
+ * change its state in place (compare-and-swap, bpf/cb_ctl.bpf.c), remove
+ * it, count entries by state.  Only ctl/owner.c changes states; this
  * file only knows how.
  */
 #ifndef CB_FLOWS_H
@@ -39,6 +40,13 @@ int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t
  */
 int cb_flows_delete_if(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
 		       uint32_t client_isn, uint32_t *old);
+/*
+ * Create the entry of a tuple that has none (BPF_NOEXIST): the PENDING flow
+ * of a socket shipped to this node, before it is built.  0, or -EEXIST when
+ * the tuple has an entry (a flow of its own, or an older move's).  An entry
+ * that exists changes only in place (cb_flows_cas).
+ */
+int cb_flows_insert(const struct cb_flows *t, const struct cb_flow_key *k, const struct cb_flow *f);
 /* Entries by state (index = enum cb_flow_state, up to n); walks the table. */
 int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n);
 
