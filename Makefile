@@ -14,7 +14,7 @@ CFLAGS   += -Wall -Wextra -Wno-unused-parameter $(WERROR) -std=gnu11 -D_GNU_SOUR
             -Iinclude -I$(OUT) -Ibpf -Iuser -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
               -I. -Iinclude -Ibpf -MMD -MP
-LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih
+LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih -lssl -lcrypto
 
 BPF_PROGS := cb_xdp cb_tc cb_ctl
 BPF_OBJS  := $(BPF_PROGS:%=$(OUT)/%.bpf.o)
