@@ -41,6 +41,7 @@ struct node {
 	struct cb_msg_load load;
 	uint64_t heard_at;      /* the last message, any peer */
 	uint64_t done_at;
+	bool hello_before_up;
 };
 
 static struct node *nodes[4];
@@ -58,6 +59,8 @@ static void on_msg(void *arg, uint32_t peer, const struct cb_msg *m)
 	n->heard_at = cb_now_ms64();
 	if (m->type == CB_MSG_HELLO) {
 		n->hello = m->hello;
+		n->hello_before_up = cb_links_state(n->l, peer) == CB_LINK_DOWN &&
+				     cb_links_send(n->l, peer, m) == -ENOTCONN;
 	} else if (m->type == CB_MSG_LOAD) {
 		n->load = m->load;
 	} else {
@@ -260,6 +263,8 @@ Test(link, handshake_and_hello)
 	cr_expect_str_eq(b->hello.cluster, "test");
 	cr_expect_eq(b->hello.mac[5], 1);
 	cr_expect_str_eq(b->hello.services[0], "web");
+	cr_expect(a->hello_before_up);
+	cr_expect(b->hello_before_up);
 	cr_expect_eq(stats(a, 2)->opened, 1);
 	cr_expect_eq(stats(b, 1)->opened, 1);
 	cr_expect_eq(stats(a, 2)->connects, 1);

@@ -702,18 +702,26 @@ static void peer_heard(struct cb_links *l, struct cb_peer *p)
 		set_state(p, l, CB_LINK_UP);
 }
 
+/* An accepted connection proven to be p's becomes p's channel. */
+static void conn_adopt(struct cb_conn *c)
+{
+	struct cb_links *l = c->l;
+	struct cb_peer *p = c->peer;
+
+	if (c->out)
+		return;
+	pending_remove(l, c);
+	if (p->conn)            /* the peer restarted: its old session is over */
+		conn_close(p->conn, CB_LINK_R_REPLACED, "");
+	p->conn = c;
+}
+
 /* The channel is proven: TLS with our PSK, then the right HELLO. */
 static void conn_open(struct cb_conn *c)
 {
 	struct cb_links *l = c->l;
 	struct cb_peer *p = c->peer;
 
-	if (!c->out) {
-		pending_remove(l, c);
-		if (p->conn)    /* the peer restarted: its old session is over */
-			conn_close(p->conn, CB_LINK_R_REPLACED, "");
-		p->conn = c;
-	}
 	c->phase = P_OPEN;
 	p->backoff = BACKOFF_MIN_MS;
 	p->st.opened++;
@@ -754,16 +762,21 @@ static int conn_dispatch(struct cb_conn *c, const struct cb_msg *m, size_t n, ch
 	p->st.msgs_in++;
 	p->st.bytes_in += n;
 	if (c->phase == P_HELLO) {
+		/* the caller learns the peer's MAC and services before UP */
 		r = hello_check(c, m, d, dl);
 		if (r)
 			return r;
+		conn_adopt(c);
+		if (l->ops.on_msg)
+			l->ops.on_msg(l->arg, p->id, m);
 		conn_open(c);
-	} else if (m->type == CB_MSG_HELLO) {
+		return 0;
+	}
+	if (m->type == CB_MSG_HELLO) {
 		snprintf(d, dl, "a second HELLO");
 		return CB_LINK_R_HELLO;
-	} else {
-		peer_heard(l, p);
 	}
+	peer_heard(l, p);
 	if (l->ops.on_msg)
 		l->ops.on_msg(l->arg, p->id, m);
 	return 0;

@@ -112,7 +112,8 @@ struct cb_links_cfg {
  */
 struct cb_link_ops {
 	/* A frame from peer_id.  The peer's HELLO comes first, once per
-	 * channel, after it was checked.  m (and a SHIP's image) is valid
+	 * channel, once checked and just before on_state(UP) (sends to the
+	 * peer are refused until then).  m (and a SHIP's image) is valid
 	 * during the call only. */
 	void (*on_msg)(void *arg, uint32_t peer_id, const struct cb_msg *m);
 	/* DOWN -> UP, UP -> SUSPECT, SUSPECT -> UP, UP|SUSPECT -> DOWN. */
