@@ -104,11 +104,12 @@ unit-test: $(TEST_BIN) $(BPF_OBJS)
 FUZZ_SECONDS ?= 60
 $(OUT)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c user/peer/proto.c user/peer/proto.h
 	$(call msg,FUZZ-CC,$@)
-	$(Q)mkdir -p $(@D)/corpus
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(WERROR) -Wall -std=gnu11 -Iuser $(filter %.c,$^) -o $@
 
 fuzz: $(OUT)/fuzz/fuzz_proto
+	$(Q)mkdir -p $(OUT)/fuzz/corpus
 	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-artifact_prefix=$(OUT)/fuzz/ $(OUT)/fuzz/corpus tests/fuzz/corpus/proto
 

@@ -2,8 +2,8 @@
 /*
  * Writes the seed corpus of fuzz_proto (tests/fuzz/corpus/proto/): one
  * valid frame of each type, plus the variants that reach other branches
- * (IPv4 and IPv6 flows, no services, an empty rule).  Run once when the
- * codec changes; the seeds are committed:
+ * (IPv4 and IPv6 flows, no services and the most services, an empty rule).
+ * Run once when the codec changes; the seeds are committed:
  *   cc -Iuser tests/fuzz/gen_proto_seeds.c user/peer/proto.c -o /tmp/g && /tmp/g tests/fuzz/corpus/proto
  */
 #include <stdio.h>
@@ -60,6 +60,10 @@ int main(int argc, char **argv)
 	err |= write_seed(dir, "hello", &m);
 	m.hello.n_services = 0;
 	err |= write_seed(dir, "hello-no-services", &m);
+	for (t = 0; t < CB_MSG_SVC_MAX; t++)
+		snprintf(m.hello.services[t], sizeof(m.hello.services[t]), "s%d", t);
+	m.hello.n_services = CB_MSG_SVC_MAX;    /* at the limit: one more is E2BIG */
+	err |= write_seed(dir, "hello-most-services", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = CB_MSG_LOAD;
@@ -68,6 +72,10 @@ int main(int argc, char **argv)
 	m.load.svc[0] = (struct cb_msg_svc_load){ "web", 2, 100, 40, 3, 1 };
 	m.load.svc[1] = (struct cb_msg_svc_load){ "api", 1, 10, 10, 9, 0 };
 	err |= write_seed(dir, "load", &m);
+	for (t = 0; t < CB_MSG_SVC_MAX; t++)
+		snprintf(m.load.svc[t].name, sizeof(m.load.svc[t].name), "s%d", t);
+	m.load.n_services = CB_MSG_SVC_MAX;
+	err |= write_seed(dir, "load-most-services", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = CB_MSG_SHIP;
