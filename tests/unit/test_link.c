@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <openssl/ssl.h>
 #include "peer/link.h"
@@ -141,11 +142,14 @@ static int node_open(struct node *n)
 	return cb_links_port(n->l);
 }
 
+static unsigned long wakeups;   /* callbacks run by poll_once() */
+
 static void poll_once(struct cb_loop *lp, int timeout_ms)
 {
 	struct epoll_event evs[64];
 	int n = epoll_wait(lp->ep, evs, 64, timeout_ms), i;
 
+	wakeups += n > 0 ? (unsigned long)n : 0;
 	for (i = 0; i < n; i++) {
 		struct cb_loop_slot *s = evs[i].data.ptr;
 
@@ -1076,4 +1080,29 @@ Test(link, bad_config_refused)
 	cfg.listen = "127.0.0.1:99999";
 	cr_expect_eq(cb_links_open(&l, &loop, &cfg, &ops, NULL), -EINVAL);
 	cb_loop_fini(&loop);
+}
+
+/* accept() out of fds: the listener is paused until the next tick, not
+ * spun on (level-triggered epoll would wake at once, forever). */
+Test(link, accept_out_of_fds_does_not_spin)
+{
+	struct node *b = acceptor(3);
+	struct rlimit old, low;
+	int fd, spare;
+
+	getrlimit(RLIMIT_NOFILE, &old);
+	fd = raw_client(cb_links_port(b->l), NULL, 0);
+	spare = dup(0);                 /* the next free fd number */
+	close(spare);
+	low = old;
+	low.rlim_cur = (rlim_t)spare;   /* no fd left for accept() */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	wakeups = 0;
+	run_for(300);
+	cr_expect_eq(stats(b, CB_LINK_ANON)->connects, 0);
+	cr_log_info("listener woke %lu times in 300 ms without fds", wakeups);
+	cr_expect_leq(wakeups, 10);     /* every 100 ms, not a spin */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	cr_assert(RUN_UNTIL(500, stats(b, CB_LINK_ANON)->connects == 1));
+	close(fd);
 }

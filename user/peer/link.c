@@ -109,6 +109,8 @@ struct cb_links {
 	uint64_t log_window;
 	uint32_t logs_in_window, logs_dropped;
 	bool closing;           /* cb_links_close: no more callbacks */
+	bool accept_failing;    /* accept() failed for want of fds or memory: */
+	uint64_t accept_resume; /* the listener waits again then (0: it does) */
 	uint8_t *scratch;       /* CB_MSG_MAX: the frame being encoded */
 };
 
@@ -953,11 +955,20 @@ static void on_accept(void *arg)
 	for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		len = sizeof(ss);
 		fd = accept4(l->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED))
+			return;
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				cb_err("peer listener: accept: %s", strerror(errno));
+			/* out of fds or memory: the listener stays readable, so
+			 * stop waiting on it for a while rather than spin */
+			if (!l->accept_failing)
+				cb_err("peer listener: accept: %s; retrying every %u ms",
+				       strerror(errno), BACKOFF_MIN_MS);
+			l->accept_failing = true;
+			if (!cb_loop_mod(l->loop, l->lfd, 0))
+				l->accept_resume = l->now + BACKOFF_MIN_MS;
 			return;
 		}
+		l->accept_failing = false;
 		accept_one(l, fd, &ss);
 	}
 }
@@ -1069,6 +1080,9 @@ void cb_links_tick(struct cb_links *l, uint64_t now_ms)
 		l->next_load = now_ms + l->heartbeat_ms;
 		send_loads(l);
 	}
+	if (l->accept_resume && now_ms >= l->accept_resume &&
+	    !cb_loop_mod(l->loop, l->lfd, EPOLLIN))
+		l->accept_resume = 0;
 	for (i = 0; i < CB_LINK_PENDING_MAX; i++)
 		if (l->pending[i])
 			conn_expired(l->pending[i], now_ms);
