@@ -1106,3 +1106,31 @@ Test(link, accept_out_of_fds_does_not_spin)
 	cr_assert(RUN_UNTIL(500, stats(b, CB_LINK_ANON)->connects == 1));
 	close(fd);
 }
+
+/* A restarted peer opens a new channel while the old one still looks alive:
+ * the new one wins, and the caller sees DOWN then UP. */
+Test(link, newer_channel_replaces_older)
+{
+	struct node *b = acceptor(3);
+	struct rogue *r1 = rogue_new(cb_links_port(b->l), "connbroker-node-1", psk_a);
+	struct rogue *r2 = rogue_new(cb_links_port(b->l), "connbroker-node-1", psk_a);
+
+	rogue_hello(r1, 1, "test");
+	rogue_hello(r2, 1, "test");
+	rogue_start(r1);
+	cr_assert(RUN_UNTIL(2000, up(b, 1)));
+	rogue_start(r2);
+	cr_assert(RUN_UNTIL(2000, stats(b, 1)->opened == 2));
+	cr_assert(RUN_UNTIL(2000, rogue_done(r1)));
+	cr_expect(r1->closed);
+	cr_expect_eq(stats(b, 1)->closed[CB_LINK_R_REPLACED], 1);
+	cr_expect(up(b, 1));
+	cr_assert_eq(b->n_st, 3);
+	cr_expect_eq(b->st[0].state, CB_LINK_UP);
+	cr_expect_eq(b->st[1].state, CB_LINK_DOWN);
+	cr_expect_eq(b->st[2].state, CB_LINK_UP);
+	cr_expect_eq(b->msgs[CB_MSG_HELLO], 2);
+	cr_assert(RUN_UNTIL(3000, rogue_done(r2)));    /* silent: cut off in 1 s */
+	rogue_end(r1);
+	rogue_end(r2);
+}

@@ -627,12 +627,13 @@ static int queue_room(struct cb_conn *c, size_t n)
 static int conn_push(struct cb_conn *c, uint8_t *frame, size_t n)
 {
 	struct cb_link_stats *st = stats_of(c);
-	uint32_t id = htonl(++c->next_id);
+	uint32_t id;
 
 	if (queue_room(c, n)) {
 		st->enobufs++;
 		return -ENOBUFS;
 	}
+	id = htonl(++c->next_id);
 	memcpy(frame + 12, &id, sizeof(id));
 	memcpy(c->wbuf + c->wlen, frame, n);
 	c->wlen += n;
