@@ -870,20 +870,36 @@ Test(link, raw_garbage_refused)
 	cr_expect_eq(b->n_st, 0);
 }
 
+/* 16 idle connections wait at most; more evict the oldest, so a real peer
+ * still gets in behind a crowd of them. */
 Test(link, pending_connections_bounded)
 {
+	enum { N = CB_LINK_PENDING_MAX + 2 };
 	struct node *b = acceptor(3);
-	int fds[CB_LINK_PENDING_MAX + 2], i;
+	struct rogue *r;
+	int fds[N], i;
 
-	for (i = 0; i < CB_LINK_PENDING_MAX + 2; i++)
+	for (i = 0; i < N; i++)
 		fds[i] = raw_client(cb_links_port(b->l), NULL, 0);
-	cr_assert(RUN_UNTIL(500, stats(b, CB_LINK_ANON)->connects == CB_LINK_PENDING_MAX + 2));
+	cr_assert(RUN_UNTIL(500, stats(b, CB_LINK_ANON)->connects == N));
 	cr_expect_eq(stats(b, CB_LINK_ANON)->closed[CB_LINK_R_FULL], 2);
-	/* the others go at their deadline */
+	/* the two oldest went: the server closed them */
+	cr_expect(closed_by_peer(fds[0]));
+	cr_expect(closed_by_peer(fds[1]));
+
+	r = rogue_new(cb_links_port(b->l), "connbroker-node-2", psk_a);
+	rogue_hello(r, 2, "test");
+	rogue_start(r);
+	cr_assert(RUN_UNTIL(2000, up(b, 2)));
+	cr_expect_eq(stats(b, CB_LINK_ANON)->closed[CB_LINK_R_FULL], 3);
+
+	/* the idle ones go at their deadline */
 	cr_assert(RUN_UNTIL(2000, stats(b, CB_LINK_ANON)->closed[CB_LINK_R_TIMEOUT] ==
-			    CB_LINK_PENDING_MAX));
-	for (i = 0; i < CB_LINK_PENDING_MAX + 2; i++)
+			    CB_LINK_PENDING_MAX - 1));
+	for (i = 0; i < N; i++)
 		close(fds[i]);
+	cr_assert(RUN_UNTIL(3000, rogue_done(r)));
+	rogue_end(r);
 }
 
 /* ---- replay: a proxy between a and b records a's bytes ---- */

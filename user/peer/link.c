@@ -917,25 +917,36 @@ static void conn_event(void *arg)
 		conn_close(c, r, d);
 }
 
+/*
+ * A free pending slot, evicting the oldest connection still in its TLS
+ * handshake when there is none (else the oldest of all): idle connections
+ * then lock peers out only at thousands a second, not at 16.
+ */
+static int pending_slot(struct cb_links *l)
+{
+	struct cb_conn *old = NULL, *c;
+	int i;
+
+	for (i = 0; i < CB_LINK_PENDING_MAX; i++) {
+		c = l->pending[i];
+		if (!c)
+			return i;
+		if (!old || (c->phase == P_TLS && old->phase != P_TLS) ||
+		    (c->phase == old->phase && c->t0_ns < old->t0_ns))
+			old = c;
+	}
+	conn_close(old, CB_LINK_R_FULL, "evicted by a newer connection");
+	for (i = 0; i < CB_LINK_PENDING_MAX && l->pending[i]; i++)
+		;
+	return i;
+}
+
 static void accept_one(struct cb_links *l, int fd, const struct sockaddr_storage *ss)
 {
 	struct cb_conn *c;
-	int i;
+	int i = pending_slot(l);
 
 	l->anon.connects++;
-	for (i = 0; i < CB_LINK_PENDING_MAX && l->pending[i]; i++)
-		;
-	if (i == CB_LINK_PENDING_MAX) {
-		char who[64];
-
-		l->anon.closed[CB_LINK_R_FULL]++;
-		fmt_addr(ss, who, sizeof(who));
-		if (log_budget(l))
-			cb_err("connection from %s: refused: %s", who,
-			       cb_link_reason_name(CB_LINK_R_FULL));
-		close(fd);
-		return;
-	}
 	sock_opts(l, fd);
 	c = conn_new(l, fd, NULL, false);
 	if (!c) {

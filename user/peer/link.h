@@ -32,7 +32,8 @@
  *
  * Everything is non-blocking and runs from the caller's cb_loop: no threads,
  * no global state.  Bounded: CB_LINK_PEERS_MAX peers, CB_LINK_PENDING_MAX
- * connections waiting for their handshake (down_ms each at most), one
+ * connections waiting for their handshake (down_ms each at most; a new one
+ * evicts the oldest, so idle connections cannot lock peers out), one
  * frame of CB_MSG_MAX being read per connection, CB_LINK_QUEUE_MAX bytes
  * queued for sending per peer.
  */
@@ -70,7 +71,8 @@ enum cb_link_reason {
 	CB_LINK_R_SILENT,       /* nothing heard for down_ms */
 	CB_LINK_R_EOF,          /* the other side closed */
 	CB_LINK_R_IO,           /* connect, read or write failed (refused, reset) */
-	CB_LINK_R_FULL,         /* too many connections waiting for a handshake */
+	CB_LINK_R_FULL,         /* evicted: the oldest of CB_LINK_PENDING_MAX
+				 * connections waiting for a handshake */
 	CB_LINK_R_REPLACED,     /* the peer opened a newer channel */
 	CB_LINK_R_LOCAL,        /* closed here (cb_links_close) */
 	CB_LINK_R_MAX
