@@ -747,6 +747,7 @@ Test(link, garbage_frame_after_hello_refused)
 	cr_expect(!up(b, 2));
 	/* it was UP for a moment, then DOWN */
 	cr_expect_eq(b->n_st, 2);
+	rogue_end(r);
 }
 
 Test(link, bad_frame_value_refused)
