@@ -791,25 +791,21 @@ static int conn_frames(struct cb_conn *c, char *d, size_t dl)
 	struct cb_msg m;
 	size_t off = 0;
 	ssize_t n;
-	int r = 0;
+	int err;
 
-	while (!r) {
+	for (;;) {
 		n = cb_msg_peek(c->rbuf + off, c->rlen - off, NULL);
-		if (n <= 0 || (size_t)n > c->rlen - off)
+		if (!n || (n > 0 && (size_t)n > c->rlen - off))
 			break;
-		r = cb_msg_decode(c->rbuf + off, (size_t)n, &m);
-		if (r) {
-			n = r;
-			break;
+		err = n < 0 ? (int)n : cb_msg_decode(c->rbuf + off, (size_t)n, &m);
+		if (err) {
+			snprintf(d, dl, "%s", cb_msg_strerror(err));
+			return CB_LINK_R_FRAME;
 		}
-		r = conn_dispatch(c, &m, (size_t)n, d, dl);
+		err = conn_dispatch(c, &m, (size_t)n, d, dl);
+		if (err)
+			return err;
 		off += (size_t)n;
-	}
-	if (r > 0)
-		return r;
-	if (n < 0) {
-		snprintf(d, dl, "%s", cb_msg_strerror((int)n));
-		return CB_LINK_R_FRAME;
 	}
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
@@ -845,14 +841,18 @@ static int conn_connected(struct cb_conn *c, char *d, size_t dl)
 
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;
-	len = sizeof(ss);
-	if (!err && getpeername(c->fd, (struct sockaddr *)&ss, &len))
-		err = errno == ENOTCONN ? 0 : errno;
-	else if (!err)
-		c->phase = P_TLS;
-	if (err)
-		snprintf(d, dl, "connect: %s", strerror(err));
-	return err ? CB_LINK_R_IO : 0;
+	if (!err) {
+		len = sizeof(ss);
+		if (!getpeername(c->fd, (struct sockaddr *)&ss, &len)) {
+			c->phase = P_TLS;
+			return 0;
+		}
+		if (errno == ENOTCONN)  /* still connecting: a stale wake-up */
+			return 0;
+		err = errno;
+	}
+	snprintf(d, dl, "connect: %s", strerror(err));
+	return CB_LINK_R_IO;
 }
 
 static int conn_handshake(struct cb_conn *c, char *d, size_t dl)
