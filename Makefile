@@ -14,7 +14,7 @@ CFLAGS   += -Wall -Wextra -Wno-unused-parameter $(WERROR) -std=gnu11 -D_GNU_SOUR
             -Iinclude -I$(OUT) -Ibpf -Iuser -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
               -I. -Iinclude -Ibpf -MMD -MP
-LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih
+LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih -lssl -lcrypto
 
 BPF_PROGS := cb_xdp cb_tc cb_ctl
 BPF_OBJS  := $(BPF_PROGS:%=$(OUT)/%.bpf.o)
@@ -38,7 +38,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit-test net-test demo bench clean
+.PHONY: all deps test unit-test net-test demo bench clean fuzz fuzz-smoke
 
 all: $(OUT)/connbroker $(OUT)/xdp_pass.bpf.o $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
      $(OUT)/http_app
@@ -99,12 +99,30 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS) $(OUT)/libconnbroker.a
 unit-test: $(TEST_BIN) $(BPF_OBJS)
 	$(Q)$(TEST_BIN) --jobs 1
 
+# libFuzzer on the peer codec: `make fuzz` runs FUZZ_SECONDS; new inputs go to
+# build/fuzz/corpus, crashes to build/fuzz/crash-*; the seeds stay in git.
+FUZZ_SECONDS ?= 60
+$(OUT)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c user/peer/proto.c user/peer/proto.h
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(WERROR) -Wall -std=gnu11 -Iuser $(filter %.c,$^) -o $@
+
+fuzz: $(OUT)/fuzz/fuzz_proto
+	$(Q)mkdir -p $(OUT)/fuzz/corpus
+	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(OUT)/fuzz/ $(OUT)/fuzz/corpus tests/fuzz/corpus/proto
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+
 net-test: $(OUT)/connbroker
 	$(Q)./tests/net/run.sh
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BIN)
 	$(Q)$(MAKE) --no-print-directory unit-test
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory net-test
 
 demo: deps

@@ -6,10 +6,10 @@ set -euo pipefail
 PKGS=(
   # build: BPF toolchain, libbpf/libxdp, skeleton generator
   clang llvm make gcc pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
-  # userspace libraries: metrics endpoint, config parser
-  libmicrohttpd-dev libinih-dev
-  # unit tests
-  libcriterion-dev
+  # userspace libraries: metrics endpoint, config parser, the peer channel (TLS 1.3)
+  libmicrohttpd-dev libinih-dev libssl-dev
+  # unit tests; libFuzzer (make fuzz) is in clang's runtime
+  libcriterion-dev libclang-rt-14-dev
   # integration tests and demo: namespaces, real clients, captures
   iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd wrk
   # benchmark traffic generator

@@ -52,6 +52,21 @@ void cb_loop_del(struct cb_loop *l, int fd)
 		}
 }
 
+int cb_loop_mod(struct cb_loop *l, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+	int i;
+
+	if (fd < 0)
+		return -EBADF;
+	for (i = 0; i < CB_LOOP_MAX && l->slots[i].fd != fd; i++)
+		;
+	if (i == CB_LOOP_MAX)
+		return -ENOENT;
+	ev.data.ptr = &l->slots[i];
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
 int cb_loop_run(struct cb_loop *l)
 {
 	struct epoll_event evs[64];

@@ -7,6 +7,8 @@
 #ifndef CB_LOOP_H
 #define CB_LOOP_H
 
+#include <stdint.h>
+
 #define CB_LOOP_MAX 320         /* 256 app connections + the controller's own fds */
 
 typedef void (*cb_loop_fn)(void *arg);
@@ -28,6 +30,9 @@ void cb_loop_fini(struct cb_loop *l);
 /* Call fn(arg) whenever fd is readable: 0, -ENOSPC (full) or -errno. */
 int cb_loop_add(struct cb_loop *l, int fd, cb_loop_fn fn, void *arg);
 void cb_loop_del(struct cb_loop *l, int fd);
+/* Change what wakes fd's callback (EPOLLIN, EPOLLOUT or both): 0 or -errno.
+ * For a non-blocking connect() or a write the kernel could not take. */
+int cb_loop_mod(struct cb_loop *l, int fd, uint32_t events);
 /* Dispatch until l->stop is set: 0, or -errno if epoll itself fails. */
 int cb_loop_run(struct cb_loop *l);
 
