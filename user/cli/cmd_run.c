@@ -12,7 +12,8 @@
 static int usage(FILE *f)
 {
 	fprintf(f, "Usage: connbroker run --config FILE [--interface IFNAME] [--socket PATH]\n"
-		   "                      [--metrics IP:PORT|off]\n"
+		   "                      [--metrics IP:PORT|off] [--node NAME]\n"
+		   "  --node      which [node] of the configuration this is (a cluster)\n"
 		   "  SIGHUP reloads FILE; SIGTERM/SIGINT stop.\n");
 	return f == stdout ? CB_EXIT_OK : CB_EXIT_USAGE;
 }
@@ -24,6 +25,7 @@ int cmd_run(const struct cb_cli *cli, int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "node", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -31,12 +33,13 @@ int cmd_run(const struct cb_cli *cli, int argc, char **argv)
 	int c, err;
 
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "c:i:s:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:s:m:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.cfg_path = optarg; break;
 		case 'i': o.ifname = optarg; break;
 		case 's': o.sock_path = optarg; break;
 		case 'm': o.metrics = optarg; break;
+		case 'n': o.node = optarg; break;
 		case 'h': return usage(stdout);
 		default: return usage(stderr);
 		}

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <bpf/libbpf.h>
+#include "ctl/cluster.h"
 #include "ctl/ctl.h"
 #include "ctl/metrics_http.h"
 #include "ctl/owner.h"
@@ -229,6 +230,45 @@ static int deliver(struct ctl *c, struct pending *p)
 	return 1;
 }
 
+/*
+ * In a cluster, another node may be the place for p (ctl/place.c): ship it
+ * there.  1 when p left this node's hands (shipping, or the client closed
+ * it meanwhile), 0 to serve it here.
+ */
+static int place_elsewhere(struct ctl *c, struct pending *p)
+{
+	int node, err;
+
+	if (!c->cluster || (node = cb_cluster_place(c->cluster, p)) < 0)
+		return 0;
+	c->busy = p;
+	err = cb_cluster_ship(c->cluster, p, node);
+	c->busy = NULL;
+	if (!err)
+		return 1;
+	if (err == -ECONNRESET || err == -ENOENT) {
+		cb_pending_free(&c->pend, p);
+		return 1;
+	}
+	return 0;               /* not shipped: served here after all */
+}
+
+/* A shipped flow settled (ctl/cluster.c): gone to its node, or back here. */
+static void shipped(void *arg, struct pending *p, int committed)
+{
+	struct ctl *c = arg;
+
+	if (committed) {
+		c->st.shipped++;
+		observe(c, p);
+		cb_pending_free(&c->pend, p);
+		return;
+	}
+	/* refused or unanswered: another node, or here (p is P_WAITING) */
+	if (!place_elsewhere(c, p))
+		deliver(c, p);
+}
+
 /* No app within wait_ms (or the queue is full): RST or HTTP 503. */
 static void answer_timeout(struct ctl *c, struct pending *p)
 {
@@ -273,7 +313,7 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 		c->st.default_hits[p->d.service]++;
 	p->state = P_WAITING;
 	p->wait_since_ms = cb_now_ms64();
-	if (deliver(c, p))
+	if (place_elsewhere(c, p) || deliver(c, p))
 		return;
 	/* no app instance free: wait, within the service's queue bound */
 	if (cb_pending_count(&c->pend, P_WAITING, p->d.service) > cfg->services[p->d.service].queue) {
@@ -506,6 +546,15 @@ static void reload(struct ctl *c)
 	if (new->interface[0] && strcmp(new->interface, c->opts.ifname))
 		cb_info("reload: interface %s ignored: this controller runs on %s (restart to change)",
 			new->interface, c->opts.ifname);
+	if (c->opts.node && cb_config_set_node(new, c->opts.node, err, sizeof(err))) {
+		cb_err("reload: %s; the running configuration is kept", err);
+		c->st.reload_failures++;
+		free(new);
+		return;
+	}
+	if (new->n_nodes != old->n_nodes || new->self != old->self)
+		cb_info("reload: the cluster's nodes changed: restart the controller for that "
+			"(placement and services follow the new file now)");
 	if (strcmp(new->metrics, old->metrics))
 		cb_info("reload: metrics address %s ignored until a restart (still %s)", new->metrics,
 			old->metrics);
@@ -566,10 +615,12 @@ static void on_tick(void *arg)
 
 		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg->decide_ms)
 			decide(c, p, 1);
-		else if (p->state == P_WAITING && !deliver(c, p) &&
+		else if (p->state == P_WAITING && !place_elsewhere(c, p) && !deliver(c, p) &&
 			 now - p->wait_since_ms >= c->cfg->services[p->d.service].wait_ms)
 			answer_timeout(c, p);
 	}
+	if (c->cluster)
+		cb_cluster_tick(c->cluster, now);
 	cb_metrics_run(c->metrics);     /* its own timeouts */
 	check_attachment(c, now);
 }
@@ -639,6 +690,23 @@ static void signals(sigset_t *ss)
 	sigaddset(ss, SIGHUP);
 }
 
+/* This node in its cluster, if the configuration describes one. */
+static int open_cluster(struct ctl *c)
+{
+	struct cb_cluster_env env = {
+		.loop = &c->loop, .cfg = (const struct cb_config_file *const *)&c->cfg,
+		.ifname = c->opts.ifname, .flows = &c->flows, .apps = &c->apps, .pend = &c->pend,
+		.faults = &c->faults, .drain = drain, .shipped = shipped, .arg = c,
+	};
+
+	if (c->opts.node && cb_config_set_node(c->cfg, c->opts.node, c->node_err,
+					      sizeof(c->node_err))) {
+		cb_err("run: %s", c->node_err);
+		return -EINVAL;
+	}
+	return cb_cluster_open(&c->cluster, &env);
+}
+
 static int open_fds(struct ctl *c)
 {
 	struct itimerspec it = { .it_interval = { 0, CB_TICK_MS * 1000000L },
@@ -667,11 +735,12 @@ static int open_fds(struct ctl *c)
 		if ((err = cb_loop_add(&c->loop, cb_metrics_fd(c->metrics), on_metrics, c)))
 			return err;
 	}
-	return 0;
+	return open_cluster(c);
 }
 
 static void teardown(struct ctl *c)
 {
+	cb_cluster_close(c->cluster);
 	if (c->apps.loop)               /* opened */
 		cb_apps_close(&c->apps);
 	cb_sup_stop(&c->sup);

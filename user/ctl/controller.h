@@ -23,6 +23,7 @@ struct cb_ctl_opts {
 	const char *cfg_path;
 	const char *sock_path;                  /* the apps' unix socket; NULL: default */
 	const char *metrics;                    /* overrides [broker] metrics; NULL: keep */
+	const char *node;                       /* overrides [broker] node; NULL: keep */
 };
 
 /*

@@ -24,6 +24,7 @@
 
 struct cb_ctl_stats {
 	unsigned long materialized, failed, timeouts;
+	unsigned long shipped;                  /* handed to other nodes */
 	unsigned long table_full, source_full, queue_full;
 	unsigned long recovered_local;          /* handed over before a restart: left alone */
 	unsigned long reloads, reload_failures;
@@ -37,6 +38,7 @@ struct cb_ctl_stats {
 
 struct ring_buffer;
 struct cb_metrics;
+struct cb_cluster;
 
 struct ctl {
 	struct cb_ctl_opts opts;
@@ -57,6 +59,8 @@ struct ctl {
 	struct cb_handoff handoff;
 	struct cb_faults faults;
 	struct cb_metrics *metrics;
+	struct cb_cluster *cluster;             /* NULL: a single node */
+	char node_err[256];
 	uint64_t checked_ms;                    /* last check of the attachment */
 	unsigned long flows_by_state[CB_FLOW_STATE_MAX];        /* cached for the metrics */
 	uint64_t flows_at_ms;

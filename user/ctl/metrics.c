@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "ctl/cluster.h"
 #include "ctl/ctl.h"
 #include "datapath/stats.h"
 #include "util/clock.h"
@@ -87,6 +88,8 @@ static void counters(FILE *o, const struct ctl *c)
 		   "# TYPE connbroker_materializations_total counter\n"
 		   "connbroker_materializations_total{result=\"ok\"} %lu\n"
 		   "connbroker_materializations_total{result=\"failed\"} %lu\n", s->materialized, s->failed);
+	fprintf(o, "# HELP connbroker_shipped_total Flows handed to another node of the cluster.\n"
+		   "# TYPE connbroker_shipped_total counter\nconnbroker_shipped_total %lu\n", s->shipped);
 	fprintf(o, "# HELP connbroker_table_full_total Flows reset because the controller's pending table was full.\n"
 		   "# TYPE connbroker_table_full_total counter\nconnbroker_table_full_total %lu\n", s->table_full);
 	fprintf(o, "# HELP connbroker_source_full_total Flows reset because their client address held too many pending flows.\n"
@@ -145,4 +148,6 @@ void cb_ctl_render_metrics(void *vc, FILE *o)
 	counters(o, c);
 	apps(o, c);
 	histogram(o, &c->st);
+	if (c->cluster)
+		cb_cluster_metrics(c->cluster, o);
 }

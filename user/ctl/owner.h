@@ -3,12 +3,14 @@
  * Who owns a flow, and the only code in the controller that changes it.
  *
  * Owners: the flow table (UNBOUND: the program holds the handshake and
- * queues the bytes), a local socket (LOCAL), or nobody while the flow is
- * being moved (FROZEN: the program drops its segments; the client
+ * queues the bytes), a local socket (LOCAL), a peer (REDIRECT, on the
+ * director), or nobody while the flow is being moved (FROZEN, SHIPPING on
+ * the director, PENDING on the target: segments dropped, the client
  * retransmits).  "No entry" is CB_OWNER_NONE.  The controller may make only
  * the moves listed in owner.c's table; every other one is refused with
- * -EPERM before anything is touched.  In particular nothing moves a LOCAL
- * flow: its socket belongs to an app, also after a controller restart.
+ * -EPERM before anything is touched.  In particular a LOCAL flow is removed
+ * only once no socket holds its tuple (checked with sock_diag): its socket
+ * belongs to an app, also after a controller restart.
  * Moves the programs make themselves (flow created on a valid cookie,
  * removed on FIN/RST, a LOCAL tuple reused by a new SYN) are theirs and are
  * listed in docs/architecture.md.
@@ -38,6 +40,13 @@ const char *cb_owner_name(uint32_t state);
  */
 int cb_owner_move(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t from,
 		  uint32_t to, uint32_t *old, struct cb_state_req *req);
+/*
+ * A flow the controller creates (a peer shipped it here: PENDING), from the
+ * template f: 0, -EEXIST (the tuple has an entry), -EPERM (not a creation
+ * the table allows).
+ */
+int cb_owner_create(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t state,
+		    const struct cb_flow *f);
 /* The flow's state now, CB_OWNER_NONE without an entry, or -errno. */
 int cb_owner_state(const struct cb_flows *t, const struct cb_flow_key *k);
 

@@ -18,7 +18,7 @@
 #define CB_PENDING_PER_SOURCE (CB_PENDING_MAX / 4)
 #define CB_PENDING_BUCKETS (2 * CB_PENDING_MAX)
 
-enum cb_pend_state { P_FREE = 0, P_ASSEMBLING, P_WAITING };
+enum cb_pend_state { P_FREE = 0, P_ASSEMBLING, P_WAITING, P_SHIPPING };
 
 /* Where a flow goes: indexes into the configuration (rule -1: the default). */
 struct cb_decision {
@@ -34,6 +34,11 @@ struct pending {
 	uint64_t wait_since_ms;
 	struct cb_decision d;           /* valid once P_WAITING */
 	int closed;                     /* the client closed while we handed it off */
+	/* P_SHIPPING: on its way to a peer (ctl/cluster.c) */
+	int ship_node;                  /* the node it went to (cfg->nodes index) */
+	uint32_t epoch;                 /* of its latest move; 0: never moved */
+	uint64_t ship_until_ms;         /* no PREPARED by then: abort */
+	uint64_t tried;                 /* nodes that refused or failed it (bits) */
 	int dirty;                      /* new bytes since the last classification */
 	int16_t next;                   /* hash chain by tuple */
 };

@@ -45,11 +45,11 @@
 
 enum phase { P_TCP, P_TLS, P_HELLO, P_OPEN };
 
-struct cb_peer;
+struct link_peer;
 
 struct cb_conn {
 	struct cb_links *l;
-	struct cb_peer *peer;   /* ours to connect to; accepted: the identity
+	struct link_peer *peer;   /* ours to connect to; accepted: the identity
 				 * it claimed (trusted once OPEN) */
 	int fd;
 	SSL *ssl;
@@ -71,7 +71,7 @@ struct cb_conn {
 	char claim[48];         /* an unknown identity, printable */
 };
 
-struct cb_peer {
+struct link_peer {
 	uint32_t id;
 	char name[CB_LINK_NAME];
 	char addr_str[CB_LINK_NAME];
@@ -101,7 +101,7 @@ struct cb_links {
 	SSL_CTX *ctx;
 	BIO_METHOD *bio_meth;
 	int lfd;
-	struct cb_peer peers[CB_LINK_PEERS_MAX];
+	struct link_peer peers[CB_LINK_PEERS_MAX];
 	int n_peers;
 	struct cb_conn *pending[CB_LINK_PENDING_MAX];  /* accepted, not OPEN */
 	struct cb_link_stats anon;
@@ -212,23 +212,23 @@ static void printable(const void *p, size_t n, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static struct cb_peer *peer_find(const struct cb_links *l, uint32_t id)
+static struct link_peer *peer_find(const struct cb_links *l, uint32_t id)
 {
 	int i;
 
 	for (i = 0; i < l->n_peers; i++)
 		if (l->peers[i].id == id)
-			return (struct cb_peer *)&l->peers[i];
+			return (struct link_peer *)&l->peers[i];
 	return NULL;
 }
 
 /* Only peers with a lower id connect to us. */
-static struct cb_peer *peer_by_identity(struct cb_links *l, const uint8_t *id, size_t len)
+static struct link_peer *peer_by_identity(struct cb_links *l, const uint8_t *id, size_t len)
 {
 	int i;
 
 	for (i = 0; i < l->n_peers; i++) {
-		struct cb_peer *p = &l->peers[i];
+		struct link_peer *p = &l->peers[i];
 
 		if (!p->we_connect && strlen(p->ident) == len && !memcmp(p->ident, id, len))
 			return p;
@@ -332,7 +332,7 @@ static int psk_use(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t 
 static int psk_find(SSL *ssl, const unsigned char *id, size_t len, SSL_SESSION **sess)
 {
 	struct cb_conn *c = SSL_get_app_data(ssl);
-	struct cb_peer *p = peer_by_identity(c->l, id, len);
+	struct link_peer *p = peer_by_identity(c->l, id, len);
 
 	*sess = NULL;
 	if (!p) {
@@ -437,7 +437,7 @@ static void conn_free(struct cb_conn *c, bool polite)
 }
 
 /* fd is the connection's from here on, even on failure. */
-static struct cb_conn *conn_new(struct cb_links *l, int fd, struct cb_peer *p, bool out)
+static struct cb_conn *conn_new(struct cb_links *l, int fd, struct link_peer *p, bool out)
 {
 	struct cb_conn *c = calloc(1, sizeof(*c));
 	BIO *bio = NULL;
@@ -477,7 +477,7 @@ fail:
 	return NULL;
 }
 
-static void set_state(struct cb_peer *p, struct cb_links *l, int state)
+static void set_state(struct link_peer *p, struct cb_links *l, int state)
 {
 	if (p->state == state)
 		return;
@@ -490,7 +490,7 @@ static void set_state(struct cb_peer *p, struct cb_links *l, int state)
 		l->ops.on_state(l->arg, p->id, state);
 }
 
-static void peer_retry(struct cb_links *l, struct cb_peer *p)
+static void peer_retry(struct cb_links *l, struct link_peer *p)
 {
 	p->next_try = l->now + p->backoff;
 	p->backoff = p->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff * 2;
@@ -519,7 +519,7 @@ static bool log_budget(struct cb_links *l)
 
 static void log_close(struct cb_conn *c, int reason, const char *d)
 {
-	struct cb_peer *p = c->peer;
+	struct link_peer *p = c->peer;
 	const char *sep = d[0] ? ": " : "";
 	const char *what = cb_link_reason_name(reason);
 
@@ -557,7 +557,7 @@ static void pending_remove(struct cb_links *l, struct cb_conn *c)
 static void conn_close(struct cb_conn *c, int reason, const char *d)
 {
 	struct cb_links *l = c->l;
-	struct cb_peer *p = c->peer;
+	struct link_peer *p = c->peer;
 
 	stats_of(c)->closed[reason]++;
 	log_close(c, reason, d);
@@ -698,7 +698,7 @@ static int hello_send(struct cb_conn *c, char *d, size_t dl)
 
 /* ---- receiving ---- */
 
-static void peer_heard(struct cb_links *l, struct cb_peer *p)
+static void peer_heard(struct cb_links *l, struct link_peer *p)
 {
 	p->heard = true;
 	if (p->state == CB_LINK_SUSPECT)
@@ -709,7 +709,7 @@ static void peer_heard(struct cb_links *l, struct cb_peer *p)
 static void conn_adopt(struct cb_conn *c)
 {
 	struct cb_links *l = c->l;
-	struct cb_peer *p = c->peer;
+	struct link_peer *p = c->peer;
 
 	if (c->out)
 		return;
@@ -723,7 +723,7 @@ static void conn_adopt(struct cb_conn *c)
 static void conn_open(struct cb_conn *c)
 {
 	struct cb_links *l = c->l;
-	struct cb_peer *p = c->peer;
+	struct link_peer *p = c->peer;
 
 	c->phase = P_OPEN;
 	p->backoff = BACKOFF_MIN_MS;
@@ -759,7 +759,7 @@ static int hello_check(struct cb_conn *c, const struct cb_msg *m, char *d, size_
 static int conn_dispatch(struct cb_conn *c, const struct cb_msg *m, size_t n, char *d, size_t dl)
 {
 	struct cb_links *l = c->l;
-	struct cb_peer *p = c->peer;
+	struct link_peer *p = c->peer;
 	int r;
 
 	p->st.msgs_in++;
@@ -985,7 +985,7 @@ static void on_accept(void *arg)
 	}
 }
 
-static void peer_connect(struct cb_links *l, struct cb_peer *p)
+static void peer_connect(struct cb_links *l, struct link_peer *p)
 {
 	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	const char *what = "socket";
@@ -1058,7 +1058,7 @@ static bool conn_expired(struct cb_conn *c, uint64_t now)
 	return false;
 }
 
-static void tick_peer(struct cb_links *l, struct cb_peer *p, uint64_t now)
+static void tick_peer(struct cb_links *l, struct link_peer *p, uint64_t now)
 {
 	struct cb_conn *c = p->conn;
 	char d[DETAIL];
@@ -1132,7 +1132,7 @@ static int peers_init(struct cb_links *l, const struct cb_links_cfg *cfg)
 
 	for (i = 0; i < cfg->n_peers; i++) {
 		const struct cb_link_peer_cfg *pc = &cfg->peers[i];
-		struct cb_peer *p = &l->peers[i];
+		struct link_peer *p = &l->peers[i];
 
 		p->id = pc->id;
 		p->we_connect = pc->id > cfg->self_id;
@@ -1242,7 +1242,7 @@ void cb_links_close(struct cb_links *l)
 
 int cb_links_send(struct cb_links *l, uint32_t peer_id, const struct cb_msg *m)
 {
-	struct cb_peer *p = peer_find(l, peer_id);
+	struct link_peer *p = peer_find(l, peer_id);
 	ssize_t n;
 
 	if (!p)
@@ -1257,14 +1257,14 @@ int cb_links_send(struct cb_links *l, uint32_t peer_id, const struct cb_msg *m)
 
 int cb_links_state(const struct cb_links *l, uint32_t peer_id)
 {
-	const struct cb_peer *p = peer_find(l, peer_id);
+	const struct link_peer *p = peer_find(l, peer_id);
 
 	return p ? p->state : CB_LINK_DOWN;
 }
 
 const struct cb_link_stats *cb_links_stats(const struct cb_links *l, uint32_t peer_id)
 {
-	const struct cb_peer *p;
+	const struct link_peer *p;
 
 	if (peer_id == CB_LINK_ANON)
 		return &l->anon;

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * This node in a cluster ([node] sections): the channels to the other nodes
+ * (peer/link.c), what they last reported (LOAD), where a flow runs
+ * (place.c), and the two ends of a hand-off (docs/architecture.md,
+ * "Hand-off to a peer"):
+ *
+ * director  UNBOUND -> SHIPPING   freeze; drain; the socket image and the
+ *                                 request go to the peer (SHIP)
+ *           <- PREPARED           the peer built the socket, inert
+ *           cb_remote + REDIRECT  the client's segments now go to the peer
+ *           -> COMMIT             (REFUSED or no answer in time: ABORT,
+ *                                 back to UNBOUND, placed anew)
+ * target    SHIP                  PENDING entry (segments dropped both ways),
+ *                                 socket built in repair mode
+ *           -> PREPARED
+ *           COMMIT                PENDING -> LOCAL, go live, fd to the app,
+ *                                 -> DONE  (ABORT or no COMMIT within the
+ *                                 lease: the socket closed silently)
+ *
+ * One owner at a time: a target's socket goes live only on COMMIT, and only
+ * the director commits, after it steered the flow.  Epochs name moves.
+ */
+#ifndef CB_CLUSTER_H
+#define CB_CLUSTER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "ctl/config.h"
+#include "ctl/pending.h"
+#include "ctl/place.h"
+
+struct cb_loop;
+struct cb_flows;
+struct cb_apps;
+struct cb_faults;
+struct cb_cluster;
+
+/* What the cluster needs from the controller. */
+struct cb_cluster_env {
+	struct cb_loop *loop;
+	const struct cb_config_file *const *cfg;
+	const char *ifname;
+	const struct cb_flows *flows;
+	struct cb_apps *apps;
+	struct cb_pending *pend;
+	const struct cb_faults *faults;
+	void (*drain)(void *arg);               /* consume the ring now */
+	/* a shipped flow is settled here: it left (committed to a peer: 1)
+	 * or must be served locally after all (0); the controller goes on */
+	void (*shipped)(void *arg, struct pending *p, int committed);
+	void *arg;
+};
+
+/*
+ * Join the cluster described by the configuration: 0 with *out NULL when
+ * there is none (no [node] sections or this node is not one of them).
+ */
+int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env);
+void cb_cluster_close(struct cb_cluster *c);
+/* Timers (about every 50 ms): links, loads, hand-off deadlines, leases, sweeps. */
+void cb_cluster_tick(struct cb_cluster *c, uint64_t now_ms);
+
+/*
+ * Where p (decided: service, rule, app) runs: -1 here, else a node index
+ * (cfg->nodes).  Counted by node and reason for the metrics.
+ */
+int cb_cluster_place(struct cb_cluster *c, const struct pending *p);
+/*
+ * Ship p to node `node`: 0 when the SHIP left (p is P_SHIPPING until
+ * env->shipped() says how it ended), else -errno and p as it was
+ * (-ECONNRESET / -ENOENT: the client closed it meanwhile).
+ */
+int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node);
+
+/* Prometheus text of the cluster's figures. */
+void cb_cluster_metrics(const struct cb_cluster *c, FILE *out);
+/* One line per node for status: "name id state load..." */
+void cb_cluster_status(const struct cb_cluster *c, FILE *out, int json);
+
+#endif
