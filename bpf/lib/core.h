@@ -655,6 +655,8 @@ static __always_inline enum cb_verdict cb_on_redirect(void *ctx, const enum cb_h
 	/* plain stores into the shared entry: one flow's segments arrive on one
 	 * RX queue (RSS), and a lost race costs at most a closing hint */
 	r->last_ns = now;
+	if (pk->flags & CB_TCP_ACK)
+		r->last_ack = pk->ack_seq;      /* for a proactive RST if the peer dies */
 	if (pk->flags & CB_TCP_FIN)
 		seen |= CB_REMOTE_SEEN_FIN;
 	if (pk->flags & CB_TCP_RST)

@@ -191,7 +191,9 @@ struct cb_remote {
 	__u64 last_ns;              /* last client segment steered or answered */
 	__u64 closing_ns;           /* first FIN or RST seen from the client; 0: none */
 	__u32 closing_flags;        /* CB_REMOTE_SEEN_*: what was seen */
-	__u32 pad;
+	__u32 last_ack;             /* ack_seq of the client's last segment: the
+	                             * seq of an RST the controller sends it when
+	                             * its peer dies (the client may be silent) */
 };
 
 #define CB_REMOTE_SEEN_FIN 0x1

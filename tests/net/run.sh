@@ -1144,6 +1144,236 @@ s = socket.create_connection(('$CB_VIP', 80)); s.sendall(b'hold'); time.sleep(3)
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# ---- the cluster: the director and both backends, one configuration -------
+
+CL_NODES="dir:$CB_NS_DIR:$CB_IF_DIR b1:$CB_NS_B1:$CB_IF_B1 b2:$CB_NS_B2:$CB_IF_B2"
+
+# Write $WORK/cluster.conf: service shop on the VIP, rules /one/ -> app one,
+# /two/ -> app two, default web; $1: more [service shop] keys.
+cluster_conf() {
+	head -c 32 /dev/urandom | xxd -p | tr -d '\n' > "$WORK/cluster.psk"
+	cat > "$WORK/cluster.conf" <<CONF
+[broker]
+decide_ms = 200
+metrics = 127.0.0.1:9464
+cluster = test
+psk_file = $WORK/cluster.psk
+[service shop]
+listen = $CB_VIP:80
+default = web
+placement = spread
+wait_ms = 3000
+$1
+[rule one]
+service = shop
+path_prefix = /one/
+app = one
+[rule two]
+service = shop
+path_prefix = /two/
+app = two
+[app web]
+[app one]
+[app two]
+[node dir]
+id = 1
+control = $CB_IP_DIR:9400
+services = shop
+[node b1]
+id = 2
+control = $CB_IP_B1:9400
+services = shop
+[node b2]
+id = 3
+control = $CB_IP_B2:9400
+services = shop
+CONF
+}
+
+# Attach every node (the director natively, the backends at TC), start its
+# controller (CTL_dir, CTL_b1, CTL_b2), and wait for the director to see both
+# backends up.
+cluster_start() {
+	local n name ns ifn mode i
+	for n in $CL_NODES; do
+		IFS=: read -r name ns ifn <<<"$n"
+		mode=tc; [ "$name" = dir ] && mode=native
+		nsx "$ns" "$CB" attach "$ifn" --service "$CB_VIP:80" --mode "$mode" || die "attach $name"
+		at_exit "nsx $ns $CB detach $ifn >/dev/null 2>&1"
+		nsenter --net=/run/netns/"$ns" "$CB" run --config "$WORK/cluster.conf" --interface "$ifn" \
+			--node "$name" --socket "$WORK/$name.sock" > "$WORK/ctl-$name.log" 2>&1 &
+		eval "CTL_$name=\$!"; BG_PIDS+=($!)
+	done
+	for i in $(seq 1 50); do
+		[ "$(dir curl -s http://127.0.0.1:9464/metrics | grep -c '^connbroker_node_up{node="b[12]"} 2$')" = 2 ] && return 0
+		sleep 0.1
+	done
+	cat "$WORK"/ctl-*.log
+	die "the cluster did not come up"
+}
+
+# Start the bulk app $2 on node $1 (dir, b1, b2).
+cluster_app() {
+	local ns
+	case $1 in dir) ns=$CB_NS_DIR ;; b1) ns=$CB_NS_B1 ;; b2) ns=$CB_NS_B2 ;; esac
+	nsenter --net=/run/netns/"$ns" python3 "$HERE/bulk_app.py" "$WORK/$1.sock" "$2" "$1" \
+		> "$WORK/app-$1-$2.log" 2>&1 &
+	BG_PIDS+=($!)
+	eval "APP_$1_$2=\$!"
+}
+
+# Capture what leaves the director's port on the bridge (XDP_TX frames never
+# reach a capture on the director itself).
+dir_capture_start() {
+	nsenter --net=/run/netns/"$CB_NS_NET" tcpdump --immediate-mode -i "br-$CB_IF_DIR" -U -w "$1" \
+		"tcp" >/dev/null 2>&1 &
+	DCAP_PID=$!
+	BG_PIDS+=("$DCAP_PID")
+	sleep 0.5
+}
+dir_capture_stop() { sleep 0.3; kill "$DCAP_PID" 2>/dev/null; wait "$DCAP_PID" 2>/dev/null; }
+
+# Requests routed by path to each backend, served from there straight to the
+# client (direct server return): byte-exact 10 MB downloads and 2 MB uploads,
+# not one response byte from the service address leaving the director, no
+# RST, and the client sees the service's timestamps never go back.
+test_cluster_routes_by_path() {
+	local pcap=$WORK/cl-client.pcap dpcap=$WORK/cl-dir.pcap out sum hdr
+	cluster_conf ""
+	cluster_start
+	cluster_app b1 one; cluster_app b2 two; cluster_app dir web
+	sleep 0.8
+	capture_start "$pcap"
+	dir_capture_start "$dpcap"
+	out=$(cli curl -s -m 5 "http://$CB_VIP/one/a"); echo "$out"
+	grep -q "app=one path=/one/a node=b1" <<<"$out" || die "/one/ not served by b1"
+	out=$(cli curl -s -m 5 "http://$CB_VIP/two/b"); echo "$out"
+	grep -q "app=two path=/two/b node=b2" <<<"$out" || die "/two/ not served by b2"
+	out=$(cli curl -s -m 5 --local-port 45555 "http://$CB_VIP/c"); echo "$out"
+	grep -q "app=web path=/c node=dir" <<<"$out" || die "the default not served by the director"
+	for p in one two; do
+		hdr=$(cli curl -s -m 20 -D - -o "$WORK/dl-$p.bin" "http://$CB_VIP/$p/bytes/10000000") || die "download $p"
+		sum=$(sha256sum "$WORK/dl-$p.bin" | cut -d' ' -f1)
+		grep -qi "x-sha256: $sum" <<<"$hdr" || die "10 MB from $p not byte-exact"
+	done
+	head -c 2000000 /dev/urandom > "$WORK/up.bin"
+	sum=$(sha256sum "$WORK/up.bin" | cut -d' ' -f1)
+	out=$(cli curl -s -m 20 --data-binary @"$WORK/up.bin" "http://$CB_VIP/two/upload"); echo "$out"
+	grep -q "node=b2 body=2000000 sha256=$sum" <<<"$out" || die "2 MB upload to b2 not byte-exact"
+	dir_capture_stop
+	capture_stop
+	# (the director's own app answers /c from port 45555: its bytes do leave it)
+	expect_eq "$(tshark_count "$dpcap" "ip.src==$CB_VIP && tcp.len>0 && tcp.dstport!=45555")" 0 \
+		"response payload bytes of handed-off flows leaving the director"
+	[ "$(tshark_count "$dpcap" "ip.src==$CB_VIP && tcp.len>0 && tcp.dstport==45555")" -gt 0 ] ||
+		die "the capture on the director's port saw nothing (is it the right one?)"
+	[ "$(tshark_count "$pcap" "ip.src==$CB_VIP && tcp.len>0")" -gt 1000 ] || die "no responses in the client's capture"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	# across the hand-off: every TSval the backend sends is at least the last
+	# one the director's program sent on that connection (PAWS at the client)
+	tshark -r "$pcap" -Y "ip.src==$CB_VIP && tcp.options.timestamp.tsval" -T fields \
+		-e tcp.stream -e eth.src -e tcp.options.timestamp.tsval 2>/dev/null > "$WORK/tsvals.txt"
+	python3 -c "
+import sys
+seen = {}
+for line in open('$WORK/tsvals.txt'):
+    s, mac, v = line.split()
+    seen.setdefault(s, []).append((mac, int(v)))
+checked = 0
+for s, pkts in seen.items():
+    director = pkts[0][0]                   # the SYN-ACK comes from the director
+    dv = [v for m, v in pkts if m == director]
+    bv = [v for m, v in pkts if m != director]
+    if not bv:
+        continue
+    checked += 1
+    if (min(bv) - max(dv)) % (1 << 32) > (1 << 31):
+        sys.exit('stream %s: the backend started at TSval %d, below the director\'s %d' % (s, min(bv), max(dv)))
+print('%d handed-off streams: TSvals continue across the hand-off' % checked)
+sys.exit(0 if checked >= 3 else 'too few handed-off streams: %d' % checked)" || die "timestamps across the hand-off"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	grep -q 'connbroker_handoffs_total{node="b1",result="committed"} 2' <<<"$out" || die "hand-offs to b1: $(grep handoffs <<<"$out")"
+	promtool check metrics <<<"$out" || die "promtool"
+}
+
+# The director's own app is saturated (capacity 1, slow requests): new
+# connections spill to the least loaded backend.
+test_cluster_spills_when_saturated() {
+	local i out
+	cluster_conf "capacity = 1"
+	cluster_start
+	cluster_app dir web; cluster_app b1 web; cluster_app b2 web
+	sleep 0.8
+	for i in 1 2 3; do
+		cli curl -s -m 8 "http://$CB_VIP/hold/1.5" -o "$WORK/spill-$i.out" &
+		BG_PIDS+=($!)
+		sleep 0.3
+	done
+	wait "${BG_PIDS[@]: -1}" 2>/dev/null; sleep 1.5
+	cat "$WORK"/spill-*.out
+	out=$(cat "$WORK"/spill-*.out | grep -o 'node=[a-z0-9]*' | sort | tr '\n' ' ')
+	expect_eq "$out" "node=b1 node=b2 node=dir " "one request each: here, then spilled to both backends"
+	dir curl -s http://127.0.0.1:9464/metrics | grep -q 'connbroker_placements_total{node="b[12]",reason="least_loaded"}' ||
+		die "no least_loaded placement"
+}
+
+# A backend dies (its interface goes down and its controller is killed): new
+# connections go to the other one, and the clients it was serving are reset
+# within a bound (the director notices in about 1 s), not left hanging.
+test_cluster_backend_dies() {
+	local t0 t1 rc out
+	cluster_conf ""
+	cluster_start
+	cluster_app b1 web; cluster_app b2 web
+	sleep 0.8
+	# find a request b1 serves, slowly
+	for i in $(seq 1 10); do
+		out=$(cli curl -s -m 5 "http://$CB_VIP/probe$i")
+		grep -q "node=b1" <<<"$out" && break
+	done
+	t0=$(date +%s%N)
+	cli curl -s -m 15 -o /dev/null "http://$CB_VIP/hold/10" &
+	local held=$!; BG_PIDS+=("$held")
+	sleep 0.5
+	dir curl -s http://127.0.0.1:9464/metrics | grep -q 'connbroker_steered_flows [1-9]' || die "nothing steered"
+	nsx "$CB_NS_B1" ip link set "$CB_IF_B1" down
+	at_exit "nsx $CB_NS_B1 ip link set $CB_IF_B1 up"
+	kill -9 "$CTL_b1" "$APP_b1_web" 2>/dev/null
+	wait "$held"; rc=$?
+	t1=$(date +%s%N)
+	echo "held request ended with curl $rc after $(( (t1 - t0) / 1000000 )) ms"
+	[ "$rc" = 56 ] || [ "$rc" = 52 ] || die "the held client was not reset (curl $rc)"
+	[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || die "reset only after $(( (t1 - t0) / 1000000 )) ms"
+	for i in 1 2 3 4; do
+		out=$(cli curl -s -m 5 "http://$CB_VIP/after$i"); echo "$out"
+		grep -q "node=b2" <<<"$out" || die "a new connection did not go to b2"
+	done
+	grep -q "node b1 is down" "$WORK/ctl-dir.log" || die "the director did not log b1 down"
+}
+
+# The control channel: garbage, a wrong key and a half TLS record are
+# refused and counted; the controller keeps serving.
+test_cluster_channel_rejects() {
+	local out
+	cluster_conf ""
+	cluster_start
+	cluster_app b1 one
+	sleep 0.5
+	cli python3 -c "
+import socket, time
+s = socket.create_connection(('$CB_IP_DIR', 9400)); s.sendall(b'GET / HTTP/1.0\r\n\r\n' * 10); time.sleep(0.3); s.close()
+s = socket.create_connection(('$CB_IP_DIR', 9400)); s.sendall(b'\x16\x03\x01\x02\x00\x01'); s.close()
+s = socket.create_connection(('$CB_IP_DIR', 9400)); s.sendall(bytes(range(256)) * 4); time.sleep(0.3); s.close()"
+	echo | cli timeout 5 openssl s_client -connect "$CB_IP_DIR:9400" -tls1_3 \
+		-psk "$(head -c 32 /dev/urandom | xxd -p | tr -d '\n')" -psk_identity connbroker-node-2 >/dev/null 2>&1
+	sleep 0.5
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep '^connbroker_peer_channel_closed_total'); echo "$out"
+	[ "$(grep -c . <<<"$out")" -ge 2 ] || die "refusals not counted"
+	kill -0 "$CTL_dir" || die "the director died"
+	out=$(cli curl -s -m 5 "http://$CB_VIP/one/still"); echo "$out"
+	grep -q "node=b1" <<<"$out" || die "the cluster stopped serving"
+}
+
 # check-config: the example parses; a broken file names its line, exit 1.
 test_check_config() {
 	local msg rc
@@ -1170,7 +1400,9 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_detach_force_orphans test_tc_mode_serves_redirected
 	   test_materialized_matches_accepted test_first_response_loss
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
-	   test_controller_reuses_time_wait_tuple)
+	   test_controller_reuses_time_wait_tuple
+	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
+	   test_cluster_channel_rejects)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

@@ -43,6 +43,7 @@ struct node_state {
 	uint32_t sent[CB_CFG_MAX_SERVICES];     /* hand-offs to it since that report */
 	unsigned long placed[CB_PLACE_R_MAX];   /* flows placed on it, by reason */
 	unsigned long committed, refused, timed_out, failed;
+	unsigned long lost;             /* its clients reset when it went down */
 };
 
 /* Target side: a flow shipped here, built in repair mode, awaiting COMMIT. */
@@ -259,7 +260,7 @@ static void count_active(struct cb_cluster *c)
 
 /* ---- placement ---------------------------------------------------------------- */
 
-int cb_cluster_place(struct cb_cluster *c, const struct pending *p)
+int cb_cluster_place(struct cb_cluster *c, struct pending *p)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
 	struct cb_place_node self, peers[CB_CFG_MAX_NODES];
@@ -271,6 +272,8 @@ int cb_cluster_place(struct cb_cluster *c, const struct pending *p)
 	if (a < 0)
 		return -1;              /* no app: on_timeout answers it here */
 	own_load(c, s, a, &l);
+	if (p->state == P_WAITING && l.waiting)
+		l.waiting--;            /* the flow being placed is not load yet */
 	self = (struct cb_place_node){ .id = c->nodes[c->self].id, .healthy = 1,
 				       .offers = offers(cfg, c->self, s) && l.apps > 0,
 				       .apps = l.apps, .capacity = l.capacity, .active = l.active,
@@ -300,6 +303,9 @@ int cb_cluster_place(struct cb_cluster *c, const struct pending *p)
 	cb_place(&cfg->services[s], &self, peers, n, key, next_rnd(c), &r);
 	i = r.node < 0 ? c->self : idx[r.node];
 	c->nodes[i].placed[r.reason]++;
+	if (i == c->self && self.offers && !p->placed)
+		c->active[s]++;         /* counted before the next sock_diag recount */
+	p->placed = 1;
 	return i == c->self ? -1 : i;
 }
 
@@ -689,6 +695,43 @@ static void steer_to(struct cb_cluster *c, int i)
 		cb_err("run: node %s: steering: %s", n->name, strerror(-err));
 }
 
+struct down {
+	struct cb_cluster *c;
+	uint32_t node;
+	unsigned long reset;
+};
+
+/*
+ * The client of a flow steered to a node that died may be waiting in
+ * silence: reset it now, at the sequence its last segment acknowledged (if
+ * the node sent more since, the client answers with a challenge ACK, which
+ * the program answers with an exact RST).  The steering entry goes too.
+ */
+static int reset_steered(const struct cb_flow_key *k, const struct cb_remote *r, void *arg)
+{
+	struct down *d = arg;
+
+	if (r->peer != d->node || (r->closing_flags & CB_REMOTE_SEEN_RST))
+		return 0;
+	if (!cb_reset_send(k, r->last_ack, 0))
+		d->reset++;
+	unsteer(d->c, k, r);
+	return 0;
+}
+
+static void node_down(struct cb_cluster *c, int i)
+{
+	struct down d = { .c = c, .node = (uint32_t)i };
+
+	/* its flows' segments: the program answers them with a RST */
+	cb_peer_set_up(&c->steer, (uint32_t)i, 0);
+	cb_remote_foreach(&c->steer, reset_steered, &d);
+	if (d.reset)
+		cb_info("run: node %s is down: %lu of its clients reset",
+			cfg_of(c)->nodes[i].name, d.reset);
+	c->nodes[i].lost += d.reset;
+}
+
 static void on_state(void *arg, uint32_t peer_id, int state)
 {
 	struct cb_cluster *c = arg;
@@ -701,8 +744,7 @@ static void on_state(void *arg, uint32_t peer_id, int state)
 	if (state == CB_LINK_UP)
 		steer_to(c, i);
 	else if (state == CB_LINK_DOWN)
-		/* its flows: the program answers their segments with a RST */
-		cb_peer_set_up(&c->steer, (uint32_t)i, 0);
+		node_down(c, i);
 }
 
 static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)

@@ -65,7 +65,7 @@ void cb_cluster_tick(struct cb_cluster *c, uint64_t now_ms);
  * Where p (decided: service, rule, app) runs: -1 here, else a node index
  * (cfg->nodes).  Counted by node and reason for the metrics.
  */
-int cb_cluster_place(struct cb_cluster *c, const struct pending *p);
+int cb_cluster_place(struct cb_cluster *c, struct pending *p);
 /*
  * Ship p to node `node`: 0 when the SHIP left (p is P_SHIPPING until
  * env->shipped() says how it ended), else -errno and p as it was

@@ -615,7 +615,7 @@ static void on_tick(void *arg)
 
 		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg->decide_ms)
 			decide(c, p, 1);
-		else if (p->state == P_WAITING && !place_elsewhere(c, p) && !deliver(c, p) &&
+		else if (p->state == P_WAITING && !deliver(c, p) && !place_elsewhere(c, p) &&
 			 now - p->wait_since_ms >= c->cfg->services[p->d.service].wait_ms)
 			answer_timeout(c, p);
 	}
