@@ -1292,8 +1292,15 @@ for s, pkts in seen.items():
 print('%d handed-off streams: TSvals continue across the hand-off' % checked)
 sys.exit(0 if checked >= 3 else 'too few handed-off streams: %d' % checked)" || die "timestamps across the hand-off"
 	out=$(dir curl -s http://127.0.0.1:9464/metrics)
-	grep -q 'connbroker_handoffs_total{node="b1",result="committed"} 2' <<<"$out" || die "hand-offs to b1: $(grep handoffs <<<"$out")"
 	promtool check metrics <<<"$out" || die "promtool"
+	grep -q 'connbroker_handoffs_total{node="b1",result="committed"} 2' <<<"$out" || die "hand-offs to b1: $(grep handoffs <<<"$out")"
+	# status shows the cluster as the director sees it
+	sleep 1
+	dir "$CB" status "$CB_IF_DIR" | sed -n '/controller:/,$p'
+	out=$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.cluster[] | "\(.node) \(.state) \(.handed_off)"' | tr '\n' ' ')
+	expect_eq "$out" "dir this node 0 b1 up 2 b2 up 3 " "status: nodes, states, hand-offs"
+	out=$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.cluster[1].load[] | select(.app == "one") | "\(.policy) \(.instances)"')
+	expect_eq "$out" "spread 1" "status: b1 reports app one, policy spread"
 }
 
 # The director's own app is saturated (capacity 1, slow requests): new

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli/cli.h"
@@ -58,6 +59,38 @@ static const char *mode_note(uint32_t mode)
 	return "";
 }
 
+/*
+ * The running controller's snapshot (ctl/status.c), printed as it is: text,
+ * or a JSON object; nothing when no live controller wrote one.
+ */
+static void print_controller(const char *ifname, int json)
+{
+	char path[256], buf[65536];
+	size_t n;
+	int pid = 0;
+	FILE *f;
+
+	if (cb_run_path(path, sizeof(path), ifname, json ? "status.json" : "status") ||
+	    !(f = fopen(path, "r"))) {
+		if (json)
+			printf("null");
+		return;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* a snapshot left by a controller that died is not shown */
+	if ((json ? sscanf(buf, "{\"pid\":%d", &pid) : sscanf(buf, "  controller: pid %d", &pid)) != 1 ||
+	    kill(pid, 0)) {
+		if (json)
+			printf("null");
+		return;
+	}
+	if (json && n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	fputs(buf, stdout);
+}
+
 static void status_one(const char *ifname, void *arg)
 {
 	struct status_ctx *sc = arg;
@@ -96,7 +129,9 @@ static void status_one(const char *ifname, void *arg)
 		for (i = 0; i < CB_STAT_MAX; i++)
 			printf("%s\"%s\":%" PRIu64, i ? "," : "", cb_stat_name(i, buf, sizeof(buf)),
 			       st[i]);
-		printf("}}");
+		printf("},\"controller\":");
+		print_controller(ifname, 1);
+		printf("}");
 	} else {
 		printf("%s: mode %s, %s (ifindex %u", ifname, cb_mode_name(info.mode),
 		       live ? "attached" : "NOT attached (stale pins: connbroker detach removes them)",
@@ -110,6 +145,7 @@ static void status_one(const char *ifname, void *arg)
 		printf("\n  flows: %ld\n", flows);
 		if (mode_note(info.mode)[0])
 			printf("  note: %s\n", mode_note(info.mode));
+		print_controller(ifname, 0);
 		printf("  counters:\n");
 		for (i = 0; i < CB_STAT_MAX; i++)
 			if (st[i])

@@ -976,22 +976,64 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 	}
 }
 
+/* One node's figures for (service s, app a): its last report, or ours. */
+static void status_load(const struct cb_cluster *c, int i, int s, int a,
+			struct cb_msg_svc_load *l)
+{
+	const struct cb_msg_svc_load *pl;
+
+	if (i == c->self) {
+		own_load(c, s, a, l);
+		return;
+	}
+	memset(l, 0, sizeof(*l));
+	pl = peer_load(c, i, s, a);
+	if (pl)
+		*l = *pl;
+}
+
 void cb_cluster_status(const struct cb_cluster *c, FILE *o, int json)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
-	int i;
+	static const char *const policies[] = { "local", "spread", "affinity" };
+	int i, s, k, n, apps[CB_CFG_MAX_APPS], first;
+	struct cb_msg_svc_load l;
 
 	for (i = 0; i < c->n_nodes; i++) {
-		const char *state = i == c->self ? "self" : cb_link_state_name(c->nodes[i].link);
+		const char *state = i == c->self ? "this node" : cb_link_state_name(c->nodes[i].link);
 
 		if (json)
-			fprintf(o, "%s{\"node\":\"%s\",\"id\":%u,\"state\":\"%s\",\"committed\":%lu,"
-				   "\"refused\":%lu,\"timeout\":%lu}", i ? "," : "", cfg->nodes[i].name,
-				c->nodes[i].id, state, c->nodes[i].committed, c->nodes[i].refused,
-				c->nodes[i].timed_out);
+			fprintf(o, "%s{\"node\":\"%s\",\"id\":%u,\"state\":\"%s\",\"handed_off\":%lu,"
+				   "\"refused\":%lu,\"timed_out\":%lu,\"lost\":%lu,\"load\":[",
+				i ? "," : "", cfg->nodes[i].name, c->nodes[i].id, state,
+				c->nodes[i].committed, c->nodes[i].refused, c->nodes[i].timed_out,
+				c->nodes[i].lost);
 		else
-			fprintf(o, "node %-12s id %-5u %-8s handed off %lu, refused %lu, timed out %lu\n",
+			fprintf(o, "  node %-10s id %-5u %-9s handed off %lu, refused %lu, timed out %lu\n",
 				cfg->nodes[i].name, c->nodes[i].id, state, c->nodes[i].committed,
 				c->nodes[i].refused, c->nodes[i].timed_out);
+		for (s = 0, first = 1; s < cfg->n_services; s++) {
+			if (!offers(cfg, i, s))
+				continue;
+			n = service_apps(cfg, s, apps);
+			for (k = 0; k < n; k++, first = 0) {
+				status_load(c, i, s, apps[k], &l);
+				if (json)
+					fprintf(o, "%s{\"service\":\"%s\",\"app\":\"%s\",\"policy\":\"%s\","
+						   "\"instances\":%u,\"capacity\":%u,\"active\":%u,"
+						   "\"waiting\":%u,\"inflight\":%u}", first ? "" : ",",
+						cfg->services[s].name, cfg->apps[apps[k]].name,
+						policies[cfg->services[s].placement], l.apps, l.capacity,
+						l.active, l.waiting, l.inflight);
+				else
+					fprintf(o, "       %s/%s (%s): %u instances, capacity %u, active %u, "
+						   "waiting %u, arriving %u\n", cfg->services[s].name,
+						cfg->apps[apps[k]].name,
+						policies[cfg->services[s].placement], l.apps, l.capacity,
+						l.active, l.waiting, l.inflight);
+			}
+		}
+		if (json)
+			fprintf(o, "]}");
 	}
 }

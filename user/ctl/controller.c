@@ -20,6 +20,7 @@
 #include "ctl/metrics_http.h"
 #include "ctl/owner.h"
 #include "ctl/reset.h"
+#include "ctl/status.h"
 #include "ctl/route.h"
 #include "datapath/attach.h"
 #include "datapath/pins.h"
@@ -622,6 +623,10 @@ static void on_tick(void *arg)
 	if (c->cluster)
 		cb_cluster_tick(c->cluster, now);
 	cb_metrics_run(c->metrics);     /* its own timeouts */
+	if (now - c->status_ms >= 1000) {
+		cb_ctl_write_status(c);
+		c->status_ms = now;
+	}
 	check_attachment(c, now);
 }
 
@@ -740,6 +745,8 @@ static int open_fds(struct ctl *c)
 
 static void teardown(struct ctl *c)
 {
+	if (c->claimed)         /* ours to remove, not another controller's */
+		cb_ctl_remove_status(c->opts.ifname);
 	cb_cluster_close(c->cluster);
 	if (c->apps.loop)               /* opened */
 		cb_apps_close(&c->apps);
@@ -806,6 +813,7 @@ static int claim_interface(struct ctl *c)
 		cb_err("run: %s: another controller is running (%s)", c->opts.ifname, path);
 		return -EBUSY;
 	}
+	c->claimed = 1;
 	if (!c->opts.sock_path) {
 		if ((err = cb_run_path(c->sock_buf, sizeof(c->sock_buf), c->opts.ifname, "sock")))
 			return err;

@@ -45,6 +45,7 @@ struct ctl {
 	char ifname[16];
 	char sock_buf[256];                     /* the default apps' socket path */
 	int lock_fd;                            /* one controller per interface */
+	int claimed;                            /* the lock is ours */
 	struct cb_config_file *cfg;             /* replaced as a whole on reload */
 	struct cb_loop loop;
 	struct cb_flows flows;
@@ -62,6 +63,7 @@ struct ctl {
 	struct cb_cluster *cluster;             /* NULL: a single node */
 	char node_err[256];
 	uint64_t checked_ms;                    /* last check of the attachment */
+	uint64_t status_ms;                     /* last status snapshot (status.c) */
 	unsigned long flows_by_state[CB_FLOW_STATE_MAX];        /* cached for the metrics */
 	uint64_t flows_at_ms;
 	struct cb_ctl_stats st;

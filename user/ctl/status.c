@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * What `connbroker status` shows of a running controller: a snapshot it
+ * writes once a second next to its socket (<ifname>.status, and .status.json
+ * for -j), replaced atomically (rename), with the controller's pid so a
+ * reader can tell a stale one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "ctl/cluster.h"
+#include "ctl/ctl.h"
+#include "ctl/status.h"
+#include "datapath/pins.h"
+
+static int publish(const char *ifname, const char *suffix, const char *text, size_t len)
+{
+	char path[256], tmp[264];
+	FILE *f;
+	int err = cb_run_path(path, sizeof(path), ifname, suffix);
+
+	if (err)
+		return err;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	if (fwrite(text, 1, len, f) != len || fclose(f)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static void render(struct ctl *c, FILE *o, int json)
+{
+	const struct cb_config_file *cfg = c->cfg;
+	int i;
+
+	if (json) {
+		fprintf(o, "{\"pid\":%d,\"node\":\"%s\",\"pending\":%u,\"materialized\":%lu,"
+			   "\"shipped\":%lu,\"failed\":%lu,\"apps\":{", (int)getpid(),
+			cfg->self >= 0 ? cfg->nodes[cfg->self].name : "", c->pend.used,
+			c->st.materialized, c->st.shipped, c->st.failed);
+		for (i = 0; i < cfg->n_apps; i++)
+			fprintf(o, "%s\"%s\":%u", i ? "," : "", cfg->apps[i].name,
+				cb_apps_instances(&c->apps, i));
+		fprintf(o, "},\"cluster\":[");
+		if (c->cluster)
+			cb_cluster_status(c->cluster, o, 1);
+		fprintf(o, "]}\n");
+		return;
+	}
+	fprintf(o, "  controller: pid %d%s%s; %u flows pending; %lu handed to apps here, %lu to "
+		   "other nodes, %lu failed\n  apps:", (int)getpid(), cfg->self >= 0 ? ", node " : "",
+		cfg->self >= 0 ? cfg->nodes[cfg->self].name : "", c->pend.used, c->st.materialized,
+		c->st.shipped, c->st.failed);
+	for (i = 0; i < cfg->n_apps; i++)
+		fprintf(o, " %s (%u)", cfg->apps[i].name, cb_apps_instances(&c->apps, i));
+	fprintf(o, "\n");
+	if (c->cluster) {
+		fprintf(o, "  cluster %s:\n", cfg->cluster);
+		cb_cluster_status(c->cluster, o, 0);
+	}
+}
+
+void cb_ctl_write_status(struct ctl *c)
+{
+	int json;
+
+	for (json = 0; json < 2; json++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *o = open_memstream(&buf, &len);
+
+		if (!o)
+			return;
+		render(c, o, json);
+		fclose(o);
+		publish(c->opts.ifname, json ? "status.json" : "status", buf, len);
+		free(buf);
+	}
+}
+
+void cb_ctl_remove_status(const char *ifname)
+{
+	char path[256];
+
+	if (!cb_run_path(path, sizeof(path), ifname, "status"))
+		unlink(path);
+	if (!cb_run_path(path, sizeof(path), ifname, "status.json"))
+		unlink(path);
+}
