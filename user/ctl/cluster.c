@@ -32,6 +32,8 @@
 #define CB_ACTIVE_MS 100                /* how often active connections are counted */
 #define CB_SWEEP_MS 1000                /* how often steered flows are swept */
 #define CB_REMOTE_LINGER_NS (30ull * 1000000000ull)  /* steering kept after FIN/RST */
+#define CB_TIMING_MAX 256               /* hand-offs awaiting their DONE, for timing */
+#define CB_SAMPLES 4096                 /* hand-off times kept for percentiles */
 
 struct node_state {
 	uint32_t id;
@@ -74,6 +76,15 @@ struct cb_cluster {
 	uint8_t buf[CB_MSG_MAX];        /* a SHIP being built */
 	uint8_t image[CB_MSG_MAX];
 	unsigned long adopted, adopt_refused, adopt_expired, adopt_failed, remote_swept;
+	/* first request byte at our hook -> the peer's DONE (its app has the fd) */
+	struct {
+		struct cb_flow_key key;
+		uint32_t epoch;
+		uint64_t start_ns;
+	} timing[CB_TIMING_MAX];
+	unsigned int timing_next;
+	uint32_t samples_us[CB_SAMPLES];
+	unsigned long n_samples;
 };
 
 static const struct cb_config_file *cfg_of(const struct cb_cluster *c)
@@ -419,6 +430,13 @@ static void on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref 
 	}
 	cb_fault(c->env.faults, "after-redirect");
 	send_ref(c, node, CB_MSG_COMMIT, &k, p->epoch, 0);
+	if (p->first_xdp_ns) {          /* timed until the peer's DONE */
+		unsigned int t = c->timing_next++ % CB_TIMING_MAX;
+
+		c->timing[t].key = k;
+		c->timing[t].epoch = p->epoch;
+		c->timing[t].start_ns = p->first_xdp_ns;
+	}
 	c->nodes[node].committed++;
 	c->env.shipped(c->env.arg, p, 1);
 }
@@ -480,6 +498,46 @@ static int sweep_one(const struct cb_flow_key *k, const struct cb_remote *r, voi
 	if (r->closing_ns && s->now_ns - r->closing_ns > CB_REMOTE_LINGER_NS)
 		unsteer(s->c, k, r);
 	return 0;
+}
+
+/* DONE: the peer's app has the socket; how long it took from the first byte. */
+static void on_done(struct cb_cluster *c, const struct cb_msg_ref *m)
+{
+	struct cb_flow_key k;
+	unsigned int t;
+
+	if (key_from_msg(&m->flow, &k))
+		return;
+	for (t = 0; t < CB_TIMING_MAX; t++)
+		if (c->timing[t].start_ns && c->timing[t].epoch == m->epoch &&
+		    !memcmp(&c->timing[t].key, &k, sizeof(k))) {
+			c->samples_us[c->n_samples++ % CB_SAMPLES] =
+				(uint32_t)((cb_now_ns() - c->timing[t].start_ns) / 1000);
+			c->timing[t].start_ns = 0;
+			return;
+		}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 of the last hand-off times, in µs; 0 without samples. */
+static void handoff_percentiles(const struct cb_cluster *c, uint32_t *p50, uint32_t *p99)
+{
+	static uint32_t v[CB_SAMPLES];
+	size_t n = c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES;
+
+	*p50 = *p99 = 0;
+	if (!n)
+		return;
+	memcpy(v, c->samples_us, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u32);
+	*p50 = v[n / 2];
+	*p99 = v[(n * 99) / 100];
 }
 
 static void on_closed(struct cb_cluster *c, int node, const struct cb_msg_ref *m)
@@ -772,7 +830,8 @@ static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)
 	case CB_MSG_COMMIT: on_commit(c, i, &m->ref); break;
 	case CB_MSG_ABORT: on_abort(c, i, &m->ref); break;
 	case CB_MSG_CLOSED: on_closed(c, i, &m->ref); break;
-	default: break;         /* DONE: counted by the link */
+	case CB_MSG_DONE: on_done(c, &m->ref); break;
+	default: break;
 	}
 }
 
@@ -1036,4 +1095,17 @@ void cb_cluster_status(const struct cb_cluster *c, FILE *o, int json)
 		if (json)
 			fprintf(o, "]}");
 	}
+}
+
+void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
+{
+	uint32_t p50, p99;
+
+	handoff_percentiles(c, &p50, &p99);
+	if (json)
+		fprintf(o, "{\"p50\":%u,\"p99\":%u,\"samples\":%lu}", p50, p99, c->n_samples);
+	else if (c->n_samples)
+		fprintf(o, "  hand-offs to other nodes, first byte here to the app's fd there "
+			   "(+ one control message back): p50 %u us, p99 %u us over the last %lu\n",
+			p50, p99, c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES);
 }

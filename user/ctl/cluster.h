@@ -75,7 +75,9 @@ int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node);
 
 /* Prometheus text of the cluster's figures. */
 void cb_cluster_metrics(const struct cb_cluster *c, FILE *out);
-/* One line per node for status: "name id state load..." */
+/* Each node's state, hand-offs and reported load, for status (JSON: array elements). */
 void cb_cluster_status(const struct cb_cluster *c, FILE *out, int json);
+/* p50/p99 of hand-offs to peers: first byte here -> the peer's DONE (JSON: an object). */
+void cb_cluster_timing(const struct cb_cluster *c, FILE *out, int json);
 
 #endif

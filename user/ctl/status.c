@@ -49,7 +49,12 @@ static void render(struct ctl *c, FILE *o, int json)
 		fprintf(o, "},\"cluster\":[");
 		if (c->cluster)
 			cb_cluster_status(c->cluster, o, 1);
-		fprintf(o, "]}\n");
+		fprintf(o, "],\"handoff_us\":");
+		if (c->cluster)
+			cb_cluster_timing(c->cluster, o, 1);
+		else
+			fprintf(o, "null");
+		fprintf(o, "}\n");
 		return;
 	}
 	fprintf(o, "  controller: pid %d%s%s; %u flows pending; %lu handed to apps here, %lu to "
@@ -62,6 +67,7 @@ static void render(struct ctl *c, FILE *o, int json)
 	if (c->cluster) {
 		fprintf(o, "  cluster %s:\n", cfg->cluster);
 		cb_cluster_status(c->cluster, o, 0);
+		cb_cluster_timing(c->cluster, o, 0);
 	}
 }
 
