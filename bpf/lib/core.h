@@ -792,6 +792,21 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		case CB_FLOW_REDIRECT:
 			/* the peer is named in cb_remote, added before this state */
 			r = bpf_map_lookup_elem(&cb_remote, &fkey);
+			/*
+			 * A fresh SYN after the client closed the steered flow
+			 * (FIN or RST seen): a new connection reusing the port,
+			 * which clients do within seconds under load.  Its old
+			 * peer has no listener to answer it; it is ours, as a
+			 * SYN on a closed LOCAL tuple is.  The steering goes.
+			 */
+			if (r && r->closing_ns &&
+			    (pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN) {
+				bpf_map_delete_elem(&cb_flows, &fkey);
+				bpf_map_delete_elem(&cb_remote, &fkey);
+				cb_count(CB_STAT_REDIRECT_REUSED);
+				f = NULL;
+				break;
+			}
 			if (!r) {
 				cb_count(CB_STAT_DROP_REDIRECT_NO_REMOTE);
 				return CB_V_DROP;

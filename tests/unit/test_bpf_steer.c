@@ -552,3 +552,44 @@ Test(steer, egress_rows)
 	}
 	fx_close();
 }
+
+/*
+ * A SYN on the tuple of a steered flow whose client closed (FIN seen): a
+ * new connection reusing the port.  The steering goes and the SYN gets a
+ * cookie; without a FIN seen, a SYN is still the peer's (its socket answers).
+ */
+static void syn_reuses_closed_tuple_on(enum fx_hook hook)
+{
+	struct cb_flow_key k = flow_key();
+	struct cb_remote rem;
+	struct cb_flow f;
+	struct t_tcp_view v;
+	uint8_t b[256];
+	size_t n;
+
+	fx_open_hook(hook, 0, 65536);
+	put_peer(PEER_ID, T_MAC_PEER, 1);
+	put_flow(CB_FLOW_REDIRECT);
+	put_remote(PEER_ID);
+	n = seg(b, sizeof(b), CISN + 1, 5, 0x11, 900, 1, NULL, 0, 502);     /* FIN: closing */
+	cr_assert_eq(run(b, n), V_TX);
+	n = seg(b, sizeof(b), CISN + 77777, 0, 0x02, 901, 0, NULL, 0, 502);
+	cr_assert_eq(run(b, n), V_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(v.flags, 0x12, "a cookie SYN-ACK for the new connection");
+	cr_expect_neq(bpf_map_lookup_elem(F.flows_fd, &k, &f), 0, "the REDIRECT entry is gone");
+	cr_expect_neq(bpf_map_lookup_elem(F.remote_fd, &k, &rem), 0, "the steering is gone");
+	cr_expect_eq(XSTAT(REDIRECT_REUSED), 1);
+	cr_expect_eq(XSTAT(SYN_COOKIE_SENT), 1);
+	fx_close();
+}
+
+Test(steer, syn_reuses_a_closed_tuple_xdp)
+{
+	syn_reuses_closed_tuple_on(FX_XDP);
+}
+
+Test(steer, syn_reuses_a_closed_tuple_tc)
+{
+	syn_reuses_closed_tuple_on(FX_TC);
+}

@@ -29,7 +29,9 @@
 #define CB_ADOPT_MAX 256                /* flows shipped here awaiting COMMIT */
 #define CB_SHIP_WAIT_MS 250             /* a SHIP unanswered this long is aborted */
 #define CB_ADOPT_LEASE_MS 2000          /* a PENDING socket without COMMIT is dropped */
-#define CB_ACTIVE_MS 100                /* how often active connections are counted */
+#define CB_ACTIVE_MS 1000               /* how often active connections are counted
+                                         * (a sock_diag dump walks the whole socket
+                                         * hash: ~ms with many TIME_WAIT sockets) */
 #define CB_SWEEP_MS 1000                /* how often steered flows are swept */
 #define CB_REMOTE_LINGER_NS (30ull * 1000000000ull)  /* steering kept after FIN/RST */
 #define CB_TIMING_MAX 256               /* hand-offs awaiting their DONE, for timing */
@@ -708,6 +710,7 @@ static void on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r
 	}
 	close(a->fd);
 	c->adopted++;
+	c->active[a->service]++;        /* until the next sock_diag recount */
 	send_ref(c, node, CB_MSG_DONE, &k, r->epoch, 0);
 }
 
