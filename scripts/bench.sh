@@ -174,4 +174,116 @@ row "(b) app accepting from the kernel (base)" "$b_rps" "$b_p50" "$b_p99" "$b_er
 row "(a) connbroker -> app (TCP_REPAIR)" "$a_rps" "$a_p50" "$a_p99" "$a_err"
 row "(c) HAProxy routing by path -> app" "$c_rps" "$c_p50" "$c_p99" "$c_err"
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null
+BG=()
+
+# ---- 4. hand-off to a peer: director CPU per GB, throughput, hand-off time ----
+# The director ships each connection to backend 1, which answers the client
+# directly; the baseline is HAProxy on the director proxying to the same app
+# on backend 1 (listening).  Director CPU = its process (controller or
+# HAProxy) plus, for connbroker, the XDP program's run time (bpf_stats).
+# Softirq time of the veth hops is in neither.
+BULK="$ROOT/tests/net/bulk_app.py"
+head -c 32 /dev/urandom | xxd -p | tr -d '\n' > "$WORK/psk"
+cat > "$WORK/cluster.conf" <<CONF
+[broker]
+cluster = bench
+psk_file = $WORK/psk
+[service s]
+listen = $CB_VIP:80
+default = bulk
+placement = spread
+[app bulk]
+[node dir]
+id = 1
+control = $CB_IP_DIR:9400
+[node b1]
+id = 2
+control = $CB_IP_B1:9400
+services = s
+CONF
+cat > "$WORK/haproxy2.cfg" <<HAP
+global
+    maxconn 8000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind $CB_IP_DIR:8082
+    default_backend b1
+backend b1
+    server s1 $CB_IP_B1:8080
+HAP
+nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
+nsx "$CB_NS_B1" "$CB" attach "$CB_IF_B1" --service "$CB_VIP:80" --mode tc >/dev/null
+nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$WORK/cluster.conf" --interface "$CB_IF_DIR" \
+	--node dir --socket "$WORK/dir.sock" >/dev/null 2>&1 & BG+=($!); DIR_CTL=$!
+nsenter --net=/run/netns/"$CB_NS_B1" "$CB" run --config "$WORK/cluster.conf" --interface "$CB_IF_B1" \
+	--node b1 --socket "$WORK/b1.sock" --metrics off >/dev/null 2>&1 & BG+=($!)
+sleep 1.5
+nsenter --net=/run/netns/"$CB_NS_B1" python3 "$BULK" "$WORK/b1.sock" bulk b1 >/dev/null 2>&1 & BG+=($!)
+nsenter --net=/run/netns/"$CB_NS_B1" python3 "$BULK" --listen "$CB_IP_B1:8080" bulk b1 >/dev/null 2>&1 & BG+=($!)
+nsenter --net=/run/netns/"$CB_NS_DIR" haproxy -db -f "$WORK/haproxy2.cfg" >/dev/null 2>&1 & BG+=($!); HAP_PID=$!
+sleep 1
+
+proc_cpu_ns() { awk '{ printf "%d\n", ($14 + $15) * 1e9 / 100 }' "/proc/$1/stat"; }     # utime+stime, USER_HZ 100
+xdp_ns() { bpftool -j prog show 2>/dev/null | jq '[.[] | select(.name == "cb_xdp") | .run_time_ns // 0] | add // 0'; }
+
+# N downloads of SIZE bytes from URL; prints "director_cpu_ns bytes seconds"
+bulk_run() {
+	local url=$1 size=$2 n=$3 pid=$4 with_xdp=$5 c0 c1 x0 x1 t0 t1 i
+	c0=$(proc_cpu_ns "$pid"); x0=$([ "$with_xdp" = 1 ] && xdp_ns || echo 0); t0=$(date +%s%N)
+	for i in $(seq 1 "$n"); do
+		nsx "$CB_NS_CLIENT" curl -s -m 60 -o /dev/null "$url/bytes/$size" || echo "download failed" >&2
+	done
+	t1=$(date +%s%N); c1=$(proc_cpu_ns "$pid"); x1=$([ "$with_xdp" = 1 ] && xdp_ns || echo 0)
+	echo "$(( c1 - c0 + x1 - x0 )) $(( size * n )) $(( t1 - t0 ))"
+}
+
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+echo
+echo "hand-off to a peer: director CPU per GB and throughput (N downloads each, runs interleaved, medians of 3)"
+printf '%-12s %-26s %14s %12s %10s\n' "response" "path" "director ms/GB" "MB/s" "CPU ratio"
+for size in 1000000 10000000; do
+	n=$(( size >= 10000000 ? 10 : 50 ))
+	cb_cpu=() hp_cpu=() cb_mbs=() hp_mbs=()
+	for rep in 1 2 3; do
+		read -r cpu bytes ns < <(bulk_run "http://$CB_VIP" "$size" "$n" "$DIR_CTL" 1)
+		cb_cpu+=("$(( cpu * 1000000000 / bytes ))"); cb_mbs+=("$(( bytes * 1000 / ns ))")
+		read -r cpu bytes ns < <(bulk_run "http://$CB_IP_DIR:8082" "$size" "$n" "$HAP_PID" 0)
+		hp_cpu+=("$(( cpu * 1000000000 / bytes ))"); hp_mbs+=("$(( bytes * 1000 / ns ))")
+	done
+	med() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+	c=$(med "${cb_cpu[@]}"); h=$(med "${hp_cpu[@]}")
+	printf '%-12s %-26s %14.1f %12d %10s\n' "$((size / 1000000)) MB" "HAProxy proxying (base)" \
+		"$(awk -v v="$h" 'BEGIN { print v / 1e6 }')" "$(med "${hp_mbs[@]}")" "1.00"
+	printf '%-12s %-26s %14.1f %12d %10s\n' "$((size / 1000000)) MB" "connbroker hand-off (DSR)" \
+		"$(awk -v v="$c" 'BEGIN { print v / 1e6 }')" "$(med "${cb_mbs[@]}")" \
+		"$(awk -v a="$c" -v b="$h" 'BEGIN { printf "%.3f", b ? a / b : 0 }')"
+done
+sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+
+# hand-off time: first request byte at the director's hook -> the peer's DONE
+# (its app holds the fd), as the director reports it in status
+for i in $(seq 1 300); do nsx "$CB_NS_CLIENT" curl -s -m 2 -o /dev/null "http://$CB_VIP/h$i"; done
+sleep 1.2
+idle=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.handoff_us | "\(.p50) \(.p99)"')
+nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" -H "Connection: close" "http://$CB_VIP/w" > "$WORK/wrk-peer.txt" 2>&1
+sleep 1.2
+load=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.handoff_us | "\(.p50) \(.p99)"')
+echo
+echo "hand-off to a peer, first request byte at the director's hook -> the peer's DONE (its app has the fd)"
+printf '%-40s %10s %10s\n' "" "p50 us" "p99 us"
+printf '%-40s %10s %10s\n' "idle (300 sequential requests)" $idle
+printf '%-40s %10s %10s   (%s conn/s)\n' "under load (wrk -c$WRK_CONNS, Connection: close)" $load \
+	"$(awk '/Requests\/sec/ { printf "%d", $2 }' "$WORK/wrk-peer.txt")"
+for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null
+BG=()
+nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+nsx "$CB_NS_B1" "$CB" detach "$CB_IF_B1" >/dev/null
 rm -rf "$WORK"

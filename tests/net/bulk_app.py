@@ -6,7 +6,9 @@
   GET .../hold/S      answers after S seconds (a slow app)
   anything else       "app=APP path=PATH node=NODE"
 
-usage: bulk_app.py SOCKET APP NODE   (one thread per connection)
+usage: bulk_app.py SOCKET APP NODE          connections from connbroker
+       bulk_app.py --listen IP:PORT APP NODE  an ordinary listener (a baseline)
+(one thread per connection)
 """
 import hashlib
 import socket
@@ -66,7 +68,20 @@ def serve(conn, app, node):
     conn.close()
 
 
+def listen(addr, app, node):
+    ip, port = addr.rsplit(":", 1)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((ip, int(port)))
+    srv.listen(256)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn, app, node), daemon=True).start()
+
+
 def main():
+    if sys.argv[1] == "--listen":
+        return listen(sys.argv[2], sys.argv[3], sys.argv[4])
     path, app, node = sys.argv[1], sys.argv[2], sys.argv[3]
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ctl.connect(path)

@@ -1200,7 +1200,8 @@ cluster_start() {
 		mode=tc; [ "$name" = dir ] && mode=native
 		nsx "$ns" "$CB" attach "$ifn" --service "$CB_VIP:80" --mode "$mode" || die "attach $name"
 		at_exit "nsx $ns $CB detach $ifn >/dev/null 2>&1"
-		nsenter --net=/run/netns/"$ns" "$CB" run --config "$WORK/cluster.conf" --interface "$ifn" \
+		nsenter --net=/run/netns/"$ns" env CONNBROKER_FAULT="$(eval echo "\${CL_FAULT_$name:-}")" \
+			"$CB" run --config "$WORK/cluster.conf" --interface "$ifn" \
 			--node "$name" --socket "$WORK/$name.sock" > "$WORK/ctl-$name.log" 2>&1 &
 		eval "CTL_$name=\$!"; BG_PIDS+=($!)
 	done
@@ -1354,6 +1355,25 @@ test_cluster_backend_dies() {
 	grep -q "node b1 is down" "$WORK/ctl-dir.log" || die "the director did not log b1 down"
 }
 
+# A node that refuses what is shipped to it: each such flow goes back to
+# UNBOUND on the director and is placed again without that node; every
+# request is served, by the other backend.
+test_cluster_refused_goes_elsewhere() {
+	local i out
+	cluster_conf ""
+	CL_FAULT_b1=refuse-ships cluster_start
+	cluster_app b1 one; cluster_app b2 one
+	sleep 0.8
+	for i in $(seq 1 12); do
+		out=$(cli curl -s -m 5 "http://$CB_VIP/one/r$i")
+		grep -q "node=b2" <<<"$out" || die "request $i: $out"
+	done
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="refused"}')
+	echo "$out"
+	[ "${out##* }" -gt 0 ] || die "b1 was never tried (refusals $out)"
+	grep -q "refused it (reason 0); placing it again" "$WORK/ctl-dir.log" || die "refusal not logged"
+}
+
 # The control channel: garbage, a wrong key and a half TLS record are
 # refused and counted; the controller keeps serving.
 test_cluster_channel_rejects() {
@@ -1405,7 +1425,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
-	   test_cluster_channel_rejects)
+	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

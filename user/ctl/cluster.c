@@ -17,6 +17,7 @@
 #include "datapath/flows.h"
 #include "datapath/steer.h"
 #include "peer/link.h"
+#include "peer/members.h"
 #include "peer/proto.h"
 #include "repair/image.h"
 #include "repair/repair.h"
@@ -66,6 +67,8 @@ struct adopt {
 
 struct cb_cluster {
 	struct cb_cluster_env env;
+	struct cb_members *members;     /* who is in the cluster (members.h): same order
+	                                 * as cfg->nodes, so a node index is both */
 	struct cb_links *links;
 	struct cb_steer steer;
 	int self;                       /* cfg->nodes index of this node */
@@ -651,6 +654,10 @@ static void on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 	}
 	if ((reason = refuse_reason(c, m, &svc, &app)))
 		goto refuse;
+	if (cb_fault_armed(c->env.faults, "refuse-ships")) {
+		reason = CB_REFUSE_OTHER;
+		goto refuse;
+	}
 	for (i = 0; i < CB_ADOPT_MAX && c->adopts[i].used; i++)
 		;
 	if (i == CB_ADOPT_MAX) {
@@ -744,10 +751,6 @@ static void steer_to(struct cb_cluster *c, int i)
 	struct cb_service_key ctl;
 	int err;
 
-	if (!n->mac_auto) {
-		memcpy(c->nodes[i].mac, n->mac, 6);
-		c->nodes[i].mac_known = 1;
-	}
 	if (!c->nodes[i].mac_known || cb_parse_service(n->control, &ctl))
 		return;
 	cb_peer_set_up(&c->steer, (uint32_t)i, 0);      /* a MAC changes only while down */
@@ -817,8 +820,17 @@ static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)
 		return;
 	switch (m->type) {
 	case CB_MSG_HELLO:
-		memcpy(c->nodes[i].mac, m->hello.mac, 6);
-		c->nodes[i].mac_known = !!memcmp(m->hello.mac, "\0\0\0\0\0\0", 6);
+		/* an "auto" MAC is learned; a configured one must be what it says */
+		if (cb_members_hello(c->members, &m->hello)) {
+			cb_err("run: node %s says its MAC is %02x:%02x:%02x:%02x:%02x:%02x, not the "
+			       "configured one: not steering to it", cfg_of(c)->nodes[i].name,
+			       m->hello.mac[0], m->hello.mac[1], m->hello.mac[2], m->hello.mac[3],
+			       m->hello.mac[4], m->hello.mac[5]);
+			c->nodes[i].mac_known = 0;
+			break;
+		}
+		memcpy(c->nodes[i].mac, c->members->m[i].mac, 6);
+		c->nodes[i].mac_known = !!memcmp(c->nodes[i].mac, "\0\0\0\0\0\0", 6);
 		if (c->nodes[i].link == CB_LINK_UP)
 			steer_to(c, i);
 		break;
@@ -877,7 +889,7 @@ static int links_open(struct cb_cluster *c, const struct cb_config_file *cfg)
 	struct cb_links_cfg lc = { .self_id = cfg->nodes[c->self].id, .cluster = cfg->cluster,
 				   .listen = cfg->nodes[c->self].control };
 	uint8_t psk[CB_LINK_PSK_MAX];
-	int i, err;
+	int err;
 
 	if ((err = read_psk(cfg->psk_file, psk, sizeof(psk), &lc.psk_len))) {
 		cb_err("run: cluster key %s: %s (expected at least %d bytes in hex)",
@@ -885,19 +897,58 @@ static int links_open(struct cb_cluster *c, const struct cb_config_file *cfg)
 		return err;
 	}
 	lc.psk = psk;
-	for (i = 0; i < cfg->n_nodes; i++) {
-		if (i == c->self)
-			continue;
-		lc.peers[lc.n_peers].id = cfg->nodes[i].id;
-		snprintf(lc.peers[lc.n_peers].name, CB_LINK_NAME, "%s", cfg->nodes[i].name);
-		snprintf(lc.peers[lc.n_peers].addr, CB_LINK_NAME, "%s", cfg->nodes[i].control);
-		lc.n_peers++;
-	}
-	err = cb_links_open(&c->links, c->env.loop, &lc, &ops, c);
+	err = cb_members_to_links(c->members, lc.self_id, &lc);
+	if (!err)
+		err = cb_links_open(&c->links, c->env.loop, &lc, &ops, c);
 	memset(psk, 0, sizeof(psk));
 	if (err)
 		cb_err("run: peer channel on %s: %s", lc.listen, strerror(-err));
 	return err;
+}
+
+/* The configuration as the membership provider sees it (members.h). */
+static void members_of(const struct cb_config_file *cfg, struct cb_members *ms)
+{
+	int i, s;
+
+	memset(ms, 0, sizeof(*ms));
+	for (i = 0; i < cfg->n_nodes && i < CB_MEMBERS_MAX; i++) {
+		struct cb_member *m = &ms->m[ms->n++];
+
+		m->id = cfg->nodes[i].id;
+		snprintf(m->name, sizeof(m->name), "%s", cfg->nodes[i].name);
+		snprintf(m->addr, sizeof(m->addr), "%s", cfg->nodes[i].control);
+		m->mac_auto = cfg->nodes[i].mac_auto;
+		memcpy(m->mac, cfg->nodes[i].mac, 6);
+		for (s = 0; s < cfg->n_services && m->n_services < CB_MSG_SVC_MAX; s++)
+			if ((cfg->nodes[i].services >> s) & 1)
+				snprintf(m->services[m->n_services++], sizeof(m->services[0]), "%s",
+					 cfg->services[s].name);
+	}
+}
+
+/* Load the members through the provider interface (the configuration today). */
+static int load_members(struct cb_cluster *c, const struct cb_config_file *cfg)
+{
+	struct cb_members *src = malloc(sizeof(*src));
+	int i, err;
+
+	c->members = malloc(sizeof(*c->members));
+	if (!src || !c->members) {
+		free(src);
+		return -ENOMEM;
+	}
+	members_of(cfg, src);
+	err = cb_members_load(&cb_members_config, src, c->members);
+	free(src);
+	if (err)
+		return err;
+	for (i = 0; i < c->members->n; i++)
+		if (!c->members->m[i].mac_auto) {
+			memcpy(c->nodes[i].mac, c->members->m[i].mac, 6);
+			c->nodes[i].mac_known = 1;
+		}
+	return 0;
 }
 
 int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env)
@@ -919,6 +970,10 @@ int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env)
 	for (i = 0; i < c->n_nodes; i++) {
 		c->nodes[i].id = cfg->nodes[i].id;
 		c->nodes[i].link = i == c->self ? CB_LINK_UP : CB_LINK_DOWN;
+	}
+	if ((err = load_members(c, cfg))) {
+		cb_err("run: the cluster's members: %s", strerror(-err));
+		goto fail;
 	}
 	if ((err = cb_steer_open(&c->steer, env->ifname))) {
 		cb_err("run: %s: steering maps: %s (attached by an older build? detach and attach)",
@@ -952,6 +1007,7 @@ void cb_cluster_close(struct cb_cluster *c)
 			adopt_drop(c, &c->adopts[i]);
 	cb_links_close(c->links);
 	cb_steer_close(&c->steer);
+	free(c->members);
 	free(c);
 }
 

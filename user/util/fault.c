@@ -22,3 +22,8 @@ void cb_fault(const struct cb_faults *f, const char *point)
 	cb_info("crash point %s reached: SIGKILL", point);
 	raise(SIGKILL);
 }
+
+int cb_fault_armed(const struct cb_faults *f, const char *point)
+{
+	return f->point[0] && !strcmp(f->point, point);
+}

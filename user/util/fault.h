@@ -18,5 +18,8 @@ struct cb_faults {
 void cb_faults_init(struct cb_faults *f);
 /* Die here (SIGKILL, as a crash would) if this is the configured point. */
 void cb_fault(const struct cb_faults *f, const char *point);
+/* Is this (non-fatal) point armed?  For faults that are behaviours, such as
+ * "refuse-ships": a node that refuses every flow shipped to it. */
+int cb_fault_armed(const struct cb_faults *f, const char *point);
 
 #endif
