@@ -628,6 +628,27 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 
 /* ---- flows steered to a peer ----------------------------------------- */
 /*
+ * On a steered tuple its client closed: is this the ACK of our cookie, the
+ * handshake of a new connection reusing the port?  Then the steering goes
+ * (the caller drops the cb_flows entry) and the segment is a no-flow one.
+ * Asked only of closing entries: 1 in 2^23 segments of a live flow would
+ * pass as a cookie.
+ */
+static __always_inline int cb_remote_reused(const struct cb_pkt *pk,
+					    const struct cb_secrets *sec,
+					    const struct cb_flow_key *key)
+{
+	struct cb_cookie_info ci = {};
+
+	if ((pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) != CB_TCP_ACK ||
+	    !cb_handshake_cookie_ok(pk, sec, &ci))
+		return 0;
+	bpf_map_delete_elem(&cb_remote, key);
+	cb_count(CB_STAT_REDIRECT_REUSED);
+	return 1;
+}
+
+/*
  * A client segment of a flow whose socket lives on a peer (direct server
  * return on one L2 segment): h_dest = the peer's MAC, h_source = ours (a
  * bridge must not learn the client's MAC behind our port), sent back out of
@@ -793,19 +814,24 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			/* the peer is named in cb_remote, added before this state */
 			r = bpf_map_lookup_elem(&cb_remote, &fkey);
 			/*
-			 * A fresh SYN after the client closed the steered flow
-			 * (FIN or RST seen): a new connection reusing the port,
-			 * which clients do within seconds under load.  Its old
-			 * peer has no listener to answer it; it is ours, as a
-			 * SYN on a closed LOCAL tuple is.  The steering goes.
+			 * After the client closed the steered flow (FIN or RST
+			 * seen), a fresh SYN is a new connection reusing the
+			 * port, which clients do within seconds under load.
+			 * Its old peer has no listener: the SYN gets our
+			 * cookie, and the steering stays until the cookie
+			 * ACK proves the new connection (a stray SYN must not
+			 * unsteer a half-closed flow still receiving data).
 			 */
-			if (r && r->closing_ns &&
-			    (pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN) {
-				bpf_map_delete_elem(&cb_flows, &fkey);
-				bpf_map_delete_elem(&cb_remote, &fkey);
-				cb_count(CB_STAT_REDIRECT_REUSED);
-				f = NULL;
-				break;
+			if (r && r->closing_ns) {
+				if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_SYN) {
+					f = NULL;
+					break;
+				}
+				if (cb_remote_reused(&pk, sec, &fkey)) {
+					bpf_map_delete_elem(&cb_flows, &fkey);
+					f = NULL;
+					break;
+				}
 			}
 			if (!r) {
 				cb_count(CB_STAT_DROP_REDIRECT_NO_REMOTE);
@@ -839,7 +865,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		 * kernel, which resets them: fail closed.)
 		 */
 		r = bpf_map_lookup_elem(&cb_remote, &fkey);
-		if (r) {
+		if (r && !(r->closing_ns && cb_remote_reused(&pk, sec, &fkey))) {
 			cb_count(CB_STAT_REDIRECT_BY_REMOTE);
 			goto steer;
 		}

@@ -321,7 +321,7 @@ struct cb_event {
 	X(DROP_MOVING,       "dropped: socket here being dumped for a migration") \
 	X(REDIRECTED,        "steered to its peer: both MACs rewritten, sent back out") \
 	X(REDIRECT_BY_REMOTE,"steered by cb_remote alone: no cb_flows entry (evicted), also counted in redirected") \
-	X(REDIRECT_REUSED,   "SYN on the tuple of a steered flow its client closed: new flow") \
+	X(REDIRECT_REUSED,   "cookie ACK on the tuple of a steered flow its client closed: steering dropped") \
 	X(REDIRECT_CLOSING,  "steered segment with FIN or RST: flow marked closing in cb_remote, also counted in redirected") \
 	X(REDIRECT_PEER_DOWN_RST, "RST sent: steered flow whose peer is down or unknown (seq = the segment's ack_seq)") \
 	X(DROP_REDIRECT_PEER_DOWN, "dropped: RST of a steered flow whose peer is down (an RST is never answered)") \

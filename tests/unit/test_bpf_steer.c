@@ -555,21 +555,26 @@ Test(steer, egress_rows)
 
 /*
  * A SYN on the tuple of a steered flow whose client closed (FIN seen): a
- * new connection reusing the port.  The steering goes and the SYN gets a
- * cookie; without a FIN seen, a SYN is still the peer's (its socket answers).
+ * new connection reusing the port.  The SYN gets a cookie while the
+ * steering stays (a stray SYN must not unsteer a half-closed flow); the
+ * cookie's ACK drops the steering and creates the new flow; any other
+ * segment is still the peer's.  With only a cb_remote entry (cb_flows
+ * evicted) the same.  Without a FIN seen, a SYN is the peer's.
  */
-static void syn_reuses_closed_tuple_on(enum fx_hook hook)
+static void syn_reuses_closed_tuple_on(enum fx_hook hook, int with_flow)
 {
 	struct cb_flow_key k = flow_key();
 	struct cb_remote rem;
 	struct cb_flow f;
 	struct t_tcp_view v;
+	uint32_t cookie;
 	uint8_t b[256];
 	size_t n;
 
 	fx_open_hook(hook, 0, 65536);
 	put_peer(PEER_ID, T_MAC_PEER, 1);
-	put_flow(CB_FLOW_REDIRECT);
+	if (with_flow)
+		put_flow(CB_FLOW_REDIRECT);
 	put_remote(PEER_ID);
 	n = seg(b, sizeof(b), CISN + 1, 5, 0x11, 900, 1, NULL, 0, 502);     /* FIN: closing */
 	cr_assert_eq(run(b, n), V_TX);
@@ -577,19 +582,37 @@ static void syn_reuses_closed_tuple_on(enum fx_hook hook)
 	cr_assert_eq(run(b, n), V_TX);
 	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
 	cr_expect_eq(v.flags, 0x12, "a cookie SYN-ACK for the new connection");
-	cr_expect_neq(bpf_map_lookup_elem(F.flows_fd, &k, &f), 0, "the REDIRECT entry is gone");
-	cr_expect_neq(bpf_map_lookup_elem(F.remote_fd, &k, &rem), 0, "the steering is gone");
-	cr_expect_eq(XSTAT(REDIRECT_REUSED), 1);
+	cookie = v.seq;
+	cr_expect_eq(bpf_map_lookup_elem(F.remote_fd, &k, &rem), 0, "steering kept until the ACK");
 	cr_expect_eq(XSTAT(SYN_COOKIE_SENT), 1);
+
+	/* a segment that is not the cookie's ACK still goes to the peer */
+	n = seg(b, sizeof(b), CISN + 2, 6, 0x10, 902, 1, NULL, 0, 502);
+	cr_assert_eq(run(b, n), V_TX);
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	cr_expect_eq(memcmp(v.dmac, T_MAC_PEER, 6), 0, "forwarded to the peer");
+	cr_expect_eq(XSTAT(REDIRECT_REUSED), 0);
+
+	n = seg(b, sizeof(b), CISN + 77778, cookie + 1, 0x10, 903, 901, NULL, 0, 502);
+	run(b, n);
+	cr_expect_neq(bpf_map_lookup_elem(F.remote_fd, &k, &rem), 0, "the steering is gone");
+	cr_assert_eq(bpf_map_lookup_elem(F.flows_fd, &k, &f), 0, "the new flow exists");
+	cr_expect_eq(f.state, CB_FLOW_UNBOUND);
+	cr_expect_eq(XSTAT(REDIRECT_REUSED), 1);
 	fx_close();
 }
 
 Test(steer, syn_reuses_a_closed_tuple_xdp)
 {
-	syn_reuses_closed_tuple_on(FX_XDP);
+	syn_reuses_closed_tuple_on(FX_XDP, 1);
 }
 
 Test(steer, syn_reuses_a_closed_tuple_tc)
 {
-	syn_reuses_closed_tuple_on(FX_TC);
+	syn_reuses_closed_tuple_on(FX_TC, 1);
+}
+
+Test(steer, syn_reuses_a_closed_remote_only_tuple_xdp)
+{
+	syn_reuses_closed_tuple_on(FX_XDP, 0);
 }
