@@ -174,6 +174,37 @@ Test(config, nodes_and_placement)
 	cr_expect(strstr(err, "no [node nope]"), "%s", err);
 }
 
+/* What a reload may change in a cluster: services; not the nodes. */
+Test(config, same_cluster)
+{
+	static struct cb_config_file a, b;
+	static const struct { const char *from, *to; int same; } rows[] = {
+		{ "services = shop, api\n", "services = shop\n", 1 },
+		{ "id = 2\n", "id = 3\n", 0 },
+		{ "control = 198.18.0.3:9400\n", "control = 198.18.0.4:9400\n", 0 },
+		{ "mac = 02:00:00:00:00:03\n", "mac = 02:00:00:00:00:04\n", 0 },
+		{ "mac = 02:00:00:00:00:03\n", "mac = auto\n", 0 },
+		{ "node = dir\n", "node = b1\n", 0 },
+		{ "cluster = t\n", "cluster = u\n", 0 },
+		{ "[node b1]\n", "[node b2]\n", 0 },
+	};
+	char err[256], text[1024], *at;
+	size_t i;
+
+	cr_assert_eq(cb_config_parse(cluster, "c.conf", &a, err, sizeof(err)), 0, "%s", err);
+	cr_expect(cb_config_same_cluster(&a, &a));
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		at = strstr(cluster, rows[i].from);
+		cr_assert(at, "%zu", i);
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - cluster), cluster, rows[i].to,
+			 at + strlen(rows[i].from));
+		cr_assert_eq(cb_config_parse(text, "c.conf", &b, err, sizeof(err)), 0, "%zu: %s", i,
+			     err);
+		cr_expect_eq(cb_config_same_cluster(&a, &b), rows[i].same, "%zu: %s -> %s", i,
+			     rows[i].from, rows[i].to);
+	}
+}
+
 Test(config, node_errors_name_their_line)
 {
 	static struct cb_config_file c;
@@ -186,6 +217,8 @@ Test(config, node_errors_name_their_line)
 		  "a cluster ([node] sections) needs cluster and psk_file" },
 		{ "[service s]\nlisten = 1.2.3.4:80\n[node a]\nid = 1\ncontrol = 1.2.3.4:9\nmac = zz\n",
 		  "t.conf:6: mac: 'zz': expected aa:bb:cc:dd:ee:ff or auto" },
+		{ "[service s]\nlisten = 1.2.3.4:80\n[node a]\nid = 64\ncontrol = 1.2.3.4:9\n",
+		  "t.conf:4: id: '64'" },
 		{ "[service s]\nlisten = 1.2.3.4:80\nplacement = nearest\n",
 		  "t.conf:3: placement: 'nearest': expected local, spread or affinity" },
 		{ "[broker]\nnode = x\n[service s]\nlisten = 1.2.3.4:80\n",

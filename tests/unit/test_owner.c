@@ -24,7 +24,7 @@ static const int expected[N][N] = {
 	/* LOCAL    */ {   1,  0,  0,  0,  0,  0,  0,  0 },  /* only once its socket is gone */
 	/* FROZEN   */ {   1,  0,  1,  0,  0,  0,  0,  0 },  /* reset; the socket exists */
 	/* SHIPPING */ {   1,  1,  0,  0,  0,  1,  0,  0 },  /* reset; back; steered */
-	/* REDIRECT */ {   1,  0,  0,  0,  0,  0,  0,  0 },  /* steering ends */
+	/* REDIRECT */ {   1,  1,  0,  0,  0,  0,  0,  0 },  /* ends; COMMIT unsent */
 	/* PENDING  */ {   1,  0,  1,  0,  0,  0,  0,  0 },  /* aborted; committed */
 	/* MOVING   */ {   0,  0,  0,  0,  0,  0,  0,  0 },  /* migration: a later issue */
 };

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include "ctl/apps.h"
+#include "ctl/classify.h"
 #include "ctl/cluster.h"
 #include "ctl/owner.h"
 #include "ctl/reset.h"
@@ -34,9 +36,17 @@
                                          * (a sock_diag dump walks the whole socket
                                          * hash: ~ms with many TIME_WAIT sockets) */
 #define CB_SWEEP_MS 1000                /* how often steered flows are swept */
-#define CB_REMOTE_LINGER_NS (30ull * 1000000000ull)  /* steering kept after FIN/RST */
+#define CB_REMOTE_LINGER_NS (30ull * 1000000000ull)  /* steering kept after FIN/RST
+                                                      * and the last segment */
+#define CB_ADOPT_LEASE_MAX_MS 6000      /* ... or this long while the director's channel
+                                         * is down (it re-asks once the channel is up) */
+#define CB_DOWN_GRACE_MS 3000           /* a node's channel down this long: its steered
+                                         * clients are reset.  A controller restart
+                                         * there leaves its sockets serving meanwhile */
 #define CB_TIMING_MAX 256               /* hand-offs awaiting their DONE, for timing */
 #define CB_SAMPLES 4096                 /* hand-off times kept for percentiles */
+#define CB_SERVED_MAX 4096              /* adopted flows watched for their end */
+#define CB_SERVED_CHECKS 20             /* ... of which checked per tick (sock_diag) */
 
 struct node_state {
 	uint32_t id;
@@ -49,6 +59,8 @@ struct node_state {
 	unsigned long placed[CB_PLACE_R_MAX];   /* flows placed on it, by reason */
 	unsigned long committed, refused, timed_out, failed;
 	unsigned long lost;             /* its clients reset when it went down */
+	uint64_t down_since_ms;         /* channel not up since then; 0: up */
+	int down_done;                  /* its steered clients reset for that */
 };
 
 /* Target side: a flow shipped here, built in repair mode, awaiting COMMIT. */
@@ -59,10 +71,19 @@ struct adopt {
 	int from;                       /* the director (cfg->nodes index) */
 	int fd;                         /* in repair mode until COMMIT */
 	struct cb_sock_state st;        /* scalars only (queues are in the socket) */
-	int service, app;
+	uint32_t snd_nxt, rcv_nxt;      /* for a RST if it cannot go live */
+	int service, app;               /* app -1: removed by a reload meanwhile */
 	char rule[CB_CFG_NAME];
 	uint32_t bytes;                 /* request bytes queued in the socket */
-	uint64_t lease_ms;
+	uint64_t lease_ms, since_ms;
+};
+
+/* Target side: an adopted flow that went live, watched until its socket is
+ * gone so that the director drops its steering (CLOSED). */
+struct served {
+	struct cb_flow_key key;
+	uint32_t epoch;
+	uint32_t from_id;               /* the director's node id; 0: slot free */
 };
 
 struct cb_cluster {
@@ -78,9 +99,13 @@ struct cb_cluster {
 	uint32_t active[CB_CFG_MAX_SERVICES];   /* this node's connections, per service */
 	uint64_t active_ms, swept_ms;
 	uint32_t rnd;
-	uint8_t buf[CB_MSG_MAX];        /* a SHIP being built */
-	uint8_t image[CB_MSG_MAX];
+	uint32_t epoch;                 /* of the last move this controller started */
+	uint8_t image[CB_MSG_MAX];      /* a SHIP being built */
 	unsigned long adopted, adopt_refused, adopt_expired, adopt_failed, remote_swept;
+	unsigned long pending_cleared;  /* PENDING entries a previous controller left */
+	struct served served[CB_SERVED_MAX];
+	unsigned int served_next, served_check;
+	unsigned long served_untracked, served_closed;
 	/* first request byte at our hook -> the peer's DONE (its app has the fd) */
 	struct {
 		struct cb_flow_key key;
@@ -103,6 +128,22 @@ static uint32_t next_rnd(struct cb_cluster *c)
 	c->rnd ^= c->rnd >> 17;
 	c->rnd ^= c->rnd << 5;
 	return c->rnd;
+}
+
+/*
+ * The epoch of a new move: above every earlier one of this node, also across
+ * a controller restart (seeded from the monotonic clock, 64 per ms, which
+ * the rate of moves does not outrun), compared in serial arithmetic by the
+ * target: wraps after ~18 h, a move lives seconds.
+ */
+static uint32_t next_epoch(struct cb_cluster *c)
+{
+	uint32_t clock = (uint32_t)(cb_now_ms64() * 64);
+
+	c->epoch = (int32_t)(clock - c->epoch) > 0 ? clock : c->epoch + 1;
+	if (!c->epoch)
+		c->epoch = 1;   /* 0 is "never moved" */
+	return c->epoch;
 }
 
 static int node_by_id(const struct cb_cluster *c, uint32_t id)
@@ -245,7 +286,7 @@ static void fill_hello(void *arg, struct cb_msg_hello *h)
 static const struct cb_msg_svc_load *peer_load(const struct cb_cluster *c, int i, int s, int a)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
-	char name[2 * CB_CFG_NAME + 2];
+	char name[sizeof(((struct cb_msg_svc_load *)0)->name)];  /* truncated as sent */
 	uint32_t k;
 
 	snprintf(name, sizeof(name), "%s/%s", cfg->services[s].name, cfg->apps[a].name);
@@ -270,11 +311,34 @@ static void count_active(struct cb_cluster *c)
 		local.in4.sin_addr.s_addr = cfg->services[s].listen.vip_be;
 		local.in4.sin_port = cfg->services[s].listen.port_be;
 		n = cb_tuple_count_local(&local);
+		/* sockets shipped here and not committed are counted as in
+		 * flight, not as active */
+		n -= (int)adopting(c, s);
 		c->active[s] = n > 0 ? (uint32_t)n : 0;
 	}
 }
 
 /* ---- placement ---------------------------------------------------------------- */
+
+/* What an affinity service hashes: the client's address, or the request's
+ * path or host (TLS: its SNI) as classified; the first bytes if neither. */
+static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct pending *p)
+{
+	struct cb_request_info ri = { 0 };
+	const char *v = NULL;
+
+	if (svc->affinity_key == CB_AFFINITY_CLIENT)
+		return cb_place_hash(&p->key.saddr_be, 4);
+	if (cb_classify(p->slot->data, p->slot->len, &ri) == CB_CLS_DONE) {
+		if (svc->affinity_key == CB_AFFINITY_PATH && ri.proto == CB_PROTO_HTTP)
+			v = ri.path;
+		else if (svc->affinity_key == CB_AFFINITY_HOST)
+			v = ri.proto == CB_PROTO_TLS ? ri.sni : ri.host;
+	}
+	if (v && *v)
+		return cb_place_hash(v, strlen(v));
+	return cb_place_hash(p->slot->data, p->slot->len < 256 ? p->slot->len : 256);
+}
 
 int cb_cluster_place(struct cb_cluster *c, struct pending *p)
 {
@@ -313,12 +377,11 @@ int cb_cluster_place(struct cb_cluster *c, struct pending *p)
 		}
 		idx[n++] = i;
 	}
-	key = cfg->services[s].affinity_key == CB_AFFINITY_CLIENT
-		      ? cb_place_hash(&p->key.saddr_be, 4)
-		      : cb_place_hash(p->slot->data, p->slot->len < 256 ? p->slot->len : 256);
+	key = affinity_key(&cfg->services[s], p);
 	cb_place(&cfg->services[s], &self, peers, n, key, next_rnd(c), &r);
 	i = r.node < 0 ? c->self : idx[r.node];
-	c->nodes[i].placed[r.reason]++;
+	if (!p->placed)                 /* a flow is counted where it was first placed */
+		c->nodes[i].placed[r.reason]++;
 	if (i == c->self && self.offers && !p->placed)
 		c->active[s]++;         /* counted before the next sock_diag recount */
 	p->placed = 1;
@@ -353,13 +416,25 @@ static int build_ship(struct cb_cluster *c, struct pending *p, const struct cb_f
 	return 0;
 }
 
-/* Back to UNBOUND: the program holds it again, it is placed anew. */
+/* Held here again (UNBOUND): placed anew, or classified anew if a reload
+ * removed its service or app meanwhile. */
+static void held_again(struct cb_cluster *c, struct pending *p)
+{
+	p->tried |= 1ull << p->ship_node;
+	if (p->d.service < 0 || p->d.app < 0) {
+		p->state = P_ASSEMBLING;
+		p->dirty = 1;
+	} else {
+		p->state = P_WAITING;
+	}
+	c->env.shipped(c->env.arg, p, 0);
+}
+
+/* Back to UNBOUND: the program holds it again. */
 static void unship(struct cb_cluster *c, struct pending *p)
 {
 	cb_owner_move(c->env.flows, &p->key, CB_FLOW_SHIPPING, CB_FLOW_UNBOUND, NULL, NULL);
-	p->tried |= 1ull << p->ship_node;
-	p->state = P_WAITING;
-	c->env.shipped(c->env.arg, p, 0);
+	held_again(c, p);
 }
 
 int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node)
@@ -381,7 +456,7 @@ int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node)
 	}
 	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
 	f.bytes_in = p->slot->len;
-	p->epoch++;
+	p->epoch = next_epoch(c);
 	p->ship_node = node;
 	if ((err = build_ship(c, p, &f, &m)) ||
 	    (err = cb_links_send(c->links, c->nodes[node].id, &m)))
@@ -408,20 +483,64 @@ static struct pending *shipping(struct cb_cluster *c, int node, const struct cb_
 	return p;
 }
 
+/*
+ * PREPARED for no move in progress: a target re-asking after its channel
+ * came back (the COMMIT may have been lost with the old one), or a late
+ * answer.  Committed if this node steers the flow to it at that epoch,
+ * else aborted: one owner either way.
+ */
+static void recommit_or_abort(struct cb_cluster *c, int node, const struct cb_flow_key *k,
+			      uint32_t epoch)
+{
+	struct cb_remote rem;
+
+	if (!cb_remote_lookup(&c->steer, k, &rem) && rem.peer == c->nodes[node].id &&
+	    rem.epoch == epoch)
+		send_ref(c, node, CB_MSG_COMMIT, k, epoch, 0);
+	else
+		send_ref(c, node, CB_MSG_ABORT, k, epoch, 0);
+}
+
+/* The COMMIT could not be queued: the peer's socket stays inert (its lease
+ * drops it), the flow is held here again and placed anew. */
+static void uncommit(struct cb_cluster *c, struct pending *p, int err)
+{
+	char fs[64];
+
+	cb_err("run: %s: COMMIT to node %s: %s; placing it again",
+	       cb_fmt_flow(&p->key, fs, sizeof(fs)), cfg_of(c)->nodes[p->ship_node].name,
+	       strerror(-err));
+	if (cb_owner_move(c->env.flows, &p->key, CB_FLOW_REDIRECT, CB_FLOW_UNBOUND, NULL, NULL)) {
+		/* the flow is not ours to hold any more (cannot happen: only
+		 * this controller moves a REDIRECT entry); the peer's lease and
+		 * the sweep end it */
+		c->nodes[p->ship_node].failed++;
+		c->env.shipped(c->env.arg, p, 1);
+		return;
+	}
+	cb_remote_remove(&c->steer, &p->key, p->epoch);
+	send_ref(c, p->ship_node, CB_MSG_ABORT, &p->key, p->epoch, 0);
+	c->nodes[p->ship_node].failed++;
+	held_again(c, p);
+}
+
 /* PREPARED: steer the flow to the peer, then let it go live. */
 static void on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 {
 	struct cb_flow_key k;
-	struct pending *p = shipping(c, node, r, &k);
+	struct pending *p;
 	char fs[64];
 	int err;
 
+	if (key_from_msg(&r->flow, &k))
+		return;                 /* the codec checked it: cannot happen */
+	p = shipping(c, node, r, &k);
 	if (!p) {
-		send_ref(c, node, CB_MSG_ABORT, &k, r->epoch, 0);
+		recommit_or_abort(c, node, &k, r->epoch);
 		return;
 	}
 	/* the steering entry first: from the CAS on, segments go to the peer */
-	err = cb_remote_add(&c->steer, &k, (uint32_t)node, p->epoch);
+	err = cb_remote_add(&c->steer, &k, c->nodes[node].id, p->epoch);
 	if (!err)
 		err = cb_owner_move(c->env.flows, &k, CB_FLOW_SHIPPING, CB_FLOW_REDIRECT, NULL, NULL);
 	if (err) {
@@ -434,7 +553,10 @@ static void on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref 
 		return;
 	}
 	cb_fault(c->env.faults, "after-redirect");
-	send_ref(c, node, CB_MSG_COMMIT, &k, p->epoch, 0);
+	if ((err = send_ref(c, node, CB_MSG_COMMIT, &k, p->epoch, 0))) {
+		uncommit(c, p, err);
+		return;
+	}
 	if (p->first_xdp_ns) {          /* timed until the peer's DONE */
 		unsigned int t = c->timing_next++ % CB_TIMING_MAX;
 
@@ -500,7 +622,10 @@ static int sweep_one(const struct cb_flow_key *k, const struct cb_remote *r, voi
 {
 	struct sweep *s = arg;
 
-	if (r->closing_ns && s->now_ns - r->closing_ns > CB_REMOTE_LINGER_NS)
+	/* closed by the client and quiet since: a half-closed flow still
+	 * acknowledging its download keeps its steering */
+	if (r->closing_ns && s->now_ns - r->closing_ns > CB_REMOTE_LINGER_NS &&
+	    s->now_ns - r->last_ns > CB_REMOTE_LINGER_NS)
 		unsteer(s->c, k, r);
 	return 0;
 }
@@ -533,7 +658,7 @@ static int cmp_u32(const void *a, const void *b)
 /* p50 and p99 of the last hand-off times, in µs; 0 without samples. */
 static void handoff_percentiles(const struct cb_cluster *c, uint32_t *p50, uint32_t *p99)
 {
-	static uint32_t v[CB_SAMPLES];
+	uint32_t v[CB_SAMPLES];         /* 16 KB, once a second */
 	size_t n = c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES;
 
 	*p50 = *p99 = 0;
@@ -551,7 +676,7 @@ static void on_closed(struct cb_cluster *c, int node, const struct cb_msg_ref *m
 	struct cb_remote r;
 
 	if (key_from_msg(&m->flow, &k) || cb_remote_lookup(&c->steer, &k, &r) ||
-	    r.peer != (uint32_t)node || r.epoch != m->epoch)
+	    r.peer != c->nodes[node].id || r.epoch != m->epoch)
 		return;
 	unsteer(c, &k, &r);
 }
@@ -628,6 +753,8 @@ static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
 	}
 	a->fd = fd;
 	a->bytes = (uint32_t)a->st.rcvq_len;
+	a->snd_nxt = a->st.snd_una + (uint32_t)a->st.sndq_len;
+	a->rcv_nxt = a->st.rcv_seq + (uint32_t)a->st.rcvq_len;
 	/* the queues are in the socket now; m's bytes go with the frame */
 	a->st.rcvq = a->st.sndq = a->st.unsent = NULL;
 	a->st.rcvq_len = a->st.sndq_len = a->st.unsent_len = 0;
@@ -646,7 +773,7 @@ static void on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 		goto refuse;
 	}
 	if ((a = adopt_find(c, &k))) {
-		if (a->epoch >= m->epoch) {
+		if ((int32_t)(a->epoch - m->epoch) >= 0) {
 			reason = CB_REFUSE_STALE_EPOCH;
 			goto refuse;
 		}
@@ -675,13 +802,85 @@ static void on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 	a->service = svc;
 	a->app = app;
 	snprintf(a->rule, sizeof(a->rule), "%s", m->rule[0] ? m->rule : "default");
-	a->lease_ms = cb_now_ms64() + CB_ADOPT_LEASE_MS;
+	a->since_ms = cb_now_ms64();
+	a->lease_ms = a->since_ms + CB_ADOPT_LEASE_MS;
 	if (send_ref(c, node, CB_MSG_PREPARED, &k, m->epoch, 0))
 		adopt_drop(c, a);       /* the director will time out and abort */
 	return;
 refuse:
 	c->adopt_refused++;
 	send_ref(c, node, CB_MSG_REFUSED, &k, m->epoch, reason);
+}
+
+/* Watch an adopted flow until its socket is gone (served_check). */
+static void serve_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
+			uint32_t epoch)
+{
+	unsigned int i, at = c->served_next;
+
+	for (i = 0; i < CB_SERVED_MAX && c->served[at].from_id; i++)
+		at = (at + 1) % CB_SERVED_MAX;
+	if (i == CB_SERVED_MAX)
+		c->served_untracked++;  /* replaced: its steering ends by the sweep */
+	c->served[at] = (struct served){ .key = *k, .epoch = epoch, .from_id = c->nodes[node].id };
+	c->served_next = (at + 1) % CB_SERVED_MAX;
+}
+
+/*
+ * A few watched flows per tick: one whose socket is gone (closed, reset,
+ * out of TIME_WAIT) is told to its director, whose steering entry would
+ * otherwise outlive it when the client vanished without a FIN.
+ */
+static void serve_check(struct cb_cluster *c)
+{
+	unsigned int n;
+
+	for (n = 0; n < CB_SERVED_CHECKS; n++) {
+		struct served *w = &c->served[c->served_check];
+		union cb_sockaddr local = { .in4 = { .sin_family = AF_INET } };
+		union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET } };
+		int st, i;
+
+		c->served_check = (c->served_check + 1) % CB_SERVED_MAX;
+		if (!w->from_id)
+			continue;
+		local.in4.sin_addr.s_addr = w->key.daddr_be;
+		local.in4.sin_port = w->key.dport_be;
+		peer.in4.sin_addr.s_addr = w->key.saddr_be;
+		peer.in4.sin_port = w->key.sport_be;
+		st = cb_tuple_state(&local, &peer);
+		if (st != -ENOENT && st != TCP_CLOSE)
+			continue;       /* alive, or sock_diag failed: later */
+		i = node_by_id(c, w->from_id);
+		if (i >= 0 && !send_ref(c, i, CB_MSG_CLOSED, &w->key, w->epoch, 0))
+			c->served_closed++;
+		else if (i >= 0 && c->nodes[i].link == CB_LINK_UP)
+			continue;       /* its queue is full: later */
+		w->from_id = 0;
+	}
+}
+
+/* The adopted socket cannot serve: the client is reset, the director told. */
+static void adopt_failed(struct cb_cluster *c, int node, struct adopt *a, int live, int err)
+{
+	char fs[64];
+
+	cb_err("run: %s: adopted flow: %s; the client is reset",
+	       cb_fmt_flow(&a->key, fs, sizeof(fs)), strerror(-err));
+	if (live) {
+		cb_reset_socket(a->fd);         /* a live socket resets its client */
+	} else {
+		/* maybe still in repair mode, where closing sends nothing: the
+		 * entry goes first (the egress guard would drop our RST), then
+		 * the RST at the sequence the socket would have had */
+		close(a->fd);
+		if (cb_owner_move(c->env.flows, &a->key, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL, NULL))
+			cb_owner_move(c->env.flows, &a->key, CB_FLOW_PENDING, CB_OWNER_NONE, NULL,
+				      NULL);
+		cb_reset_send(&a->key, a->snd_nxt, a->rcv_nxt);
+	}
+	c->adopt_failed++;
+	send_ref(c, node, CB_MSG_CLOSED, &a->key, a->epoch, 0);
 }
 
 /* COMMIT: the director steers the flow here; go live, hand it to the app. */
@@ -691,33 +890,36 @@ static void on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r
 	struct cb_flow_key k;
 	struct adopt *a;
 	const char *step = NULL;
-	char msg[256], cl[32], fs[64];
+	char msg[256], cl[32];
 	int conn, err;
 
 	if (key_from_msg(&r->flow, &k) || !(a = adopt_find(c, &k)) || a->from != node ||
 	    a->epoch != r->epoch)
 		return;
 	a->used = 0;
+	if (a->app < 0) {
+		adopt_failed(c, node, a, 0, -ENOENT);   /* its app left the configuration */
+		return;
+	}
 	err = cb_owner_move(c->env.flows, &k, CB_FLOW_PENDING, CB_FLOW_LOCAL, NULL, NULL);
 	if (!err)
 		err = cb_repair_go_live(a->fd, &a->st, &step);
-	if (!err) {
-		snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
-			 cb_fmt_addr(k.saddr_be, k.sport_be, cl, sizeof(cl)),
-			 cfg->services[a->service].name, a->rule, cfg->apps[a->app].name, a->bytes);
-		err = cb_apps_deliver(c->env.apps, a->app, msg, a->fd, &conn);
-	}
 	if (err) {
-		/* fail closed: our socket resets the client itself (we own it now) */
-		cb_err("run: %s: adopted flow: %s", cb_fmt_flow(&k, fs, sizeof(fs)), strerror(-err));
-		cb_reset_socket(a->fd);
-		c->adopt_failed++;
-		send_ref(c, node, CB_MSG_CLOSED, &k, r->epoch, 0);
+		adopt_failed(c, node, a, 0, err);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
+		 cb_fmt_addr(k.saddr_be, k.sport_be, cl, sizeof(cl)),
+		 cfg->services[a->service].name, a->rule, cfg->apps[a->app].name, a->bytes);
+	err = cb_apps_deliver(c->env.apps, a->app, msg, a->fd, &conn);
+	if (err) {
+		adopt_failed(c, node, a, 1, err);
 		return;
 	}
 	close(a->fd);
 	c->adopted++;
 	c->active[a->service]++;        /* until the next sock_diag recount */
+	serve_track(c, node, &k, r->epoch);
 	send_ref(c, node, CB_MSG_DONE, &k, r->epoch, 0);
 }
 
@@ -731,16 +933,42 @@ static void on_abort(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 		adopt_drop(c, a);
 }
 
-/* No COMMIT within the lease: the director gave up, or is gone. */
+/*
+ * No COMMIT within the lease: the director gave up, or is gone.  While its
+ * channel is down the lease runs longer: the COMMIT may have been lost with
+ * the channel, and the flow asked for again once it is back (reask).
+ */
 static void adopt_leases(struct cb_cluster *c, uint64_t now)
 {
 	int i;
 
-	for (i = 0; i < CB_ADOPT_MAX; i++)
-		if (c->adopts[i].used && now > c->adopts[i].lease_ms) {
-			adopt_drop(c, &c->adopts[i]);
-			c->adopt_expired++;
-		}
+	for (i = 0; i < CB_ADOPT_MAX; i++) {
+		struct adopt *a = &c->adopts[i];
+
+		if (!a->used || now <= a->lease_ms)
+			continue;
+		if (c->nodes[a->from].link != CB_LINK_UP && now - a->since_ms < CB_ADOPT_LEASE_MAX_MS)
+			continue;
+		adopt_drop(c, a);
+		c->adopt_expired++;
+	}
+}
+
+/* The director's channel is back: PREPARED again for what awaits its COMMIT. */
+static void reask(struct cb_cluster *c, int node)
+{
+	uint64_t now = cb_now_ms64();
+	int i;
+
+	for (i = 0; i < CB_ADOPT_MAX; i++) {
+		struct adopt *a = &c->adopts[i];
+
+		if (!a->used || a->from != node)
+			continue;
+		if (!send_ref(c, node, CB_MSG_PREPARED, &a->key, a->epoch, 0) &&
+		    a->lease_ms < now + CB_ADOPT_LEASE_MS)
+			a->lease_ms = now + CB_ADOPT_LEASE_MS;
+	}
 }
 
 /* ---- channel callbacks ------------------------------------------------------------ */
@@ -751,10 +979,15 @@ static void steer_to(struct cb_cluster *c, int i)
 	struct cb_service_key ctl;
 	int err;
 
+	struct cb_peer cur;
+	uint32_t id = c->nodes[i].id;
+
 	if (!c->nodes[i].mac_known || cb_parse_service(n->control, &ctl))
 		return;
-	cb_peer_set_up(&c->steer, (uint32_t)i, 0);      /* a MAC changes only while down */
-	err = cb_peer_set(&c->steer, (uint32_t)i, c->nodes[i].mac, ctl.vip_be, 1);
+	if (!cb_peer_get(&c->steer, id, &cur) && cur.up && !memcmp(cur.mac, c->nodes[i].mac, 6))
+		return;         /* steered there already (a blip, or a restart here) */
+	cb_peer_set_up(&c->steer, id, 0);       /* a MAC changes only while down */
+	err = cb_peer_set(&c->steer, id, c->nodes[i].mac, ctl.vip_be, 1);
 	if (err)
 		cb_err("run: node %s: steering: %s", n->name, strerror(-err));
 }
@@ -783,16 +1016,15 @@ static int reset_steered(const struct cb_flow_key *k, const struct cb_remote *r,
 	return 0;
 }
 
+/* Down for longer than the grace: its flows' segments get our RST. */
 static void node_down(struct cb_cluster *c, int i)
 {
-	struct down d = { .c = c, .node = (uint32_t)i };
+	struct down d = { .c = c, .node = c->nodes[i].id };
 
-	/* its flows' segments: the program answers them with a RST */
-	cb_peer_set_up(&c->steer, (uint32_t)i, 0);
+	cb_peer_set_up(&c->steer, c->nodes[i].id, 0);
 	cb_remote_foreach(&c->steer, reset_steered, &d);
-	if (d.reset)
-		cb_info("run: node %s is down: %lu of its clients reset",
-			cfg_of(c)->nodes[i].name, d.reset);
+	cb_info("run: node %s down for %d ms: %lu of its clients reset",
+		cfg_of(c)->nodes[i].name, CB_DOWN_GRACE_MS, d.reset);
 	c->nodes[i].lost += d.reset;
 }
 
@@ -805,10 +1037,31 @@ static void on_state(void *arg, uint32_t peer_id, int state)
 		return;
 	cb_info("run: node %s is %s", cfg_of(c)->nodes[i].name, cb_link_state_name(state));
 	c->nodes[i].link = state;
-	if (state == CB_LINK_UP)
+	if (state == CB_LINK_UP) {
+		c->nodes[i].down_since_ms = 0;
+		c->nodes[i].down_done = 0;
 		steer_to(c, i);
-	else if (state == CB_LINK_DOWN)
+		reask(c, i);
+	} else if (state == CB_LINK_DOWN && !c->nodes[i].down_since_ms) {
+		c->nodes[i].down_since_ms = cb_now_ms64();  /* reset after the grace */
+	}
+}
+
+/* Nodes down past the grace (also those never up since this controller
+ * started, whose steered flows a previous one left). */
+static void downs(struct cb_cluster *c, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < c->n_nodes; i++) {
+		struct node_state *n = &c->nodes[i];
+
+		if (i == c->self || n->link == CB_LINK_UP || n->down_done || !n->down_since_ms ||
+		    now - n->down_since_ms < CB_DOWN_GRACE_MS)
+			continue;
 		node_down(c, i);
+		n->down_done = 1;
+	}
 }
 
 static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)
@@ -906,6 +1159,27 @@ static int links_open(struct cb_cluster *c, const struct cb_config_file *cfg)
 	return err;
 }
 
+/* PENDING entries a previous controller left: their repair sockets died
+ * with it; the tuples would drop every segment.  A client steered here
+ * meanwhile gets our RST (no flow, no socket): fail closed. */
+static int clear_one(const struct cb_flow_key *k, const struct cb_flow *f, void *arg)
+{
+	struct cb_cluster *c = arg;
+
+	if (f->state == CB_FLOW_PENDING && !adopt_find(c, k) &&
+	    !cb_owner_move(c->env.flows, k, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL))
+		c->pending_cleared++;
+	return 0;
+}
+
+static void clear_pending(struct cb_cluster *c)
+{
+	cb_flows_foreach(c->env.flows, clear_one, c);
+	if (c->pending_cleared)
+		cb_info("run: %lu flows shipped to the previous controller here, not committed: "
+			"removed", c->pending_cleared);
+}
+
 /* The configuration as the membership provider sees it (members.h). */
 static void members_of(const struct cb_config_file *cfg, struct cb_members *ms)
 {
@@ -970,6 +1244,8 @@ int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env)
 	for (i = 0; i < c->n_nodes; i++) {
 		c->nodes[i].id = cfg->nodes[i].id;
 		c->nodes[i].link = i == c->self ? CB_LINK_UP : CB_LINK_DOWN;
+		/* steering a previous controller left stays through the grace */
+		c->nodes[i].down_since_ms = i == c->self ? 0 : cb_now_ms64();
 	}
 	if ((err = load_members(c, cfg))) {
 		cb_err("run: the cluster's members: %s", strerror(-err));
@@ -980,9 +1256,7 @@ int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env)
 		       env->ifname, strerror(-err));
 		goto fail;
 	}
-	for (i = 0; i < c->n_nodes; i++)
-		if (i != c->self)
-			cb_peer_set_up(&c->steer, (uint32_t)i, 0);
+	clear_pending(c);
 	if ((err = links_open(c, cfg)))
 		goto fail;
 	count_active(c);
@@ -1022,11 +1296,36 @@ void cb_cluster_tick(struct cb_cluster *c, uint64_t now)
 	}
 	ship_deadlines(c, now);
 	adopt_leases(c, now);
+	downs(c, now);
+	serve_check(c);
 	if (now - c->swept_ms >= CB_SWEEP_MS) {
 		sw.now_ns = cb_steer_now_ns();
 		cb_remote_foreach(&c->steer, sweep_one, &sw);
 		c->swept_ms = now;
 	}
+}
+
+void cb_cluster_remap(struct cb_cluster *c, const int *svc, int n_svc, const int *app, int n_app)
+{
+	uint32_t active[CB_CFG_MAX_SERVICES] = { 0 };
+	int i;
+
+	for (i = 0; i < CB_ADOPT_MAX; i++) {
+		struct adopt *a = &c->adopts[i];
+
+		if (!a->used)
+			continue;
+		a->service = a->service < n_svc ? svc[a->service] : -1;
+		a->app = a->app >= 0 && a->app < n_app ? app[a->app] : -1;
+		if (a->service < 0)
+			a->app = -1;
+	}
+	for (i = 0; i < n_svc; i++)
+		if (svc[i] >= 0)
+			active[svc[i]] = c->active[i];
+	memcpy(c->active, active, sizeof(active));
+	for (i = 0; i < c->n_nodes; i++)    /* until their next LOAD */
+		memset(c->nodes[i].sent, 0, sizeof(c->nodes[i].sent));
 }
 
 /* ---- what operators see ------------------------------------------------------------ */
@@ -1069,8 +1368,15 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		   "connbroker_adoptions_total{result=\"served\"} %lu\n"
 		   "connbroker_adoptions_total{result=\"refused\"} %lu\n"
 		   "connbroker_adoptions_total{result=\"expired\"} %lu\n"
-		   "connbroker_adoptions_total{result=\"failed\"} %lu\n",
-		c->adopted, c->adopt_refused, c->adopt_expired, c->adopt_failed);
+		   "connbroker_adoptions_total{result=\"failed\"} %lu\n"
+		   "# HELP connbroker_adopted_closed_total Flows served here whose end was told to their director.\n"
+		   "# TYPE connbroker_adopted_closed_total counter\nconnbroker_adopted_closed_total %lu\n"
+		   "# HELP connbroker_adopted_untracked_total Flows served here not watched for their end (table of %d full).\n"
+		   "# TYPE connbroker_adopted_untracked_total counter\nconnbroker_adopted_untracked_total %lu\n"
+		   "# HELP connbroker_pending_cleared_total Uncommitted flows a previous controller left here, removed at start.\n"
+		   "# TYPE connbroker_pending_cleared_total counter\nconnbroker_pending_cleared_total %lu\n",
+		c->adopted, c->adopt_refused, c->adopt_expired, c->adopt_failed, c->served_closed,
+		CB_SERVED_MAX, c->served_untracked, c->pending_cleared);
 	if (cb_remote_stats(&c->steer, 0, &rs))
 		memset(&rs, 0, sizeof(rs));
 	fprintf(o, "# HELP connbroker_steered_flows Flows steered to other nodes (entries of cb_remote, of %d).\n"

@@ -69,9 +69,19 @@ int cb_cluster_place(struct cb_cluster *c, struct pending *p);
 /*
  * Ship p to node `node`: 0 when the SHIP left (p is P_SHIPPING until
  * env->shipped() says how it ended), else -errno and p as it was
- * (-ECONNRESET / -ENOENT: the client closed it meanwhile).
+ * (-ECONNRESET: the client closed it meanwhile; -ENOENT: its entry is
+ * gone, evicted).
  */
 int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node);
+
+/*
+ * A reload renumbered services and apps (map[old index] = new index, -1:
+ * removed), before the new configuration is in place: flows awaiting their
+ * COMMIT here follow (one whose app is gone is reset when committed), the
+ * per-service figures follow or go.  The nodes cannot change (the caller
+ * refuses such a reload: cb_config_same_cluster).
+ */
+void cb_cluster_remap(struct cb_cluster *c, const int *svc, int n_svc, const int *app, int n_app);
 
 /* Prometheus text of the cluster's figures. */
 void cb_cluster_metrics(const struct cb_cluster *c, FILE *out);

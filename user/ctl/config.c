@@ -364,8 +364,9 @@ static int key_node(struct pstate *ps, const char *k, const char *v)
 	struct cb_node_cfg *n = &ps->c->nodes[ps->c->n_nodes - 1];
 	struct cb_service_key ck;
 
+	/* the index of its entry in cb_peers (steered flows name it) */
 	if (!strcmp(k, "id"))
-		return parse_u32_key(ps, k, v, 1, 65535, &n->id);
+		return parse_u32_key(ps, k, v, 1, CB_MAX_PEERS - 1, &n->id);
 	if (!strcmp(k, "control")) {
 		if (cb_parse_service(v, &ck))
 			return fail(ps, "control: bad address '%s': expected IPv4:PORT", v);
@@ -621,6 +622,23 @@ int cb_config_rule(const struct cb_config_file *c, const char *name)
 		if (!strcmp(c->rules[i].name, name))
 			return i;
 	return -1;
+}
+
+int cb_config_same_cluster(const struct cb_config_file *a, const struct cb_config_file *b)
+{
+	int i;
+
+	if (a->n_nodes != b->n_nodes || a->self != b->self || strcmp(a->cluster, b->cluster) ||
+	    strcmp(a->psk_file, b->psk_file))
+		return 0;
+	for (i = 0; i < a->n_nodes; i++) {
+		const struct cb_node_cfg *x = &a->nodes[i], *y = &b->nodes[i];
+
+		if (strcmp(x->name, y->name) || x->id != y->id || strcmp(x->control, y->control) ||
+		    x->mac_auto != y->mac_auto || (!x->mac_auto && memcmp(x->mac, y->mac, 6)))
+			return 0;
+	}
+	return 1;
 }
 
 /* ---- diff, for the log of a reload --------------------------------------- */

@@ -114,7 +114,7 @@ struct cb_service_cfg {
  */
 struct cb_node_cfg {
 	char name[CB_CFG_NAME];
-	uint32_t id;                    /* 1..65535, unique */
+	uint32_t id;                    /* 1..CB_MAX_PEERS-1, unique: its cb_peers index */
 	char control[64];               /* IP:PORT its controller listens on for peers */
 	uint8_t mac[6];                 /* how a director steers to it */
 	int mac_auto;                   /* 1: the neighbour entry of its control address */
@@ -157,6 +157,14 @@ int cb_config_rule(const struct cb_config_file *c, const char *name);
 int cb_config_node(const struct cb_config_file *c, const char *name);
 /* Make `name` this node (run --node): 0, or -1 with a message in err. */
 int cb_config_set_node(struct cb_config_file *c, const char *name, char *err, size_t errlen);
+
+/*
+ * 1 when a and b describe the same cluster as a running controller sees it
+ * (name, key file, this node, and every node's name, id, control address
+ * and MAC, in order): what a reload may not change.  Services a node
+ * offers may change.
+ */
+int cb_config_same_cluster(const struct cb_config_file *a, const struct cb_config_file *b);
 
 /*
  * What changed from a to b, one line per section added, removed or changed

@@ -245,13 +245,24 @@ static int place_elsewhere(struct ctl *c, struct pending *p)
 	c->busy = p;
 	err = cb_cluster_ship(c->cluster, p, node);
 	c->busy = NULL;
-	if (!err)
+	switch (err) {
+	case 0:
 		return 1;
-	if (err == -ECONNRESET || err == -ENOENT) {
+	case -ECONNRESET:
+		/* the client closed it; a tuple SHIPPING now is a newer
+		 * connection on it that the move caught: it cannot go, reset */
+		if (cb_owner_state(&c->flows, &p->key) == CB_FLOW_SHIPPING &&
+		    reset_held(c, &p->key) == 1)
+			c->st.failed++;
 		cb_pending_free(&c->pend, p);
 		return 1;
+	case -ENOENT:
+		reset_flow(c, p, -1);   /* vanished (evicted?): its client waits */
+		cb_pending_free(&c->pend, p);
+		return 1;
+	default:
+		return 0;       /* not shipped: served here after all */
 	}
-	return 0;               /* not shipped: served here after all */
 }
 
 /* A shipped flow settled (ctl/cluster.c): gone to its node, or back here. */
@@ -265,8 +276,9 @@ static void shipped(void *arg, struct pending *p, int committed)
 		cb_pending_free(&c->pend, p);
 		return;
 	}
-	/* refused or unanswered: another node, or here (p is P_WAITING) */
-	if (!place_elsewhere(c, p))
+	/* refused or unanswered: another node, or here; classified anew
+	 * first if a reload removed its service or app (P_ASSEMBLING) */
+	if (p->state == P_WAITING && !place_elsewhere(c, p))
 		deliver(c, p);
 }
 
@@ -431,6 +443,11 @@ static void recover(struct ctl *c)
 		if (p->state == P_FREE)
 			continue;
 		st = cb_owner_state(&c->flows, &p->key);
+		/* being shipped when the last controller died: held here again
+		 * (the peer's inert socket expires without its COMMIT) */
+		if (st == CB_FLOW_SHIPPING &&
+		    !cb_owner_move(&c->flows, &p->key, CB_FLOW_SHIPPING, CB_FLOW_UNBOUND, NULL, NULL))
+			st = CB_FLOW_UNBOUND;
 		if (st == CB_FLOW_UNBOUND || st == CB_FLOW_FROZEN) {
 			kept++;
 			continue;
@@ -519,12 +536,13 @@ static void remap_pending(struct ctl *c, const int *svc, const int *rule, const 
 	for (i = 0; i < CB_PENDING_MAX; i++) {
 		struct pending *p = &c->pend.p[i];
 
-		if (p->state != P_WAITING)
+		if (p->state != P_WAITING && p->state != P_SHIPPING)
 			continue;
-		p->d.service = svc[p->d.service];
+		p->d.service = p->d.service >= 0 ? svc[p->d.service] : -1;
 		p->d.rule = p->d.rule >= 0 ? rule[p->d.rule] : -1;
 		p->d.app = p->d.app >= 0 ? app[p->d.app] : -1;
-		if (p->d.service < 0 || p->d.app < 0) {
+		/* a shipping one is classified anew if it comes back (cluster.c) */
+		if (p->state == P_WAITING && (p->d.service < 0 || p->d.app < 0)) {
 			p->state = P_ASSEMBLING;
 			p->dirty = 1;
 		}
@@ -553,9 +571,14 @@ static void reload(struct ctl *c)
 		free(new);
 		return;
 	}
-	if (new->n_nodes != old->n_nodes || new->self != old->self)
-		cb_info("reload: the cluster's nodes changed: restart the controller for that "
-			"(placement and services follow the new file now)");
+	if (!cb_config_same_cluster(old, new)) {
+		cb_err("reload: the cluster (its nodes, their ids, addresses or MACs, this node, "
+		       "its name or key) changed: restart the controller for that; the running "
+		       "configuration is kept");
+		c->st.reload_failures++;
+		free(new);
+		return;
+	}
 	if (strcmp(new->metrics, old->metrics))
 		cb_info("reload: metrics address %s ignored until a restart (still %s)", new->metrics,
 			old->metrics);
@@ -565,6 +588,8 @@ static void reload(struct ctl *c)
 	name_map(rule, old->n_rules, old, new, cb_config_rule, rule_name);
 	name_map(app, old->n_apps, old, new, cb_config_app, app_name);
 	remap_pending(c, svc, rule, app);
+	if (c->cluster)
+		cb_cluster_remap(c->cluster, svc, old->n_services, app, old->n_apps);
 	cb_apps_remap(&c->apps, new, app, old->n_apps);
 	cb_sup_remap(&c->sup, app, old->n_apps);
 	remap_counts(c->st.rule_hits, rule, old->n_rules, CB_CFG_MAX_RULES);

@@ -27,6 +27,8 @@ static const struct {
 	{ CB_FLOW_SHIPPING, CB_FLOW_UNBOUND,
 	  "the peer refused or did not answer: held here again, placed anew" },
 	{ CB_FLOW_SHIPPING, CB_OWNER_NONE, "reset: shipping failed and no node can take it" },
+	{ CB_FLOW_REDIRECT, CB_FLOW_UNBOUND,
+	  "the COMMIT could not be sent: the peer's socket stays inert, held here again" },
 	{ CB_FLOW_REDIRECT, CB_OWNER_NONE,
 	  "steering ends: the connection closed, or its node is gone" },
 	/* the target of a hand-off */

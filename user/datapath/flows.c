@@ -83,19 +83,42 @@ int cb_flows_delete_if(const struct cb_flows *t, const struct cb_flow_key *k, ui
 	return run_req(t->prog->progs.cb_flow_cad, &req, old);
 }
 
-int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n)
+int cb_flows_foreach(const struct cb_flows *t, cb_flow_fn fn, void *arg)
 {
 	struct cb_flow_key k, next;
 	struct cb_flow f;
-	int more;
+	int more, ret;
 
-	memset(by_state, 0, n * sizeof(*by_state));
 	more = bpf_map_get_next_key(t->fd, NULL, &k) == 0;
 	while (more) {
-		if (bpf_map_lookup_elem(t->fd, &k, &f) == 0 && f.state < n)
-			by_state[f.state]++;
+		/* the next key first: fn may remove this entry */
 		more = bpf_map_get_next_key(t->fd, &k, &next) == 0;
+		if (bpf_map_lookup_elem(t->fd, &k, &f) == 0 && (ret = fn(&k, &f, arg)))
+			return ret;
 		k = next;
 	}
 	return 0;
+}
+
+struct count {
+	unsigned long *by_state;
+	unsigned int n;
+};
+
+static int count_one(const struct cb_flow_key *k, const struct cb_flow *f, void *arg)
+{
+	struct count *c = arg;
+
+	(void)k;
+	if (f->state < c->n)
+		c->by_state[f->state]++;
+	return 0;
+}
+
+int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n)
+{
+	struct count c = { .by_state = by_state, .n = n };
+
+	memset(by_state, 0, n * sizeof(*by_state));
+	return cb_flows_foreach(t, count_one, &c);
 }

@@ -49,5 +49,8 @@ int cb_flows_delete_if(const struct cb_flows *t, const struct cb_flow_key *k, ui
 int cb_flows_insert(const struct cb_flows *t, const struct cb_flow_key *k, const struct cb_flow *f);
 /* Entries by state (index = enum cb_flow_state, up to n); walks the table. */
 int cb_flows_count(const struct cb_flows *t, unsigned long *by_state, unsigned int n);
+/* Call fn for each entry (a copy) until it returns non-zero, which is returned. */
+typedef int (*cb_flow_fn)(const struct cb_flow_key *k, const struct cb_flow *f, void *arg);
+int cb_flows_foreach(const struct cb_flows *t, cb_flow_fn fn, void *arg);
 
 #endif
