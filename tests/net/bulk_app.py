@@ -4,6 +4,7 @@
   GET .../bytes/N     N bytes of a fixed pattern (sha256 of it in the X-Sha256 header)
   POST ...            the body's length and sha256 (uploads)
   GET .../hold/S      answers after S seconds (a slow app)
+  GET .../reset       no answer: the connection is reset (SO_LINGER 0)
   anything else       "app=APP path=PATH node=NODE"
 
 usage: bulk_app.py SOCKET APP NODE          connections from connbroker
@@ -12,6 +13,7 @@ usage: bulk_app.py SOCKET APP NODE          connections from connbroker
 """
 import hashlib
 import socket
+import struct
 import sys
 import threading
 import time
@@ -48,6 +50,10 @@ def serve(conn, app, node):
             break
         body += chunk
     extra = b""
+    if path.endswith("/reset"):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        return
     if method == "POST":
         reply = ("app=%s node=%s body=%d sha256=%s\n" % (app, node, len(body),
                  hashlib.sha256(body).hexdigest())).encode()

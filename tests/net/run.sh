@@ -1200,11 +1200,26 @@ cluster_start() {
 		mode=tc; [ "$name" = dir ] && mode=native
 		nsx "$ns" "$CB" attach "$ifn" --service "$CB_VIP:80" --mode "$mode" || die "attach $name"
 		at_exit "nsx $ns $CB detach $ifn >/dev/null 2>&1"
+		cluster_ctl "$name"
+	done
+	cluster_wait_up
+}
+
+# (Re)start the controller of node $1; its log goes on in ctl-$1.log.
+cluster_ctl() {
+	local n name ns ifn
+	for n in $CL_NODES; do
+		IFS=: read -r name ns ifn <<<"$n"
+		[ "$name" = "$1" ] || continue
 		nsenter --net=/run/netns/"$ns" env CONNBROKER_FAULT="$(eval echo "\${CL_FAULT_$name:-}")" \
 			"$CB" run --config "$WORK/cluster.conf" --interface "$ifn" \
-			--node "$name" --socket "$WORK/$name.sock" > "$WORK/ctl-$name.log" 2>&1 &
+			--node "$name" --socket "$WORK/$name.sock" >> "$WORK/ctl-$name.log" 2>&1 &
 		eval "CTL_$name=\$!"; BG_PIDS+=($!)
 	done
+}
+
+cluster_wait_up() {
+	local i
 	for i in $(seq 1 50); do
 		[ "$(dir curl -s http://127.0.0.1:9464/metrics | grep -c '^connbroker_node_up{node="b[12]"} 2$')" = 2 ] && return 0
 		sleep 0.1
@@ -1358,6 +1373,57 @@ test_cluster_backend_dies() {
 		die "the director did not reset b1's client after the grace"
 }
 
+# Controllers restart under a live steered download: the director's (its
+# steering stays in the maps, the new one finds its peers up again within
+# the grace), then the backend's (the app holds the socket).  The download
+# ends byte-exact with no RST.  And a flow whose app resets it (the
+# director sees no FIN: the reset goes from b1 straight to the client) loses
+# its steering within seconds: b1 watches the socket and says CLOSED.
+test_cluster_restarts_keep_flows() {
+	local pcap=$WORK/cl-restart.pcap out hdr sum steered before i
+	cluster_conf ""
+	cluster_start
+	cluster_app b1 one; cluster_app b2 web
+	sleep 0.8
+	capture_start "$pcap"
+	cli curl -s -m 30 --limit-rate 1M -D "$WORK/rs.hdr" -o "$WORK/rs.body" \
+		"http://$CB_VIP/one/bytes/6000000" &
+	local dl=$!; BG_PIDS+=("$dl")
+	sleep 1
+	dir curl -s http://127.0.0.1:9464/metrics | grep -q 'connbroker_steered_flows [1-9]' || die "nothing steered"
+	kill -9 "$CTL_dir"; wait "$CTL_dir" 2>/dev/null
+	sleep 0.5
+	cluster_ctl dir
+	cluster_wait_up
+	sleep 0.5
+	kill -9 "$CTL_b1"; wait "$CTL_b1" 2>/dev/null
+	sleep 0.5
+	cluster_ctl b1
+	cluster_wait_up
+	cluster_app b1 one      # apps register again with a new controller; this one
+	                        # is new (the first still serves the download)
+	wait "$dl" || die "the download failed across the restarts (curl $?)"
+	capture_stop
+	hdr=$(grep -i '^x-sha256' "$WORK/rs.hdr" | tr -d '\r' | awk '{print $2}')
+	sum=$(sha256sum "$WORK/rs.body" | awk '{print $1}')
+	expect_eq "$(stat -c %s "$WORK/rs.body")" 6000000 "download size"
+	expect_eq "$sum" "$hdr" "download bytes"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
+	grep -q "down for 3000 ms" "$WORK/ctl-dir.log" && die "a node was declared down across a restart"
+	# the app resets it: no FIN reaches the director, b1 tells it (the
+	# download's steering stays 30 s after its FIN: counted before)
+	before=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_steered_flows /{print $2}')
+	out=$(cli curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$CB_VIP/one/reset"); echo "reset: $out"
+	for i in $(seq 1 50); do
+		steered=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_steered_flows /{print $2}')
+		[ "$steered" = "$before" ] && break
+		sleep 0.1
+	done
+	expect_eq "$steered" "$before" "steering of the reset flow removed (CLOSED from b1)"
+	nsx "$CB_NS_B1" curl -s http://127.0.0.1:9464/metrics | grep -q '^connbroker_adopted_closed_total [1-9]' ||
+		die "b1 did not report the flow closed"
+}
+
 # A node that refuses what is shipped to it: each such flow goes back to
 # UNBOUND on the director and is placed again without that node; every
 # request is served, by the other backend.
@@ -1428,6 +1494,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
+	   test_cluster_restarts_keep_flows
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 

@@ -46,7 +46,8 @@
 #define CB_TIMING_MAX 256               /* hand-offs awaiting their DONE, for timing */
 #define CB_SAMPLES 4096                 /* hand-off times kept for percentiles */
 #define CB_SERVED_MAX 4096              /* adopted flows watched for their end */
-#define CB_SERVED_CHECKS 20             /* ... of which checked per tick (sock_diag) */
+#define CB_SERVED_CHECKS 64             /* ... of which asked about per tick (one
+                                         * sock_diag query each, ~10 us) */
 
 struct node_state {
 	uint32_t id;
@@ -833,9 +834,9 @@ static void serve_track(struct cb_cluster *c, int node, const struct cb_flow_key
  */
 static void serve_check(struct cb_cluster *c)
 {
-	unsigned int n;
+	unsigned int n, asked = 0;
 
-	for (n = 0; n < CB_SERVED_CHECKS; n++) {
+	for (n = 0; n < CB_SERVED_MAX && asked < CB_SERVED_CHECKS; n++) {
 		struct served *w = &c->served[c->served_check];
 		union cb_sockaddr local = { .in4 = { .sin_family = AF_INET } };
 		union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET } };
@@ -844,6 +845,7 @@ static void serve_check(struct cb_cluster *c)
 		c->served_check = (c->served_check + 1) % CB_SERVED_MAX;
 		if (!w->from_id)
 			continue;
+		asked++;
 		local.in4.sin_addr.s_addr = w->key.daddr_be;
 		local.in4.sin_port = w->key.dport_be;
 		peer.in4.sin_addr.s_addr = w->key.saddr_be;
