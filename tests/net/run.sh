@@ -1443,6 +1443,31 @@ test_cluster_refused_goes_elsewhere() {
 	grep -q "refused it (reason 0); placing it again" "$WORK/ctl-dir.log" || die "refusal not logged"
 }
 
+# The COMMIT is lost with its channel (fault lose-commit: the director
+# steers the flow, then drops the channel instead of sending it): the
+# backend keeps the socket inert past its 2 s lease while the channel is
+# down, asks again once it is back, and the director commits what it
+# steers there.  The request is answered by b1, with no RST.
+test_cluster_commit_lost() {
+	local pcap=$WORK/cl-lost.pcap out t0 t1
+	cluster_conf ""
+	CL_FAULT_dir=lose-commit cluster_start
+	cluster_app b1 one
+	sleep 0.8
+	capture_start "$pcap"
+	t0=$(date +%s%N)
+	out=$(cli curl -s -m 10 "http://$CB_VIP/one/lost"); echo "$out"
+	t1=$(date +%s%N)
+	capture_stop
+	echo "answered after $(( (t1 - t0) / 1000000 )) ms"
+	grep -q "app=one path=/one/lost node=b1" <<<"$out" || die "not served by b1: $out"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="recommitted"}')
+	echo "$out"
+	[ "${out##* }" -ge 1 ] || die "no COMMIT sent again"
+	grep -q "fault lose-commit" "$WORK/ctl-dir.log" || die "the channel was not dropped"
+}
+
 # The control channel: garbage, a wrong key and a half TLS record are
 # refused and counted; the controller keeps serving.
 test_cluster_channel_rejects() {
@@ -1494,7 +1519,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
-	   test_cluster_restarts_keep_flows
+	   test_cluster_restarts_keep_flows test_cluster_commit_lost
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 

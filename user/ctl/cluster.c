@@ -59,6 +59,7 @@ struct node_state {
 	uint32_t sent[CB_CFG_MAX_SERVICES];     /* hand-offs to it since that report */
 	unsigned long placed[CB_PLACE_R_MAX];   /* flows placed on it, by reason */
 	unsigned long committed, refused, timed_out, failed;
+	unsigned long recommitted;      /* COMMITs sent again when it re-asked */
 	unsigned long lost;             /* its clients reset when it went down */
 	uint64_t down_since_ms;         /* channel not up since then; 0: up */
 	int down_done;                  /* its steered clients reset for that */
@@ -496,10 +497,12 @@ static void recommit_or_abort(struct cb_cluster *c, int node, const struct cb_fl
 	struct cb_remote rem;
 
 	if (!cb_remote_lookup(&c->steer, k, &rem) && rem.peer == c->nodes[node].id &&
-	    rem.epoch == epoch)
-		send_ref(c, node, CB_MSG_COMMIT, k, epoch, 0);
-	else
+	    rem.epoch == epoch) {
+		if (!send_ref(c, node, CB_MSG_COMMIT, k, epoch, 0))
+			c->nodes[node].recommitted++;
+	} else {
 		send_ref(c, node, CB_MSG_ABORT, k, epoch, 0);
+	}
 }
 
 /* The COMMIT could not be queued: the peer's socket stays inert (its lease
@@ -554,7 +557,10 @@ static void on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref 
 		return;
 	}
 	cb_fault(c->env.faults, "after-redirect");
-	if ((err = send_ref(c, node, CB_MSG_COMMIT, &k, p->epoch, 0))) {
+	if (cb_fault_armed(c->env.faults, "lose-commit"))
+		/* the COMMIT "lost" with its channel: the target re-asks */
+		cb_links_drop(c->links, c->nodes[node].id, "fault lose-commit");
+	else if ((err = send_ref(c, node, CB_MSG_COMMIT, &k, p->epoch, 0))) {
 		uncommit(c, p, err);
 		return;
 	}
@@ -1360,10 +1366,12 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		fprintf(o, "connbroker_handoffs_total{node=\"%s\",result=\"committed\"} %lu\n"
 			   "connbroker_handoffs_total{node=\"%s\",result=\"refused\"} %lu\n"
 			   "connbroker_handoffs_total{node=\"%s\",result=\"timeout\"} %lu\n"
-			   "connbroker_handoffs_total{node=\"%s\",result=\"failed\"} %lu\n",
+			   "connbroker_handoffs_total{node=\"%s\",result=\"failed\"} %lu\n"
+			   "connbroker_handoffs_total{node=\"%s\",result=\"recommitted\"} %lu\n",
 			cfg->nodes[i].name, c->nodes[i].committed, cfg->nodes[i].name,
 			c->nodes[i].refused, cfg->nodes[i].name, c->nodes[i].timed_out,
-			cfg->nodes[i].name, c->nodes[i].failed);
+			cfg->nodes[i].name, c->nodes[i].failed, cfg->nodes[i].name,
+			c->nodes[i].recommitted);
 	}
 	fprintf(o, "# HELP connbroker_adoptions_total Flows shipped here by other nodes, by result.\n"
 		   "# TYPE connbroker_adoptions_total counter\n"

@@ -523,8 +523,8 @@ static void log_close(struct cb_conn *c, int reason, const char *d)
 	const char *sep = d[0] ? ": " : "";
 	const char *what = cb_link_reason_name(reason);
 
-	if (reason == CB_LINK_R_LOCAL || c->l->closing)
-		return;
+	if (c->l->closing || (reason == CB_LINK_R_LOCAL && !d[0]))
+		return;         /* closing down: not news; a drop says why */
 	if (c->out && c->phase != P_OPEN) {
 		/* a peer that is down fails every retry: say it once */
 		(p->backoff == BACKOFF_MIN_MS ? cb_err : cb_debug)(
@@ -1063,6 +1063,11 @@ static void tick_peer(struct cb_links *l, struct link_peer *p, uint64_t now)
 	struct cb_conn *c = p->conn;
 	char d[DETAIL];
 
+	if (c && c->fail) {             /* cb_links_drop(), outside its events */
+		snprintf(d, sizeof(d), "%s", c->fail_detail);
+		conn_close(c, c->fail, d);
+		c = NULL;
+	}
 	if (c && !conn_expired(c, now) && c->phase == P_OPEN) {
 		uint64_t silent = now - p->last_rx;
 
@@ -1253,6 +1258,18 @@ int cb_links_send(struct cb_links *l, uint32_t peer_id, const struct cb_msg *m)
 	if (n < 0)
 		return (int)n;
 	return conn_send(p->conn, l->scratch, (size_t)n);
+}
+
+int cb_links_drop(struct cb_links *l, uint32_t peer_id, const char *why)
+{
+	struct link_peer *p = peer_find(l, peer_id);
+
+	if (!p)
+		return -ENOENT;
+	if (!p->conn)
+		return -ENOTCONN;
+	conn_defer_fail(p->conn, CB_LINK_R_LOCAL, why);
+	return 0;
 }
 
 int cb_links_state(const struct cb_links *l, uint32_t peer_id)

@@ -145,6 +145,12 @@ int cb_links_open(struct cb_links **out, struct cb_loop *loop, const struct cb_l
  * read), -EINVAL / -EMSGSIZE (cb_msg_encode refused m).
  */
 int cb_links_send(struct cb_links *l, uint32_t peer_id, const struct cb_msg *m);
+/*
+ * Close the channel to peer_id (as CB_LINK_R_LOCAL, `why` logged) at the end
+ * of the current event, or at the next tick when called outside one; it is
+ * opened again as after any loss.  -ENOENT, -ENOTCONN (none open).
+ */
+int cb_links_drop(struct cb_links *l, uint32_t peer_id, const char *why);
 
 /* Timers: heartbeats, health, handshake deadlines, reconnects.  now_ms is
  * CLOCK_MONOTONIC in ms (cb_now_ms64()), about every 50 ms. */
