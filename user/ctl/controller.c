@@ -265,7 +265,7 @@ static int place_elsewhere(struct ctl *c, struct pending *p)
 	}
 }
 
-/* A shipped flow settled (ctl/cluster.c): gone to its node, or back here. */
+/* A shipped flow settled (ctl/cluster_ship.c): gone to its node, or back here. */
 static void shipped(void *arg, struct pending *p, int committed)
 {
 	struct ctl *c = arg;
@@ -541,7 +541,7 @@ static void remap_pending(struct ctl *c, const int *svc, const int *rule, const 
 		p->d.service = p->d.service >= 0 ? svc[p->d.service] : -1;
 		p->d.rule = p->d.rule >= 0 ? rule[p->d.rule] : -1;
 		p->d.app = p->d.app >= 0 ? app[p->d.app] : -1;
-		/* a shipping one is classified anew if it comes back (cluster.c) */
+		/* a shipping one is classified anew if it comes back (cluster_ship.c) */
 		if (p->state == P_WAITING && (p->d.service < 0 || p->d.app < 0)) {
 			p->state = P_ASSEMBLING;
 			p->dirty = 1;

@@ -34,7 +34,7 @@ struct pending {
 	uint64_t wait_since_ms;
 	struct cb_decision d;           /* valid once P_WAITING */
 	int closed;                     /* the client closed while we handed it off */
-	/* P_SHIPPING: on its way to a peer (ctl/cluster.c) */
+	/* P_SHIPPING: on its way to a peer (ctl/cluster_ship.c) */
 	int ship_node;                  /* the node it went to (cfg->nodes index) */
 	uint32_t epoch;                 /* of its latest move; 0: never moved */
 	uint64_t ship_until_ms;         /* no PREPARED by then: abort */

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The target's side of a hand-off: build the shipped socket in repair mode
+ * behind a PENDING entry, go live on COMMIT and hand it to an app, drop it
+ * on ABORT or when the lease ends; then watch it until it is gone (CLOSED).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/tcp.h>
+#include "ctl/apps.h"
+#include "ctl/cluster_priv.h"
+#include "ctl/owner.h"
+#include "ctl/reset.h"
+#include "datapath/flows.h"
+#include "peer/link.h"
+#include "repair/image.h"
+#include "repair/tuple.h"
+#include "util/clock.h"
+#include "util/fault.h"
+#include "util/log.h"
+#include "util/parse_util.h"
+
+static struct adopt *adopt_find(struct cb_cluster *c, const struct cb_flow_key *k)
+{
+	int i;
+
+	for (i = 0; i < CB_ADOPT_MAX; i++)
+		if (c->adopts[i].used && !memcmp(&c->adopts[i].key, k, sizeof(*k)))
+			return &c->adopts[i];
+	return NULL;
+}
+
+void cl_adopt_drop(struct cb_cluster *c, struct adopt *a)
+{
+	close(a->fd);                   /* still in repair mode: sends nothing */
+	cb_owner_move(c->env.flows, &a->key, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL);
+	a->used = 0;
+}
+
+/* Why this node cannot take it: 0 when it can. */
+static uint32_t refuse_reason(struct cb_cluster *c, const struct cb_msg_ship *m, int *svc,
+			      int *app)
+{
+	const struct cb_config_file *cfg = cfg_of(c);
+	const struct cb_service_cfg *s;
+
+	*svc = cb_config_service(cfg, m->service);
+	*app = cb_config_app(cfg, m->app);
+	if (*svc < 0 || *app < 0 || !offers(cfg, c->self, *svc) ||
+	    !cb_apps_instances(c->env.apps, *app))
+		return CB_REFUSE_NO_APP;
+	s = &cfg->services[*svc];
+	if (s->capacity && c->active[*svc] + cl_adopting(c, *svc) >= s->capacity)
+		return CB_REFUSE_FULL;
+	return 0;
+}
+
+/* The PENDING entry: segments of the flow are dropped both ways until COMMIT. */
+static int pending_entry(struct cb_cluster *c, const struct cb_flow_key *k)
+{
+	struct cb_flow f = { .state = CB_FLOW_PENDING };
+	int err = cb_owner_create(c->env.flows, k, CB_FLOW_PENDING, &f);
+
+	if (err != -EEXIST)
+		return err;
+	/* an older connection's LOCAL entry on the tuple: free once its socket
+	 * is gone (owner.c checks), else the tuple is taken */
+	if (cb_owner_move(c->env.flows, k, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL, NULL))
+		return -EBUSY;
+	return cb_owner_create(c->env.flows, k, CB_FLOW_PENDING, &f);
+}
+
+static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
+			    const struct cb_flow_key *k, struct adopt *a)
+{
+	const char *step = NULL;
+	char fs[64];
+	int fd, err;
+
+	if (cb_image_decode(m->image, m->image_len, &a->st))
+		return CB_REFUSE_BAD_IMAGE;
+	if ((err = pending_entry(c, k)))
+		return err == -EBUSY ? CB_REFUSE_STALE_EPOCH : CB_REFUSE_OTHER;
+	fd = cb_repair_build(&a->st, &step);
+	if (fd < 0) {
+		cb_err("run: %s: shipped here, TCP_REPAIR %s: %s", cb_fmt_flow(k, fs, sizeof(fs)),
+		       step, strerror(-fd));
+		cb_owner_move(c->env.flows, k, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL);
+		return CB_REFUSE_BUILD_FAILED;
+	}
+	a->fd = fd;
+	a->bytes = (uint32_t)a->st.rcvq_len;
+	a->snd_nxt = a->st.snd_una + (uint32_t)a->st.sndq_len;
+	a->rcv_nxt = a->st.rcv_seq + (uint32_t)a->st.rcvq_len;
+	/* the queues are in the socket now; m's bytes go with the frame */
+	a->st.rcvq = a->st.sndq = a->st.unsent = NULL;
+	a->st.rcvq_len = a->st.sndq_len = a->st.unsent_len = 0;
+	return 0;
+}
+
+void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
+{
+	struct cb_flow_key k;
+	struct adopt *a = NULL;
+	uint32_t reason;
+	int svc, app, i;
+
+	if (cl_key_from_msg(&m->flow, &k)) {
+		reason = CB_REFUSE_OTHER;
+		goto refuse;
+	}
+	if ((a = adopt_find(c, &k))) {
+		if ((int32_t)(a->epoch - m->epoch) >= 0) {
+			reason = CB_REFUSE_STALE_EPOCH;
+			goto refuse;
+		}
+		cl_adopt_drop(c, a);       /* a newer move of the same flow */
+	}
+	if ((reason = refuse_reason(c, m, &svc, &app)))
+		goto refuse;
+	if (cb_fault_armed(c->env.faults, "refuse-ships")) {
+		reason = CB_REFUSE_OTHER;
+		goto refuse;
+	}
+	for (i = 0; i < CB_ADOPT_MAX && c->adopts[i].used; i++)
+		;
+	if (i == CB_ADOPT_MAX) {
+		reason = CB_REFUSE_FULL;
+		goto refuse;
+	}
+	a = &c->adopts[i];
+	memset(a, 0, sizeof(*a));
+	if ((reason = adopt_build(c, m, &k, a)))
+		goto refuse;
+	a->used = 1;
+	a->key = k;
+	a->epoch = m->epoch;
+	a->from = node;
+	a->service = svc;
+	a->app = app;
+	snprintf(a->rule, sizeof(a->rule), "%s", m->rule[0] ? m->rule : "default");
+	a->since_ms = cb_now_ms64();
+	a->lease_ms = a->since_ms + CB_ADOPT_LEASE_MS;
+	if (cl_send_ref(c, node, CB_MSG_PREPARED, &k, m->epoch, 0))
+		cl_adopt_drop(c, a);       /* the director will time out and abort */
+	return;
+refuse:
+	c->adopt_refused++;
+	cl_send_ref(c, node, CB_MSG_REFUSED, &k, m->epoch, reason);
+}
+
+/* Watch an adopted flow until its socket is gone (served_check). */
+static void serve_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
+			uint32_t epoch)
+{
+	unsigned int i, at = c->served_next;
+
+	for (i = 0; i < CB_SERVED_MAX && c->served[at].from_id; i++)
+		at = (at + 1) % CB_SERVED_MAX;
+	if (i == CB_SERVED_MAX)
+		c->served_untracked++;  /* replaced: its steering ends by the sweep */
+	c->served[at] = (struct served){ .key = *k, .epoch = epoch, .from_id = c->nodes[node].id };
+	c->served_next = (at + 1) % CB_SERVED_MAX;
+}
+
+/*
+ * A few watched flows per tick: one whose socket is gone (closed, reset,
+ * out of TIME_WAIT) is told to its director, whose steering entry would
+ * otherwise outlive it when the client vanished without a FIN.
+ */
+void cl_serve_check(struct cb_cluster *c)
+{
+	unsigned int n, asked = 0;
+
+	for (n = 0; n < CB_SERVED_MAX && asked < CB_SERVED_CHECKS; n++) {
+		struct served *w = &c->served[c->served_check];
+		union cb_sockaddr local = { .in4 = { .sin_family = AF_INET } };
+		union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET } };
+		int st, i;
+
+		c->served_check = (c->served_check + 1) % CB_SERVED_MAX;
+		if (!w->from_id)
+			continue;
+		asked++;
+		local.in4.sin_addr.s_addr = w->key.daddr_be;
+		local.in4.sin_port = w->key.dport_be;
+		peer.in4.sin_addr.s_addr = w->key.saddr_be;
+		peer.in4.sin_port = w->key.sport_be;
+		st = cb_tuple_state(&local, &peer);
+		if (st != -ENOENT && st != TCP_CLOSE)
+			continue;       /* alive, or sock_diag failed: later */
+		i = cl_node_by_id(c, w->from_id);
+		if (i >= 0 && !cl_send_ref(c, i, CB_MSG_CLOSED, &w->key, w->epoch, 0))
+			c->served_closed++;
+		else if (i >= 0 && c->nodes[i].link == CB_LINK_UP)
+			continue;       /* its queue is full: later */
+		w->from_id = 0;
+	}
+}
+
+/* The adopted socket cannot serve: the client is reset, the director told. */
+static void adopt_failed(struct cb_cluster *c, int node, struct adopt *a, int live, int err)
+{
+	char fs[64];
+
+	cb_err("run: %s: adopted flow: %s; the client is reset",
+	       cb_fmt_flow(&a->key, fs, sizeof(fs)), strerror(-err));
+	if (live) {
+		cb_reset_socket(a->fd);         /* a live socket resets its client */
+	} else {
+		/* maybe still in repair mode, where closing sends nothing: the
+		 * entry goes first (the egress guard would drop our RST), then
+		 * the RST at the sequence the socket would have had */
+		close(a->fd);
+		if (cb_owner_move(c->env.flows, &a->key, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL, NULL))
+			cb_owner_move(c->env.flows, &a->key, CB_FLOW_PENDING, CB_OWNER_NONE, NULL,
+				      NULL);
+		cb_reset_send(&a->key, a->snd_nxt, a->rcv_nxt);
+	}
+	c->adopt_failed++;
+	cl_send_ref(c, node, CB_MSG_CLOSED, &a->key, a->epoch, 0);
+}
+
+/* COMMIT: the director steers the flow here; go live, hand it to the app. */
+void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
+{
+	const struct cb_config_file *cfg = cfg_of(c);
+	struct cb_flow_key k;
+	struct adopt *a;
+	const char *step = NULL;
+	char msg[256], cl[32];
+	int conn, err;
+
+	if (cl_key_from_msg(&r->flow, &k) || !(a = adopt_find(c, &k)) || a->from != node ||
+	    a->epoch != r->epoch)
+		return;
+	a->used = 0;
+	if (a->app < 0) {
+		adopt_failed(c, node, a, 0, -ENOENT);   /* its app left the configuration */
+		return;
+	}
+	err = cb_owner_move(c->env.flows, &k, CB_FLOW_PENDING, CB_FLOW_LOCAL, NULL, NULL);
+	if (!err)
+		err = cb_repair_go_live(a->fd, &a->st, &step);
+	if (err) {
+		adopt_failed(c, node, a, 0, err);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
+		 cb_fmt_addr(k.saddr_be, k.sport_be, cl, sizeof(cl)),
+		 cfg->services[a->service].name, a->rule, cfg->apps[a->app].name, a->bytes);
+	err = cb_apps_deliver(c->env.apps, a->app, msg, a->fd, &conn);
+	if (err) {
+		adopt_failed(c, node, a, 1, err);
+		return;
+	}
+	close(a->fd);
+	c->adopted++;
+	c->active[a->service]++;        /* until the next sock_diag recount */
+	serve_track(c, node, &k, r->epoch);
+	cl_send_ref(c, node, CB_MSG_DONE, &k, r->epoch, 0);
+}
+
+void cl_on_abort(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
+{
+	struct cb_flow_key k;
+	struct adopt *a;
+
+	if (!cl_key_from_msg(&r->flow, &k) && (a = adopt_find(c, &k)) && a->from == node &&
+	    a->epoch == r->epoch)
+		cl_adopt_drop(c, a);
+}
+
+/*
+ * No COMMIT within the lease: the director gave up, or is gone.  While its
+ * channel is down the lease runs longer: the COMMIT may have been lost with
+ * the channel, and the flow asked for again once it is back (reask).
+ */
+void cl_adopt_leases(struct cb_cluster *c, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < CB_ADOPT_MAX; i++) {
+		struct adopt *a = &c->adopts[i];
+
+		if (!a->used || now <= a->lease_ms)
+			continue;
+		if (c->nodes[a->from].link != CB_LINK_UP && now - a->since_ms < CB_ADOPT_LEASE_MAX_MS)
+			continue;
+		cl_adopt_drop(c, a);
+		c->adopt_expired++;
+	}
+}
+
+/* The director's channel is back: PREPARED again for what awaits its COMMIT. */
+void cl_reask(struct cb_cluster *c, int node)
+{
+	uint64_t now = cb_now_ms64();
+	int i;
+
+	for (i = 0; i < CB_ADOPT_MAX; i++) {
+		struct adopt *a = &c->adopts[i];
+
+		if (!a->used || a->from != node)
+			continue;
+		if (!cl_send_ref(c, node, CB_MSG_PREPARED, &a->key, a->epoch, 0) &&
+		    a->lease_ms < now + CB_ADOPT_LEASE_MS)
+			a->lease_ms = now + CB_ADOPT_LEASE_MS;
+	}
+}
+
+/* PENDING entries a previous controller left: their repair sockets died
+ * with it; the tuples would drop every segment.  A client steered here
+ * meanwhile gets our RST (no flow, no socket): fail closed. */
+static int clear_one(const struct cb_flow_key *k, const struct cb_flow *f, void *arg)
+{
+	struct cb_cluster *c = arg;
+
+	if (f->state == CB_FLOW_PENDING && !adopt_find(c, k) &&
+	    !cb_owner_move(c->env.flows, k, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL))
+		c->pending_cleared++;
+	return 0;
+}
+
+void cl_clear_pending(struct cb_cluster *c)
+{
+	cb_flows_foreach(c->env.flows, clear_one, c);
+	if (c->pending_cleared)
+		cb_info("run: %lu flows shipped to the previous controller here, not committed: "
+			"removed", c->pending_cleared);
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Inside the cluster (ctl/cluster*.c), not for other callers: its state and
+ * what its four files share.  cluster.c: channels, loads, placement, setup
+ * and timers; cluster_ship.c: the director's side of a hand-off and the
+ * steering after it; cluster_adopt.c: the target's side; cluster_report.c:
+ * metrics and status.
+ */
+#ifndef CB_CLUSTER_PRIV_H
+#define CB_CLUSTER_PRIV_H
+
+#include <stdint.h>
+#include "ctl/cluster.h"
+#include "ctl/config.h"
+#include "ctl/place.h"
+#include "datapath/steer.h"
+#include "peer/members.h"
+#include "peer/proto.h"
+#include "repair/repair.h"
+
+#define CB_ADOPT_MAX 256                /* flows shipped here awaiting COMMIT */
+#define CB_SHIP_WAIT_MS 250             /* a SHIP unanswered this long is aborted */
+#define CB_ADOPT_LEASE_MS 2000          /* a PENDING socket without COMMIT is dropped */
+#define CB_ACTIVE_MS 1000               /* how often active connections are counted
+                                         * (a sock_diag dump walks the whole socket
+                                         * hash: ~ms with many TIME_WAIT sockets) */
+#define CB_SWEEP_MS 1000                /* how often steered flows are swept */
+#define CB_REMOTE_LINGER_NS (30ull * 1000000000ull)  /* steering kept after FIN/RST
+                                                      * and the last segment */
+#define CB_ADOPT_LEASE_MAX_MS 6000      /* ... or this long while the director's channel
+                                         * is down (it re-asks once the channel is up) */
+#define CB_DOWN_GRACE_MS 3000           /* a node's channel down this long: its steered
+                                         * clients are reset.  A controller restart
+                                         * there leaves its sockets serving meanwhile */
+#define CB_TIMING_MAX 256               /* hand-offs awaiting their DONE, for timing */
+#define CB_SAMPLES 4096                 /* hand-off times kept for percentiles */
+#define CB_SERVED_MAX 4096              /* adopted flows watched for their end */
+#define CB_SERVED_CHECKS 64             /* ... of which asked about per tick (one
+                                         * sock_diag query each, ~10 us) */
+
+struct node_state {
+	uint32_t id;
+	int link;                       /* enum cb_link_state (self: UP) */
+	uint8_t mac[6];
+	int mac_known;
+	struct cb_msg_load load;        /* its last report */
+	uint64_t load_ms;
+	uint32_t sent[CB_CFG_MAX_SERVICES];     /* hand-offs to it since that report */
+	unsigned long placed[CB_PLACE_R_MAX];   /* flows placed on it, by reason */
+	unsigned long committed, refused, timed_out, failed;
+	unsigned long recommitted;      /* COMMITs sent again when it re-asked */
+	unsigned long lost;             /* its clients reset when it went down */
+	uint64_t down_since_ms;         /* channel not up since then; 0: up */
+	int down_done;                  /* its steered clients reset for that */
+};
+
+/* Target side: a flow shipped here, built in repair mode, awaiting COMMIT. */
+struct adopt {
+	int used;
+	struct cb_flow_key key;
+	uint32_t epoch;
+	int from;                       /* the director (cfg->nodes index) */
+	int fd;                         /* in repair mode until COMMIT */
+	struct cb_sock_state st;        /* scalars only (queues are in the socket) */
+	uint32_t snd_nxt, rcv_nxt;      /* for a RST if it cannot go live */
+	int service, app;               /* app -1: removed by a reload meanwhile */
+	char rule[CB_CFG_NAME];
+	uint32_t bytes;                 /* request bytes queued in the socket */
+	uint64_t lease_ms, since_ms;
+};
+
+/* Target side: an adopted flow that went live, watched until its socket is
+ * gone so that the director drops its steering (CLOSED). */
+struct served {
+	struct cb_flow_key key;
+	uint32_t epoch;
+	uint32_t from_id;               /* the director's node id; 0: slot free */
+};
+
+struct cb_cluster {
+	struct cb_cluster_env env;
+	struct cb_members *members;     /* who is in the cluster (members.h): same order
+	                                 * as cfg->nodes, so a node index is both */
+	struct cb_links *links;
+	struct cb_steer steer;
+	int self;                       /* cfg->nodes index of this node */
+	int n_nodes;
+	struct node_state nodes[CB_CFG_MAX_NODES];
+	struct adopt adopts[CB_ADOPT_MAX];
+	uint32_t active[CB_CFG_MAX_SERVICES];   /* this node's connections, per service */
+	uint64_t active_ms, swept_ms;
+	uint32_t rnd;
+	uint32_t epoch;                 /* of the last move this controller started */
+	uint8_t image[CB_MSG_MAX];      /* a SHIP being built */
+	unsigned long adopted, adopt_refused, adopt_expired, adopt_failed, remote_swept;
+	unsigned long pending_cleared;  /* PENDING entries a previous controller left */
+	struct served served[CB_SERVED_MAX];
+	unsigned int served_next, served_check;
+	unsigned long served_untracked, served_closed;
+	/* first request byte at our hook -> the peer's DONE (its app has the fd) */
+	struct {
+		struct cb_flow_key key;
+		uint32_t epoch;
+		uint64_t start_ns;
+	} timing[CB_TIMING_MAX];
+	unsigned int timing_next;
+	uint32_t samples_us[CB_SAMPLES];
+	unsigned long n_samples;
+};
+
+static inline const struct cb_config_file *cfg_of(const struct cb_cluster *c)
+{
+	return *c->env.cfg;
+}
+
+/* Does node (cfg->nodes index) serve service s? */
+static inline int offers(const struct cb_config_file *cfg, int node, int s)
+{
+	return node >= 0 && (cfg->nodes[node].services >> s) & 1;
+}
+
+/* cluster.c */
+uint32_t cl_next_epoch(struct cb_cluster *c);
+int cl_node_by_id(const struct cb_cluster *c, uint32_t id);
+void cl_key_to_msg(const struct cb_flow_key *k, struct cb_msg_flow *f);
+int cl_key_from_msg(const struct cb_msg_flow *f, struct cb_flow_key *k);
+int cl_send_ref(struct cb_cluster *c, int node, uint8_t type, const struct cb_flow_key *k,
+		uint32_t epoch, uint32_t reason);
+int cl_service_apps(const struct cb_config_file *cfg, int s, int *apps);
+uint32_t cl_adopting(const struct cb_cluster *c, int s);
+void cl_own_load(const struct cb_cluster *c, int s, int a, struct cb_msg_svc_load *l);
+const struct cb_msg_svc_load *cl_peer_load(const struct cb_cluster *c, int i, int s, int a);
+
+/* cluster_ship.c */
+void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_on_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_ship_deadlines(struct cb_cluster *c, uint64_t now);
+void cl_on_done(struct cb_cluster *c, const struct cb_msg_ref *m);
+void cl_on_closed(struct cb_cluster *c, int node, const struct cb_msg_ref *m);
+void cl_steer_to(struct cb_cluster *c, int i);
+void cl_node_down(struct cb_cluster *c, int i);
+void cl_sweep(struct cb_cluster *c);
+
+/* cluster_adopt.c */
+void cl_adopt_drop(struct cb_cluster *c, struct adopt *a);
+void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m);
+void cl_serve_check(struct cb_cluster *c);
+void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_on_abort(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_adopt_leases(struct cb_cluster *c, uint64_t now);
+void cl_reask(struct cb_cluster *c, int node);
+void cl_clear_pending(struct cb_cluster *c);
+
+#endif

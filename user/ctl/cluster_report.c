@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* What operators see of the cluster: Prometheus metrics and status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ctl/cluster_priv.h"
+#include "peer/link.h"
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 of the last hand-off times, in µs; 0 without samples. */
+static void handoff_percentiles(const struct cb_cluster *c, uint32_t *p50, uint32_t *p99)
+{
+	uint32_t v[CB_SAMPLES];         /* 16 KB, once a second */
+	size_t n = c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES;
+
+	*p50 = *p99 = 0;
+	if (!n)
+		return;
+	memcpy(v, c->samples_us, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u32);
+	*p50 = v[n / 2];
+	*p99 = v[(n * 99) / 100];
+}
+
+void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
+{
+	const struct cb_config_file *cfg = cfg_of(c);
+	struct cb_remote_stats rs;
+	int i, r;
+
+	fprintf(o, "# HELP connbroker_node_up Channel to each other node: 2 up, 1 suspect, 0 down.\n"
+		   "# TYPE connbroker_node_up gauge\n");
+	for (i = 0; i < c->n_nodes; i++)
+		if (i != c->self)
+			fprintf(o, "connbroker_node_up{node=\"%s\"} %d\n", cfg->nodes[i].name,
+				c->nodes[i].link);
+	fprintf(o, "# HELP connbroker_placements_total Flows placed, by node and reason.\n"
+		   "# TYPE connbroker_placements_total counter\n");
+	for (i = 0; i < c->n_nodes; i++)
+		for (r = 0; r < CB_PLACE_R_MAX; r++)
+			if (c->nodes[i].placed[r])
+				fprintf(o, "connbroker_placements_total{node=\"%s\",reason=\"%s\"} %lu\n",
+					cfg->nodes[i].name, cb_place_reason_name(r),
+					c->nodes[i].placed[r]);
+	fprintf(o, "# HELP connbroker_handoffs_total Flows shipped to other nodes, by node and result.\n"
+		   "# TYPE connbroker_handoffs_total counter\n");
+	for (i = 0; i < c->n_nodes; i++) {
+		if (i == c->self)
+			continue;
+		fprintf(o, "connbroker_handoffs_total{node=\"%s\",result=\"committed\"} %lu\n"
+			   "connbroker_handoffs_total{node=\"%s\",result=\"refused\"} %lu\n"
+			   "connbroker_handoffs_total{node=\"%s\",result=\"timeout\"} %lu\n"
+			   "connbroker_handoffs_total{node=\"%s\",result=\"failed\"} %lu\n"
+			   "connbroker_handoffs_total{node=\"%s\",result=\"recommitted\"} %lu\n",
+			cfg->nodes[i].name, c->nodes[i].committed, cfg->nodes[i].name,
+			c->nodes[i].refused, cfg->nodes[i].name, c->nodes[i].timed_out,
+			cfg->nodes[i].name, c->nodes[i].failed, cfg->nodes[i].name,
+			c->nodes[i].recommitted);
+	}
+	fprintf(o, "# HELP connbroker_adoptions_total Flows shipped here by other nodes, by result.\n"
+		   "# TYPE connbroker_adoptions_total counter\n"
+		   "connbroker_adoptions_total{result=\"served\"} %lu\n"
+		   "connbroker_adoptions_total{result=\"refused\"} %lu\n"
+		   "connbroker_adoptions_total{result=\"expired\"} %lu\n"
+		   "connbroker_adoptions_total{result=\"failed\"} %lu\n"
+		   "# HELP connbroker_adopted_closed_total Flows served here whose end was told to their director.\n"
+		   "# TYPE connbroker_adopted_closed_total counter\nconnbroker_adopted_closed_total %lu\n"
+		   "# HELP connbroker_adopted_untracked_total Flows served here not watched for their end (table of %d full).\n"
+		   "# TYPE connbroker_adopted_untracked_total counter\nconnbroker_adopted_untracked_total %lu\n"
+		   "# HELP connbroker_pending_cleared_total Uncommitted flows a previous controller left here, removed at start.\n"
+		   "# TYPE connbroker_pending_cleared_total counter\nconnbroker_pending_cleared_total %lu\n",
+		c->adopted, c->adopt_refused, c->adopt_expired, c->adopt_failed, c->served_closed,
+		CB_SERVED_MAX, c->served_untracked, c->pending_cleared);
+	if (cb_remote_stats(&c->steer, 0, &rs))
+		memset(&rs, 0, sizeof(rs));
+	fprintf(o, "# HELP connbroker_steered_flows Flows steered to other nodes (entries of cb_remote, of %d).\n"
+		   "# TYPE connbroker_steered_flows gauge\nconnbroker_steered_flows %lu\n"
+		   "# HELP connbroker_steered_removed_total Steering entries removed after their flow ended.\n"
+		   "# TYPE connbroker_steered_removed_total counter\nconnbroker_steered_removed_total %lu\n",
+		CB_MAX_REMOTE, rs.total, c->remote_swept);
+	fprintf(o, "# HELP connbroker_peer_channel_closed_total Peer channel connections closed, by node and reason.\n"
+		   "# TYPE connbroker_peer_channel_closed_total counter\n");
+	for (i = -1; i < c->n_nodes; i++) {
+		const struct cb_link_stats *ls;
+		const char *name = i < 0 ? "(unknown)" : cfg->nodes[i].name;
+
+		if (i == c->self)
+			continue;
+		ls = cb_links_stats(c->links, i < 0 ? CB_LINK_ANON : c->nodes[i].id);
+		for (r = 1; ls && r < CB_LINK_R_MAX; r++)
+			if (ls->closed[r])
+				fprintf(o, "connbroker_peer_channel_closed_total{node=\"%s\",reason=\"%s\"} %llu\n",
+					name, cb_link_reason_name(r), (unsigned long long)ls->closed[r]);
+	}
+}
+
+/* One node's figures for (service s, app a): its last report, or ours. */
+static void status_load(const struct cb_cluster *c, int i, int s, int a,
+			struct cb_msg_svc_load *l)
+{
+	const struct cb_msg_svc_load *pl;
+
+	if (i == c->self) {
+		cl_own_load(c, s, a, l);
+		return;
+	}
+	memset(l, 0, sizeof(*l));
+	pl = cl_peer_load(c, i, s, a);
+	if (pl)
+		*l = *pl;
+}
+
+void cb_cluster_status(const struct cb_cluster *c, FILE *o, int json)
+{
+	const struct cb_config_file *cfg = cfg_of(c);
+	static const char *const policies[] = { "local", "spread", "affinity" };
+	int i, s, k, n, apps[CB_CFG_MAX_APPS], first;
+	struct cb_msg_svc_load l;
+
+	for (i = 0; i < c->n_nodes; i++) {
+		const char *state = i == c->self ? "this node" : cb_link_state_name(c->nodes[i].link);
+
+		if (json)
+			fprintf(o, "%s{\"node\":\"%s\",\"id\":%u,\"state\":\"%s\",\"handed_off\":%lu,"
+				   "\"refused\":%lu,\"timed_out\":%lu,\"lost\":%lu,\"load\":[",
+				i ? "," : "", cfg->nodes[i].name, c->nodes[i].id, state,
+				c->nodes[i].committed, c->nodes[i].refused, c->nodes[i].timed_out,
+				c->nodes[i].lost);
+		else
+			fprintf(o, "  node %-10s id %-5u %-9s handed off %lu, refused %lu, timed out %lu\n",
+				cfg->nodes[i].name, c->nodes[i].id, state, c->nodes[i].committed,
+				c->nodes[i].refused, c->nodes[i].timed_out);
+		for (s = 0, first = 1; s < cfg->n_services; s++) {
+			if (!offers(cfg, i, s))
+				continue;
+			n = cl_service_apps(cfg, s, apps);
+			for (k = 0; k < n; k++, first = 0) {
+				status_load(c, i, s, apps[k], &l);
+				if (json)
+					fprintf(o, "%s{\"service\":\"%s\",\"app\":\"%s\",\"policy\":\"%s\","
+						   "\"instances\":%u,\"capacity\":%u,\"active\":%u,"
+						   "\"waiting\":%u,\"inflight\":%u}", first ? "" : ",",
+						cfg->services[s].name, cfg->apps[apps[k]].name,
+						policies[cfg->services[s].placement], l.apps, l.capacity,
+						l.active, l.waiting, l.inflight);
+				else
+					fprintf(o, "       %s/%s (%s): %u instances, capacity %u, active %u, "
+						   "waiting %u, arriving %u\n", cfg->services[s].name,
+						cfg->apps[apps[k]].name,
+						policies[cfg->services[s].placement], l.apps, l.capacity,
+						l.active, l.waiting, l.inflight);
+			}
+		}
+		if (json)
+			fprintf(o, "]}");
+	}
+}
+
+void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
+{
+	uint32_t p50, p99;
+
+	handoff_percentiles(c, &p50, &p99);
+	if (json)
+		fprintf(o, "{\"p50\":%u,\"p99\":%u,\"samples\":%lu}", p50, p99, c->n_samples);
+	else if (c->n_samples)
+		fprintf(o, "  hand-offs to other nodes, first byte here to the app's fd there "
+			   "(+ one control message back): p50 %u us, p99 %u us over the last %lu\n",
+			p50, p99, c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES);
+}
