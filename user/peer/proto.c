@@ -11,35 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "peer/proto.h"
-
-/* ---- bytes ---- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include "util/be.h"
 
 /* ---- value checks, shared by encode and decode ---- */
 
@@ -145,8 +117,7 @@ static void w_u64(struct wr *w, uint16_t tag, uint64_t v)
 {
 	uint8_t b[8];
 
-	put32(b, (uint32_t)(v >> 32));
-	put32(b + 4, (uint32_t)v);
+	put64(b, v);
 	w_tlv(w, tag, b, sizeof(b));
 }
 

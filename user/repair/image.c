@@ -11,6 +11,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include "repair/image.h"
+#include "util/be.h"
 
 enum {
 	OFF_MAGIC = 0, OFF_MAJOR = 4, OFF_MINOR = 5, OFF_HDR_LEN = 6, OFF_VALID = 8,
@@ -29,28 +30,6 @@ enum {
 #define WSCALE_MAX 14
 /* the states a live connection can be dumped in (Linux numbering) */
 #define STATES_OK ((1u << 1) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 9) | (1u << 11))
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 static uint64_t queues_len(const uint8_t *h)
 {
