@@ -272,6 +272,11 @@ sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 for i in $(seq 1 300); do nsx "$CB_NS_CLIENT" curl -s -m 2 -o /dev/null "http://$CB_VIP/h$i"; done
 sleep 1.2
 idle=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.handoff_us | "\(.p50) \(.p99)"')
+# where the idle time goes: the director's stages, and the backend's own two
+stages=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" |
+	jq -r '.[0].controller.handoff_us.stages | "\(.decide.p50) \(.prepare.p50) \(.steer.p50) \(.commit.p50)"')
+tstages=$(nsx "$CB_NS_B1" "$CB" -j status "$CB_IF_B1" |
+	jq -r '.[0].controller.handoff_us.stages | "\(.build.p50) \(.live.p50)"')
 nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" -H "Connection: close" "http://$CB_VIP/w" > "$WORK/wrk-peer.txt" 2>&1
 sleep 1.2
 load=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.handoff_us | "\(.p50) \(.p99)"')
@@ -279,6 +284,12 @@ echo
 echo "hand-off to a peer, first request byte at the director's hook -> the peer's DONE (its app has the fd)"
 printf '%-40s %10s %10s\n' "" "p50 us" "p99 us"
 printf '%-40s %10s %10s\n' "idle (300 sequential requests)" $idle
+read -r s_dec s_prep s_steer s_commit <<<"$stages"; read -r t_build t_live <<<"$tstages"
+printf '  idle p50 by stage: hook -> SHIP sent %s, -> PREPARED back %s (backend build %s), -> COMMIT sent %s,\n' \
+	"$s_dec" "$s_prep" "$t_build" "$s_steer"
+printf '  -> DONE back %s (backend live + fd to app %s) us; on 2 CPUs a woken peer often preempts the sender,\n' \
+	"$s_commit" "$t_live"
+echo "  so a stage may hold the other side's work"
 printf '%-40s %10s %10s   (%s conn/s)\n' "under load (wrk -c$WRK_CONNS, Connection: close)" $load \
 	"$(awk '/Requests\/sec/ { printf "%d", $2 }' "$WORK/wrk-peer.txt")"
 for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -1318,6 +1318,13 @@ sys.exit(0 if checked >= 3 else 'too few handed-off streams: %d' % checked)" || 
 	expect_eq "$out" "dir this node 0 b1 up 2 b2 up 3 " "status: nodes, states, hand-offs"
 	out=$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.cluster[1].load[] | select(.app == "one") | "\(.policy) \(.instances)"')
 	expect_eq "$out" "spread 1" "status: b1 reports app one, policy spread"
+	# the time of each hand-off, by stage: the director's four, b1's two
+	out=$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.handoff_us |
+		"\(.samples) \(.stages.decide.samples) \(.stages.commit.samples) \(.p50 >= .stages.decide.p50)"')
+	expect_eq "$out" "5 5 5 true" "status: hand-off times by stage on the director"
+	out=$(nsx "$CB_NS_B1" "$CB" -j status "$CB_IF_B1" | jq -r '.[0].controller.handoff_us.stages |
+		"\(.build.samples) \(.live.samples)"')
+	expect_eq "$out" "2 2" "status: build and go-live times on b1"
 }
 
 # The director's own app is saturated (capacity 1, slow requests): new

@@ -102,6 +102,7 @@ static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
 
 void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 {
+	uint64_t arrived_ns = cb_now_ns();
 	struct cb_flow_key k;
 	struct adopt *a = NULL;
 	uint32_t reason;
@@ -143,8 +144,11 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 	snprintf(a->rule, sizeof(a->rule), "%s", m->rule[0] ? m->rule : "default");
 	a->since_ms = cb_now_ms64();
 	a->lease_ms = a->since_ms + CB_ADOPT_LEASE_MS;
-	if (cl_send_ref(c, node, CB_MSG_PREPARED, &k, m->epoch, 0))
+	if (cl_send_ref(c, node, CB_MSG_PREPARED, &k, m->epoch, 0)) {
 		cl_adopt_drop(c, a);       /* the director will time out and abort */
+		return;
+	}
+	cl_sample(&c->stages[CL_ST_BUILD], arrived_ns, cb_now_ns());
 	return;
 refuse:
 	c->adopt_refused++;
@@ -226,6 +230,7 @@ static void adopt_failed(struct cb_cluster *c, int node, struct adopt *a, int li
 /* COMMIT: the director steers the flow here; go live, hand it to the app. */
 void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 {
+	uint64_t arrived_ns = cb_now_ns();
 	const struct cb_config_file *cfg = cfg_of(c);
 	struct cb_flow_key k;
 	struct adopt *a;
@@ -261,6 +266,7 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 	c->active[a->service]++;        /* until the next sock_diag recount */
 	serve_track(c, node, &k, r->epoch);
 	cl_send_ref(c, node, CB_MSG_DONE, &k, r->epoch, 0);
+	cl_sample(&c->stages[CL_ST_LIVE], arrived_ns, cb_now_ns());
 }
 
 void cl_on_abort(struct cb_cluster *c, int node, const struct cb_msg_ref *r)

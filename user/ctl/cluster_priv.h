@@ -54,6 +54,35 @@ struct node_state {
 	int down_done;                  /* its steered clients reset for that */
 };
 
+/*
+ * Where a hand-off's time goes, each stage on one node's clock: on the
+ * director, the first request byte at the hook -> SHIP sent (ring, classify,
+ * place, image) -> PREPARED back (channel both ways + the target's build) ->
+ * COMMIT sent (steering) -> DONE back (channel both ways + the target going
+ * live and handing the fd over); on the target, its build and its go-live.
+ */
+enum cl_stage {
+	CL_ST_TOTAL = 0,        /* hook -> DONE (director) */
+	CL_ST_DECIDE,           /* hook -> SHIP sent */
+	CL_ST_PREPARE,          /* SHIP sent -> PREPARED received */
+	CL_ST_STEER,            /* PREPARED received -> COMMIT sent */
+	CL_ST_COMMIT,           /* COMMIT sent -> DONE received */
+	CL_ST_BUILD,            /* target: SHIP received -> PREPARED sent */
+	CL_ST_LIVE,             /* target: COMMIT received -> DONE sent */
+	CL_ST_MAX
+};
+
+/* The last CB_SAMPLES times of one stage, in µs. */
+struct cl_samples {
+	uint32_t us[CB_SAMPLES];
+	unsigned long n;
+};
+
+static inline void cl_sample(struct cl_samples *s, uint64_t from_ns, uint64_t to_ns)
+{
+	s->us[s->n++ % CB_SAMPLES] = to_ns > from_ns ? (uint32_t)((to_ns - from_ns) / 1000) : 0;
+}
+
 /* Target side: a flow shipped here, built in repair mode, awaiting COMMIT. */
 struct adopt {
 	int used;
@@ -67,6 +96,7 @@ struct adopt {
 	char rule[CB_CFG_NAME];
 	uint32_t bytes;                 /* request bytes queued in the socket */
 	uint64_t lease_ms, since_ms;
+	uint64_t ship_ns;               /* its SHIP arrived (stage timing) */
 };
 
 /* Target side: an adopted flow that went live, watched until its socket is
@@ -97,15 +127,14 @@ struct cb_cluster {
 	struct served served[CB_SERVED_MAX];
 	unsigned int served_next, served_check;
 	unsigned long served_untracked, served_closed;
-	/* first request byte at our hook -> the peer's DONE (its app has the fd) */
+	/* hand-offs committed, awaiting their DONE: when each stage began */
 	struct {
 		struct cb_flow_key key;
 		uint32_t epoch;
-		uint64_t start_ns;
+		uint64_t start_ns, ship_ns, prepared_ns, commit_ns;   /* 0: slot free */
 	} timing[CB_TIMING_MAX];
 	unsigned int timing_next;
-	uint32_t samples_us[CB_SAMPLES];
-	unsigned long n_samples;
+	struct cl_samples stages[CL_ST_MAX];
 };
 
 static inline const struct cb_config_file *cfg_of(const struct cb_cluster *c)

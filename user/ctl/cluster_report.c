@@ -13,16 +13,16 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* p50 and p99 of the last hand-off times, in µs; 0 without samples. */
-static void handoff_percentiles(const struct cb_cluster *c, uint32_t *p50, uint32_t *p99)
+/* p50 and p99 of a stage's last times, in µs; 0 without samples. */
+static void percentiles(const struct cl_samples *s, uint32_t *p50, uint32_t *p99)
 {
-	uint32_t v[CB_SAMPLES];         /* 16 KB, once a second */
-	size_t n = c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES;
+	uint32_t v[CB_SAMPLES];         /* 16 KB, a few times a second */
+	size_t n = s->n < CB_SAMPLES ? s->n : CB_SAMPLES;
 
 	*p50 = *p99 = 0;
 	if (!n)
 		return;
-	memcpy(v, c->samples_us, n * sizeof(v[0]));
+	memcpy(v, s->us, n * sizeof(v[0]));
 	qsort(v, n, sizeof(v[0]), cmp_u32);
 	*p50 = v[n / 2];
 	*p99 = v[(n * 99) / 100];
@@ -162,15 +162,33 @@ void cb_cluster_status(const struct cb_cluster *c, FILE *o, int json)
 	}
 }
 
+static const char *const stage_names[CL_ST_MAX] = {
+	"total", "decide", "prepare", "steer", "commit", "build", "live",
+};
+
 void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
 {
-	uint32_t p50, p99;
+	uint32_t p50[CL_ST_MAX], p99[CL_ST_MAX];
+	unsigned long n = c->stages[CL_ST_TOTAL].n;
+	int i;
 
-	handoff_percentiles(c, &p50, &p99);
-	if (json)
-		fprintf(o, "{\"p50\":%u,\"p99\":%u,\"samples\":%lu}", p50, p99, c->n_samples);
-	else if (c->n_samples)
+	for (i = 0; i < CL_ST_MAX; i++)
+		percentiles(&c->stages[i], &p50[i], &p99[i]);
+	if (json) {
+		fprintf(o, "{\"p50\":%u,\"p99\":%u,\"samples\":%lu,\"stages\":{", p50[0], p99[0], n);
+		for (i = 1; i < CL_ST_MAX; i++)
+			fprintf(o, "%s\"%s\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}", i > 1 ? "," : "",
+				stage_names[i], p50[i], p99[i], c->stages[i].n);
+		fprintf(o, "}}");
+		return;
+	}
+	if (n)
 		fprintf(o, "  hand-offs to other nodes, first byte here to the app's fd there "
-			   "(+ one control message back): p50 %u us, p99 %u us over the last %lu\n",
-			p50, p99, c->n_samples < CB_SAMPLES ? c->n_samples : CB_SAMPLES);
+			   "(+ one control message back): p50 %u us, p99 %u us over the last %lu\n"
+			   "    p50 by stage: decide %u, to PREPARED %u, steer %u, to DONE %u us\n",
+			p50[0], p99[0], n < CB_SAMPLES ? n : CB_SAMPLES, p50[CL_ST_DECIDE],
+			p50[CL_ST_PREPARE], p50[CL_ST_STEER], p50[CL_ST_COMMIT]);
+	if (c->stages[CL_ST_LIVE].n)
+		fprintf(o, "  hand-offs taken here, p50: socket built %u us, live and handed over %u us\n",
+			p50[CL_ST_BUILD], p50[CL_ST_LIVE]);
 }

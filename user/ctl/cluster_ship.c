@@ -92,7 +92,8 @@ int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node)
 		goto back;
 	c->nodes[node].sent[p->d.service]++;
 	p->state = P_SHIPPING;
-	p->ship_until_ms = cb_now_ms64() + CB_SHIP_WAIT_MS;
+	p->ship_ns = cb_now_ns();
+	p->ship_until_ms = p->ship_ns / 1000000 + CB_SHIP_WAIT_MS;
 	return 0;
 back:
 	cb_owner_move(c->env.flows, &p->key, CB_FLOW_SHIPPING, CB_FLOW_UNBOUND, NULL, NULL);
@@ -158,6 +159,7 @@ static void uncommit(struct cb_cluster *c, struct pending *p, int err)
 /* PREPARED: steer the flow to the peer, then let it go live. */
 void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 {
+	uint64_t prepared_ns = cb_now_ns();
 	struct cb_flow_key k;
 	struct pending *p;
 	char fs[64];
@@ -197,6 +199,9 @@ void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 		c->timing[t].key = k;
 		c->timing[t].epoch = p->epoch;
 		c->timing[t].start_ns = p->first_xdp_ns;
+		c->timing[t].ship_ns = p->ship_ns;
+		c->timing[t].prepared_ns = prepared_ns;
+		c->timing[t].commit_ns = cb_now_ns();
 	}
 	c->nodes[node].committed++;
 	c->env.shipped(c->env.arg, p, 1);
@@ -273,8 +278,16 @@ void cl_on_done(struct cb_cluster *c, const struct cb_msg_ref *m)
 	for (t = 0; t < CB_TIMING_MAX; t++)
 		if (c->timing[t].start_ns && c->timing[t].epoch == m->epoch &&
 		    !memcmp(&c->timing[t].key, &k, sizeof(k))) {
-			c->samples_us[c->n_samples++ % CB_SAMPLES] =
-				(uint32_t)((cb_now_ns() - c->timing[t].start_ns) / 1000);
+			uint64_t now = cb_now_ns();
+
+			cl_sample(&c->stages[CL_ST_TOTAL], c->timing[t].start_ns, now);
+			cl_sample(&c->stages[CL_ST_DECIDE], c->timing[t].start_ns,
+				  c->timing[t].ship_ns);
+			cl_sample(&c->stages[CL_ST_PREPARE], c->timing[t].ship_ns,
+				  c->timing[t].prepared_ns);
+			cl_sample(&c->stages[CL_ST_STEER], c->timing[t].prepared_ns,
+				  c->timing[t].commit_ns);
+			cl_sample(&c->stages[CL_ST_COMMIT], c->timing[t].commit_ns, now);
 			c->timing[t].start_ns = 0;
 			return;
 		}

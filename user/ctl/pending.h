@@ -38,6 +38,7 @@ struct pending {
 	int ship_node;                  /* the node it went to (cfg->nodes index) */
 	uint32_t epoch;                 /* of its latest move; 0: never moved */
 	uint64_t ship_until_ms;         /* no PREPARED by then: abort */
+	uint64_t ship_ns;               /* the SHIP left (stage timing) */
 	uint64_t tried;                 /* nodes that refused or failed it (bits) */
 	int placed;                     /* placed once already (later: re-placed) */
 	int dirty;                      /* new bytes since the last classification */
