@@ -1482,6 +1482,53 @@ test_cluster_commit_lost() {
 	grep -q "fault lose-commit" "$WORK/ctl-dir.log" || die "the channel was not dropped"
 }
 
+# Every node can be both: the director directs service shop to b1 while b1
+# directs service api2 (its own address, 198.18.0.101, attached at TC) to
+# the director, in one configuration.  Both served from the far node,
+# byte-exact, with no RST: TC steering (redirect out of the port it came
+# in on) is exercised here, the director's XDP_TX in the other tests.
+test_cluster_node_is_both() {
+	local vip2=198.18.0.101 pcap=$WORK/cl-both.pcap out hdr sum
+	cluster_conf "
+[service api2]
+listen = $vip2:80
+default = two
+placement = spread"
+	# the director serves api2, b1 does not (it only directs it)
+	sed -i '/^\[node dir\]/,/^services/ s/^services = shop$/services = shop, api2/' "$WORK/cluster.conf"
+	grep -A3 '^\[node dir\]' "$WORK/cluster.conf" | grep -q 'services = shop, api2' || die "config edit"
+	ip -n "$CB_NS_B1" addr add "$vip2/32" dev lo
+	at_exit "ip -n $CB_NS_B1 addr del $vip2/32 dev lo"
+	ip -n "$CB_NS_DIR" addr add "$vip2/32" dev lo
+	at_exit "ip -n $CB_NS_DIR addr del $vip2/32 dev lo"
+	ip -n "$CB_NS_CLIENT" route add "$vip2/32" via "$CB_IP_B1"
+	at_exit "ip -n $CB_NS_CLIENT route del $vip2/32"
+	cluster_start
+	nsx "$CB_NS_B1" "$CB" attach "$CB_IF_B1" --service "$CB_VIP:80" --service "$vip2:80" --mode tc ||
+		die "attach b1 with api2"
+	cluster_app dir two; cluster_app b1 one
+	sleep 0.8
+	nsenter --net=/run/netns/"$CB_NS_CLIENT" tcpdump --immediate-mode -i "$CB_IF_CLIENT" -U -w "$pcap" \
+		"tcp and (host $CB_VIP or host $vip2)" >/dev/null 2>&1 &
+	CAP_PID=$!; BG_PIDS+=("$CAP_PID"); sleep 0.5
+	out=$(cli curl -s -m 5 "http://$vip2/two/x"); echo "$out"
+	grep -q "app=two path=/two/x node=dir" <<<"$out" || die "api2 not served by the director: $out"
+	out=$(cli curl -s -m 5 "http://$CB_VIP/one/y"); echo "$out"
+	grep -q "app=one path=/one/y node=b1" <<<"$out" || die "shop not served by b1: $out"
+	cli curl -s -m 20 -D "$WORK/both.hdr" -o "$WORK/both.body" "http://$vip2/two/bytes/3000000" ||
+		die "download through b1 to the director"
+	capture_stop
+	hdr=$(grep -i '^x-sha256' "$WORK/both.hdr" | tr -d '\r' | awk '{print $2}')
+	sum=$(sha256sum "$WORK/both.body" | awk '{print $1}')
+	expect_eq "$sum" "$hdr" "download bytes (directed by b1, served by the director)"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
+	out=$(nsx "$CB_NS_B1" curl -s http://127.0.0.1:9464/metrics |
+		grep 'connbroker_handoffs_total{node="dir",result="committed"}')
+	expect_eq "${out##* }" 2 "hand-offs from b1 to the director"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="committed"}')
+	expect_eq "${out##* }" 1 "hand-offs from the director to b1"
+}
+
 # The control channel: garbage, a wrong key and a half TLS record are
 # refused and counted; the controller keeps serving.
 test_cluster_channel_rejects() {
@@ -1533,7 +1580,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
-	   test_cluster_restarts_keep_flows test_cluster_commit_lost
+	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
