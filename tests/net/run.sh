@@ -47,11 +47,12 @@ events_start() {
 }
 events_stop() { sleep 0.3; kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null; }
 
+# Capture on the client (filter $2, default: TCP to or from the VIP) into $1.
 capture_start() {
 	# --immediate-mode: without it libpcap hands packets over in blocks and
 	# the last ones (an RST, say) are lost when tcpdump is stopped
 	nsenter --net=/run/netns/"$CB_NS_CLIENT" tcpdump --immediate-mode -i "$CB_IF_CLIENT" -U -w "$1" \
-		"tcp and host $CB_VIP" >/dev/null 2>&1 &
+		"${2:-tcp and host $CB_VIP}" >/dev/null 2>&1 &
 	CAP_PID=$!
 	BG_PIDS+=("$CAP_PID")
 	sleep 0.5
@@ -1508,9 +1509,7 @@ placement = spread"
 		die "attach b1 with api2"
 	cluster_app dir two; cluster_app b1 one
 	sleep 0.8
-	nsenter --net=/run/netns/"$CB_NS_CLIENT" tcpdump --immediate-mode -i "$CB_IF_CLIENT" -U -w "$pcap" \
-		"tcp and (host $CB_VIP or host $vip2)" >/dev/null 2>&1 &
-	CAP_PID=$!; BG_PIDS+=("$CAP_PID"); sleep 0.5
+	capture_start "$pcap" "tcp and (host $CB_VIP or host $vip2)"
 	out=$(cli curl -s -m 5 "http://$vip2/two/x"); echo "$out"
 	grep -q "app=two path=/two/x node=dir" <<<"$out" || die "api2 not served by the director: $out"
 	out=$(cli curl -s -m 5 "http://$CB_VIP/one/y"); echo "$out"
