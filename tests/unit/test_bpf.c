@@ -375,3 +375,51 @@ Test(xdp, malformed_and_odd_packets)
 	cr_expect_eq(drain(), 0);
 	fx_close();
 }
+
+void fx_snapshot(const enum cb_stat *w, size_t n, uint64_t *v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = fx_stat(F.stats_fd, w[i]);
+}
+
+void fx_expect_counted(const char *name, const enum cb_stat *w, size_t n, const uint64_t *before,
+		       const enum cb_stat *want)
+{
+	uint64_t now[CB_STAT_MAX];
+	size_t i, j;
+
+	cr_assert_leq(n, CB_STAT_MAX);
+	fx_snapshot(w, n, now);
+	for (i = 0; i < n; i++) {
+		uint64_t d = 0;
+
+		for (j = 0; want[j] != CB_STAT_MAX; j++)
+			if (want[j] == w[i])
+				d = 1;
+		cr_expect_eq(now[i] - before[i], d, "%s: counter %d moved by %llu, not %llu", name,
+			     w[i], (unsigned long long)(now[i] - before[i]), (unsigned long long)d);
+	}
+}
+
+void fx_expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct t_tcp_view v;
+
+	cr_assert_eq(t_view(F.out, F.out_len, &v), 0, "%s", name);
+	cr_expect_eq(F.out_len, 54, "%s: %zu bytes", name, F.out_len);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "%s: checksums", name);
+	cr_expect_eq(memcmp(v.dmac, T_MAC_CLIENT, 6), 0, "%s", name);
+	cr_expect_eq(memcmp(v.smac, T_MAC_DIR, 6), 0, "%s", name);
+	cr_expect_eq(v.saddr, VIP, "%s", name);
+	cr_expect_eq(v.daddr, CLIENT, "%s", name);
+	cr_expect_eq(v.sport, VPORT, "%s", name);
+	cr_expect_eq(v.dport, CPORT, "%s", name);
+	cr_expect_eq(v.flags, flags, "%s: flags %#x", name, v.flags);
+	cr_expect_eq(v.seq, seq, "%s: seq %u", name, v.seq);
+	cr_expect_eq(v.ack, ack, "%s: ack %u", name, v.ack);
+	cr_expect_eq(v.window, 0, "%s", name);
+	cr_expect_eq(v.optlen, 0, "%s", name);
+	cr_expect_eq(v.paylen, 0, "%s", name);
+}

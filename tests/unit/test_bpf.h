@@ -82,4 +82,14 @@ size_t seg(uint8_t *buf, size_t cap, uint32_t seq, uint32_t ack, uint8_t flags,
 /* Full handshake; returns the server ISN and our TSval from the SYN-ACK. */
 uint32_t handshake(uint32_t *srv_tsval);
 
+/* The n counters in w, now (for fx_expect_counted). */
+void fx_snapshot(const enum cb_stat *w, size_t n, uint64_t *v);
+/* Of the n counters in w, exactly those in `want` (ended by CB_STAT_MAX)
+ * moved since `before`, each by one. */
+void fx_expect_counted(const char *name, const enum cb_stat *w, size_t n, const uint64_t *before,
+		       const enum cb_stat *want);
+/* F.out is a bare RST (54 bytes, window 0, no options, no payload) from
+ * VIP:VPORT to the client, with these flags and numbers. */
+void fx_expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack);
+
 #endif

@@ -34,56 +34,6 @@ static const enum cb_stat watched[] = {
 };
 #define N_WATCHED (sizeof(watched) / sizeof(watched[0]))
 
-static void snapshot(uint64_t v[N_WATCHED])
-{
-	size_t i;
-
-	for (i = 0; i < N_WATCHED; i++)
-		v[i] = fx_stat(F.stats_fd, watched[i]);
-}
-
-/* Exactly the counters in `want` (terminated by CB_STAT_MAX) moved, by one. */
-static void expect_counted(const char *name, const uint64_t before[N_WATCHED],
-			   const enum cb_stat *want)
-{
-	uint64_t now[N_WATCHED];
-	size_t i, j;
-
-	snapshot(now);
-	for (i = 0; i < N_WATCHED; i++) {
-		uint64_t d = 0;
-
-		for (j = 0; want[j] != CB_STAT_MAX; j++)
-			if (want[j] == watched[i])
-				d = 1;
-		cr_expect_eq(now[i] - before[i], d, "%s: counter %d moved by %llu, not %llu",
-			     name, watched[i], (unsigned long long)(now[i] - before[i]),
-			     (unsigned long long)d);
-	}
-}
-
-/* Check the reply in F.out: a bare 54-byte RST from VIP:VPORT to the client. */
-static void expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack)
-{
-	struct t_tcp_view v;
-
-	cr_assert_eq(t_view(F.out, F.out_len, &v), 0, "%s", name);
-	cr_expect_eq(F.out_len, 54, "%s: %zu bytes", name, F.out_len);
-	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "%s: checksums", name);
-	cr_expect_eq(memcmp(v.dmac, T_MAC_CLIENT, 6), 0, "%s", name);
-	cr_expect_eq(memcmp(v.smac, T_MAC_DIR, 6), 0, "%s", name);
-	cr_expect_eq(v.saddr, VIP, "%s", name);
-	cr_expect_eq(v.daddr, CLIENT, "%s", name);
-	cr_expect_eq(v.sport, VPORT, "%s", name);
-	cr_expect_eq(v.dport, CPORT, "%s", name);
-	cr_expect_eq(v.flags, flags, "%s: flags %#x", name, v.flags);
-	cr_expect_eq(v.seq, seq, "%s: seq %u", name, v.seq);
-	cr_expect_eq(v.ack, ack, "%s: ack %u", name, v.ack);
-	cr_expect_eq(v.window, 0, "%s", name);
-	cr_expect_eq(v.optlen, 0, "%s", name);
-	cr_expect_eq(v.paylen, 0, "%s", name);
-}
-
 #define END CB_STAT_MAX
 
 static const struct noflow_row {
@@ -160,13 +110,13 @@ static void noflow_rows_on(enum fx_hook hook)
 		}
 		fx_config(65536, r->rst_rate);
 		n = t_build(b, sizeof(b), &s);
-		snapshot(before);
+		fx_snapshot(watched, N_WATCHED, before);
 		cr_expect_eq(run(b, n), verdict(r->verdict), "%s: verdict", r->name);
 		if (r->verdict == TX)
-			expect_rst(r->name, r->rst_flags, r->rst_seq, r->rst_ack);
+			fx_expect_rst(r->name, r->rst_flags, r->rst_seq, r->rst_ack);
 		else
 			cr_expect_eq(memcmp(F.out, b, n), 0, "%s: frame untouched", r->name);
-		expect_counted(r->name, before, r->counted);
+		fx_expect_counted(r->name, watched, N_WATCHED, before, r->counted);
 		cr_expect_neq(get_flow(&f), 0, "%s: nothing stored", r->name);
 		cr_expect_eq(drain(), 0, "%s: no event", r->name);
 	}

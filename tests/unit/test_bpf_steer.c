@@ -36,34 +36,6 @@ static const enum cb_stat watched[] = {
 #define N_WATCHED (sizeof(watched) / sizeof(watched[0]))
 #define END CB_STAT_MAX
 
-static void snapshot(uint64_t v[N_WATCHED])
-{
-	size_t i;
-
-	for (i = 0; i < N_WATCHED; i++)
-		v[i] = fx_stat(F.stats_fd, watched[i]);
-}
-
-/* Exactly the counters in `want` (ended by END) moved, each by one. */
-static void expect_counted(const char *name, const uint64_t before[N_WATCHED],
-			   const enum cb_stat *want)
-{
-	uint64_t now[N_WATCHED];
-	size_t i, j;
-
-	snapshot(now);
-	for (i = 0; i < N_WATCHED; i++) {
-		uint64_t d = 0;
-
-		for (j = 0; want[j] != END; j++)
-			if (want[j] == watched[i])
-				d = 1;
-		cr_expect_eq(now[i] - before[i], d, "%s: counter %d moved by %llu, not %llu", name,
-			     watched[i], (unsigned long long)(now[i] - before[i]),
-			     (unsigned long long)d);
-	}
-}
-
 static void put_peer(uint32_t id, const uint8_t mac[6], int up)
 {
 	struct cb_peer p = { .up = (uint8_t)up, .ip_be = htonl(0xc6120002) };
@@ -104,26 +76,6 @@ static void expect_forwarded(const char *name, const uint8_t *in, size_t n, cons
 	cr_expect_eq(memcmp(F.out + 6, src, 6), 0, "%s: h_source", name);
 	cr_expect_eq(memcmp(F.out + 12, in + 12, n - 12), 0, "%s: ethertype, L3, L4 untouched",
 		     name);
-}
-
-/* A bare RST (54 bytes) from VIP:VPORT back to the client's MAC. */
-static void expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack)
-{
-	struct t_tcp_view v;
-
-	cr_assert_eq(t_view(F.out, F.out_len, &v), 0, "%s", name);
-	cr_expect_eq(F.out_len, 54, "%s: %zu bytes", name, F.out_len);
-	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "%s: checksums", name);
-	cr_expect_eq(memcmp(v.dmac, T_MAC_CLIENT, 6), 0, "%s", name);
-	cr_expect_eq(memcmp(v.smac, T_MAC_DIR, 6), 0, "%s", name);
-	cr_expect_eq(v.saddr, VIP, "%s", name);
-	cr_expect_eq(v.daddr, CLIENT, "%s", name);
-	cr_expect_eq(v.sport, VPORT, "%s", name);
-	cr_expect_eq(v.dport, CPORT, "%s", name);
-	cr_expect_eq(v.flags, flags, "%s: flags %#x", name, v.flags);
-	cr_expect_eq(v.seq, seq, "%s: seq %u", name, v.seq);
-	cr_expect_eq(v.ack, ack, "%s: ack %u", name, v.ack);
-	cr_expect_eq(v.optlen, 0, "%s", name);
 }
 
 static const struct steer_row {
@@ -246,7 +198,7 @@ static void rows_on(enum fx_hook hook)
 				   : r->remote == REMOTE_DOWN ? PEER_ID + 1
 							      : CB_MAX_PEERS + 3);
 		n = t_build(b, sizeof(b), &s);
-		snapshot(before);
+		fx_snapshot(watched, N_WATCHED, before);
 		t0 = 0;
 		{
 			struct timespec ts;
@@ -261,7 +213,7 @@ static void rows_on(enum fx_hook hook)
 			break;
 		case RST:
 			cr_expect_eq(run(b, n), V_TX, "%s: verdict", r->name);
-			expect_rst(r->name, r->rst_flags, r->rst_seq, r->rst_ack);
+			fx_expect_rst(r->name, r->rst_flags, r->rst_seq, r->rst_ack);
 			break;
 		case SYNACK:
 			cr_expect_eq(run(b, n), V_TX, "%s: verdict", r->name);
@@ -276,7 +228,7 @@ static void rows_on(enum fx_hook hook)
 			cr_expect_eq(run(b, n), V_PASS, "%s: verdict", r->name);
 			cr_expect_eq(memcmp(F.out, b, n), 0, "%s: frame untouched", r->name);
 		}
-		expect_counted(r->name, before, r->counted);
+		fx_expect_counted(r->name, watched, N_WATCHED, before, r->counted);
 		cr_expect_eq(drain(), 0, "%s: no event", r->name);
 		if (r->remote == NO_REMOTE) {
 			cr_expect_neq(bpf_map_lookup_elem(F.remote_fd, &k, &rem), 0,
