@@ -47,16 +47,18 @@ events_start() {
 }
 events_stop() { sleep 0.3; kill "$EV_PID" 2>/dev/null; wait "$EV_PID" 2>/dev/null; }
 
-# Capture on the client (filter $2, default: TCP to or from the VIP) into $1.
-capture_start() {
-	# --immediate-mode: without it libpcap hands packets over in blocks and
-	# the last ones (an RST, say) are lost when tcpdump is stopped
-	nsenter --net=/run/netns/"$CB_NS_CLIENT" tcpdump --immediate-mode -i "$CB_IF_CLIENT" -U -w "$1" \
-		"${2:-tcp and host $CB_VIP}" >/dev/null 2>&1 &
-	CAP_PID=$!
-	BG_PIDS+=("$CAP_PID")
+# tcpdump in namespace $1 on interface $2 into $3 (filter $4), in the
+# background; prints nothing, sets LAST_CAP.  --immediate-mode: without it
+# libpcap hands packets over in blocks and the last ones (an RST, say) are
+# lost when tcpdump is stopped.
+capture_in() {
+	nsenter --net=/run/netns/"$1" tcpdump --immediate-mode -i "$2" -U -w "$3" "$4" >/dev/null 2>&1 &
+	LAST_CAP=$!
+	BG_PIDS+=("$LAST_CAP")
 	sleep 0.5
 }
+# Capture on the client (filter $2, default: TCP to or from the VIP) into $1.
+capture_start() { capture_in "$CB_NS_CLIENT" "$CB_IF_CLIENT" "$1" "${2:-tcp and host $CB_VIP}"; CAP_PID=$LAST_CAP; }
 capture_stop() { sleep 0.3; kill "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; }
 tshark_count() { tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
 
@@ -1242,13 +1244,7 @@ cluster_app() {
 
 # Capture what leaves the director's port on the bridge (XDP_TX frames never
 # reach a capture on the director itself).
-dir_capture_start() {
-	nsenter --net=/run/netns/"$CB_NS_NET" tcpdump --immediate-mode -i "br-$CB_IF_DIR" -U -w "$1" \
-		"tcp" >/dev/null 2>&1 &
-	DCAP_PID=$!
-	BG_PIDS+=("$DCAP_PID")
-	sleep 0.5
-}
+dir_capture_start() { capture_in "$CB_NS_NET" "br-$CB_IF_DIR" "$1" tcp; DCAP_PID=$LAST_CAP; }
 dir_capture_stop() { sleep 0.3; kill "$DCAP_PID" 2>/dev/null; wait "$DCAP_PID" 2>/dev/null; }
 
 # Requests routed by path to each backend, served from there straight to the
