@@ -1479,6 +1479,38 @@ test_cluster_commit_lost() {
 	grep -q "fault lose-commit" "$WORK/ctl-dir.log" || die "the channel was not dropped"
 }
 
+# The backend dies holding a COMMIT it never acted on (crash point
+# before-live: its socket was still inert, and dies silently) and comes back
+# within the grace.  The director repeats the COMMIT until it is answered:
+# the new backend has no socket for the flow, says so (CLOSED), and the
+# director resets the client, who had nothing to wait for; nothing hangs.
+test_cluster_target_dies_at_commit() {
+	local rc t0 t1 out
+	cluster_conf ""
+	CL_FAULT_b1=before-live cluster_start
+	cluster_app b1 one
+	sleep 0.8
+	t0=$(date +%s%N)
+	cli curl -s -m 15 -o /dev/null "http://$CB_VIP/one/x" &
+	local req=$!; BG_PIDS+=("$req")
+	wait "$CTL_b1" 2>/dev/null
+	cluster_ctl b1          # no fault this time
+	wait "$req"; rc=$?
+	t1=$(date +%s%N)
+	echo "the request ended with curl $rc after $(( (t1 - t0) / 1000000 )) ms"
+	[ "$rc" = 56 ] || [ "$rc" = 52 ] || die "the client was not reset (curl $rc)"
+	[ $(( (t1 - t0) / 1000000 )) -lt 6000 ] || die "reset only after $(( (t1 - t0) / 1000000 )) ms"
+	grep -q "not live on its node; resetting the client" "$WORK/ctl-dir.log" ||
+		die "the director did not reset the client"
+	grep -q "down for 3000 ms" "$WORK/ctl-dir.log" && die "b1 was declared down"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_steered_flows /{print $2}')
+	expect_eq "$out" 0 "steering left"
+	# and b1 serves again
+	cluster_app b1 one; sleep 0.5
+	out=$(cli curl -s -m 5 "http://$CB_VIP/one/again"); echo "$out"
+	grep -q "node=b1" <<<"$out" || die "b1 does not serve after its restart: $out"
+}
+
 # Every node can be both: the director directs service shop to b1 while b1
 # directs service api2 (its own address, 198.18.0.101, attached at TC) to
 # the director, in one configuration.  Both served from the far node,
@@ -1576,6 +1608,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
+	   test_cluster_target_dies_at_commit
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 

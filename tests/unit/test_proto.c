@@ -78,6 +78,8 @@ static void sample(struct cb_msg *m, int type)
 		m->ref.epoch = 0xfffffffeu;
 		if (type == CB_MSG_REFUSED)
 			m->ref.reason = CB_REFUSE_FULL;
+		if (type == CB_MSG_CLOSED)
+			m->ref.reason = CB_CLOSED_UNKNOWN;
 	}
 }
 
@@ -166,6 +168,14 @@ Test(proto, fields_survive)
 	cr_expect_eq(dec.ref.reason, CB_REFUSE_FULL);
 	cr_expect_eq(dec.ref.epoch, 0xfffffffeu);
 	cr_expect_eq(dec.ref.flow.client_port, 40000);
+
+	sample(&m, CB_MSG_CLOSED);              /* REASON optional, kept when set */
+	n = encode(&m, buf, sizeof(buf));
+	cr_assert_eq(decode(buf, n), 0);
+	cr_expect_eq(dec.ref.reason, CB_CLOSED_UNKNOWN);
+	m.ref.reason = CB_CLOSED_ENDED;
+	cr_assert_eq(decode(buf, encode(&m, buf, sizeof(buf))), 0);
+	cr_expect_eq(dec.ref.reason, CB_CLOSED_ENDED);
 }
 
 /* The layout of docs/peer-protocol.md, byte by byte, on a COMMIT. */

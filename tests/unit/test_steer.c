@@ -104,17 +104,18 @@ Test(steer_api, remote_add_remove)
 
 	open_all(FX_XDP);
 	cr_expect_eq(cb_remote_lookup(&S, &k, &r), -ENOENT);
-	cr_expect_eq(cb_remote_add(&S, &k, 5, 9), 0);
+	cr_expect_eq(cb_remote_add(&S, &k, 5, 9, 4242), 0);
 	cr_assert_eq(cb_remote_lookup(&S, &k, &r), 0);
 	cr_expect_eq(r.peer, 5);
 	cr_expect_eq(r.epoch, 9);
+	cr_expect_eq(r.last_ack, 4242, "seeded: a silent client's RST lands in its window");
 	cr_expect_geq(r.created_ns, t0, "the programs' clock");
 	cr_expect_leq(r.created_ns, cb_steer_now_ns());
 	cr_expect_eq(r.last_ns, r.created_ns);
 	cr_expect_eq(r.closing_ns, 0);
 	cr_expect_eq(r.closing_flags, 0);
-	cr_expect_eq(cb_remote_add(&S, &k, 6, 10), -EEXIST);
-	cr_expect_eq(cb_remote_add(&S, &k, CB_MAX_PEERS, 10), -EINVAL);
+	cr_expect_eq(cb_remote_add(&S, &k, 6, 10, 0), -EEXIST);
+	cr_expect_eq(cb_remote_add(&S, &k, CB_MAX_PEERS, 10, 0), -EINVAL);
 	cr_expect_eq(cb_remote_remove(&S, &k, 8), -EAGAIN, "another move's entry stays");
 	cr_expect_eq(cb_remote_lookup(&S, &k, &r), 0);
 	cr_expect_eq(cb_remote_remove(&S, &k, 9), 0);
@@ -136,14 +137,14 @@ Test(steer_api, remote_full_is_enospc)
 	cr_assert_geq(s.remote_fd, 0);
 	for (i = 0; i < 4; i++) {
 		k = key_n(i);
-		cr_expect_eq(cb_remote_add(&s, &k, 1, i), 0);
+		cr_expect_eq(cb_remote_add(&s, &k, 1, i, 0), 0);
 	}
 	k = key_n(4);
-	cr_expect_eq(cb_remote_add(&s, &k, 1, 4), -ENOSPC);
+	cr_expect_eq(cb_remote_add(&s, &k, 1, 4, 0), -ENOSPC);
 	k = key_n(0);
 	cr_expect_eq(cb_remote_remove(&s, &k, 0), 0);
 	k = key_n(4);
-	cr_expect_eq(cb_remote_add(&s, &k, 1, 4), 0, "room again");
+	cr_expect_eq(cb_remote_add(&s, &k, 1, 4, 0), 0, "room again");
 	cb_steer_close(&s);
 	cr_expect_eq(s.remote_fd, -1);
 }
@@ -180,7 +181,7 @@ Test(steer_api, walk_count_and_sweep)
 		struct cb_flow_key k = key_n(i);
 		struct cb_remote r;
 
-		cr_assert_eq(cb_remote_add(&S, &k, i % 3, i), 0);
+		cr_assert_eq(cb_remote_add(&S, &k, i % 3, i, 0), 0);
 		/* every 4th closed long ago, every 4th+1 just now (the programs' marks) */
 		if (i % 4 < 2) {
 			cr_assert_eq(cb_remote_lookup(&S, &k, &r), 0);
@@ -277,7 +278,7 @@ static void director_sequence_on(enum fx_hook hook)
 	}
 	/* PREPARED: the entry first, then the state */
 	cr_assert_eq(cb_peer_set(&S, 2, T_MAC_PEER, 0, 1), 0);
-	cr_assert_eq(cb_remote_add(&S, &k, 2, 1), 0);
+	cr_assert_eq(cb_remote_add(&S, &k, 2, 1, 0), 0);
 	cr_expect_eq(run(b, n), V_DROP, "still shipping until the CAS");
 	cr_assert_eq(cb_flows_cas(&T, &k, CB_FLOW_SHIPPING, CB_FLOW_REDIRECT, NULL, NULL), 0);
 	cr_expect_eq(run(b, n), V_TX);

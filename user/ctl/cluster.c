@@ -38,7 +38,7 @@ uint32_t cl_next_epoch(struct cb_cluster *c)
 {
 	uint32_t clock = (uint32_t)(cb_now_ms64() * 64);
 
-	c->epoch = (int32_t)(clock - c->epoch) > 0 ? clock : c->epoch + 1;
+	c->epoch = !c->epoch || (int32_t)(clock - c->epoch) > 0 ? clock : c->epoch + 1;
 	if (!c->epoch)
 		c->epoch = 1;   /* 0 is "never moved" */
 	return c->epoch;
@@ -285,10 +285,15 @@ static void on_state(void *arg, uint32_t peer_id, int state)
 	cb_info("run: node %s is %s", cfg_of(c)->nodes[i].name, cb_link_state_name(state));
 	c->nodes[i].link = state;
 	if (state == CB_LINK_UP) {
+		int was_down = c->nodes[i].down_since_ms != 0;     /* not just SUSPECT */
+
 		c->nodes[i].down_since_ms = 0;
 		c->nodes[i].down_done = 0;
 		cl_steer_to(c, i);
-		cl_reask(c, i);
+		if (was_down) { /* what the lost channel may have lost */
+			cl_reask(c, i);
+			cl_recommit_node(c, i);
+		}
 	} else if (state == CB_LINK_DOWN && !c->nodes[i].down_since_ms) {
 		c->nodes[i].down_since_ms = cb_now_ms64();  /* reset after the grace */
 	}
@@ -345,7 +350,7 @@ static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)
 	case CB_MSG_COMMIT: cl_on_commit(c, i, &m->ref); break;
 	case CB_MSG_ABORT: cl_on_abort(c, i, &m->ref); break;
 	case CB_MSG_CLOSED: cl_on_closed(c, i, &m->ref); break;
-	case CB_MSG_DONE: cl_on_done(c, &m->ref); break;
+	case CB_MSG_DONE: cl_on_done(c, i, &m->ref); break;
 	default: break;
 	}
 }
@@ -461,6 +466,7 @@ int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->steer.peers_fd = c->steer.remote_fd = c->steer.cfg_fd = -1;  /* not open yet */
 	c->env = *env;
 	c->self = cfg->self;
 	c->n_nodes = cfg->n_nodes;
@@ -481,6 +487,7 @@ int cb_cluster_open(struct cb_cluster **out, const struct cb_cluster_env *env)
 		goto fail;
 	}
 	cl_clear_pending(c);
+	cl_recover_steering(c);
 	if ((err = links_open(c, cfg)))
 		goto fail;
 	count_active(c);
@@ -518,6 +525,7 @@ void cb_cluster_tick(struct cb_cluster *c, uint64_t now)
 	}
 	cl_ship_deadlines(c, now);
 	cl_adopt_leases(c, now);
+	cl_commit_retries(c, now);
 	downs(c, now);
 	cl_serve_check(c);
 	if (now - c->swept_ms >= CB_SWEEP_MS) {
@@ -536,7 +544,7 @@ void cb_cluster_remap(struct cb_cluster *c, const int *svc, int n_svc, const int
 
 		if (!a->used)
 			continue;
-		a->service = a->service < n_svc ? svc[a->service] : -1;
+		a->service = a->service >= 0 && a->service < n_svc ? svc[a->service] : -1;
 		a->app = a->app >= 0 && a->app < n_app ? app[a->app] : -1;
 		if (a->service < 0)
 			a->app = -1;

@@ -18,6 +18,11 @@
  *                                 -> DONE  (ABORT or no COMMIT within the
  *                                 lease: the socket closed silently)
  *
+ * The director repeats a COMMIT until its DONE comes.  COMMIT is idempotent:
+ * a target with no such move answers by the tuple's socket, DONE if it lives,
+ * CLOSED (unknown) if not, and the director then resets the client: a crash
+ * between the two ends leaves no client waiting in silence.
+ *
  * One owner at a time: a target's socket goes live only on COMMIT, and only
  * the director commits, after it steered the flow.  Epochs name moves.
  */
@@ -36,6 +41,12 @@ struct cb_apps;
 struct cb_faults;
 struct cb_cluster;
 
+enum cb_ship_outcome {
+	CB_SHIP_BACK = 0,       /* refused or unanswered: serve it here or place it anew */
+	CB_SHIP_COMMITTED,      /* steered to its peer */
+	CB_SHIP_FAILED,         /* it could not go anywhere: reset */
+};
+
 /* What the cluster needs from the controller. */
 struct cb_cluster_env {
 	struct cb_loop *loop;
@@ -46,9 +57,9 @@ struct cb_cluster_env {
 	struct cb_pending *pend;
 	const struct cb_faults *faults;
 	void (*drain)(void *arg);               /* consume the ring now */
-	/* a shipped flow is settled here: it left (committed to a peer: 1)
-	 * or must be served locally after all (0); the controller goes on */
-	void (*shipped)(void *arg, struct pending *p, int committed);
+	/* a shipped flow is settled: the controller goes on with p (BACK),
+	 * or frees it (COMMITTED; FAILED: its client was reset) */
+	void (*shipped)(void *arg, struct pending *p, int outcome);
 	void *arg;
 };
 

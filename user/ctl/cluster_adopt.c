@@ -82,7 +82,7 @@ static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
 	if (cb_image_decode(m->image, m->image_len, &a->st))
 		return CB_REFUSE_BAD_IMAGE;
 	if ((err = pending_entry(c, k)))
-		return err == -EBUSY ? CB_REFUSE_STALE_EPOCH : CB_REFUSE_OTHER;
+		return err == -EBUSY ? CB_REFUSE_TUPLE_BUSY : CB_REFUSE_OTHER;
 	fd = cb_repair_build(&a->st, &step);
 	if (fd < 0) {
 		cb_err("run: %s: shipped here, TCP_REPAIR %s: %s", cb_fmt_flow(k, fs, sizeof(fs)),
@@ -164,7 +164,7 @@ static void serve_track(struct cb_cluster *c, int node, const struct cb_flow_key
 	for (i = 0; i < CB_SERVED_MAX && c->served[at].from_id; i++)
 		at = (at + 1) % CB_SERVED_MAX;
 	if (i == CB_SERVED_MAX)
-		c->served_untracked++;  /* replaced: its steering ends by the sweep */
+		c->served_untracked++;  /* replaced: the director's verify sweep covers it */
 	c->served[at] = (struct served){ .key = *k, .epoch = epoch, .from_id = c->nodes[node].id };
 	c->served_next = (at + 1) % CB_SERVED_MAX;
 }
@@ -180,26 +180,19 @@ void cl_serve_check(struct cb_cluster *c)
 
 	for (n = 0; n < CB_SERVED_MAX && asked < CB_SERVED_CHECKS; n++) {
 		struct served *w = &c->served[c->served_check];
-		union cb_sockaddr local = { .in4 = { .sin_family = AF_INET } };
-		union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET } };
 		int st, i;
 
 		c->served_check = (c->served_check + 1) % CB_SERVED_MAX;
 		if (!w->from_id)
 			continue;
 		asked++;
-		local.in4.sin_addr.s_addr = w->key.daddr_be;
-		local.in4.sin_port = w->key.dport_be;
-		peer.in4.sin_addr.s_addr = w->key.saddr_be;
-		peer.in4.sin_port = w->key.sport_be;
-		st = cb_tuple_state(&local, &peer);
+		st = cb_tuple_state_of(&w->key);
 		if (st != -ENOENT && st != TCP_CLOSE)
 			continue;       /* alive, or sock_diag failed: later */
 		i = cl_node_by_id(c, w->from_id);
-		if (i >= 0 && !cl_send_ref(c, i, CB_MSG_CLOSED, &w->key, w->epoch, 0))
-			c->served_closed++;
-		else if (i >= 0 && c->nodes[i].link == CB_LINK_UP)
-			continue;       /* its queue is full: later */
+		if (i >= 0 && cl_send_ref(c, i, CB_MSG_CLOSED, &w->key, w->epoch, CB_CLOSED_ENDED))
+			continue;       /* its channel is down or full: later */
+		c->served_closed += i >= 0;
 		w->from_id = 0;
 	}
 }
@@ -224,7 +217,28 @@ static void adopt_failed(struct cb_cluster *c, int node, struct adopt *a, int li
 		cb_reset_send(&a->key, a->snd_nxt, a->rcv_nxt);
 	}
 	c->adopt_failed++;
-	cl_send_ref(c, node, CB_MSG_CLOSED, &a->key, a->epoch, 0);
+	cl_send_ref(c, node, CB_MSG_CLOSED, &a->key, a->epoch, CB_CLOSED_FAILED);
+}
+
+/*
+ * A COMMIT for no flow awaiting one: repeated (its DONE was lost), a
+ * verify of quiet steering, or after a restart here.  COMMIT is idempotent;
+ * the tuple's socket says what to answer: DONE while it lives, CLOSED when
+ * it ended (TIME_WAIT) or was never live here (none: the director resets
+ * the client, who may be waiting in silence).
+ */
+static void answer_commit(struct cb_cluster *c, int node, const struct cb_flow_key *k,
+			  uint32_t epoch)
+{
+	int st = cb_tuple_state_of(k);
+
+	if (st == -ENOENT || st == TCP_CLOSE)
+		cl_send_ref(c, node, CB_MSG_CLOSED, k, epoch, CB_CLOSED_UNKNOWN);
+	else if (st == TCP_TIME_WAIT)
+		cl_send_ref(c, node, CB_MSG_CLOSED, k, epoch, CB_CLOSED_ENDED);
+	else if (st >= 0)
+		cl_send_ref(c, node, CB_MSG_DONE, k, epoch, 0);
+	/* sock_diag failed: no answer; the director asks again */
 }
 
 /* COMMIT: the director steers the flow here; go live, hand it to the app. */
@@ -238,9 +252,15 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 	char msg[256], cl[32];
 	int conn, err;
 
-	if (cl_key_from_msg(&r->flow, &k) || !(a = adopt_find(c, &k)) || a->from != node ||
-	    a->epoch != r->epoch)
+	if (cl_key_from_msg(&r->flow, &k))
 		return;
+	if (!(a = adopt_find(c, &k))) {
+		answer_commit(c, node, &k, r->epoch);
+		return;
+	}
+	if (a->from != node || a->epoch != r->epoch)
+		return;         /* another move of the tuple is under way */
+	cb_fault(c->env.faults, "before-live");
 	a->used = 0;
 	if (a->app < 0) {
 		adopt_failed(c, node, a, 0, -ENOENT);   /* its app left the configuration */

@@ -32,7 +32,13 @@
 #define CB_DOWN_GRACE_MS 3000           /* a node's channel down this long: its steered
                                          * clients are reset.  A controller restart
                                          * there leaves its sockets serving meanwhile */
-#define CB_TIMING_MAX 256               /* hand-offs awaiting their DONE, for timing */
+#define CB_COMMITS_MAX 1024             /* COMMITs awaiting their DONE */
+#define CB_COMMIT_RETRY_MS 500          /* no DONE: COMMIT again after this long... */
+#define CB_COMMIT_TRIES 4               /* ... this many times, then the client is reset */
+#define CB_RECENT_MOVE_MS 10000         /* at start, steering this young may be uncommitted */
+#define CB_VERIFY_IDLE_NS (60ull * 1000000000ull)  /* steering this quiet is checked
+                                                    * with its node (about once a minute) */
+#define CB_VERIFY_MAX 64                /* ... at most this many per sweep */
 #define CB_SAMPLES 4096                 /* hand-off times kept for percentiles */
 #define CB_SERVED_MAX 4096              /* adopted flows watched for their end */
 #define CB_SERVED_CHECKS 64             /* ... of which asked about per tick (one
@@ -83,6 +89,23 @@ static inline void cl_sample(struct cl_samples *s, uint64_t from_ns, uint64_t to
 	s->us[s->n++ % CB_SAMPLES] = to_ns > from_ns ? (uint32_t)((to_ns - from_ns) / 1000) : 0;
 }
 
+/*
+ * Director side: a COMMIT sent, awaiting its DONE (the peer's app has the
+ * socket).  Repeated until then; a CLOSED (unknown) instead means the peer
+ * never had it live: the client is reset at these numbers.
+ */
+struct commit_wait {
+	int used;
+	struct cb_flow_key key;
+	uint32_t epoch;
+	int node;                       /* cfg->nodes index */
+	uint32_t snd_nxt, rcv_nxt;      /* the client's RST, if it comes to that */
+	int tries;
+	uint64_t retry_ms;
+	/* when each stage began (stage timing); start_ns 0: not timed */
+	uint64_t start_ns, ship_ns, prepared_ns, commit_ns;
+};
+
 /* Target side: a flow shipped here, built in repair mode, awaiting COMMIT. */
 struct adopt {
 	int used;
@@ -127,13 +150,10 @@ struct cb_cluster {
 	struct served served[CB_SERVED_MAX];
 	unsigned int served_next, served_check;
 	unsigned long served_untracked, served_closed;
-	/* hand-offs committed, awaiting their DONE: when each stage began */
-	struct {
-		struct cb_flow_key key;
-		uint32_t epoch;
-		uint64_t start_ns, ship_ns, prepared_ns, commit_ns;   /* 0: slot free */
-	} timing[CB_TIMING_MAX];
-	unsigned int timing_next;
+	struct commit_wait commits[CB_COMMITS_MAX];
+	unsigned int commits_next;
+	unsigned long commits_untracked;        /* table full: oldest replaced */
+	unsigned long sweeps;                   /* rounds of cl_sweep, for verify */
 	struct cl_samples stages[CL_ST_MAX];
 };
 
@@ -164,11 +184,14 @@ const struct cb_msg_svc_load *cl_peer_load(const struct cb_cluster *c, int i, in
 void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
 void cl_on_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
 void cl_ship_deadlines(struct cb_cluster *c, uint64_t now);
-void cl_on_done(struct cb_cluster *c, const struct cb_msg_ref *m);
+void cl_on_done(struct cb_cluster *c, int node, const struct cb_msg_ref *m);
 void cl_on_closed(struct cb_cluster *c, int node, const struct cb_msg_ref *m);
 void cl_steer_to(struct cb_cluster *c, int i);
 void cl_node_down(struct cb_cluster *c, int i);
 void cl_sweep(struct cb_cluster *c);
+void cl_commit_retries(struct cb_cluster *c, uint64_t now);
+void cl_recommit_node(struct cb_cluster *c, int node);
+void cl_recover_steering(struct cb_cluster *c);
 
 /* cluster_adopt.c */
 void cl_adopt_drop(struct cb_cluster *c, struct adopt *a);

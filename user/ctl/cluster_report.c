@@ -81,9 +81,11 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		memset(&rs, 0, sizeof(rs));
 	fprintf(o, "# HELP connbroker_steered_flows Flows steered to other nodes (entries of cb_remote, of %d).\n"
 		   "# TYPE connbroker_steered_flows gauge\nconnbroker_steered_flows %lu\n"
-		   "# HELP connbroker_steered_removed_total Steering entries removed after their flow ended.\n"
-		   "# TYPE connbroker_steered_removed_total counter\nconnbroker_steered_removed_total %lu\n",
-		CB_MAX_REMOTE, rs.total, c->remote_swept);
+		   "# HELP connbroker_steered_removed_total Steering entries removed: the flow ended or was reset, or its node went down.\n"
+		   "# TYPE connbroker_steered_removed_total counter\nconnbroker_steered_removed_total %lu\n"
+		   "# HELP connbroker_commits_untracked_total COMMITs not followed to their DONE (table of %d full).\n"
+		   "# TYPE connbroker_commits_untracked_total counter\nconnbroker_commits_untracked_total %lu\n",
+		CB_MAX_REMOTE, rs.total, c->remote_swept, CB_COMMITS_MAX, c->commits_untracked);
 	fprintf(o, "# HELP connbroker_peer_channel_closed_total Peer channel connections closed, by node and reason.\n"
 		   "# TYPE connbroker_peer_channel_closed_total counter\n");
 	for (i = -1; i < c->n_nodes; i++) {

@@ -266,13 +266,18 @@ static int place_elsewhere(struct ctl *c, struct pending *p)
 }
 
 /* A shipped flow settled (ctl/cluster_ship.c): gone to its node, or back here. */
-static void shipped(void *arg, struct pending *p, int committed)
+static void shipped(void *arg, struct pending *p, int outcome)
 {
 	struct ctl *c = arg;
 
-	if (committed) {
+	if (outcome == CB_SHIP_COMMITTED) {
 		c->st.shipped++;
 		observe(c, p);
+		cb_pending_free(&c->pend, p);
+		return;
+	}
+	if (outcome == CB_SHIP_FAILED) {
+		c->st.failed++;
 		cb_pending_free(&c->pend, p);
 		return;
 	}

@@ -64,11 +64,7 @@ const char *cb_owner_name(uint32_t state)
 /* Does a kernel socket (not a listener) hold the flow's tuple? */
 static int socket_lives(const struct cb_flow_key *k)
 {
-	union cb_sockaddr local = { .in4 = { .sin_family = AF_INET, .sin_port = k->dport_be,
-					     .sin_addr.s_addr = k->daddr_be } };
-	union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET, .sin_port = k->sport_be,
-					    .sin_addr.s_addr = k->saddr_be } };
-	int st = cb_tuple_state(&local, &peer);
+	int st = cb_tuple_state_of(k);
 
 	/* unknown (sock_diag failed) counts as alive: never remove then */
 	return st != -ENOENT && st != TCP_CLOSE && st != TCP_TIME_WAIT;

@@ -39,6 +39,7 @@ struct pending {
 	uint32_t epoch;                 /* of its latest move; 0: never moved */
 	uint64_t ship_until_ms;         /* no PREPARED by then: abort */
 	uint64_t ship_ns;               /* the SHIP left (stage timing) */
+	uint32_t ship_snd_nxt, ship_rcv_nxt;    /* the flow's numbers as shipped */
 	uint64_t tried;                 /* nodes that refused or failed it (bits) */
 	int placed;                     /* placed once already (later: re-placed) */
 	int dirty;                      /* new bytes since the last classification */

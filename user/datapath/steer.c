@@ -111,7 +111,7 @@ int cb_peer_set_up(const struct cb_steer *s, uint32_t id, int up)
 }
 
 int cb_remote_add(const struct cb_steer *s, const struct cb_flow_key *k, uint32_t peer,
-		  uint32_t epoch)
+		  uint32_t epoch, uint32_t last_ack)
 {
 	struct cb_remote r;
 
@@ -120,6 +120,7 @@ int cb_remote_add(const struct cb_steer *s, const struct cb_flow_key *k, uint32_
 	memset(&r, 0, sizeof(r));
 	r.peer = peer;
 	r.epoch = epoch;
+	r.last_ack = last_ack;
 	r.created_ns = r.last_ns = cb_steer_now_ns();
 	if (bpf_map_update_elem(s->remote_fd, k, &r, BPF_NOEXIST))
 		/* a full hash map says E2BIG */

@@ -56,11 +56,14 @@ int cb_peer_get(const struct cb_steer *s, uint32_t id, struct cb_peer *out);
 
 /*
  * Record a flow steered to `peer` by the move `epoch` (created_ns = last_ns
- * = now, not closing).  -EEXIST when the tuple has an entry, -ENOSPC when
- * the map is full (CB_MAX_REMOTE), -EINVAL for a peer id out of range.
+ * = now, not closing).  last_ack: the client's next expected sequence so
+ * far (our snd_nxt), until its segments update it: the RST it gets if the
+ * peer dies must land in its window even if it never spoke again.  -EEXIST
+ * when the tuple has an entry, -ENOSPC when the map is full
+ * (CB_MAX_REMOTE), -EINVAL for a peer id out of range.
  */
 int cb_remote_add(const struct cb_steer *s, const struct cb_flow_key *k, uint32_t peer,
-		  uint32_t epoch);
+		  uint32_t epoch, uint32_t last_ack);
 /* 0, or -ENOENT. */
 int cb_remote_lookup(const struct cb_steer *s, const struct cb_flow_key *k,
 		     struct cb_remote *out);

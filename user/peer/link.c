@@ -1063,11 +1063,7 @@ static void tick_peer(struct cb_links *l, struct link_peer *p, uint64_t now)
 	struct cb_conn *c = p->conn;
 	char d[DETAIL];
 
-	if (c && c->fail) {             /* cb_links_drop(), outside its events */
-		snprintf(d, sizeof(d), "%s", c->fail_detail);
-		conn_close(c, c->fail, d);
-		c = NULL;
-	}
+	/* conn_expired() also closes a channel cb_links_drop() failed */
 	if (c && !conn_expired(c, now) && c->phase == P_OPEN) {
 		uint64_t silent = now - p->last_rx;
 

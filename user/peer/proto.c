@@ -199,7 +199,7 @@ static void enc_body(struct wr *w, const struct cb_msg *m)
 		break;
 	default:
 		w_flow_epoch(w, &m->ref.flow, m->ref.epoch);
-		if (m->type == CB_MSG_REFUSED)
+		if (m->type == CB_MSG_REFUSED || (m->type == CB_MSG_CLOSED && m->ref.reason))
 			w_u32(w, CB_TAG_REASON, m->ref.reason);
 	}
 }
@@ -412,8 +412,8 @@ static int dec_ship(const struct tlv *t, uint32_t *seen, void *obj)
 	return 0;
 }
 
-/* REASON is read in every reference message but required only in REFUSED:
- * elsewhere it is an unknown tag, skipped. */
+/* REASON is read in REFUSED (required) and CLOSED (optional): elsewhere it
+ * is an unknown tag, skipped. */
 static int dec_ref(const struct tlv *t, uint32_t *seen, void *obj)
 {
 	struct cb_msg *m = obj;
@@ -424,7 +424,7 @@ static int dec_ref(const struct tlv *t, uint32_t *seen, void *obj)
 	case CB_TAG_EPOCH:
 		return rd_u32(t, seen, &m->ref.epoch);
 	case CB_TAG_REASON:
-		if (m->type == CB_MSG_REFUSED)
+		if (m->type == CB_MSG_REFUSED || m->type == CB_MSG_CLOSED)
 			return rd_u32(t, seen, &m->ref.reason);
 	}
 	return 0;

@@ -82,6 +82,14 @@ enum cb_refuse_reason {
 	CB_REFUSE_BAD_IMAGE,    /* the socket image did not decode */
 	CB_REFUSE_BUILD_FAILED, /* the socket could not be built */
 	CB_REFUSE_STOPPING,     /* this node is shutting down */
+	CB_REFUSE_TUPLE_BUSY,   /* a live socket here holds the tuple */
+};
+
+/* Why a CLOSED (REASON, absent when 0). */
+enum cb_closed_reason {
+	CB_CLOSED_ENDED = 0,    /* the connection ended (its socket is gone) */
+	CB_CLOSED_UNKNOWN,      /* a COMMIT for a connection with no socket here */
+	CB_CLOSED_FAILED,       /* it could not go live here; its client was reset */
 };
 
 /* A client's connection to a service.  On the wire: family u8, 3 zero

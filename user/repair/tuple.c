@@ -94,6 +94,16 @@ int cb_tuple_state(const union cb_sockaddr *local, const union cb_sockaddr *peer
 	return state == TCP_LISTEN ? -ENOENT : state;
 }
 
+int cb_tuple_state_of(const struct cb_flow_key *k)
+{
+	union cb_sockaddr local = { .in4 = { .sin_family = AF_INET, .sin_port = k->dport_be,
+					     .sin_addr.s_addr = k->daddr_be } };
+	union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET, .sin_port = k->sport_be,
+					    .sin_addr.s_addr = k->saddr_be } };
+
+	return cb_tuple_state(&local, &peer);
+}
+
 /* States that hold a connection: all but LISTEN, CLOSE, TIME_WAIT, SYN_RECV. */
 #define CB_TCPF_CONN ((1u << TCP_ESTABLISHED) | (1u << TCP_SYN_SENT) | (1u << TCP_FIN_WAIT1) | \
 		      (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) | (1u << TCP_LAST_ACK) | \

@@ -29,5 +29,7 @@ int cb_tuple_count_local(const union cb_sockaddr *local);
 /* The TCP state of the connection socket local <-> peer (TCP_ESTABLISHED,
  * TCP_TIME_WAIT...), -ENOENT when there is none (a listener does not count). */
 int cb_tuple_state(const union cb_sockaddr *local, const union cb_sockaddr *peer);
+/* The same for a flow of the table (IPv4: client -> service). */
+int cb_tuple_state_of(const struct cb_flow_key *k);
 
 #endif
