@@ -10,6 +10,12 @@ usage: app.py SOCKET_PATH APP_NAME [CERT KEY]
 With CERT and KEY the app terminates TLS itself: the socket's receive queue
 starts with the client's ClientHello, which connbroker read (for SNI/ALPN)
 but never answered.
+
+On a service that routes per request (the FLOW line says route=per-request)
+it reads exactly one request, answers it keeping the connection open, and
+gives the connection back (RELEASE, with the socket and a small state blob):
+connbroker routes the next request, perhaps to another app, which gets the
+blob with the socket.  The answer names the blob it was given (prev=...).
 """
 import hashlib
 import socket
@@ -17,15 +23,29 @@ import ssl
 import sys
 
 
-def serve(conn, meta):
-    conn.settimeout(5)
+def read_request(conn, exact):
+    """One request: (method, path, body), or None if the client closed.
+    exact: read nothing beyond it, so that the next request stays in the
+    socket for connbroker to route (peek, and wait for more with
+    SO_RCVLOWAT instead of spinning)."""
     data = b""
     while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return
-        data += chunk
+        if exact:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, len(data) + 1)
+            chunk = conn.recv(65536, socket.MSG_PEEK)
+            if len(chunk) <= len(data):
+                return None
+            data = chunk
+        else:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    if exact:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+        conn.recv(len(head) + 4, socket.MSG_WAITALL)
+        body = b""
     lines = head.decode("latin-1").split("\r\n")
     method, path = lines[0].split(" ")[:2]
     length = 0
@@ -34,18 +54,46 @@ def serve(conn, meta):
         if name.strip().lower() == "content-length":
             length = int(value)
     while len(body) < length:
-        chunk = conn.recv(65536)
+        chunk = conn.recv(length - len(body) if exact else 65536)
         if not chunk:
             break
         body += chunk
-    reply = ("app=%s method=%s path=%s body=%d sha256=%s %s\n" % (
-        sys.argv[2], method, path, len(body), hashlib.sha256(body).hexdigest(), meta)).encode()
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(reply) + reply)
+    return method, path, body
+
+
+def flow_fields(meta):
+    text = meta.split(b"\n", 1)[0].decode()
+    fields = dict(w.split("=", 1) for w in text.split()[1:] if "=" in w)
+    blob = meta.split(b"\n", 1)[1] if int(fields.get("blob", "0")) else b""
+    return text, fields, blob
+
+
+def serve(conn, meta, ctl):
+    """Answer; True when the connection was given back to connbroker."""
+    text, fields, blob = flow_fields(meta)
+    per_request = fields.get("route") == "per-request"
+    conn.settimeout(5)
+    req = read_request(conn, per_request)
+    if req is None:
+        return False
+    method, path, body = req
+    reply = ("app=%s method=%s path=%s body=%d sha256=%s prev=%s %s\n" % (
+        sys.argv[2], method, path, len(body), hashlib.sha256(body).hexdigest(),
+        blob.decode("latin-1") or "-", text)).encode()
+    keep = per_request and not isinstance(conn, ssl.SSLSocket)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (
+        len(reply), b"" if keep else b"Connection: close\r\n") + reply)
+    if keep:
+        # the state the next app gets with the connection
+        state = ("served-by=%s" % sys.argv[2]).encode()
+        socket.send_fds(ctl, [b"RELEASE blob=%d\n" % len(state) + state], [conn.fileno()])
+        return True
     if isinstance(conn, ssl.SSLSocket):
         conn.unwrap()
     else:
         conn.shutdown(socket.SHUT_WR)
         conn.recv(1)
+    return False
 
 
 def main():
@@ -62,7 +110,7 @@ def main():
         tls.load_cert_chain(sys.argv[3], sys.argv[4])
     print("registered as %s" % app, flush=True)
     while True:
-        msg, fds, _, _ = socket.recv_fds(ctl, 512, 1)
+        msg, fds, _, _ = socket.recv_fds(ctl, 512 + 1 + 4096, 1)
         if not msg:
             return
         for fd in fds:
@@ -70,7 +118,7 @@ def main():
                 try:
                     if tls:
                         conn = tls.wrap_socket(conn, server_side=True)
-                    serve(conn, msg.decode())
+                    serve(conn, msg, ctl)
                 except OSError as e:
                     print("connection failed: %s" % e, flush=True)
 

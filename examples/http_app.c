@@ -4,6 +4,11 @@
  * epoll loop, keep-alive, Content-Length bodies.  It answers every request
  * with "app=NAME method=M path=P body=N".
  *
+ * On a service that routes per request (route = per-request), it reads
+ * exactly one request (peeking first, so the next one stays unread in the
+ * socket), answers it, and gives the connection back (cb_app_release): the
+ * controller routes its next request, maybe to another app.
+ *
  *   http_app --app NAME [--socket PATH]      connections from connbroker
  *   http_app --app NAME --listen IP:PORT     an ordinary listener (baseline)
  */
@@ -25,42 +30,59 @@
 
 struct conn {
 	int fd;
+	int per_request;        /* release after each answered request */
 	size_t len;
 	char buf[BUF];
 };
 
 static const char *app_name = "app";
+static struct cb_app *ctl;
 
 static void set_nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/*
+ * The first request in buf[0..len): its whole length (head and body) once
+ * it is complete, 0 while it is not, -1 when it cannot be served.
+ */
+static long request_len(char *buf, size_t len, char *method, char *path, size_t *blen,
+			int *close_after)
+{
+	char *end = memmem(buf, len, "\r\n\r\n", 4), *cl;
+	size_t head, total;
+
+	if (!end)
+		return len == BUF ? -1 : 0;
+	head = (size_t)(end - buf) + 4;
+	buf[head - 1] = 0;
+	if (sscanf(buf, "%15s %255s", method, path) != 2) {
+		buf[head - 1] = '\n';
+		return -1;
+	}
+	cl = strcasestr(buf, "\r\ncontent-length:");
+	*blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
+	*close_after = strcasestr(buf, "\r\nconnection: close") != NULL;
+	buf[head - 1] = '\n';
+	total = head + *blen;
+	if (total > BUF)
+		return -1;
+	return len < total ? 0 : (long)total;
+}
+
 /* Answer every complete request in c->buf; 0 keep going, -1 close. */
 static int serve(struct conn *c)
 {
 	for (;;) {
-		char *end = memmem(c->buf, c->len, "\r\n\r\n", 4), *cl, method[16] = "", path[256] = "";
-		char resp[512], body[384];
-		size_t head, total, blen = 0;
+		char method[16] = "", path[256] = "", resp[512], body[384];
+		size_t total, blen = 0;
 		int close_after, n;
+		long r = request_len(c->buf, c->len, method, path, &blen, &close_after);
 
-		if (!end)
-			return c->len == BUF ? -1 : 0;
-		head = (size_t)(end - c->buf) + 4;
-		c->buf[head - 1] = 0;
-		if (sscanf(c->buf, "%15s %255s", method, path) != 2)
-			return -1;
-		cl = strcasestr(c->buf, "\r\ncontent-length:");
-		if (cl)
-			blen = strtoul(cl + 17, NULL, 10);
-		close_after = strcasestr(c->buf, "\r\nconnection: close") != NULL;
-		c->buf[head - 1] = '\n';
-		total = head + blen;
-		if (total > BUF)
-			return -1;
-		if (c->len < total)
-			return 0;
+		if (r <= 0)
+			return (int)r;
+		total = (size_t)r;
 		n = snprintf(body, sizeof(body), "app=%s method=%s path=%s body=%zu\n", app_name,
 			     method, path, blen);
 		n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s", n,
@@ -76,7 +98,55 @@ static int serve(struct conn *c)
 
 static struct conn *conns[MAX_CONNS];
 
-static void add_conn(int ep, int fd)
+static void drop_conn(int ep, int i, int release)
+{
+	struct conn *c = conns[i];
+
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	if (!release || cb_app_release(ctl, c->fd, NULL, NULL, 0))
+		close(c->fd);   /* (a failed release has closed it already: harmless) */
+	free(c);
+	conns[i] = NULL;
+}
+
+/*
+ * Per request: peek for one complete request, read exactly it, answer it,
+ * give the connection back.  An incomplete one raises SO_RCVLOWAT so that
+ * epoll wakes us only when more has arrived.
+ */
+static void on_request_conn(int ep, int i)
+{
+	struct conn *c = conns[i];
+	char method[16] = "", path[256] = "", resp[512], body[384];
+	ssize_t n = recv(c->fd, c->buf, BUF, MSG_PEEK);
+	size_t blen = 0;
+	int close_after = 0, lowat, len;
+	long total;
+
+	if (n < 0 && errno == EAGAIN)
+		return;
+	total = n > 0 ? request_len(c->buf, (size_t)n, method, path, &blen, &close_after) : -1;
+	if (total == 0) {
+		lowat = (int)n + 1;
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+		return;
+	}
+	if (total < 0 || read(c->fd, c->buf, (size_t)total) != total) {
+		drop_conn(ep, i, 0);
+		return;
+	}
+	lowat = 1;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	len = snprintf(body, sizeof(body), "app=%s method=%s path=%s body=%zu\n", app_name, method,
+		       path, blen);
+	len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s", len,
+		       close_after ? "Connection: close\r\n" : "", body);
+	if (write(c->fd, resp, (size_t)len) != len)
+		close_after = 1;
+	drop_conn(ep, i, !close_after);
+}
+
+static void add_conn(int ep, int fd, int per_request)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int i;
@@ -88,6 +158,7 @@ static void add_conn(int ep, int fd)
 		return;
 	}
 	conns[i]->fd = fd;
+	conns[i]->per_request = per_request;
 	set_nonblock(fd);
 	ev.data.u32 = (uint32_t)i + 2;
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -96,8 +167,13 @@ static void add_conn(int ep, int fd)
 static void on_conn(int ep, int i)
 {
 	struct conn *c = conns[i];
-	ssize_t n = read(c->fd, c->buf + c->len, BUF - c->len);
+	ssize_t n;
 
+	if (c->per_request) {
+		on_request_conn(ep, i);
+		return;
+	}
+	n = read(c->fd, c->buf + c->len, BUF - c->len);
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n > 0) {
@@ -105,10 +181,7 @@ static void on_conn(int ep, int i)
 		if (serve(c) == 0)
 			return;
 	}
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c);
-	conns[i] = NULL;
+	drop_conn(ep, i, 0);
 }
 
 int main(int argc, char **argv)
@@ -119,6 +192,7 @@ int main(int argc, char **argv)
 	struct epoll_event evs[64], ev = { .events = EPOLLIN };
 	struct cb_app *a = NULL;
 	int ep, src, o, i, n;
+	static struct cb_conn_info ci;
 
 	while ((o = getopt_long(argc, argv, "a:s:l:", opts, NULL)) != -1) {
 		if (o == 'a')
@@ -152,6 +226,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		src = cb_app_fd(a);
+		ctl = a;
 	}
 	fprintf(stderr, "http_app: %s ready\n", app_name);
 	ev.data.u32 = 1;
@@ -160,11 +235,10 @@ int main(int argc, char **argv)
 		n = epoll_wait(ep, evs, 64, -1);
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u32 == 1) {
-				struct cb_conn_info ci;
 				int fd = a ? cb_app_accept(a, &ci) : accept4(src, NULL, NULL, SOCK_CLOEXEC);
 
 				if (fd >= 0)
-					add_conn(ep, fd);
+					add_conn(ep, fd, a && ci.per_request);
 				else if (a && errno != EPROTO)
 					return 0;       /* the controller went away */
 			} else {

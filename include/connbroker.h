@@ -13,6 +13,15 @@
  *   }
  *   cb_app_close(a);
  *
+ * An app may give a live connection back instead of closing it
+ * (cb_app_release): the controller then routes the connection's next
+ * request afresh, or moves it where it is told, with an opaque state blob
+ * the next app receives in cb_conn_info.  On a service with
+ * `route = per-request` (info.per_request), apps release every connection
+ * once they have answered a request and read nothing of the next one, so
+ * that each request of a keep-alive connection goes where its own content
+ * routes it.
+ *
  * Functions return -1 and set errno on failure (ECONNREFUSED: the
  * controller refused the registration; EPROTO: a malformed message;
  * ECONNRESET: the controller went away).  cb_app_fd() is pollable.
@@ -29,12 +38,18 @@ extern "C" {
 
 struct cb_app;
 
+#define CB_APP_BLOB_MAX 4096    /* bytes of state a release may carry */
+
 struct cb_conn_info {
 	struct sockaddr_in client;
 	char service[64];
 	char rule[64];          /* "default" when no rule matched */
 	char app[64];
 	size_t request_bytes;   /* bytes of the request already queued in the socket */
+	int per_request;        /* 1: release the connection after each answered
+				 * request (the service routes per request) */
+	size_t blob_len;        /* state the previous app released it with */
+	unsigned char blob[CB_APP_BLOB_MAX];
 };
 
 /* path NULL: $CONNBROKER_SOCKET, else the controller's default for interface
@@ -45,8 +60,21 @@ struct cb_app *cb_app_register(const char *path, const char *app);
 int cb_app_accept(struct cb_app *a, struct cb_conn_info *info);
 /* The controller socket, to poll for POLLIN before cb_app_accept(). */
 int cb_app_fd(const struct cb_app *a);
-/* Parse a FLOW message (exposed for tests and other transports). */
-int cb_app_parse_flow(const char *msg, struct cb_conn_info *info);
+/*
+ * Give the live connection fd back to the controller, with blob_len bytes
+ * of state (0..CB_APP_BLOB_MAX, blob may be NULL then) for the app that gets
+ * it next.  to: NULL to route the connection's next request by the rules
+ * (it must be unread in the socket: read exactly one request), or the name
+ * of an app to move it to.  fd is closed here, on success and on failure;
+ * the caller must not use it again.  0, or -1 with errno (EINVAL: blob too
+ * large or a bad name; ECONNRESET: the controller went away).
+ */
+int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, size_t blob_len);
+/*
+ * Parse a FLOW message of len bytes (exposed for tests and other
+ * transports): text, then, when it names blob=N, a newline and N bytes.
+ */
+int cb_app_parse_flow(const char *msg, size_t len, struct cb_conn_info *info);
 void cb_app_close(struct cb_app *a);
 
 #ifdef __cplusplus

@@ -15,36 +15,78 @@ struct cb_app {
 	int fd;
 };
 
-static int word(const char *msg, const char *key, char *out, size_t cap)
+/* The value of " key=" in msg (a word of its own), or NULL. */
+static const char *value_of(const char *msg, const char *key)
 {
 	const char *p = msg;
-	size_t kl = strlen(key), n;
+	size_t kl = strlen(key);
 
 	while ((p = strstr(p, key))) {
-		if ((p == msg || p[-1] == ' ') && p[kl] == '=') {
-			p += kl + 1;
-			n = strcspn(p, " ");
-			if (n >= cap)
-				return -1;
-			memcpy(out, p, n);
-			out[n] = 0;
-			return 0;
-		}
+		if ((p == msg || p[-1] == ' ') && p[kl] == '=')
+			return p + kl + 1;
 		p += kl;
 	}
-	return -1;
+	return NULL;
 }
 
-int cb_app_parse_flow(const char *msg, struct cb_conn_info *ci)
+/* key's value into out: 0, or -1 (absent, or longer than cap - 1). */
+static int word(const char *msg, const char *key, char *out, size_t cap)
 {
-	char client[64], bytes[32], *colon, *end;
-	unsigned long port, nbytes;
+	const char *v = value_of(msg, key);
+	size_t n;
+
+	if (!v || (n = strcspn(v, " ")) >= cap)
+		return -1;
+	memcpy(out, v, n);
+	out[n] = 0;
+	return 0;
+}
+
+/* key=N, an unsigned decimal up to max: 0, 1 when there is no key=, -1 when bad. */
+static int number(const char *text, const char *key, unsigned long max, unsigned long *v)
+{
+	char w[32], *end;
+
+	if (!value_of(text, key))
+		return 1;
+	if (word(text, key, w, sizeof(w)))
+		return -1;
+	errno = 0;
+	*v = strtoul(w, &end, 10);
+	return !w[0] || w[0] == '-' || *end || errno || *v > max ? -1 : 0;
+}
+
+#define FLOW_TEXT_MAX 512
+
+int cb_app_parse_flow(const char *msg, size_t len, struct cb_conn_info *ci)
+{
+	char text[FLOW_TEXT_MAX], client[64], mode[32], *colon, *end;
+	const char *nl = memchr(msg, '\n', len);
+	size_t tlen = nl ? (size_t)(nl - msg) : len;
+	unsigned long port, nbytes, blob = 0;
 
 	memset(ci, 0, sizeof(*ci));
-	if (strncmp(msg, "FLOW ", 5) || word(msg, "client", client, sizeof(client)) ||
-	    word(msg, "service", ci->service, sizeof(ci->service)) ||
-	    word(msg, "rule", ci->rule, sizeof(ci->rule)) ||
-	    word(msg, "app", ci->app, sizeof(ci->app)) || word(msg, "bytes", bytes, sizeof(bytes)))
+	if (tlen >= sizeof(text) || memchr(msg, 0, tlen))
+		goto bad;
+	memcpy(text, msg, tlen);
+	text[tlen] = 0;
+	if (strncmp(text, "FLOW ", 5) || word(text, "client", client, sizeof(client)) ||
+	    word(text, "service", ci->service, sizeof(ci->service)) ||
+	    word(text, "rule", ci->rule, sizeof(ci->rule)) ||
+	    word(text, "app", ci->app, sizeof(ci->app)) ||
+	    number(text, "bytes", ~0ul, &nbytes) != 0)
+		goto bad;
+	/* optional: how the service routes, the state blob */
+	if (!word(text, "route", mode, sizeof(mode))) {
+		if (!strcmp(mode, "per-request"))
+			ci->per_request = 1;
+		else if (strcmp(mode, "per-connection"))
+			goto bad;
+	}
+	if (number(text, "blob", CB_APP_BLOB_MAX, &blob) < 0)
+		goto bad;
+	/* the blob follows the newline, exactly; nothing follows without one */
+	if (blob ? !nl || len - tlen - 1 != blob : len != tlen)
 		goto bad;
 	colon = strrchr(client, ':');
 	if (!colon)
@@ -53,14 +95,15 @@ int cb_app_parse_flow(const char *msg, struct cb_conn_info *ci)
 	port = strtoul(colon + 1, &end, 10);
 	if (*end || port == 0 || port > 65535 || inet_pton(AF_INET, client, &ci->client.sin_addr) != 1)
 		goto bad;
-	nbytes = strtoul(bytes, &end, 10);
-	if (*end)
-		goto bad;
 	ci->client.sin_family = AF_INET;
 	ci->client.sin_port = htons((uint16_t)port);
 	ci->request_bytes = nbytes;
+	ci->blob_len = blob;
+	if (blob)
+		memcpy(ci->blob, nl + 1, blob);
 	return 0;
 bad:
+	memset(ci, 0, sizeof(*ci));
 	errno = EPROTO;
 	return -1;
 }
@@ -122,8 +165,8 @@ fail:
 
 int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
 {
-	char buf[512], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	char buf[FLOW_TEXT_MAX + 1 + CB_APP_BLOB_MAX + 1], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
@@ -141,18 +184,57 @@ int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
 			errno = ECONNRESET;
 		return -1;
 	}
-	buf[n] = 0;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if (fd < 0 || cb_app_parse_flow(buf, info)) {
+	if (fd < 0 || (mh.msg_flags & MSG_TRUNC) || cb_app_parse_flow(buf, (size_t)n, info)) {
 		if (fd >= 0)
 			close(fd);
 		errno = EPROTO;
 		return -1;
 	}
 	return fd;
+}
+
+int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, size_t blob_len)
+{
+	char buf[128 + 1 + CB_APP_BLOB_MAX], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int n, err = 0;
+
+	if (blob_len > CB_APP_BLOB_MAX || (blob_len && !blob) || fd < 0 ||
+	    (to && (!to[0] || strlen(to) > 63 || strpbrk(to, " =\n")))) {
+		err = EINVAL;
+		goto out;
+	}
+	n = snprintf(buf, 128, "RELEASE%s%s blob=%zu", to ? " to=" : "", to ? to : "", blob_len);
+	if (blob_len) {
+		buf[n++] = '\n';
+		memcpy(buf + n, blob, blob_len);
+	}
+	iov.iov_len = (size_t)n + blob_len;
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	while (sendmsg(a->fd, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR) {
+			err = errno == EPIPE ? ECONNRESET : errno;
+			break;
+		}
+	}
+out:
+	/* the controller holds its own reference now: ours goes either way */
+	if (fd >= 0)
+		close(fd);
+	errno = err;
+	return err ? -1 : 0;
 }
 
 int cb_app_fd(const struct cb_app *a)

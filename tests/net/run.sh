@@ -471,6 +471,88 @@ test_controller_wrk() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
+# route = per-request: every request of one keep-alive connection goes to
+# the app its own path names.  The apps answer one request, then give the
+# connection back (RELEASE) with a state blob the next app receives.  One
+# connection (one SYN), pipelined requests, a 200 KB POST byte-exact, no RST;
+# then wrk keep-alive load alternating between two apps, zero errors.
+test_keepalive_per_request() {
+	local conf=$WORK/ka.conf sock=$WORK/ka.sock pcap=$WORK/ka.pcap ctl out web api m
+	cat > "$conf" <<CONF
+[broker]
+interface = $CB_IF_DIR
+decide_ms = 300
+[service shop]
+listen = $CB_VIP:80
+default = web
+route = per-request
+[rule api]
+service = shop
+path_prefix = /api/
+app = api
+[app web]
+[app api]
+CONF
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/ka-ctl.log"; ctl=$CTL
+	dir python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/ka-web.log" 2>&1 &
+	web=$!; BG_PIDS+=("$web")
+	dir python3 "$ROOT/examples/app.py" "$sock" api > "$WORK/ka-api.log" 2>&1 &
+	api=$!; BG_PIDS+=("$api")
+	sleep 0.5
+	capture_start "$pcap"
+	out=$(cli python3 "$HERE/keepalive_client.py" "$CB_VIP" 80 /api/one /index.html /api/two \
+		/upload:200000 "/api/p1+/p2+/api/p3" /last) || { echo "$out"; cat "$WORK/ka-ctl.log"; die "keep-alive client"; }
+	echo "$out"
+	capture_stop
+	# each answer from the app its path routes to, with the previous app's blob
+	for m in "/api/one app=api .*prev=-" "/index.html app=web .*prev=served-by=api" \
+		 "/api/two app=api .*prev=served-by=web" "/upload app=web method=POST path=/upload body=200000" \
+		 "/api/p1 app=api .*prev=served-by=web" "/p2 app=web .*prev=served-by=api" \
+		 "/api/p3 app=api .*prev=served-by=web" "/last app=web "; do
+		grep -q "\"path\": \"${m%% *}\".*\"body\": \"${m#* }" <<<"$out" || die "answer for ${m%% *}"
+	done
+	# the POST body arrived byte-exact at the app
+	grep '"/upload"' <<<"$out" | jq -e '.body | contains("sha256=")' >/dev/null || die "upload"
+	[ "$(grep '"/upload"' <<<"$out" | jq -r '.sha256')" = \
+	  "$(grep '"/upload"' <<<"$out" | jq -r '.body' | sed 's/.*sha256=\([0-9a-f]*\).*/\1/')" ] ||
+		die "200 KB POST not byte-exact"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/ka-metrics.txt"
+	promtool check metrics < "$WORK/ka-metrics.txt" || die "promtool"
+	grep -q '^connbroker_releases_total 8$' "$WORK/ka-metrics.txt" || die "releases: $(grep releas "$WORK/ka-metrics.txt")"
+	grep -q '^connbroker_released_total{result="delivered"} 7$' "$WORK/ka-metrics.txt" || die "delivered"
+	grep -q '^connbroker_released_total{result="client_closed"} 1$' "$WORK/ka-metrics.txt" || die "client closed"
+	grep -q '^connbroker_released_held 0$' "$WORK/ka-metrics.txt" || die "held"
+	# the C app under wrk: keep-alive connections alternating between apps
+	kill "$web" "$api"; wait "$web" "$api" 2>/dev/null
+	for a in web web api api; do
+		dir "$ROOT/build/http_app" --app "$a" --socket "$sock" 2>/dev/null &
+		BG_PIDS+=($!)
+	done
+	cat > "$WORK/alternate.lua" <<'LUA'
+local n = 0
+request = function()
+	n = n + 1
+	return wrk.format("GET", (n % 2 == 0) and "/api/x" or "/index.html")
+end
+LUA
+	sleep 0.3
+	out=$(cli wrk -t2 -c20 -d3 -s "$WORK/alternate.lua" "http://$CB_VIP/" 2>&1); echo "$out"
+	grep -q "Socket errors\|Non-2xx" <<<"$out" && die "errors under keep-alive per-request load"
+	[ "$(awk '/requests in/ {print $1}' <<<"$out")" -gt 500 ] || die "too few requests"
+	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/ka-metrics.txt"
+	grep 'decisions_total\|released' "$WORK/ka-metrics.txt"
+	[ "$(awk '/^connbroker_decisions_total\{service="shop",rule="api"\}/ {print $2}' "$WORK/ka-metrics.txt")" -gt 200 ] ||
+		die "api requests routed"
+	[ "$(awk '/^connbroker_decisions_total\{service="shop",rule="default"\}/ {print $2}' "$WORK/ka-metrics.txt")" -gt 200 ] ||
+		die "web requests routed"
+	grep -q '^connbroker_released_total{result="failed"} 0$' "$WORK/ka-metrics.txt" || die "failed releases"
+	kill -TERM "$ctl"; wait "$ctl"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
 # TLS by SNI: the controller reads the ClientHello (never terminates TLS) and
 # routes by server_name to apps that terminate TLS themselves.
 test_controller_tls_sni() {
@@ -1596,6 +1678,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_syn_flood_stateless
 	   test_xdp_filter_beside_tc test_xdp_filter_beside_xdp test_check_config
 	   test_controller_end_to_end test_controller_sigkill_restart test_controller_wrk
+	   test_keepalive_per_request
 	   test_controller_tls_sni test_controller_on_demand test_controller_fail_closed
 	   test_controller_repair_failure_resets test_controller_per_source_bound
 	   test_controller_restart_after_handoff test_controller_restart_after_build

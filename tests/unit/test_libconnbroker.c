@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,15 +118,146 @@ Test(libconnbroker, refused_registration)
 	cr_expect_eq(errno, ENOENT);
 }
 
+static int parse(const char *msg, struct cb_conn_info *ci)
+{
+	return cb_app_parse_flow(msg, strlen(msg), ci);
+}
+
 Test(libconnbroker, parse_flow_messages)
 {
 	struct cb_conn_info ci;
 
-	cr_expect_eq(cb_app_parse_flow("FLOW client=1.2.3.4:5 service=s rule=default app=a bytes=0", &ci), 0);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=default app=a bytes=0", &ci), 0);
 	cr_expect_str_eq(ci.rule, "default");
-	cr_expect_eq(cb_app_parse_flow("FLOW client=1.2.3.4 service=s rule=r app=a bytes=1", &ci), -1);
-	cr_expect_eq(cb_app_parse_flow("FLOW client=1.2.3.4:70000 service=s rule=r app=a bytes=1", &ci), -1);
-	cr_expect_eq(cb_app_parse_flow("FLOW service=s rule=r app=a bytes=1", &ci), -1);
-	cr_expect_eq(cb_app_parse_flow("HELLO client=1.2.3.4:5 service=s rule=r app=a bytes=1", &ci), -1);
-	cr_expect_eq(cb_app_parse_flow("FLOW client=1.2.3.4:5 xservice=s rule=r app=a bytes=1", &ci), -1);
+	cr_expect_eq(parse("FLOW client=1.2.3.4 service=s rule=r app=a bytes=1", &ci), -1);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:70000 service=s rule=r app=a bytes=1", &ci), -1);
+	cr_expect_eq(parse("FLOW service=s rule=r app=a bytes=1", &ci), -1);
+	cr_expect_eq(parse("HELLO client=1.2.3.4:5 service=s rule=r app=a bytes=1", &ci), -1);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 xservice=s rule=r app=a bytes=1", &ci), -1);
+}
+
+Test(libconnbroker, parse_route_moves_and_blob)
+{
+	static struct cb_conn_info ci;
+	char msg[600];
+	int n;
+
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=9 route=per-request", &ci), 0);
+	cr_expect_eq(ci.per_request, 1);
+	cr_expect_eq(ci.blob_len, 0);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=9 route=per-connection", &ci), 0);
+	cr_expect_eq(ci.per_request, 0);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=9 route=sometimes", &ci), -1);
+	cr_expect_eq(errno, EPROTO);
+	/* a name that merely contains a key is not that key */
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=myblob rule=xblob app=a bytes=1", &ci), 0);
+	cr_expect_eq(ci.blob_len, 0);
+	/* the blob: exactly N bytes after the newline, binary */
+	n = snprintf(msg, sizeof(msg), "FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=0 blob=4\n");
+	memcpy(msg + n, "a\0\nb", 4);
+	cr_expect_eq(cb_app_parse_flow(msg, (size_t)n + 4, &ci), 0);
+	cr_expect_eq(ci.blob_len, 4);
+	cr_expect_eq(memcmp(ci.blob, "a\0\nb", 4), 0);
+	cr_expect_eq(cb_app_parse_flow(msg, (size_t)n + 3, &ci), -1, "a blob cut short");
+	cr_expect_eq(cb_app_parse_flow(msg, (size_t)n + 4 + 1, &ci), -1, "bytes after the blob");
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=0\nextra", &ci), -1);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=0 blob=4097\n", &ci), -1);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=0 blob=-1\n", &ci), -1);
+	cr_expect_eq(parse("FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=x", &ci), -1);
+	/* the largest blob fits */
+	n = snprintf(msg, sizeof(msg), "FLOW client=1.2.3.4:5 service=s rule=r app=a bytes=0 blob=%d\n",
+		     CB_APP_BLOB_MAX);
+	{
+		static char big[600 + CB_APP_BLOB_MAX];
+
+		memcpy(big, msg, (size_t)n);
+		memset(big + n, 'z', CB_APP_BLOB_MAX);
+		cr_expect_eq(cb_app_parse_flow(big, (size_t)n + CB_APP_BLOB_MAX, &ci), 0);
+		cr_expect_eq(ci.blob_len, CB_APP_BLOB_MAX);
+		cr_expect_eq(ci.blob[CB_APP_BLOB_MAX - 1], 'z');
+	}
+}
+
+/* A controller that takes one RELEASE: its text, blob and fd. */
+struct releaser {
+	int sock;
+	char got[256 + CB_APP_BLOB_MAX];
+	ssize_t n;
+	int fd;
+};
+
+static void *take_release(void *arg)
+{
+	struct releaser *r = arg;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = r->got, .iov_len = sizeof(r->got) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+
+	r->fd = -1;
+	r->n = recvmsg(r->sock, &mh, 0);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&r->fd, CMSG_DATA(cm), sizeof(int));
+	return NULL;
+}
+
+Test(libconnbroker, release_sends_fd_target_and_blob)
+{
+	static struct releaser r;
+	struct fake f = { 0 };
+	struct cb_conn_info ci;
+	pthread_t t, rt;
+	int p[2], fd, c;
+	char buf[8] = "";
+
+	cr_assert_eq(pipe(p), 0);
+	f.pipe_rd = p[0];
+	start(&f, &t, "OK");
+	struct cb_app *a = cb_app_register(f.path, "api");
+
+	cr_assert_not_null(a);
+	fd = cb_app_accept(a, &ci);
+	cr_assert_geq(fd, 0);
+	/* bad arguments: EINVAL, and the fd is closed all the same */
+	c = dup(fd);
+	cr_expect_eq(cb_app_release(a, c, NULL, "x", CB_APP_BLOB_MAX + 1), -1);
+	cr_expect_eq(errno, EINVAL);
+	cr_expect_eq(fcntl(c, F_GETFD), -1, "the fd was closed");
+	cr_expect_eq(cb_app_release(a, dup(fd), "two words", NULL, 0), -1);
+	cr_expect_eq(errno, EINVAL);
+	pthread_join(t, NULL);
+	close(f.lsock);
+	unlink(f.path);
+
+	/* a real release on a connected pair */
+	int sp[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	struct cb_app *b = cb_app_register(NULL, NULL);     /* EINVAL: no app */
+
+	cr_expect_null(b);
+	r.sock = sp[1];
+	pthread_create(&rt, NULL, take_release, &r);
+	{
+		/* an app handle over sp[0], as register would leave it */
+		struct cb_app *h = a;
+		int old = cb_app_fd(h);
+
+		dup2(sp[0], old);
+		cr_expect_eq(cb_app_release(h, fd, "web", "st\0te", 5), 0);
+	}
+	pthread_join(rt, NULL);
+	cr_expect_eq(r.n, (ssize_t)strlen("RELEASE to=web blob=5\n") + 5);
+	cr_expect_eq(memcmp(r.got, "RELEASE to=web blob=5\nst\0te", r.n), 0);
+	cr_assert_geq(r.fd, 0, "the fd travelled");
+	cr_assert_eq(write(p[1], "moved", 5), 5);
+	cr_expect_eq(read(r.fd, buf, sizeof(buf)), 5, "it is the same pipe");
+	close(r.fd);
+	cb_app_close(a);
+	close(sp[0]);
+	close(sp[1]);
+	close(p[0]);
+	close(p[1]);
 }

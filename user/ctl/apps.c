@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include "ctl/apps.h"
 #include "ctl/loop.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-static int send_msg(int sock, const char *msg, int fd)
+static int send_bytes(int sock, const char *msg, size_t len, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 
@@ -29,6 +31,34 @@ static int send_msg(int sock, const char *msg, int fd)
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static int send_msg(int sock, const char *msg, int fd)
+{
+	return send_bytes(sock, msg, strlen(msg), fd);
+}
+
+int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap)
+{
+	char client[32];
+	struct in_addr ia = { .s_addr = m->saddr_be };
+	int n;
+
+	if (m->blob_len > CB_BLOB_MAX || !inet_ntop(AF_INET, &ia, client, sizeof(client)))
+		return -EINVAL;
+	n = snprintf(buf, cap < CB_FLOW_TEXT_MAX ? cap : CB_FLOW_TEXT_MAX,
+		     "FLOW client=%s:%u service=%s rule=%s app=%s bytes=%u%s", client,
+		     ntohs(m->sport_be), m->service, m->rule, m->app, m->bytes,
+		     m->per_request ? " route=per-request" : "");
+	if (n < 0 || (size_t)n >= cap || n >= CB_FLOW_TEXT_MAX)
+		return -ENOSPC;
+	if (m->blob_len)
+		n += snprintf(buf + n, cap - (size_t)n, " blob=%zu\n", m->blob_len);
+	if ((size_t)n + m->blob_len > cap || n >= CB_FLOW_TEXT_MAX + 1)
+		return -ENOSPC;
+	if (m->blob_len)
+		memcpy(buf + n, m->blob, m->blob_len);
+	return n + (int)m->blob_len;
 }
 
 static void conn_close(struct cb_apps *a, struct cb_app_conn *c)
@@ -87,20 +117,91 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
 	cb_info("run: app %s registered (pid %d)", name, (int)cred.pid);
 }
 
+/*
+ * "RELEASE [to=APP] blob=N" + the socket (SCM_RIGHTS) + "\n" and N bytes:
+ * a registered instance gives a live connection back.  0, or -EPROTO.
+ */
+static int on_release(struct cb_apps *a, struct cb_app_conn *c, char *buf, size_t n, int fd)
+{
+	char *nl = memchr(buf, '\n', n), to[CB_CFG_NAME] = "", *p, *end;
+	size_t tlen = nl ? (size_t)(nl - buf) : n;
+	unsigned long blob;
+
+	if (c->app < 0 || fd < 0 || tlen >= CB_FLOW_TEXT_MAX || memchr(buf, 0, tlen))
+		return -EPROTO;
+	buf[tlen] = 0;
+	if ((p = strstr(buf, " to="))) {
+		size_t l = strcspn(p + 4, " ");
+
+		if (!l || l >= sizeof(to))
+			return -EPROTO;
+		memcpy(to, p + 4, l);
+	}
+	if (!(p = strstr(buf, " blob=")))
+		return -EPROTO;
+	errno = 0;
+	blob = strtoul(p + 6, &end, 10);
+	if (end == p + 6 || (*end && *end != ' ') || errno || blob > CB_BLOB_MAX ||
+	    (blob ? !nl || n - tlen - 1 != blob : n != tlen))
+		return -EPROTO;
+	if (!a->on_release)
+		return -EPROTO;
+	a->on_release(a->release_arg, c->app, fd, to, blob ? (uint8_t *)nl + 1 : NULL, blob);
+	return 0;
+}
+
+/* The one fd an SCM_RIGHTS message carried, -1 for none; extra ones are closed. */
+static int take_fd(struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	int fd = -1, i, n, fds[8];
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(cm), (size_t)n * sizeof(int));
+		for (i = 0; i < n; i++) {
+			if (fd < 0)
+				fd = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+	return fd;
+}
+
 static void on_message(void *arg)
 {
 	struct cb_app_conn *c = arg;
 	struct cb_apps *a = c->owner;
-	char buf[256];
-	ssize_t n = recv(c->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	char buf[CB_APP_MSG_MAX + 1], cbuf[CMSG_SPACE(8 * sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int fd;
 
 	if (n <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			conn_close(a, c);
 		return;
 	}
-	buf[n] = 0;
-	if (strncmp(buf, "REGISTER ", 9) || c->app >= 0) {
+	fd = take_fd(&mh);
+	if (!(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && !strncmp(buf, "RELEASE ", 8) &&
+	    !on_release(a, c, buf, (size_t)n, fd))
+		return;         /* the fd is the release module's now */
+	if (fd >= 0)
+		close(fd);      /* an fd where none belongs is never kept */
+	buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = 0;
+	if (!strncmp(buf, "RELEASE ", 8) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		a->bad_messages++;
+		cb_info("run: app connection: malformed RELEASE (%s); ignored",
+			c->app < 0 ? "not registered" : "bad fields or no socket");
+		return;
+	}
+	if (strncmp(buf, "REGISTER ", 9) || c->app >= 0 || n > 9 + CB_CFG_NAME) {
+		a->bad_messages++;
 		send_msg(c->fd, "ERR expected one REGISTER <app>", -1);
 		return;
 	}
@@ -190,14 +291,17 @@ static int pick(struct cb_apps *a, int app)
 	return -ENOENT;
 }
 
-int cb_apps_deliver(struct cb_apps *a, int app, const char *msg, int fd, int *conn)
+int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn)
 {
-	int first = pick(a, app), c = first, err;
+	char msg[CB_APP_MSG_MAX];
+	int first = pick(a, app), c = first, err, len;
 
 	if (first < 0)
 		return first;
+	if ((len = cb_apps_flow_msg(m, msg, sizeof(msg))) < 0)
+		return len;
 	for (;;) {
-		err = send_msg(a->conns[c].fd, msg, fd);
+		err = send_bytes(a->conns[c].fd, msg, (size_t)len, fd);
 		if (!err) {
 			a->conns[c].delivered++;
 			*conn = c;

@@ -2,7 +2,8 @@
 /*
  * Applications: the unix socket they connect to, their registration
  * ("REGISTER <app>", checked with SO_PEERCRED against the app's uid/gid),
- * and the delivery of a socket to one instance (SCM_RIGHTS, round-robin).
+ * the delivery of a socket to one instance (SCM_RIGHTS, round-robin), and
+ * the sockets registered apps give back ("RELEASE", to ctl/release.c).
  * Protocol: docs/app-protocol.md.  Bounded: CB_APP_CONNS_MAX connections,
  * each of which must register within CB_REGISTER_MS.
  */
@@ -15,6 +16,9 @@
 
 #define CB_APP_CONNS_MAX 256
 #define CB_REGISTER_MS 5000
+#define CB_BLOB_MAX 4096                /* = CB_APP_BLOB_MAX (connbroker.h) */
+#define CB_FLOW_TEXT_MAX 512            /* the text of a FLOW or RELEASE message */
+#define CB_APP_MSG_MAX (CB_FLOW_TEXT_MAX + 1 + CB_BLOB_MAX)
 
 struct cb_loop;
 
@@ -35,19 +39,41 @@ struct cb_apps {
 	struct cb_app_conn conns[CB_APP_CONNS_MAX];
 	unsigned long rr;               /* round-robin cursor */
 	unsigned long refused;          /* registrations refused */
+	unsigned long bad_messages;     /* malformed, or an fd where none belongs */
+	/*
+	 * A registered instance of `app` gave the live socket fd back, with
+	 * what the next app is to receive (blob) and where it goes (to: an
+	 * app's name, "" for the rules).  fd is the callee's.
+	 */
+	void (*on_release)(void *arg, int app, int fd, const char *to, const uint8_t *blob,
+			   size_t len);
+	void *release_arg;
+};
+
+/* What a FLOW message says of a connection (docs/app-protocol.md). */
+struct cb_flow_msg {
+	uint32_t saddr_be;
+	uint16_t sport_be;
+	const char *service, *rule, *app;       /* rule: "default" when none matched */
+	uint32_t bytes;                 /* request bytes already queued */
+	int per_request;                /* the service routes each request */
+	const uint8_t *blob;
+	size_t blob_len;                /* <= CB_BLOB_MAX */
 };
 
 /* Listen on path (replacing a stale socket file) and register with the loop. */
 int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
 		 const struct cb_config_file *const *cfg);
 void cb_apps_close(struct cb_apps *a);
+/* The FLOW message for m into buf: its length, or -ENOSPC. */
+int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap);
 /*
- * Hand fd to an instance of app with the FLOW message msg: 0 (*conn =
+ * Hand fd to an instance of app with the FLOW message m: 0 (*conn =
  * which), -ENOENT (no instance registered), -EAGAIN (every instance's
  * socket buffer is full), or another -errno (the instance died: its
  * connection is closed).
  */
-int cb_apps_deliver(struct cb_apps *a, int app, const char *msg, int fd, int *conn);
+int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn);
 /* Close connections that did not register in time. */
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms);
 unsigned int cb_apps_instances(const struct cb_apps *a, int app);

@@ -249,7 +249,7 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 	struct cb_flow_key k;
 	struct adopt *a;
 	const char *step = NULL;
-	char msg[256], cl[32];
+	struct cb_flow_msg m;
 	int conn, err;
 
 	if (cl_key_from_msg(&r->flow, &k))
@@ -273,10 +273,13 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 		adopt_failed(c, node, a, 0, err);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
-		 cb_fmt_addr(k.saddr_be, k.sport_be, cl, sizeof(cl)),
-		 cfg->services[a->service].name, a->rule, cfg->apps[a->app].name, a->bytes);
-	err = cb_apps_deliver(c->env.apps, a->app, msg, a->fd, &conn);
+	m = (struct cb_flow_msg){
+		.saddr_be = k.saddr_be, .sport_be = k.sport_be,
+		.service = cfg->services[a->service].name, .rule = a->rule,
+		.app = cfg->apps[a->app].name, .bytes = a->bytes,
+		.per_request = cfg->services[a->service].per_request,
+	};
+	err = cb_apps_deliver(c->env.apps, a->app, &m, a->fd, &conn);
 	if (err) {
 		adopt_failed(c, node, a, 1, err);
 		return;

@@ -180,6 +180,7 @@ static int begin_section(struct pstate *ps, const char *section)
 		c->services[c->n_services].default_app = -1;
 		c->services[c->n_services].queue = 64;
 		c->services[c->n_services].wait_ms = 2000;
+		c->services[c->n_services].idle_ms = 30000;
 		c->n_services++;
 	} else if (kl == 4 && !strncmp(section, "rule", 4)) {
 		/* rules are named in logs, metrics and reloads: one name, one rule */
@@ -278,6 +279,17 @@ static int key_service(struct pstate *ps, const char *k, const char *v)
 	}
 	if (!strcmp(k, "capacity"))
 		return parse_u32_key(ps, k, v, 0, 1000000, &s->capacity);
+	if (!strcmp(k, "route")) {
+		if (!strcmp(v, "per-connection"))
+			s->per_request = 0;
+		else if (!strcmp(v, "per-request"))
+			s->per_request = 1;
+		else
+			return fail(ps, "route: '%s': expected per-connection or per-request", v);
+		return 1;
+	}
+	if (!strcmp(k, "idle_ms"))
+		return parse_u32_key(ps, k, v, 1, 3600000, &s->idle_ms);
 	if (!strcmp(k, "affinity_key")) {
 		if (!strcmp(v, "path"))
 			s->affinity_key = CB_AFFINITY_PATH;
@@ -704,6 +716,9 @@ static void diff_service(struct diff *d, const struct cb_service_cfg *a,
 	d_u32(d, "wait_ms", a->wait_ms, b->wait_ms);
 	d_field(d, "on_timeout", a->on_timeout == CB_TIMEOUT_RST ? "rst" : "http503",
 		b->on_timeout == CB_TIMEOUT_RST ? "rst" : "http503");
+	d_field(d, "route", a->per_request ? "per-request" : "per-connection",
+		b->per_request ? "per-request" : "per-connection");
+	d_u32(d, "idle_ms", a->idle_ms, b->idle_ms);
 	d_end(d);
 }
 

@@ -17,6 +17,11 @@
  *   queue = 64                   ; flows waiting for an app
  *   wait_ms = 2000               ; how long they may wait
  *   on_timeout = http503         ; or rst
+ *   route = per-request          ; or per-connection (the default): apps give
+ *                                ; each connection back after every request,
+ *                                ; and its next request is routed afresh
+ *   idle_ms = 30000              ; a connection given back waits this long for
+ *                                ; its next request, then is closed (FIN)
  *
  *   [rule api]                   ; rules are tried in file order; all given
  *   service = shop               ; conditions must hold
@@ -105,6 +110,10 @@ struct cb_service_cfg {
 	enum cb_affinity_key affinity_key;
 	uint32_t capacity;              /* connections per node (active + waiting +
 	                                 * being handed off); 0: unbounded */
+	int per_request;                /* route = per-request: apps release after
+	                                 * each request (ctl/release.c) */
+	uint32_t idle_ms;               /* a released connection's wait for its next
+	                                 * request */
 	int line;
 };
 

@@ -190,7 +190,8 @@ static int deliver_inetd(struct ctl *c, struct pending *p)
 static int deliver(struct ctl *c, struct pending *p)
 {
 	const struct cb_config_file *cfg = c->cfg;
-	char msg[256], a[32], fs[64];
+	struct cb_flow_msg m;
+	char fs[64];
 	int fd, conn, err;
 
 	if (p->d.app < 0)
@@ -206,12 +207,14 @@ static int deliver(struct ctl *c, struct pending *p)
 		cb_pending_free(&c->pend, p);
 		return 1;
 	}
-	snprintf(msg, sizeof(msg), "FLOW client=%s service=%s rule=%s app=%s bytes=%u",
-		 cb_fmt_addr(p->key.saddr_be, p->key.sport_be, a, sizeof(a)),
-		 cfg->services[p->d.service].name,
-		 p->d.rule >= 0 ? cfg->rules[p->d.rule].name : "default", cfg->apps[p->d.app].name,
-		 p->slot->len);
-	err = cb_apps_deliver(&c->apps, p->d.app, msg, fd, &conn);
+	m = (struct cb_flow_msg){
+		.saddr_be = p->key.saddr_be, .sport_be = p->key.sport_be,
+		.service = cfg->services[p->d.service].name,
+		.rule = p->d.rule >= 0 ? cfg->rules[p->d.rule].name : "default",
+		.app = cfg->apps[p->d.app].name, .bytes = p->slot->len,
+		.per_request = cfg->services[p->d.service].per_request,
+	};
+	err = cb_apps_deliver(&c->apps, p->d.app, &m, fd, &conn);
 	if (!err) {
 		/* the app owns the socket from here on, even if we die now */
 		cb_fault(&c->faults, "after-send");
@@ -596,6 +599,7 @@ static void reload(struct ctl *c)
 	if (c->cluster)
 		cb_cluster_remap(c->cluster, svc, old->n_services, app, old->n_apps);
 	cb_apps_remap(&c->apps, new, app, old->n_apps);
+	cb_released_remap(&c->rel, svc, app);
 	cb_sup_remap(&c->sup, app, old->n_apps);
 	remap_counts(c->st.rule_hits, rule, old->n_rules, CB_CFG_MAX_RULES);
 	remap_counts(c->st.default_hits, svc, old->n_services, CB_CFG_MAX_SERVICES);
@@ -640,6 +644,7 @@ static void on_tick(void *arg)
 	if (read(c->tfd, &x, sizeof(x)) <= 0)
 		return;
 	cb_apps_tick(&c->apps, now);
+	cb_released_tick(&c->rel, now);
 	decide_dirty(c);        /* bytes a hand-off drained since the last pass */
 	for (i = 0; i < CB_PENDING_MAX; i++) {
 		struct pending *p = &c->pend.p[i];
@@ -763,6 +768,10 @@ static int open_fds(struct ctl *c)
 		cb_err("run: app socket %s: %s", c->opts.sock_path, strerror(-err));
 		return err;
 	}
+	if ((err = cb_released_open(&c->rel, &c->loop, &c->apps,
+				    (const struct cb_config_file *const *)&c->cfg, c->st.rule_hits,
+				    c->st.default_hits)))
+		return err;
 	if (strcmp(c->cfg->metrics, "off")) {
 		c->metrics = cb_metrics_start(c->cfg->metrics, cb_ctl_render_metrics, c);
 		if (!c->metrics)
@@ -778,6 +787,7 @@ static void teardown(struct ctl *c)
 	if (c->claimed)         /* ours to remove, not another controller's */
 		cb_ctl_remove_status(c->opts.ifname);
 	cb_cluster_close(c->cluster);
+	cb_released_close(&c->rel);
 	if (c->apps.loop)               /* opened */
 		cb_apps_close(&c->apps);
 	cb_sup_stop(&c->sup);

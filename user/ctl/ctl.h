@@ -16,6 +16,7 @@
 #include "ctl/handoff.h"
 #include "ctl/loop.h"
 #include "ctl/pending.h"
+#include "ctl/release.h"
 #include "ctl/supervise.h"
 #include "datapath/flows.h"
 #include "util/fault.h"
@@ -56,6 +57,7 @@ struct ctl {
 	struct cb_pending pend;
 	struct pending *busy;                   /* the flow being handed off right now */
 	struct cb_apps apps;
+	struct cb_released rel;                 /* connections apps gave back */
 	struct cb_supervisor sup;
 	struct cb_handoff handoff;
 	struct cb_faults faults;

@@ -9,7 +9,8 @@
 
 #include <stdint.h>
 
-#define CB_LOOP_MAX 320         /* 256 app connections + the controller's own fds */
+#define CB_LOOP_MAX 1024        /* 256 app connections, 512 released connections
+				 * (release.h), the controller's own fds */
 
 typedef void (*cb_loop_fn)(void *arg);
 

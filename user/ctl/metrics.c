@@ -64,7 +64,7 @@ static void decisions(FILE *o, const struct ctl *c)
 	const struct cb_config_file *cfg = c->cfg;
 	int i;
 
-	fprintf(o, "# HELP connbroker_decisions_total Flows routed, by service and matching rule.\n"
+	fprintf(o, "# HELP connbroker_decisions_total Flows routed (and each request on route = per-request services), by service and matching rule.\n"
 		   "# TYPE connbroker_decisions_total counter\n");
 	for (i = 0; i < cfg->n_rules; i++)
 		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"%s\"} %lu\n",
@@ -106,6 +106,32 @@ static void counters(FILE *o, const struct ctl *c)
 	fprintf(o, "# HELP connbroker_app_registrations_refused_total App registrations refused (unknown app or SO_PEERCRED).\n"
 		   "# TYPE connbroker_app_registrations_refused_total counter\n"
 		   "connbroker_app_registrations_refused_total %lu\n", c->apps.refused);
+	fprintf(o, "# HELP connbroker_app_messages_bad_total Malformed messages from app connections (ignored; any fd they carried closed).\n"
+		   "# TYPE connbroker_app_messages_bad_total counter\n"
+		   "connbroker_app_messages_bad_total %lu\n", c->apps.bad_messages);
+}
+
+/* Connections apps gave back (ctl/release.c). */
+static void released(FILE *o, const struct ctl *c)
+{
+	const struct cb_released_stats *s = &c->rel.st;
+
+	fprintf(o, "# HELP connbroker_releases_total Live connections apps gave back (RELEASE).\n"
+		   "# TYPE connbroker_releases_total counter\nconnbroker_releases_total %lu\n",
+		s->released);
+	fprintf(o, "# HELP connbroker_released_total Released connections, by what became of them.\n"
+		   "# TYPE connbroker_released_total counter\n"
+		   "connbroker_released_total{result=\"delivered\"} %lu\n"
+		   "connbroker_released_total{result=\"idle_closed\"} %lu\n"
+		   "connbroker_released_total{result=\"client_closed\"} %lu\n"
+		   "connbroker_released_total{result=\"refused\"} %lu\n"
+		   "connbroker_released_total{result=\"timeout\"} %lu\n"
+		   "connbroker_released_total{result=\"failed\"} %lu\n",
+		s->delivered, s->idle_closed, s->client_closed, s->refused, s->timeouts,
+		s->failed);
+	fprintf(o, "# HELP connbroker_released_held Released connections held, awaiting their next request or an app.\n"
+		   "# TYPE connbroker_released_held gauge\nconnbroker_released_held %u\n",
+		cb_released_held(&c->rel));
 }
 
 static void apps(FILE *o, const struct ctl *c)
@@ -146,6 +172,7 @@ void cb_ctl_render_metrics(void *vc, FILE *o)
 	flows(o, c);
 	decisions(o, c);
 	counters(o, c);
+	released(o, c);
 	apps(o, c);
 	histogram(o, &c->st);
 	if (c->cluster)
