@@ -207,7 +207,7 @@ int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, s
 	int n, err = 0;
 
 	if (blob_len > CB_APP_BLOB_MAX || (blob_len && !blob) || fd < 0 ||
-	    (to && (!to[0] || strlen(to) > 63 || strpbrk(to, " =\n")))) {
+	    (to && (!to[0] || strlen(to) > 127 || strpbrk(to, " =\n")))) {
 		err = EINVAL;
 		goto out;
 	}

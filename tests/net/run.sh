@@ -1406,6 +1406,57 @@ sys.exit(0 if checked >= 3 else 'too few handed-off streams: %d' % checked)" || 
 	expect_eq "$out" "2 2" "status: build and go-live times on b1"
 }
 
+# Live migration between backends: the stream app on b1 and b2 gives the
+# connection back every 0.5 s for the same app on the other node
+# (RELEASE to=stream@b2), with its place in both streams as the blob; the
+# director re-steers it each time.  Under 2 % random loss both ways
+# (nftables), a numbered stream each way stays byte-exact through at least
+# 10 moves, the connection ends with a FIN, no RST, and no arrival gap at
+# the client reaches 1 s.
+test_cluster_live_migration() {
+	local out moves pcap=$WORK/mig.pcap down=4000000 up=2000000
+	cluster_conf ""
+	cat >> "$WORK/cluster.conf" <<CONF
+[rule stream]
+service = shop
+path_prefix = /stream
+app = stream
+[app stream]
+CONF
+	cluster_start
+	for n in b1:b2 b2:b1; do
+		local ns=$CB_NS_B1; [ "${n%%:*}" = b2 ] && ns=$CB_NS_B2
+		nsenter --net=/run/netns/"$ns" python3 "$HERE/stream_app.py" "$WORK/${n%%:*}.sock" stream \
+			"${n%%:*}" "${n#*:}" $down $up 0.5 > "$WORK/app-${n%%:*}-stream.log" 2>&1 &
+		BG_PIDS+=($!)
+	done
+	sleep 0.8
+	cli nft -f - <<NFT || die "nft loss rules"
+table inet cbloss {
+	chain in { type filter hook input priority 0; ip saddr $CB_VIP numgen random mod 100 < 2 drop; }
+	chain out { type filter hook output priority 0; ip daddr $CB_VIP numgen random mod 100 < 2 drop; }
+}
+NFT
+	at_exit "nsx $CB_NS_CLIENT nft delete table inet cbloss 2>/dev/null"
+	capture_start "$pcap"
+	out=$(cli python3 "$HERE/stream_client.py" "$CB_VIP" 80 /stream $down $up 60)
+	local rc=$?
+	capture_stop
+	echo "$out"
+	cat "$WORK"/app-b*-stream.log
+	[ $rc -eq 0 ] || { grep -h 'live move\|MOVE\|error' "$WORK"/ctl-*.log | tail -20; die "streams not complete and exact"; }
+	moves=$(cat "$WORK"/app-b*-stream.log | grep -c '^released at')
+	echo "moves: $moves"
+	[ "$moves" -ge 10 ] || die "only $moves moves"
+	[ "$(jq -r '.max_gap_ms' <<<"$out" | cut -d. -f1)" -lt 1000 ] || die "a stall of a second or more"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	grep 'relays_total\|moves_total' <<<"$out"
+	[ "$(awk '/^connbroker_relays_total\{result="committed"\}/ {print $2}' <<<"$out")" -ge 10 ] ||
+		die "the director relayed fewer than 10 moves"
+	dir "$CB" -j status "$CB_IF_DIR" | jq -c '.[0].controller.handoff_us.moves'
+}
+
 # The director's own app is saturated (capacity 1, slow requests): new
 # connections spill to the least loaded backend.
 test_cluster_spills_when_saturated() {
@@ -1689,7 +1740,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_materialized_matches_accepted test_first_response_loss
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
-	   test_cluster_routes_by_path test_cluster_spills_when_saturated test_cluster_backend_dies
+	   test_cluster_routes_by_path test_cluster_live_migration
+	   test_cluster_spills_when_saturated test_cluster_backend_dies
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_target_dies_at_commit
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)

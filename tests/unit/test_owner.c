@@ -19,14 +19,14 @@ static const uint32_t states[] = { CB_OWNER_NONE, CB_FLOW_UNBOUND, CB_FLOW_LOCAL
 /* expected[from][to], in the order of states[] */
 static const int expected[N][N] = {
 	/*                NONE UNB LOC FRZ SHP RED PND MOV */
-	/* NONE     */ {   0,  0,  0,  0,  0,  0,  1,  0 },  /* the target creates PENDING */
+	/* NONE     */ {   0,  0,  0,  0,  0,  0,  1,  1 },  /* PENDING; MOVING if evicted */
 	/* UNBOUND  */ {   1,  0,  0,  1,  1,  0,  0,  0 },  /* reset; freeze; ship */
-	/* LOCAL    */ {   1,  0,  0,  0,  0,  0,  0,  0 },  /* only once its socket is gone */
+	/* LOCAL    */ {   1,  0,  0,  0,  0,  0,  0,  1 },  /* socket gone; a live move */
 	/* FROZEN   */ {   1,  0,  1,  0,  0,  0,  0,  0 },  /* reset; the socket exists */
 	/* SHIPPING */ {   1,  1,  0,  0,  0,  1,  0,  0 },  /* reset; back; steered */
 	/* REDIRECT */ {   1,  1,  0,  0,  0,  0,  0,  0 },  /* ends; COMMIT unsent */
 	/* PENDING  */ {   1,  0,  1,  0,  0,  0,  0,  0 },  /* aborted; committed */
-	/* MOVING   */ {   0,  0,  0,  0,  0,  0,  0,  0 },  /* migration: a later issue */
+	/* MOVING   */ {   1,  0,  1,  0,  0,  1,  0,  0 },  /* moved; resumed; to a peer */
 };
 
 Test(owner, the_table_of_moves)

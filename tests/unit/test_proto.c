@@ -62,6 +62,7 @@ static void sample(struct cb_msg *m, int type)
 		}
 		break;
 	case CB_MSG_SHIP:
+	case CB_MSG_MOVE:
 		sample_flow(&m->ship.flow, 6);
 		m->ship.epoch = 42;
 		strcpy(m->ship.service, "web");
@@ -72,13 +73,18 @@ static void sample(struct cb_msg *m, int type)
 			image[i] = (uint8_t)(i * 7);
 		m->ship.image = image;
 		m->ship.image_len = sizeof(image);
+		/* the app's state blob; MOVE also names a target node */
+		m->ship.blob = image + 3;
+		m->ship.blob_len = 17;
+		if (type == CB_MSG_MOVE)
+			m->ship.target = 3;
 		break;
 	default:
 		sample_flow(&m->ref.flow, 4);
 		m->ref.epoch = 0xfffffffeu;
 		if (type == CB_MSG_REFUSED)
 			m->ref.reason = CB_REFUSE_FULL;
-		if (type == CB_MSG_CLOSED)
+		if (type == CB_MSG_CLOSED || type == CB_MSG_RESUME)
 			m->ref.reason = CB_CLOSED_UNKNOWN;
 	}
 }
@@ -601,7 +607,8 @@ static bool required(int type, uint16_t tag)
 	case CB_MSG_LOAD:
 		return tag == CB_TAG_SEQ;
 	case CB_MSG_SHIP:
-		return tag != CB_TAG_RULE;
+	case CB_MSG_MOVE:
+		return tag != CB_TAG_RULE && tag != CB_TAG_BLOB && tag != CB_TAG_TARGET;
 	case CB_MSG_REFUSED:
 		return true;
 	}
@@ -664,7 +671,7 @@ Test(proto, unknown_tags_skipped)
 			for (j = 0; j < sizeof(odd) / sizeof(odd[0]); j++) {
 				struct fb b = { c, at[k] };
 
-				if (odd[j] == CB_TAG_IMAGE && t == CB_MSG_SHIP)
+				if (odd[j] == CB_TAG_IMAGE && (t == CB_MSG_SHIP || t == CB_MSG_MOVE))
 					continue;
 				memcpy(c, buf, at[k]);
 				fb_tlv(&b, odd[j], "\0\0\0\xff garbage", 12);
@@ -676,6 +683,23 @@ Test(proto, unknown_tags_skipped)
 				expect_same(&m, &dec);
 			}
 	}
+}
+
+Test(proto, blob_bounded)
+{
+	static uint8_t big[CB_MSG_BLOB_MAX + 1];
+	struct cb_msg m;
+	size_t n;
+
+	sample(&m, CB_MSG_MOVE);
+	m.ship.blob = big;
+	m.ship.blob_len = CB_MSG_BLOB_MAX;
+	n = encode(&m, buf, sizeof(buf));
+	cr_assert_eq(decode(buf, n), 0);
+	cr_expect_eq(dec.ship.blob_len, CB_MSG_BLOB_MAX);
+	cr_expect_eq(dec.ship.target, 3);
+	m.ship.blob_len = CB_MSG_BLOB_MAX + 1;
+	cr_expect_eq(cb_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
 }
 
 Test(proto, reason_outside_refused_is_unknown)

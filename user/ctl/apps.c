@@ -123,7 +123,7 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
  */
 static int on_release(struct cb_apps *a, struct cb_app_conn *c, char *buf, size_t n, int fd)
 {
-	char *nl = memchr(buf, '\n', n), to[CB_CFG_NAME] = "", *p, *end;
+	char *nl = memchr(buf, '\n', n), to[2 * CB_CFG_NAME] = "", *p, *end;
 	size_t tlen = nl ? (size_t)(nl - buf) : n;
 	unsigned long blob;
 

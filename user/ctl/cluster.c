@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include "ctl/apps.h"
 #include "ctl/classify.h"
@@ -209,14 +210,15 @@ static void count_active(struct cb_cluster *c)
 
 /* What an affinity service hashes: the client's address, or the request's
  * path or host (TLS: its SNI) as classified; the first bytes if neither. */
-static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct pending *p)
+static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct cb_flow_key *k,
+			     const uint8_t *req, size_t len)
 {
 	struct cb_request_info ri = { 0 };
 	const char *v = NULL;
 
 	if (svc->affinity_key == CB_AFFINITY_CLIENT)
-		return cb_place_hash(&p->key.saddr_be, 4);
-	if (cb_classify(p->slot->data, p->slot->len, &ri) == CB_CLS_DONE) {
+		return cb_place_hash(&k->saddr_be, 4);
+	if (cb_classify(req, len, &ri) == CB_CLS_DONE) {
 		if (svc->affinity_key == CB_AFFINITY_PATH && ri.proto == CB_PROTO_HTTP)
 			v = ri.path;
 		else if (svc->affinity_key == CB_AFFINITY_HOST)
@@ -224,14 +226,14 @@ static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct pend
 	}
 	if (v && *v)
 		return cb_place_hash(v, strlen(v));
-	return cb_place_hash(p->slot->data, p->slot->len < 256 ? p->slot->len : 256);
+	return cb_place_hash(req, len < 256 ? len : 256);
 }
 
-int cb_cluster_place(struct cb_cluster *c, struct pending *p)
+int cl_place(struct cb_cluster *c, const struct cl_place_req *q)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
 	struct cb_place_node self, peers[CB_CFG_MAX_NODES];
-	int idx[CB_CFG_MAX_NODES], n = 0, i, s = p->d.service, a = p->d.app;
+	int idx[CB_CFG_MAX_NODES], n = 0, i, s = q->d->service, a = q->d->app;
 	struct cb_msg_svc_load l;
 	struct cb_place_result r;
 	uint64_t key;
@@ -239,16 +241,17 @@ int cb_cluster_place(struct cb_cluster *c, struct pending *p)
 	if (a < 0)
 		return -1;              /* no app: on_timeout answers it here */
 	cl_own_load(c, s, a, &l);
-	if (p->state == P_WAITING && l.waiting)
+	if (q->is_waiting && l.waiting)
 		l.waiting--;            /* the flow being placed is not load yet */
 	self = (struct cb_place_node){ .id = c->nodes[c->self].id, .healthy = 1,
-				       .offers = offers(cfg, c->self, s) && l.apps > 0,
+				       .offers = offers(cfg, c->self, s) && l.apps > 0 &&
+						 !q->not_here,
 				       .apps = l.apps, .capacity = l.capacity, .active = l.active,
 				       .waiting = l.waiting, .inflight = l.inflight };
 	for (i = 0; i < c->n_nodes; i++) {
 		const struct cb_msg_svc_load *pl;
 
-		if (i == c->self || (p->tried >> i) & 1)
+		if (i == c->self || (q->tried >> i) & 1)
 			continue;
 		pl = cl_peer_load(c, i, s, a);
 		peers[n] = (struct cb_place_node){ .id = c->nodes[i].id,
@@ -264,15 +267,27 @@ int cb_cluster_place(struct cb_cluster *c, struct pending *p)
 		}
 		idx[n++] = i;
 	}
-	key = affinity_key(&cfg->services[s], p);
+	key = affinity_key(&cfg->services[s], q->key, q->req, q->len);
 	cb_place(&cfg->services[s], &self, peers, n, key, next_rnd(c), &r);
 	i = r.node < 0 ? c->self : idx[r.node];
-	if (!p->placed)                 /* a flow is counted where it was first placed */
+	if (q->not_here && i == c->self)
+		return -1;              /* nowhere else: the caller keeps it */
+	if (!q->placed || !*q->placed)  /* a flow is counted where it was first placed */
 		c->nodes[i].placed[r.reason]++;
-	if (i == c->self && self.offers && !p->placed)
+	if (i == c->self && self.offers && q->placed && !*q->placed)
 		c->active[s]++;         /* counted before the next sock_diag recount */
-	p->placed = 1;
+	if (q->placed)
+		*q->placed = 1;
 	return i == c->self ? -1 : i;
+}
+
+int cb_cluster_place(struct cb_cluster *c, struct pending *p)
+{
+	struct cl_place_req q = { .key = &p->key, .d = &p->d, .req = p->slot->data,
+				  .len = p->slot->len, .tried = p->tried,
+				  .is_waiting = p->state == P_WAITING, .placed = &p->placed };
+
+	return cl_place(c, &q);
 }
 
 static void on_state(void *arg, uint32_t peer_id, int state)
@@ -351,6 +366,9 @@ static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)
 	case CB_MSG_ABORT: cl_on_abort(c, i, &m->ref); break;
 	case CB_MSG_CLOSED: cl_on_closed(c, i, &m->ref); break;
 	case CB_MSG_DONE: cl_on_done(c, i, &m->ref); break;
+	case CB_MSG_MOVE: cl_on_move(c, i, &m->ship); break;
+	case CB_MSG_MOVED: cl_on_moved(c, i, &m->ref); break;
+	case CB_MSG_RESUME: cl_on_resume(c, i, &m->ref); break;
 	default: break;
 	}
 }
@@ -510,6 +528,12 @@ void cb_cluster_close(struct cb_cluster *c)
 	for (i = 0; i < CB_ADOPT_MAX; i++)
 		if (c->adopts[i].used)
 			cl_adopt_drop(c, &c->adopts[i]);
+	/* sockets being moved away die silently (repair mode); their MOVING
+	 * entries stay until the next controller removes them, and their
+	 * clients' next segments are then reset */
+	for (i = 0; i < CB_MOVES_MAX; i++)
+		if (c->moves[i].used && c->moves[i].fd >= 0)
+			close(c->moves[i].fd);
 	cb_links_close(c->links);
 	cb_steer_close(&c->steer);
 	free(c->members);
@@ -524,6 +548,7 @@ void cb_cluster_tick(struct cb_cluster *c, uint64_t now)
 		c->active_ms = now;
 	}
 	cl_ship_deadlines(c, now);
+	cl_move_tick(c, now);
 	cl_adopt_leases(c, now);
 	cl_commit_retries(c, now);
 	downs(c, now);
@@ -539,6 +564,10 @@ void cb_cluster_remap(struct cb_cluster *c, const int *svc, int n_svc, const int
 	uint32_t active[CB_CFG_MAX_SERVICES] = { 0 };
 	int i;
 
+	for (i = 0; i < CB_MOVES_MAX; i++)
+		if (c->moves[i].used)
+			c->moves[i].app = c->moves[i].app >= 0 && c->moves[i].app < n_app ?
+					  app[c->moves[i].app] : -1;
 	for (i = 0; i < CB_ADOPT_MAX; i++) {
 		struct adopt *a = &c->adopts[i];
 

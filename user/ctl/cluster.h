@@ -60,6 +60,10 @@ struct cb_cluster_env {
 	/* a shipped flow is settled: the controller goes on with p (BACK),
 	 * or frees it (COMMITTED; FAILED: its client was reset) */
 	void (*shipped)(void *arg, struct pending *p, int outcome);
+	/* a live connection's move failed: its socket fd is live here again
+	 * and the callee's, for app (a cfg->apps index), with the blob it
+	 * was released with */
+	void (*resumed)(void *arg, int fd, int app, const uint8_t *blob, size_t len);
 	void *arg;
 };
 
@@ -84,6 +88,30 @@ int cb_cluster_place(struct cb_cluster *c, struct pending *p);
  * gone, evicted).
  */
 int cb_cluster_ship(struct cb_cluster *c, struct pending *p, int node);
+
+/*
+ * Live migration (ctl/cluster_move.c).  Where a live connection of this
+ * node (a released one, decided d) runs next: -1 here, else a node index.
+ * node: the index of the node asked for (-1: any); it is taken if it
+ * offers the service and is up.  Here when an instance of d's app runs here
+ * and nothing else was asked; else where the service's placement puts it
+ * among the other nodes.
+ */
+int cb_cluster_place_conn(struct cb_cluster *c, const struct cb_flow_key *k,
+			  const struct cb_decision *d, const uint8_t *req, size_t len, int node);
+/* The index of the node called name, or -1. */
+int cb_cluster_node(const struct cb_cluster *c, const char *name);
+/*
+ * Move the live connection fd (key k, decided d, the app's state blob) to
+ * node `node`: its flow is frozen here (MOVING), the socket dumped and kept
+ * inert in repair mode, the image shipped (this node directs the flow) or
+ * sent to the flow's director (MOVE).  0: under way, fd is the cluster's (it
+ * is closed once moved, or given back through env->resumed); -errno: nothing
+ * changed, fd is still the caller's and live (-ENOENT: this node does not
+ * know the flow's director; -EMSGSIZE: its queues do not fit one frame).
+ */
+int cb_cluster_move(struct cb_cluster *c, int fd, const struct cb_flow_key *k,
+		    const struct cb_decision *d, int node, const uint8_t *blob, size_t blob_len);
 
 /*
  * A reload renumbered services and apps (map[old index] = new index, -1:

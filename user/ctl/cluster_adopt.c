@@ -5,7 +5,9 @@
  * on ABORT or when the lease ends; then watch it until it is gone (CLOSED).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/tcp.h>
@@ -32,8 +34,17 @@ static struct adopt *adopt_find(struct cb_cluster *c, const struct cb_flow_key *
 	return NULL;
 }
 
+/* The unsent bytes a moved connection brought, kept for its go-live. */
+static void adopt_free(struct adopt *a)
+{
+	free((void *)a->st.unsent);
+	a->st.unsent = NULL;
+	a->st.unsent_len = 0;
+}
+
 void cl_adopt_drop(struct cb_cluster *c, struct adopt *a)
 {
+	adopt_free(a);
 	close(a->fd);                   /* still in repair mode: sends nothing */
 	cb_owner_move(c->env.flows, &a->key, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL);
 	a->used = 0;
@@ -65,6 +76,10 @@ static int pending_entry(struct cb_cluster *c, const struct cb_flow_key *k)
 
 	if (err != -EEXIST)
 		return err;
+	/* this node moved the connection away and lingers on its entry: it
+	 * comes back */
+	if (!cl_move_reclaim(c, k))
+		return cb_owner_create(c->env.flows, k, CB_FLOW_PENDING, &f);
 	/* an older connection's LOCAL entry on the tuple: free once its socket
 	 * is gone (owner.c checks), else the tuple is taken */
 	if (cb_owner_move(c->env.flows, k, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL, NULL))
@@ -94,9 +109,25 @@ static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
 	a->bytes = (uint32_t)a->st.rcvq_len;
 	a->snd_nxt = a->st.snd_una + (uint32_t)a->st.sndq_len;
 	a->rcv_nxt = a->st.rcv_seq + (uint32_t)a->st.rcvq_len;
-	/* the queues are in the socket now; m's bytes go with the frame */
-	a->st.rcvq = a->st.sndq = a->st.unsent = NULL;
-	a->st.rcvq_len = a->st.sndq_len = a->st.unsent_len = 0;
+	/* the received and sent-unacknowledged bytes are in the socket now (m's
+	 * go with the frame); what was never sent is sent once live, so it is
+	 * kept, and sndq_len stays: going live decides its probe from it (an
+	 * RTT probe byte is only for a socket with nothing in flight) */
+	a->st.rcvq = a->st.sndq = NULL;
+	a->st.rcvq_len = 0;
+	if (a->st.unsent_len) {
+		uint8_t *u = malloc(a->st.unsent_len);
+
+		if (!u) {
+			close(fd);
+			cb_owner_move(c->env.flows, k, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL);
+			return CB_REFUSE_BUILD_FAILED;
+		}
+		memcpy(u, a->st.unsent, a->st.unsent_len);
+		a->st.unsent = u;
+	} else {
+		a->st.unsent = NULL;
+	}
 	return 0;
 }
 
@@ -132,7 +163,7 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 		goto refuse;
 	}
 	a = &c->adopts[i];
-	memset(a, 0, sizeof(*a));
+	memset(a, 0, offsetof(struct adopt, blob));
 	if ((reason = adopt_build(c, m, &k, a)))
 		goto refuse;
 	a->used = 1;
@@ -144,6 +175,9 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 	snprintf(a->rule, sizeof(a->rule), "%s", m->rule[0] ? m->rule : "default");
 	a->since_ms = cb_now_ms64();
 	a->lease_ms = a->since_ms + CB_ADOPT_LEASE_MS;
+	a->blob_len = m->blob_len <= CB_MSG_BLOB_MAX ? m->blob_len : 0;
+	if (a->blob_len)
+		memcpy(a->blob, m->blob, a->blob_len);
 	if (cl_send_ref(c, node, CB_MSG_PREPARED, &k, m->epoch, 0)) {
 		cl_adopt_drop(c, a);       /* the director will time out and abort */
 		return;
@@ -263,12 +297,14 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 	cb_fault(c->env.faults, "before-live");
 	a->used = 0;
 	if (a->app < 0) {
+		adopt_free(a);
 		adopt_failed(c, node, a, 0, -ENOENT);   /* its app left the configuration */
 		return;
 	}
 	err = cb_owner_move(c->env.flows, &k, CB_FLOW_PENDING, CB_FLOW_LOCAL, NULL, NULL);
 	if (!err)
 		err = cb_repair_go_live(a->fd, &a->st, &step);
+	adopt_free(a);
 	if (err) {
 		adopt_failed(c, node, a, 0, err);
 		return;
@@ -278,6 +314,7 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 		.service = cfg->services[a->service].name, .rule = a->rule,
 		.app = cfg->apps[a->app].name, .bytes = a->bytes,
 		.per_request = cfg->services[a->service].per_request,
+		.blob = a->blob, .blob_len = a->blob_len,
 	};
 	err = cb_apps_deliver(c->env.apps, a->app, &m, a->fd, &conn);
 	if (err) {
@@ -347,8 +384,12 @@ static int clear_one(const struct cb_flow_key *k, const struct cb_flow *f, void 
 {
 	struct cb_cluster *c = arg;
 
-	if (f->state == CB_FLOW_PENDING && !adopt_find(c, k) &&
-	    !cb_owner_move(c->env.flows, k, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL))
+	/* PENDING: shipped here, never committed; MOVING: a live connection this
+	 * node was moving away, whose socket died with that controller */
+	if ((f->state == CB_FLOW_PENDING && !adopt_find(c, k) &&
+	     !cb_owner_move(c->env.flows, k, CB_FLOW_PENDING, CB_OWNER_NONE, NULL, NULL)) ||
+	    (f->state == CB_FLOW_MOVING &&
+	     !cb_owner_move(c->env.flows, k, CB_FLOW_MOVING, CB_OWNER_NONE, NULL, NULL)))
 		c->pending_cleared++;
 	return 0;
 }

@@ -43,6 +43,14 @@
 #define CB_SERVED_MAX 4096              /* adopted flows watched for their end */
 #define CB_SERVED_CHECKS 64             /* ... of which asked about per tick (one
                                          * sock_diag query each, ~10 us) */
+#define CB_MOVES_MAX 64                 /* live connections this node is moving away */
+#define CB_RELAYS_MAX 256               /* moves between two peers this director runs */
+#define CB_MOVE_WAIT_MS 1000            /* a source hears MOVED or RESUME by then, else
+                                         * it drops the socket (fail closed): the
+                                         * director may have committed it elsewhere */
+#define CB_MOVE_LINGER_MS 2000          /* a moved flow's entry keeps dropping its
+                                         * segments this long (some were in flight
+                                         * when the director re-steered) */
 
 struct node_state {
 	uint32_t id;
@@ -120,6 +128,46 @@ struct adopt {
 	uint32_t bytes;                 /* request bytes queued in the socket */
 	uint64_t lease_ms, since_ms;
 	uint64_t ship_ns;               /* its SHIP arrived (stage timing) */
+	uint32_t blob_len;              /* the state a moved connection's app left */
+	uint8_t blob[CB_MSG_BLOB_MAX];
+};
+
+/*
+ * A live connection of this node on its way to another (cluster_move.c):
+ * its socket frozen (MOVING) and in repair mode, inert, until the director
+ * says MOVED (closed silently) or RESUME (live here again).  When this node
+ * is the flow's director it ships the image itself (SHIP, then steers on
+ * PREPARED); otherwise it sends the image to the director (MOVE), which
+ * ships it on and re-steers.
+ */
+struct move {
+	int used;
+	int fd;                         /* repair mode; -1 once MOVED (lingering) */
+	struct cb_flow_key key;
+	struct cb_sock_state st;        /* scalars, to go live again on RESUME */
+	int director;                   /* cfg->nodes index; c->self: we steer it */
+	int target;                     /* director role: shipped there */
+	uint32_t old_epoch;             /* the steering to this node (backend role) */
+	uint32_t epoch;                 /* director role: the SHIP's */
+	int app;                        /* the app it was decided for */
+	uint32_t snd_nxt, rcv_nxt;      /* as dumped: steering, RSTs */
+	uint64_t until_ms;              /* answer due by then */
+	uint64_t linger_ms;             /* MOVED: the MOVING entry goes at this time */
+	uint64_t start_ns;              /* the move began (timing) */
+	uint32_t blob_len;
+	uint8_t blob[CB_MSG_BLOB_MAX];
+};
+
+/* The director moving a flow between two peers: the source sent MOVE, the
+ * target got SHIP; re-steered and committed on PREPARED. */
+struct relay {
+	int used;
+	struct cb_flow_key key;
+	int source, target;             /* cfg->nodes indexes */
+	uint32_t old_epoch, epoch;
+	uint32_t snd_nxt, rcv_nxt;      /* from the image: RSTs if it comes to that */
+	uint64_t until_ms;              /* PREPARED due by then */
+	uint64_t start_ns;
 };
 
 /* Target side: an adopted flow that went live, watched until its socket is
@@ -155,6 +203,11 @@ struct cb_cluster {
 	unsigned long commits_untracked;        /* table full: oldest replaced */
 	unsigned long sweeps;                   /* rounds of cl_sweep, for verify */
 	struct cl_samples stages[CL_ST_MAX];
+	struct move moves[CB_MOVES_MAX];
+	struct relay relays[CB_RELAYS_MAX];
+	unsigned long moved_out, moves_resumed, moves_dropped, moves_failed;
+	unsigned long relayed, relays_refused;
+	struct cl_samples move_us;      /* freeze -> committed elsewhere (source or director) */
 };
 
 static inline const struct cb_config_file *cfg_of(const struct cb_cluster *c)
@@ -169,6 +222,19 @@ static inline int offers(const struct cb_config_file *cfg, int node, int s)
 }
 
 /* cluster.c */
+/* What to place: a flow (pending) or a live connection (a move). */
+struct cl_place_req {
+	const struct cb_flow_key *key;
+	const struct cb_decision *d;
+	const uint8_t *req;             /* request bytes (affinity keys) */
+	size_t len;
+	uint64_t tried;                 /* nodes (bits of cfg->nodes indexes) excluded */
+	int is_waiting;                 /* it waits here: not its own load */
+	int not_here;                   /* another node, or -1: nowhere */
+	int *placed;                    /* counted already (set); NULL: not counted */
+};
+/* -1: here (or, not_here, nowhere), else a node index. */
+int cl_place(struct cb_cluster *c, const struct cl_place_req *q);
 uint32_t cl_next_epoch(struct cb_cluster *c);
 int cl_node_by_id(const struct cb_cluster *c, uint32_t id);
 void cl_key_to_msg(const struct cb_flow_key *k, struct cb_msg_flow *f);
@@ -181,6 +247,8 @@ void cl_own_load(const struct cb_cluster *c, int s, int a, struct cb_msg_svc_loa
 const struct cb_msg_svc_load *cl_peer_load(const struct cb_cluster *c, int i, int s, int a);
 
 /* cluster_ship.c */
+struct commit_wait *cl_commit_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
+				    uint32_t epoch, uint32_t snd_nxt, uint32_t rcv_nxt);
 void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
 void cl_on_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
 void cl_ship_deadlines(struct cb_cluster *c, uint64_t now);
@@ -192,6 +260,17 @@ void cl_sweep(struct cb_cluster *c);
 void cl_commit_retries(struct cb_cluster *c, uint64_t now);
 void cl_recommit_node(struct cb_cluster *c, int node);
 void cl_recover_steering(struct cb_cluster *c);
+
+/* cluster_move.c */
+int cl_move_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+int cl_move_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_on_move(struct cb_cluster *c, int node, const struct cb_msg_ship *m);
+void cl_on_moved(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_on_resume(struct cb_cluster *c, int node, const struct cb_msg_ref *r);
+void cl_move_tick(struct cb_cluster *c, uint64_t now);
+int cl_move_reclaim(struct cb_cluster *c, const struct cb_flow_key *k);
+int cl_served_from(const struct cb_cluster *c, const struct cb_flow_key *k, uint32_t *epoch);
+void cl_served_forget(struct cb_cluster *c, const struct cb_flow_key *k);
 
 /* cluster_adopt.c */
 void cl_adopt_drop(struct cb_cluster *c, struct adopt *a);

@@ -77,6 +77,18 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		   "# TYPE connbroker_pending_cleared_total counter\nconnbroker_pending_cleared_total %lu\n",
 		c->adopted, c->adopt_refused, c->adopt_expired, c->adopt_failed, c->served_closed,
 		CB_SERVED_MAX, c->served_untracked, c->pending_cleared);
+	fprintf(o, "# HELP connbroker_moves_total Live connections moved away from this node, by result (moved: committed elsewhere; resumed: the move failed, served here; dropped: the director never answered; failed: reset).\n"
+		   "# TYPE connbroker_moves_total counter\n"
+		   "connbroker_moves_total{result=\"moved\"} %lu\n"
+		   "connbroker_moves_total{result=\"resumed\"} %lu\n"
+		   "connbroker_moves_total{result=\"dropped\"} %lu\n"
+		   "connbroker_moves_total{result=\"failed\"} %lu\n"
+		   "# HELP connbroker_relays_total Moves between two other nodes this director ran, by result.\n"
+		   "# TYPE connbroker_relays_total counter\n"
+		   "connbroker_relays_total{result=\"committed\"} %lu\n"
+		   "connbroker_relays_total{result=\"refused\"} %lu\n",
+		c->moved_out, c->moves_resumed, c->moves_dropped, c->moves_failed, c->relayed,
+		c->relays_refused);
 	if (cb_remote_stats(&c->steer, 0, &rs))
 		memset(&rs, 0, sizeof(rs));
 	fprintf(o, "# HELP connbroker_steered_flows Flows steered to other nodes (entries of cb_remote, of %d).\n"
@@ -181,7 +193,9 @@ void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
 		for (i = 1; i < CL_ST_MAX; i++)
 			fprintf(o, "%s\"%s\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}", i > 1 ? "," : "",
 				stage_names[i], p50[i], p99[i], c->stages[i].n);
-		fprintf(o, "}}");
+		percentiles(&c->move_us, &p50[0], &p99[0]);
+		fprintf(o, "},\"moves\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}}", p50[0], p99[0],
+			c->move_us.n);
 		return;
 	}
 	if (n)
@@ -193,4 +207,9 @@ void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
 	if (c->stages[CL_ST_LIVE].n)
 		fprintf(o, "  hand-offs taken here, p50: socket built %u us, live and handed over %u us\n",
 			p50[CL_ST_BUILD], p50[CL_ST_LIVE]);
+	if (c->move_us.n) {
+		percentiles(&c->move_us, &p50[0], &p99[0]);
+		fprintf(o, "  live moves (freeze to committed elsewhere): p50 %u us, p99 %u us over the "
+			   "last %lu\n", p50[0], p99[0], c->move_us.n < CB_SAMPLES ? c->move_us.n : CB_SAMPLES);
+	}
 }

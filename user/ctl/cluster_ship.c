@@ -131,7 +131,7 @@ static struct commit_wait *commit_find(struct cb_cluster *c, const struct cb_flo
 
 /* Track a COMMIT until its DONE; the oldest is replaced when all are in use
  * (a thousand hand-offs awaiting DONE: the verify sweep still covers it). */
-static struct commit_wait *commit_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
+struct commit_wait *cl_commit_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
 					uint32_t epoch, uint32_t snd_nxt, uint32_t rcv_nxt)
 {
 	struct commit_wait *w = commit_find(c, k, epoch);
@@ -265,6 +265,8 @@ void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 
 	if (cl_key_from_msg(&r->flow, &k))
 		return;                 /* the codec checked it: cannot happen */
+	if (cl_move_prepared(c, node, r))
+		return;                 /* a live connection's move (cluster_move.c) */
 	p = shipping(c, node, r, &k);
 	if (!p) {
 		recommit_or_abort(c, node, &k, r->epoch);
@@ -291,7 +293,7 @@ void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 		uncommit(c, p, err);
 		return;
 	}
-	w = commit_track(c, node, &k, p->epoch, p->ship_snd_nxt, p->ship_rcv_nxt);
+	w = cl_commit_track(c, node, &k, p->epoch, p->ship_snd_nxt, p->ship_rcv_nxt);
 	w->start_ns = p->first_xdp_ns;  /* 0 for a flow recovered after a restart */
 	w->ship_ns = p->ship_ns;
 	w->prepared_ns = prepared_ns;
@@ -303,10 +305,12 @@ void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 void cl_on_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 {
 	struct cb_flow_key k;
-	struct pending *p = shipping(c, node, r, &k);
+	struct pending *p;
 	char fs[64];
 
-	if (!p)
+	if (cl_move_refused(c, node, r))
+		return;
+	if (!(p = shipping(c, node, r, &k)))
 		return;
 	cb_info("run: %s: node %s refused it (reason %u); placing it again",
 		cb_fmt_flow(&k, fs, sizeof(fs)), cfg_of(c)->nodes[node].name, r->reason);
@@ -513,7 +517,7 @@ static int recover_remote(const struct cb_flow_key *k, const struct cb_remote *r
 	if (r->closing_ns || (int32_t)(rc->clock - r->epoch) >= CB_RECENT_MOVE_MS * 64 ||
 	    (node = cl_node_by_id(rc->c, r->peer)) < 0)
 		return 0;
-	w = commit_track(rc->c, node, k, r->epoch, st ? r->last_ack : f.snd_nxt,
+	w = cl_commit_track(rc->c, node, k, r->epoch, st ? r->last_ack : f.snd_nxt,
 			 st ? 0 : f.rcv_nxt);
 	w->retry_ms = 0;        /* as soon as its node's channel is up */
 	rc->recent++;

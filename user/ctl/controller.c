@@ -290,6 +290,14 @@ static void shipped(void *arg, struct pending *p, int outcome)
 		deliver(c, p);
 }
 
+/* A live connection's move to another node failed: it is served here. */
+static void resumed(void *arg, int fd, int app, const uint8_t *blob, size_t len)
+{
+	struct ctl *c = arg;
+
+	cb_released_resume(&c->rel, fd, app, blob, len);
+}
+
 /* No app within wait_ms (or the queue is full): RST or HTTP 503. */
 static void answer_timeout(struct ctl *c, struct pending *p)
 {
@@ -733,10 +741,12 @@ static void signals(sigset_t *ss)
 /* This node in its cluster, if the configuration describes one. */
 static int open_cluster(struct ctl *c)
 {
+	int err;
 	struct cb_cluster_env env = {
 		.loop = &c->loop, .cfg = (const struct cb_config_file *const *)&c->cfg,
 		.ifname = c->opts.ifname, .flows = &c->flows, .apps = &c->apps, .pend = &c->pend,
-		.faults = &c->faults, .drain = drain, .shipped = shipped, .arg = c,
+		.faults = &c->faults, .drain = drain, .shipped = shipped, .resumed = resumed,
+		.arg = c,
 	};
 
 	if (c->opts.node && cb_config_set_node(c->cfg, c->opts.node, c->node_err,
@@ -744,7 +754,9 @@ static int open_cluster(struct ctl *c)
 		cb_err("run: %s", c->node_err);
 		return -EINVAL;
 	}
-	return cb_cluster_open(&c->cluster, &env);
+	err = cb_cluster_open(&c->cluster, &env);
+	c->rel.cluster = c->cluster;
+	return err;
 }
 
 static int open_fds(struct ctl *c)

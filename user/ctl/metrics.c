@@ -126,9 +126,10 @@ static void released(FILE *o, const struct ctl *c)
 		   "connbroker_released_total{result=\"client_closed\"} %lu\n"
 		   "connbroker_released_total{result=\"refused\"} %lu\n"
 		   "connbroker_released_total{result=\"timeout\"} %lu\n"
-		   "connbroker_released_total{result=\"failed\"} %lu\n",
+		   "connbroker_released_total{result=\"failed\"} %lu\n"
+		   "connbroker_released_total{result=\"moved\"} %lu\n",
 		s->delivered, s->idle_closed, s->client_closed, s->refused, s->timeouts,
-		s->failed);
+		s->failed, s->moved);
 	fprintf(o, "# HELP connbroker_released_held Released connections held, awaiting their next request or an app.\n"
 		   "# TYPE connbroker_released_held gauge\nconnbroker_released_held %u\n",
 		cb_released_held(&c->rel));

@@ -36,6 +36,18 @@ static const struct {
 	  "a peer shipped it here: its socket is built in repair mode, inert" },
 	{ CB_FLOW_PENDING, CB_FLOW_LOCAL, "the director committed: the socket goes live" },
 	{ CB_FLOW_PENDING, CB_OWNER_NONE, "aborted, or no commit within the lease" },
+	/* live migration (ctl/cluster_move.c): the owner's socket frozen, dumped,
+	 * kept inert in repair mode until the move is settled */
+	{ CB_FLOW_LOCAL, CB_FLOW_MOVING,
+	  "a live connection moves: its segments dropped both ways, its socket dumped" },
+	{ CB_OWNER_NONE, CB_FLOW_MOVING,
+	  "a live connection whose LOCAL entry was evicted moves (as LOCAL -> MOVING)" },
+	{ CB_FLOW_MOVING, CB_FLOW_LOCAL,
+	  "the move failed or was refused: its socket goes live here again" },
+	{ CB_FLOW_MOVING, CB_FLOW_REDIRECT,
+	  "moved from this director to a peer, which built it: its segments go there" },
+	{ CB_FLOW_MOVING, CB_OWNER_NONE,
+	  "moved away (the director committed it elsewhere), its socket closed silently" },
 	/* a LOCAL entry outlives its socket: only then may the tuple be reused */
 	{ CB_FLOW_LOCAL, CB_OWNER_NONE,
 	  "its socket is gone (checked first): the tuple is free for a new connection" },

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include "ctl/cluster.h"
 #include "ctl/loop.h"
 #include "ctl/release.h"
 #include "ctl/reset.h"
@@ -133,6 +134,34 @@ static void timeout(struct cb_released *t, struct cb_released_conn *r)
 }
 
 /*
+ * In a cluster, the next app may run on another node (or the app asked for
+ * one): move the live connection there (ctl/cluster_move.c).  1 when it
+ * left this table (moving, or already given back and held again), 0 to
+ * serve it here.
+ */
+static int move_elsewhere(struct cb_released *t, struct cb_released_conn *r)
+{
+	char fs[64];
+	int node, err;
+
+	if (!t->cluster || r->local_only ||
+	    (node = cb_cluster_place_conn(t->cluster, &r->key, &r->d, t->peek, r->bytes,
+					  r->node)) < 0)
+		return 0;
+	unloop(t, r);           /* before: a failed move gives the fd back at once */
+	set_lowat(r->fd, 1);
+	err = cb_cluster_move(t->cluster, r->fd, &r->key, &r->d, node, r->blob, r->blob_len);
+	if (err) {
+		cb_info("run: %s: released connection stays here: %s",
+			cb_fmt_flow(&r->key, fs, sizeof(fs)), strerror(-err));
+		return 0;
+	}
+	t->st.moved++;
+	r->fd = -1;             /* the cluster's now (or this table's again, resumed) */
+	return 1;
+}
+
+/*
  * Look at what the client sent since the release: decide its app once the
  * request is complete (or a bound is reached), and hand it over.
  */
@@ -148,9 +177,11 @@ static void look(struct cb_released *t, struct cb_released_conn *r, uint64_t now
 		finish(t, r, 0);
 		return;
 	}
+	if (n < 0 && r->to_app < 0)
+		return;                         /* no next request yet */
 	if (n < 0)
-		return;
-	if (!r->first_ms)
+		n = 0;                          /* a move to a named app waits for nothing */
+	if (n && !r->first_ms)
 		r->first_ms = now;
 	forced = (size_t)n >= cap || now - r->first_ms >= cfg->decide_ms;
 	if (r->to_app >= 0) {
@@ -173,6 +204,8 @@ static void look(struct cb_released *t, struct cb_released_conn *r, uint64_t now
 	}
 	r->wait_since_ms = now;
 	r->bytes = (uint32_t)n;
+	if (move_elsewhere(t, r))
+		return;
 	if (!deliver(t, r))
 		unloop(t, r);                   /* awaiting an instance: the timer retries */
 }
@@ -184,17 +217,16 @@ static void on_readable(void *arg)
 	look(r->owner, r, cb_now_ms64());
 }
 
-void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t *blob,
-		      size_t len)
+/* Hold fd (released by an instance of from_app) until its next app is known. */
+static void hold(struct cb_released *t, int from_app, int fd, int to_app, int node,
+		 const uint8_t *blob, size_t len, int local_only)
 {
-	struct cb_released *t = arg;
 	const struct cb_config_file *cfg = cfg_of(t);
 	struct cb_released_conn *r = NULL;
 	struct cb_flow_key k;
 	char fs[64];
-	int svc = identify(t, fd, &k), to_app = -1, i;
+	int svc = identify(t, fd, &k), i;
 
-	t->st.released++;
 	if (svc == -ENOTCONN) {
 		t->st.client_closed++;
 		close(fd);
@@ -202,14 +234,11 @@ void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t 
 	}
 	if (svc < 0) {
 		cb_info("run: app %s released a socket that is no live connection of a service "
-			"here; closed", cfg->apps[app].name);
+			"here; closed", from_app >= 0 ? cfg->apps[from_app].name : "?");
 		t->st.refused++;
 		close(fd);
 		return;
 	}
-	if (to[0] && (to_app = cb_config_app(cfg, to)) < 0)
-		cb_info("run: %s: released for app '%s', which the configuration does not have: "
-			"routed by the rules", cb_fmt_flow(&k, fs, sizeof(fs)), to);
 	for (i = 0; i < CB_RELEASED_MAX && !r; i++)
 		if (t->r[i].fd < 0)
 			r = &t->r[i];
@@ -225,6 +254,8 @@ void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t 
 	r->key = k;
 	r->service = svc;
 	r->to_app = to_app;
+	r->node = node;
+	r->local_only = local_only;
 	r->in_loop = 1;
 	r->since_ms = cb_now_ms64();
 	r->d.app = -1;
@@ -234,6 +265,35 @@ void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t 
 	r->owner = t;
 	set_lowat(fd, 1);
 	look(t, r, r->since_ms);        /* its next request may be there already */
+}
+
+void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t *blob,
+		      size_t len)
+{
+	struct cb_released *t = arg;
+	const struct cb_config_file *cfg = cfg_of(t);
+	char name[CB_CFG_NAME], *at;
+	int to_app = -1, node = -1;
+
+	t->st.released++;
+	/* to: "", "APP" or "APP@NODE" */
+	snprintf(name, sizeof(name), "%s", to);
+	if ((at = strchr(name, '@'))) {
+		*at++ = 0;
+		if ((node = cb_config_node(cfg, at)) < 0)
+			cb_info("run: a connection released for node '%s', which the configuration "
+				"does not have: placed as usual", at);
+	}
+	if (name[0] && (to_app = cb_config_app(cfg, name)) < 0)
+		cb_info("run: a connection released for app '%s', which the configuration does "
+			"not have: routed by the rules", name);
+	hold(t, app, fd, to_app, node, blob, len, 0);
+}
+
+void cb_released_resume(struct cb_released *t, int fd, int app, const uint8_t *blob, size_t len)
+{
+	t->st.resumed++;
+	hold(t, app, fd, app, -1, blob, len, 1);
 }
 
 void cb_released_tick(struct cb_released *t, uint64_t now)

@@ -7,6 +7,10 @@
  * keep-alive connection is routed by its own content (route = per-request)
  * and how an app hands a connection to another app.
  *
+ * In a cluster, a connection whose next app runs on another node (or that
+ * the app released for a node: "APP@NODE") moves there live
+ * (ctl/cluster_move.c); a move that fails leaves it here.
+ *
  * A move between apps of this node passes the fd: the socket never leaves
  * the kernel, so there is nothing to dump, no freeze, no pause, and the
  * client sees nothing.  Its flow entry stays LOCAL throughout (a local
@@ -44,6 +48,8 @@ struct cb_released_conn {
 	struct cb_flow_key key;
 	int service;
 	int to_app;                     /* the app the release named; -1: the rules */
+	int node;                       /* the node it named (cfg->nodes); -1: any */
+	int local_only;                 /* a move failed: served here */
 	struct cb_decision d;           /* d.app >= 0: decided, awaiting an instance */
 	int in_loop;                    /* its fd is in the loop (not while awaiting) */
 	uint64_t since_ms;              /* released at */
@@ -65,6 +71,8 @@ struct cb_released_stats {
 					 * table was full: closed or reset */
 	unsigned long timeouts;         /* no instance within wait_ms: on_timeout */
 	unsigned long failed;           /* delivery failed: reset */
+	unsigned long moved;            /* moves to another node started */
+	unsigned long resumed;          /* ... that failed: back here, served here */
 };
 
 struct cb_released {
@@ -74,6 +82,7 @@ struct cb_released {
 	uint8_t *peek;                  /* the next request's bytes, peeked */
 	size_t peek_cap;
 	struct cb_released_stats st;
+	struct cb_cluster *cluster;     /* NULL: a single node */
 	unsigned long *rule_hits;       /* decisions, counted with the controller's */
 	unsigned long *default_hits;
 	struct cb_released_conn r[CB_RELEASED_MAX];
@@ -92,6 +101,10 @@ void cb_released_close(struct cb_released *t);
 /* apps.c's on_release: an instance of app gave fd back. */
 void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t *blob,
 		      size_t len);
+/* A move to another node failed (cluster.h, env->resumed): fd is live here
+ * again and is served by an instance of app here. */
+void cb_released_resume(struct cb_released *t, int fd, int app, const uint8_t *blob,
+			size_t len);
 /* Timers: decide_ms, wait_ms, idle_ms; retries delivery of decided ones. */
 void cb_released_tick(struct cb_released *t, uint64_t now_ms);
 unsigned int cb_released_held(const struct cb_released *t);

@@ -146,6 +146,26 @@ int cb_remote_remove(const struct cb_steer *s, const struct cb_flow_key *k, uint
 	return bpf_map_delete_elem(s->remote_fd, k) ? -errno : 0;
 }
 
+int cb_remote_move(const struct cb_steer *s, const struct cb_flow_key *k, uint32_t old_peer,
+		   uint32_t old_epoch, uint32_t peer, uint32_t epoch)
+{
+	struct cb_remote r;
+	int err = cb_remote_lookup(s, k, &r);
+
+	if (peer >= CB_MAX_PEERS)
+		return -EINVAL;
+	if (err)
+		return err;
+	if (r.peer != old_peer || r.epoch != old_epoch)
+		return -EAGAIN;
+	r.peer = peer;
+	r.epoch = epoch;
+	r.created_ns = r.last_ns = cb_steer_now_ns();
+	/* replaced whole (the program holds no lock; a segment in flight
+	 * goes to either node: the old one drops it, MOVING) */
+	return bpf_map_update_elem(s->remote_fd, k, &r, BPF_EXIST) ? -errno : 0;
+}
+
 #define BATCH 256
 
 /* One key at a time, for kernels without batch lookups on hash maps. */

@@ -64,6 +64,13 @@ int cb_peer_get(const struct cb_steer *s, uint32_t id, struct cb_peer *out);
  */
 int cb_remote_add(const struct cb_steer *s, const struct cb_flow_key *k, uint32_t peer,
 		  uint32_t epoch, uint32_t last_ack);
+/*
+ * Steer a flow that moves between peers: the entry of move old_epoch to
+ * old_peer now names `peer` and `epoch` (last_ack and closing kept).  0,
+ * -ENOENT, -EAGAIN (the entry is not that move), -EINVAL (peer id).
+ */
+int cb_remote_move(const struct cb_steer *s, const struct cb_flow_key *k, uint32_t old_peer,
+		   uint32_t old_epoch, uint32_t peer, uint32_t epoch);
 /* 0, or -ENOENT. */
 int cb_remote_lookup(const struct cb_steer *s, const struct cb_flow_key *k,
 		     struct cb_remote *out);

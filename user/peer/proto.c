@@ -64,12 +64,16 @@ static int check_msg(const struct cb_msg *m)
 	case CB_MSG_LOAD:
 		return names_ok(m->load.svc[0].name, m->load.n_services, sizeof(m->load.svc[0]));
 	case CB_MSG_SHIP:
+	case CB_MSG_MOVE:
 		if (!flow_ok(&s->flow) || !name_ok(s->service, false) ||
 		    !name_ok(s->rule, true) || !name_ok(s->app, false) ||
-		    !s->image || !s->image_len)
+		    !s->image || !s->image_len || s->blob_len > CB_MSG_BLOB_MAX ||
+		    (s->blob_len && !s->blob))
 			return -EPROTO;
 		return 0;
 	case CB_MSG_PREPARED ... CB_MSG_CLOSED:
+	case CB_MSG_MOVED:
+	case CB_MSG_RESUME:
 		return flow_ok(&m->ref.flow) ? 0 : -EPROTO;
 	}
 	return -ENOMSG;
@@ -183,6 +187,10 @@ static void enc_ship(struct wr *w, const struct cb_msg_ship *s)
 	w_str(w, CB_TAG_APP, s->app);
 	w_u32(w, CB_TAG_DEADLINE, s->deadline_ms);
 	w_tlv(w, CB_TAG_IMAGE, s->image, s->image_len);
+	if (s->blob_len)
+		w_tlv(w, CB_TAG_BLOB, s->blob, s->blob_len);
+	if (s->target)
+		w_u32(w, CB_TAG_TARGET, s->target);
 }
 
 static void enc_body(struct wr *w, const struct cb_msg *m)
@@ -195,11 +203,13 @@ static void enc_body(struct wr *w, const struct cb_msg *m)
 		enc_load(w, &m->load);
 		break;
 	case CB_MSG_SHIP:
+	case CB_MSG_MOVE:
 		enc_ship(w, &m->ship);
 		break;
 	default:
 		w_flow_epoch(w, &m->ref.flow, m->ref.epoch);
-		if (m->type == CB_MSG_REFUSED || (m->type == CB_MSG_CLOSED && m->ref.reason))
+		if (m->type == CB_MSG_REFUSED ||
+		    ((m->type == CB_MSG_CLOSED || m->type == CB_MSG_RESUME) && m->ref.reason))
 			w_u32(w, CB_TAG_REASON, m->ref.reason);
 	}
 }
@@ -408,12 +418,20 @@ static int dec_ship(const struct tlv *t, uint32_t *seen, void *obj)
 		s->image = t->v;
 		s->image_len = t->len;
 		return once(seen, t->tag);
+	case CB_TAG_BLOB:
+		if (t->len > CB_MSG_BLOB_MAX)
+			return -EMSGSIZE;
+		s->blob = t->v;
+		s->blob_len = t->len;
+		return once(seen, t->tag);
+	case CB_TAG_TARGET:
+		return rd_u32(t, seen, &s->target);
 	}
 	return 0;
 }
 
-/* REASON is read in REFUSED (required) and CLOSED (optional): elsewhere it
- * is an unknown tag, skipped. */
+/* REASON is read in REFUSED (required), CLOSED and RESUME (optional):
+ * elsewhere it is an unknown tag, skipped. */
 static int dec_ref(const struct tlv *t, uint32_t *seen, void *obj)
 {
 	struct cb_msg *m = obj;
@@ -424,7 +442,8 @@ static int dec_ref(const struct tlv *t, uint32_t *seen, void *obj)
 	case CB_TAG_EPOCH:
 		return rd_u32(t, seen, &m->ref.epoch);
 	case CB_TAG_REASON:
-		if (m->type == CB_MSG_REFUSED || m->type == CB_MSG_CLOSED)
+		if (m->type == CB_MSG_REFUSED || m->type == CB_MSG_CLOSED ||
+		    m->type == CB_MSG_RESUME)
 			return rd_u32(t, seen, &m->ref.reason);
 	}
 	return 0;
@@ -441,6 +460,7 @@ static int dec_body(const uint8_t *p, const uint8_t *end, struct cb_msg *m)
 	case CB_MSG_LOAD:
 		return walk(p, end, dec_load, &m->load, BIT(CB_TAG_SEQ));
 	case CB_MSG_SHIP:
+	case CB_MSG_MOVE:
 		return walk(p, end, dec_ship, &m->ship,
 			    ref | BIT(CB_TAG_SERVICE) | BIT(CB_TAG_APP) |
 			    BIT(CB_TAG_DEADLINE) | BIT(CB_TAG_IMAGE));
@@ -502,7 +522,8 @@ const char *cb_msg_type_name(unsigned int type)
 		[CB_MSG_HELLO] = "HELLO", [CB_MSG_LOAD] = "LOAD", [CB_MSG_SHIP] = "SHIP",
 		[CB_MSG_PREPARED] = "PREPARED", [CB_MSG_REFUSED] = "REFUSED",
 		[CB_MSG_COMMIT] = "COMMIT", [CB_MSG_ABORT] = "ABORT", [CB_MSG_DONE] = "DONE",
-		[CB_MSG_CLOSED] = "CLOSED",
+		[CB_MSG_CLOSED] = "CLOSED", [CB_MSG_MOVE] = "MOVE", [CB_MSG_MOVED] = "MOVED",
+		[CB_MSG_RESUME] = "RESUME",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "?";

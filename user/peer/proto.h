@@ -48,7 +48,13 @@ enum cb_msg_type {
 	CB_MSG_ABORT,           /* director: forget it */
 	CB_MSG_DONE,            /* target: live and handed to an app */
 	CB_MSG_CLOSED,          /* owner: the connection ended */
-	CB_MSG_TYPE_MAX = CB_MSG_CLOSED,
+	CB_MSG_MOVE,            /* a live connection's owner -> its director: move it
+				 * (SHIP's fields; its socket is frozen, inert) */
+	CB_MSG_MOVED,           /* director -> the old owner: committed elsewhere;
+				 * close your socket silently */
+	CB_MSG_RESUME,          /* director -> the old owner: it stays yours; go
+				 * live again (reason) */
+	CB_MSG_TYPE_MAX = CB_MSG_RESUME,
 };
 
 enum cb_msg_tag {
@@ -70,7 +76,11 @@ enum cb_msg_tag {
 	CB_TAG_DEADLINE,        /* u32, milliseconds from receipt */
 	CB_TAG_IMAGE,           /* bytes: a socket image (repair/image.h) */
 	CB_TAG_REASON,          /* u32, enum cb_refuse_reason */
+	CB_TAG_BLOB,            /* bytes, 0..CB_MSG_BLOB_MAX: the app's state */
+	CB_TAG_TARGET,          /* u32: the node a MOVE asks for; 0 or absent: any */
 };
+
+#define CB_MSG_BLOB_MAX 4096            /* = CB_APP_BLOB_MAX (connbroker.h) */
 
 /* Why a target refuses a SHIP.  Any value decodes (a newer peer may know
  * more reasons); a receiver treats one it does not know as CB_REFUSE_OTHER. */
@@ -136,13 +146,18 @@ struct cb_msg_ship {
 					 * (two nodes' clocks are not comparable) */
 	const uint8_t *image;           /* required; decode: points into the frame */
 	uint32_t image_len;
+	const uint8_t *blob;            /* optional: the state the last app released it
+					 * with, for the next (decode: into the frame) */
+	uint32_t blob_len;              /* 0..CB_MSG_BLOB_MAX */
+	uint32_t target;                /* MOVE only: node id asked for, 0: any */
 };
 
-/* PREPARED, REFUSED, COMMIT, ABORT, DONE, CLOSED: a flow and its epoch. */
+/* PREPARED, REFUSED, COMMIT, ABORT, DONE, CLOSED, MOVED, RESUME: a flow and
+ * its epoch. */
 struct cb_msg_ref {
 	struct cb_msg_flow flow;        /* required */
 	uint32_t epoch;                 /* required */
-	uint32_t reason;                /* REFUSED only (required there) */
+	uint32_t reason;                /* REFUSED (required), CLOSED and RESUME (optional) */
 };
 
 struct cb_msg {
@@ -151,8 +166,8 @@ struct cb_msg {
 	union {
 		struct cb_msg_hello hello;
 		struct cb_msg_load load;
-		struct cb_msg_ship ship;
-		struct cb_msg_ref ref;  /* PREPARED .. CLOSED */
+		struct cb_msg_ship ship;        /* SHIP, MOVE */
+		struct cb_msg_ref ref;  /* PREPARED .. CLOSED, MOVED, RESUME */
 	};
 };
 
