@@ -1457,6 +1457,51 @@ NFT
 	dir "$CB" -j status "$CB_IF_DIR" | jq -c '.[0].controller.handoff_us.moves'
 }
 
+# route = per-request across nodes: one keep-alive connection whose
+# requests name apps that run on different nodes (one on b1, two on b2, web
+# on the director) is moved live to each request's node: from the director
+# to a backend (the director ships its own socket), between backends (the
+# director relays), and back to the director (it builds the socket itself).
+# Every answer from its app, with the previous app's blob, byte-exact, one
+# connection, no RST.
+test_cluster_keepalive_per_request() {
+	local out m pcap=$WORK/clka.pcap
+	cluster_conf "route = per-request"
+	cluster_start
+	for m in b1:one b2:two dir:web; do
+		local ns=$CB_NS_DIR
+		case ${m%%:*} in b1) ns=$CB_NS_B1 ;; b2) ns=$CB_NS_B2 ;; esac
+		nsenter --net=/run/netns/"$ns" python3 "$ROOT/examples/app.py" "$WORK/${m%%:*}.sock" \
+			"${m#*:}" > "$WORK/app-$m.log" 2>&1 &
+		BG_PIDS+=($!)
+	done
+	sleep 0.8
+	capture_start "$pcap"
+	out=$(cli python3 "$HERE/keepalive_client.py" "$CB_VIP" 80 /one/a /two/b /c /two/d:100000 \
+		/one/e /f "/one/g+/two/h" /i) || { echo "$out"; grep -h 'move\|MOVE\|reset' "$WORK"/ctl-*.log | tail; die "keep-alive client"; }
+	capture_stop
+	echo "$out"
+	for m in "/one/a app=one .*prev=-" "/two/b app=two .*prev=served-by=one" \
+		 "/c app=web .*prev=served-by=two" "/two/d app=two method=POST path=/two/d body=100000" \
+		 "/one/e app=one .*prev=served-by=two" "/f app=web .*prev=served-by=one" \
+		 "/one/g app=one .*prev=served-by=web" "/two/h app=two .*prev=served-by=one" \
+		 "/i app=web .*prev=served-by=two"; do
+		grep -q "\"path\": \"${m%% *}\".*\"body\": \"${m#* }" <<<"$out" || die "answer for ${m%% *}"
+	done
+	[ "$(grep '"/two/d"' <<<"$out" | jq -r '.sha256')" = \
+	  "$(grep '"/two/d"' <<<"$out" | jq -r '.body' | sed 's/.*sha256=\([0-9a-f]*\).*/\1/')" ] ||
+		die "100 KB POST to b2 not byte-exact"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	promtool check metrics <<<"$out" || die "promtool"
+	grep 'relays_total\|moves_total\|released_total{result="moved"}' <<<"$out"
+	[ "$(awk '/^connbroker_relays_total\{result="committed"\}/ {print $2}' <<<"$out")" -ge 3 ] ||
+		die "moves the director relayed or took"
+	[ "$(awk '/^connbroker_moves_total\{result="moved"\}/ {print $2}' <<<"$out")" -ge 2 ] ||
+		die "moves of the director's own sockets"
+}
+
 # The director's own app is saturated (capacity 1, slow requests): new
 # connections spill to the least loaded backend.
 test_cluster_spills_when_saturated() {
@@ -1740,7 +1785,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_materialized_matches_accepted test_first_response_loss
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
-	   test_cluster_routes_by_path test_cluster_live_migration
+	   test_cluster_routes_by_path test_cluster_live_migration test_cluster_keepalive_per_request
 	   test_cluster_spills_when_saturated test_cluster_backend_dies
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_target_dies_at_commit

@@ -24,7 +24,7 @@ static const int expected[N][N] = {
 	/* LOCAL    */ {   1,  0,  0,  0,  0,  0,  0,  1 },  /* socket gone; a live move */
 	/* FROZEN   */ {   1,  0,  1,  0,  0,  0,  0,  0 },  /* reset; the socket exists */
 	/* SHIPPING */ {   1,  1,  0,  0,  0,  1,  0,  0 },  /* reset; back; steered */
-	/* REDIRECT */ {   1,  1,  0,  0,  0,  0,  0,  0 },  /* ends; COMMIT unsent */
+	/* REDIRECT */ {   1,  1,  1,  0,  0,  0,  0,  0 },  /* ends; COMMIT unsent; moved here */
 	/* PENDING  */ {   1,  0,  1,  0,  0,  0,  0,  0 },  /* aborted; committed */
 	/* MOVING   */ {   1,  0,  1,  0,  0,  1,  0,  0 },  /* moved; resumed; to a peer */
 };

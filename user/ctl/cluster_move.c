@@ -364,23 +364,82 @@ int cl_move_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 /* ---- the director of a move between two peers ------------------------------------ */
 
 /* Where a MOVE from `src` goes: the node it asks for if that can take it,
- * else the service's placement among the others (never src, never here). */
+ * else the service's placement among the others (never src; this node,
+ * the director, only with an instance of the app here). */
 static int relay_target(struct cb_cluster *c, int src, const struct cb_msg_ship *m,
 			const struct cb_decision *d)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
-	struct cl_place_req q = { .d = d, .tried = 1ull << src, .not_here = 1 };
+	struct cl_place_req q = { .d = d, .tried = 1ull << src };
 	struct cb_flow_key k;
 	int t;
 
 	if (m->target) {
 		t = cl_node_by_id(c, m->target);
-		return t >= 0 && t != src && t != c->self && offers(cfg, t, d->service) &&
+		if (t == c->self)
+			return cb_apps_instances(c->env.apps, d->app) ? t : -1;
+		return t >= 0 && t != src && offers(cfg, t, d->service) &&
 		       c->nodes[t].link == CB_LINK_UP && c->nodes[t].mac_known ? t : -1;
 	}
 	cl_key_from_msg(&m->flow, &k);
 	q.key = &k;
-	return cl_place(c, &q);
+	t = cl_place(c, &q);
+	if (t < 0)
+		return cb_apps_instances(c->env.apps, d->app) ? c->self : -1;
+	return t;
+}
+
+/*
+ * A MOVE whose target is this node, the director: the socket is built here,
+ * the flow's entry flips from REDIRECT (to the source, which drops its
+ * segments) to LOCAL and its steering goes, the socket goes live and to an
+ * app, and the source is told MOVED.
+ */
+static void move_here(struct cb_cluster *c, int src, const struct cb_msg_ship *m,
+		      const struct cb_decision *d, const struct cb_flow_key *k)
+{
+	const struct cb_config_file *cfg = cfg_of(c);
+	struct cb_sock_state st;
+	struct cb_flow_msg fm;
+	const char *step = NULL;
+	char fs[64];
+	int fd, err, conn;
+
+	if (cb_image_decode(m->image, m->image_len, &st)) {
+		cl_send_ref(c, src, CB_MSG_RESUME, k, m->epoch, CB_REFUSE_BAD_IMAGE);
+		return;
+	}
+	if ((fd = cb_repair_build(&st, &step)) < 0) {
+		cb_err("run: %s: moved here, TCP_REPAIR %s: %s", cb_fmt_flow(k, fs, sizeof(fs)), step,
+		       strerror(-fd));
+		cl_send_ref(c, src, CB_MSG_RESUME, k, m->epoch, CB_REFUSE_BUILD_FAILED);
+		return;
+	}
+	/* from here on the source's socket must never go live again */
+	err = cb_owner_move(c->env.flows, k, CB_FLOW_REDIRECT, CB_FLOW_LOCAL, NULL, NULL);
+	if (err && err != -ENOENT) {
+		close(fd);
+		cl_send_ref(c, src, CB_MSG_RESUME, k, m->epoch, CB_REFUSE_TUPLE_BUSY);
+		return;
+	}
+	cb_remote_remove(&c->steer, k, m->epoch);      /* an evicted entry: the socket decides */
+	cl_send_ref(c, src, CB_MSG_MOVED, k, m->epoch, 0);
+	fm = (struct cb_flow_msg){
+		.saddr_be = k->saddr_be, .sport_be = k->sport_be, .service = m->service,
+		.rule = m->rule[0] ? m->rule : "default", .app = cfg->apps[d->app].name,
+		.bytes = (uint32_t)st.rcvq_len, .per_request = cfg->services[d->service].per_request,
+		.blob = m->blob, .blob_len = m->blob_len,
+	};
+	if ((err = cb_repair_go_live(fd, &st, &step)) ||
+	    (err = cb_apps_deliver(c->env.apps, d->app, &fm, fd, &conn))) {
+		cb_err("run: %s: moved here, but %s: %s; the client is reset",
+		       cb_fmt_flow(k, fs, sizeof(fs)), step ? step : "no app took it", strerror(-err));
+		cb_reset_socket(fd);
+		c->moves_failed++;
+		return;
+	}
+	close(fd);
+	c->relayed++;
 }
 
 void cl_on_move(struct cb_cluster *c, int src, const struct cb_msg_ship *m)
@@ -412,6 +471,10 @@ void cl_on_move(struct cb_cluster *c, int src, const struct cb_msg_ship *m)
 	if (cb_image_decode(m->image, m->image_len, &st)) {
 		reason = CB_REFUSE_BAD_IMAGE;
 		goto resume;
+	}
+	if (t == c->self) {
+		move_here(c, src, m, &d, &k);
+		return;
 	}
 	for (i = 0; i < CB_RELAYS_MAX && !rl; i++)
 		if (!c->relays[i].used)

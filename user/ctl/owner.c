@@ -48,6 +48,8 @@ static const struct {
 	  "moved from this director to a peer, which built it: its segments go there" },
 	{ CB_FLOW_MOVING, CB_OWNER_NONE,
 	  "moved away (the director committed it elsewhere), its socket closed silently" },
+	{ CB_FLOW_REDIRECT, CB_FLOW_LOCAL,
+	  "moved from a peer to this director, which built it: its segments reach it here" },
 	/* a LOCAL entry outlives its socket: only then may the tuple be reused */
 	{ CB_FLOW_LOCAL, CB_OWNER_NONE,
 	  "its socket is gone (checked first): the tuple is free for a new connection" },
