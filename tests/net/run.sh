@@ -1457,6 +1457,56 @@ NFT
 	dir "$CB" -j status "$CB_IF_DIR" | jq -c '.[0].controller.handoff_us.moves'
 }
 
+# Kill the target of a live move (b2's controller) at a step of the move,
+# $1: after-ship (it has the image, said nothing), after-prepared (it said
+# ready: the director re-steers and commits), before-live (the COMMIT came).
+# $2: what the client must see: "intact" (the stream completes, byte-exact:
+# the move was never committed, the source resumed it) or "reset" (committed
+# to a node that died: the client is reset, within 8 s of its last byte).
+move_target_dies() {
+	local out rc client down=1000000 up=500000
+	cluster_conf ""
+	cat >> "$WORK/cluster.conf" <<CONF
+[rule stream]
+service = shop
+path_prefix = /stream
+app = stream
+[app stream]
+CONF
+	CL_FAULT_b2=$1 cluster_start
+	# the connection starts on b1 (the only node with the app), then the
+	# app on b2 comes up and b1 moves the connection there
+	nsenter --net=/run/netns/"$CB_NS_B1" python3 "$HERE/stream_app.py" "$WORK/b1.sock" stream b1 b2 \
+		$down $up 0.6 > "$WORK/app-b1-stream.log" 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.8
+	cli python3 "$HERE/stream_client.py" "$CB_VIP" 80 /stream $down $up 30 > "$WORK/client.out" &
+	client=$!; BG_PIDS+=("$client")
+	sleep 0.2
+	nsenter --net=/run/netns/"$CB_NS_B2" python3 "$HERE/stream_app.py" "$WORK/b2.sock" stream b2 b1 \
+		$down $up 0.6 > "$WORK/app-b2-stream.log" 2>&1 &
+	BG_PIDS+=($!)
+	wait "$client"; rc=$?
+	out=$(cat "$WORK/client.out")
+	echo "$out"
+	cat "$WORK"/app-b*-stream.log
+	grep -h 'live move\|crash point\|resetting\|down for' "$WORK"/ctl-*.log
+	grep -q "crash point $1 reached" "$WORK/ctl-b2.log" || die "b2 did not die at $1"
+	case $2 in
+	intact)
+		[ $rc -eq 0 ] || die "the stream did not complete intact"
+		grep -q "live move refused by its director\|live move unanswered" "$WORK/ctl-b1.log" ||
+			die "b1 did not resume the connection" ;;
+	reset)
+		expect_eq "$(jq -r .end <<<"$out")" reset "how the connection ended"
+		jq -r .exact <<<"$out" | grep -q true || die "bytes before the reset were wrong"
+		[ "$(jq -r .tail_ms <<<"$out" | cut -d. -f1)" -lt 8000 ] || die "reset too late" ;;
+	esac
+}
+test_cluster_move_target_dies_after_ship() { move_target_dies after-ship intact; }
+test_cluster_move_target_dies_after_prepared() { move_target_dies after-prepared reset; }
+test_cluster_move_target_dies_before_live() { move_target_dies before-live reset; }
+
 # route = per-request across nodes: one keep-alive connection whose
 # requests name apps that run on different nodes (one on b1, two on b2, web
 # on the director) is moved live to each request's node: from the director
@@ -1786,6 +1836,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_live_migration test_cluster_keepalive_per_request
+	   test_cluster_move_target_dies_after_ship test_cluster_move_target_dies_after_prepared
+	   test_cluster_move_target_dies_before_live
 	   test_cluster_spills_when_saturated test_cluster_backend_dies
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_target_dies_at_commit

@@ -5,7 +5,8 @@ DOWN bytes of the server's (byte i = i % 251) until the server closes.
 
 Prints one JSON line: bytes each way, whether every byte was right, the
 longest gap between two arrivals once the stream had started (a stall after
-a move shows here), and how it ended.  Exits 1 unless both streams are
+a move shows here), how it ended (fin, reset, timeout) and how long after
+the last arrival (tail_ms).  Exits 1 unless both streams are
 complete and exact and the connection ended with a FIN.
 
 usage: stream_client.py HOST PORT PATH DOWN UP TIMEOUT
@@ -59,8 +60,9 @@ def main():
             except BlockingIOError:
                 pass
             next_write = now + 0.01
+    tail = time.monotonic() - last if last is not None else -1
     print(json.dumps({"down": got, "up": sent, "exact": ok, "first_bad": bad_at, "end": end,
-                      "max_gap_ms": round(gap * 1000, 1)}))
+                      "max_gap_ms": round(gap * 1000, 1), "tail_ms": round(tail * 1000, 1)}))
     sys.exit(0 if ok and end == "fin" and got == down and sent == up else 1)
 
 

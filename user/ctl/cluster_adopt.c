@@ -164,6 +164,7 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 	}
 	a = &c->adopts[i];
 	memset(a, 0, offsetof(struct adopt, blob));
+	cb_fault(c->env.faults, "after-ship");
 	if ((reason = adopt_build(c, m, &k, a)))
 		goto refuse;
 	a->used = 1;
@@ -182,6 +183,7 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 		cl_adopt_drop(c, a);       /* the director will time out and abort */
 		return;
 	}
+	cb_fault(c->env.faults, "after-prepared");
 	cl_sample(&c->stages[CL_ST_BUILD], arrived_ns, cb_now_ns());
 	return;
 refuse:
