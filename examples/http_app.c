@@ -9,7 +9,12 @@
  * socket), answers it, and gives the connection back (cb_app_release): the
  * controller routes its next request, maybe to another app.
  *
- *   http_app --app NAME [--socket PATH]      connections from connbroker
+ * When the controller asks for a connection back (connbroker migrate,
+ * drain), it gives it back as soon as it is between two requests, for the
+ * app and node asked for.
+ *
+ *   http_app --app NAME [--socket PATH] [--tag T]   connections from connbroker
+ *                                            (T is added to every answer: tag=T)
  *   http_app --app NAME --listen IP:PORT     an ordinary listener (baseline)
  */
 #include <arpa/inet.h>
@@ -31,11 +36,14 @@
 struct conn {
 	int fd;
 	int per_request;        /* release after each answered request */
+	int asked;              /* the controller wants it back: release_to */
+	char release_to[128];
 	size_t len;
 	char buf[BUF];
 };
 
 static const char *app_name = "app";
+static const char *tag = "";
 static struct cb_app *ctl;
 
 static void set_nonblock(int fd)
@@ -83,8 +91,8 @@ static int serve(struct conn *c)
 		if (r <= 0)
 			return (int)r;
 		total = (size_t)r;
-		n = snprintf(body, sizeof(body), "app=%s method=%s path=%s body=%zu\n", app_name,
-			     method, path, blen);
+		n = snprintf(body, sizeof(body), "app=%s%s%s method=%s path=%s body=%zu\n", app_name,
+			     tag[0] ? " tag=" : "", tag, method, path, blen);
 		n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s", n,
 			     close_after ? "Connection: close\r\n" : "", body);
 		if (write(c->fd, resp, (size_t)n) != n)
@@ -103,8 +111,10 @@ static void drop_conn(int ep, int i, int release)
 	struct conn *c = conns[i];
 
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	if (!release || cb_app_release(ctl, c->fd, NULL, NULL, 0))
-		close(c->fd);   /* (a failed release has closed it already: harmless) */
+	if (release)
+		cb_app_release(ctl, c->fd, c->asked ? c->release_to : NULL, NULL, 0);
+	else
+		close(c->fd);   /* (cb_app_release closes it, given back or not) */
 	free(c);
 	conns[i] = NULL;
 }
@@ -137,8 +147,8 @@ static void on_request_conn(int ep, int i)
 	}
 	lowat = 1;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
-	len = snprintf(body, sizeof(body), "app=%s method=%s path=%s body=%zu\n", app_name, method,
-		       path, blen);
+	len = snprintf(body, sizeof(body), "app=%s%s%s method=%s path=%s body=%zu\n", app_name,
+		       tag[0] ? " tag=" : "", tag, method, path, blen);
 	len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s", len,
 		       close_after ? "Connection: close\r\n" : "", body);
 	if (write(c->fd, resp, (size_t)len) != len)
@@ -178,25 +188,51 @@ static void on_conn(int ep, int i)
 		return;
 	if (n > 0) {
 		c->len += (size_t)n;
-		if (serve(c) == 0)
+		if (serve(c) == 0) {
+			if (c->asked && !c->len)
+				drop_conn(ep, i, 1);    /* between requests: give it back */
 			return;
+		}
 	}
 	drop_conn(ep, i, 0);
+}
+
+/* The controller wants the connection to ask->client back. */
+static void on_ask(int ep, const struct cb_release_ask *ask)
+{
+	struct sockaddr_in p;
+	socklen_t pl;
+	int i;
+
+	for (i = 0; i < MAX_CONNS; i++) {
+		pl = sizeof(p);
+		if (!conns[i] || getpeername(conns[i]->fd, (struct sockaddr *)&p, &pl) ||
+		    p.sin_addr.s_addr != ask->client.sin_addr.s_addr || p.sin_port != ask->client.sin_port)
+			continue;
+		conns[i]->asked = 1;
+		snprintf(conns[i]->release_to, sizeof(conns[i]->release_to), "%s", ask->to);
+		if (!conns[i]->len && !conns[i]->per_request)
+			drop_conn(ep, i, 1);    /* idle between requests: now */
+		return;
+	}
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "app", 1, NULL, 'a' }, { "socket", 1, NULL, 's' },
-					      { "listen", 1, NULL, 'l' }, { 0 } };
+					      { "listen", 1, NULL, 'l' }, { "tag", 1, NULL, 't' },
+					      { 0 } };
 	const char *sock = NULL, *listen_on = NULL;
 	struct epoll_event evs[64], ev = { .events = EPOLLIN };
 	struct cb_app *a = NULL;
 	int ep, src, o, i, n;
 	static struct cb_conn_info ci;
 
-	while ((o = getopt_long(argc, argv, "a:s:l:", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "a:s:l:t:", opts, NULL)) != -1) {
 		if (o == 'a')
 			app_name = optarg;
+		else if (o == 't')
+			tag = optarg;
 		else if (o == 's')
 			sock = optarg;
 		else if (o == 'l')
@@ -235,10 +271,14 @@ int main(int argc, char **argv)
 		n = epoll_wait(ep, evs, 64, -1);
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u32 == 1) {
-				int fd = a ? cb_app_accept(a, &ci) : accept4(src, NULL, NULL, SOCK_CLOEXEC);
+				struct cb_release_ask ask;
+				int fd = a ? cb_app_accept_or_ask(a, &ci, &ask)
+					   : accept4(src, NULL, NULL, SOCK_CLOEXEC);
 
 				if (fd >= 0)
 					add_conn(ep, fd, a && ci.per_request);
+				else if (fd == CB_APP_ASKED)
+					on_ask(ep, &ask);
 				else if (a && errno != EPROTO)
 					return 0;       /* the controller went away */
 			} else {

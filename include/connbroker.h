@@ -24,7 +24,9 @@
  *
  * Functions return -1 and set errno on failure (ECONNREFUSED: the
  * controller refused the registration; EPROTO: a malformed message;
- * ECONNRESET: the controller went away).  cb_app_fd() is pollable.
+ * ECONNRESET: the controller went away; EAGAIN from cb_app_accept(): the
+ * message was a request this app does not take (cb_app_accept_or_ask),
+ * wait and call again).  cb_app_fd() is pollable.
  */
 #ifndef CONNBROKER_H
 #define CONNBROKER_H
@@ -58,6 +60,23 @@ struct cb_conn_info {
 struct cb_app *cb_app_register(const char *path, const char *app);
 /* Blocks for the next connection; the fd is the caller's (SOCK_CLOEXEC). */
 int cb_app_accept(struct cb_app *a, struct cb_conn_info *info);
+/*
+ * The controller asks for a connection back (connbroker migrate, drain):
+ * give the connection to `client` back with cb_app_release(a, fd, to, ...)
+ * once it is between two requests.  to: "APP", "APP@NODE" or "" (the
+ * rules decide).
+ */
+struct cb_release_ask {
+	struct sockaddr_in client;
+	char to[128];
+};
+#define CB_APP_ASKED (-2)
+/*
+ * cb_app_accept() that also reports the controller's requests: an fd (a
+ * connection, info filled), CB_APP_ASKED (*ask filled), or -1 with errno.
+ * cb_app_accept() answers such a request with -1, EAGAIN.
+ */
+int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask);
 /* The controller socket, to poll for POLLIN before cb_app_accept(). */
 int cb_app_fd(const struct cb_app *a);
 /*

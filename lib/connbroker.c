@@ -163,7 +163,33 @@ fail:
 	return NULL;
 }
 
-int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
+/* "ASK client=IP:PORT to=TARGET": give that connection back. */
+static int parse_ask(const char *msg, size_t len, struct cb_release_ask *ask)
+{
+	char text[FLOW_TEXT_MAX], client[64], *colon, *end;
+	unsigned long port;
+
+	memset(ask, 0, sizeof(*ask));
+	if (len >= sizeof(text) || memchr(msg, 0, len))
+		return -1;
+	memcpy(text, msg, len);
+	text[len] = 0;
+	if (strncmp(text, "ASK ", 4) || word(text, "client", client, sizeof(client)))
+		return -1;
+	if (value_of(text, "to") && word(text, "to", ask->to, sizeof(ask->to)))
+		return -1;
+	if (!(colon = strrchr(client, ':')))
+		return -1;
+	*colon = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || !port || port > 65535 || inet_pton(AF_INET, client, &ask->client.sin_addr) != 1)
+		return -1;
+	ask->client.sin_family = AF_INET;
+	ask->client.sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask)
 {
 	char buf[FLOW_TEXT_MAX + 1 + CB_APP_BLOB_MAX + 1], cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
@@ -188,10 +214,25 @@ int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (fd < 0 && ask && !(mh.msg_flags & MSG_TRUNC) && !parse_ask(buf, (size_t)n, ask))
+		return CB_APP_ASKED;
 	if (fd < 0 || (mh.msg_flags & MSG_TRUNC) || cb_app_parse_flow(buf, (size_t)n, info)) {
 		if (fd >= 0)
 			close(fd);
 		errno = EPROTO;
+		return -1;
+	}
+	return fd;
+}
+
+int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
+{
+	struct cb_release_ask ask;
+	int fd = cb_app_accept_or_ask(a, info, &ask);
+
+	/* a request to give a connection back: for apps that handle them */
+	if (fd == CB_APP_ASKED) {
+		errno = EAGAIN;
 		return -1;
 	}
 	return fd;

@@ -91,6 +91,25 @@ int main(int argc, char **argv)
 	flow(&m.ship.flow, 6);
 	m.ship.rule[0] = '\0';
 	err |= write_seed(dir, "ship-v6-default-rule", &m);
+	/* a live connection's move: the app's blob, a target node */
+	m.type = CB_MSG_MOVE;
+	m.ship.blob = image;
+	m.ship.blob_len = 16;
+	m.ship.target = 3;
+	err |= write_seed(dir, "move", &m);
+	memset(&m, 0, sizeof(m));
+	m.type = CB_MSG_DRAIN;
+	m.drain.node_id = 2;
+	m.drain.draining = 1;
+	err |= write_seed(dir, "drain", &m);
+	memset(&m, 0, sizeof(m));
+	m.type = CB_MSG_RESUME;
+	flow(&m.ref.flow, 4);
+	m.ref.epoch = 9;
+	m.ref.reason = CB_REFUSE_FULL;
+	err |= write_seed(dir, "resume", &m);
+	m.type = CB_MSG_MOVED;
+	err |= write_seed(dir, "moved", &m);
 
 	for (t = CB_MSG_PREPARED; t <= CB_MSG_CLOSED; t++) {
 		memset(&m, 0, sizeof(m));

@@ -1507,6 +1507,104 @@ test_cluster_move_target_dies_after_ship() { move_target_dies after-ship intact;
 test_cluster_move_target_dies_after_prepared() { move_target_dies after-prepared reset; }
 test_cluster_move_target_dies_before_live() { move_target_dies before-live reset; }
 
+# Start the C app (app $2, answers tagged with the node) on node $1.
+cluster_http_app() {
+	local ns=$CB_NS_DIR
+	case $1 in b1) ns=$CB_NS_B1 ;; b2) ns=$CB_NS_B2 ;; esac
+	nsenter --net=/run/netns/"$ns" "$ROOT/build/http_app" --app "$2" --tag "$1" \
+		--socket "$WORK/$1.sock" > "$WORK/http-$1-$2.log" 2>&1 &
+	BG_PIDS+=($!)
+	eval "HTTP_$1=\$!"
+}
+
+# connbroker migrate: a keep-alive connection of a per-connection service,
+# served by the app on one backend, is moved by the operator to the other
+# backend between two requests (its app gives it back when asked); the
+# next request is answered there, on the same connection, no RST.  A
+# migration of an unknown target is refused with a message.
+test_cluster_migrate_cli() {
+	local out from to port pcap=$WORK/migcli.pcap
+	cluster_conf ""
+	cluster_start
+	cluster_http_app b1 web; cluster_http_app b2 web
+	sleep 0.8
+	capture_start "$pcap"
+	cli python3 -c "
+import os, socket, sys, time
+s = socket.create_connection(('$CB_VIP', 80), timeout=10)
+def get(p):
+    s.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % p)
+    data = b''
+    while b'body=0' not in data:
+        data += s.recv(4096)
+    return data.decode().split('\r\n\r\n')[1].strip()
+print(s.getsockname()[1], get(b'/before'), flush=True)
+for _ in range(100):
+    if os.path.exists('$WORK/migrated'):
+        break
+    time.sleep(0.05)
+print(get(b'/after'), flush=True)
+" > "$WORK/migcli.out" 2>&1 &
+	local client=$!; BG_PIDS+=("$client")
+	for _ in $(seq 50); do [ -s "$WORK/migcli.out" ] && break; sleep 0.1; done
+	out=$(cat "$WORK/migcli.out"); echo "$out"
+	port=${out%% *}
+	from=$(grep -o 'tag=b[12]' <<<"$out" | head -1 | cut -d= -f2)
+	[ -n "$from" ] || die "first answer: $out"
+	to=b1; [ "$from" = b1 ] && to=b2
+	local ns=$CB_NS_B1; [ "$from" = b2 ] && ns=$CB_NS_B2
+	nsx "$ns" "$CB" migrate "$CB_IP_CLIENT:$port" "web@nowhere" --socket "$WORK/$from.sock" 2>&1 |
+		tee "$WORK/mig-bad.txt"
+	grep -q "no node 'nowhere'" "$WORK/mig-bad.txt" || die "a bad target was not refused"
+	out=$(nsx "$ns" "$CB" -j migrate "$CB_IP_CLIENT:$port" "web@$to" --socket "$WORK/$from.sock") ||
+		die "migrate: $out"
+	echo "$out"
+	jq -e '.result == "asked" and .apps_asked >= 1' <<<"$out" >/dev/null || die "migrate answer"
+	sleep 0.5
+	touch "$WORK/migrated"
+	wait "$client"
+	capture_stop
+	out=$(cat "$WORK/migcli.out"); echo "$out"
+	grep -q "app=web tag=$to method=GET path=/after" <<<"$out" || die "not answered by $to after the migration"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+}
+
+# connbroker drain: under wrk keep-alive load (route = per-request, the C
+# app on both backends), b1 is drained from the director: no request
+# fails, b1 ends with no connections (drain --wait), no flow is placed on
+# it afterwards; b1's controller and app are then restarted and it serves
+# again, still with no failed request.
+test_cluster_drain() {
+	local out placed
+	cluster_conf "route = per-request"
+	cluster_start
+	cluster_http_app b1 web; cluster_http_app b2 web
+	sleep 0.8
+	cli wrk -t2 -c20 -d6 "http://$CB_VIP/load" > "$WORK/wrk1.txt" 2>&1 &
+	local w=$!; BG_PIDS+=("$w")
+	sleep 1.5
+	dir "$CB" drain b1 --wait 4 --socket "$WORK/dir.sock" || { cat "$WORK"/ctl-b1.log | tail; die "drain b1"; }
+	out=$(dir "$CB" -j drain b1 --wait 1 --socket "$WORK/dir.sock"); echo "$out"
+	jq -e '.connections == 0 and .draining' <<<"$out" >/dev/null || die "b1 not drained: $out"
+	placed=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')
+	wait "$w"
+	cat "$WORK/wrk1.txt"
+	grep -q "Socket errors\|Non-2xx" "$WORK/wrk1.txt" && die "requests failed while draining"
+	expect_eq "$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')" \
+		"$placed" "flows placed on b1 after its drain"
+	nsx "$CB_NS_B1" "$CB" -j drain b1 --socket "$WORK/b1.sock" --wait 1 | jq -c . ||
+		die "b1 itself does not see itself drained"
+	# restart b1 (controller and app): it rejoins, not draining, and serves
+	kill "$CTL_b1" "$HTTP_b1"; wait "$CTL_b1" "$HTTP_b1" 2>/dev/null
+	cluster_ctl b1; sleep 0.5; cluster_http_app b1 web; cluster_wait_up; sleep 0.5
+	cli wrk -t2 -c20 -d3 "http://$CB_VIP/again" > "$WORK/wrk2.txt" 2>&1
+	cat "$WORK/wrk2.txt"
+	grep -q "Socket errors\|Non-2xx" "$WORK/wrk2.txt" && die "requests failed after b1 rejoined"
+	[ "$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')" -gt "$placed" ] ||
+		die "b1 takes no connections after it rejoined"
+}
+
 # route = per-request across nodes: one keep-alive connection whose
 # requests name apps that run on different nodes (one on b1, two on b2, web
 # on the director) is moved live to each request's node: from the director
@@ -1837,7 +1935,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_live_migration test_cluster_keepalive_per_request
 	   test_cluster_move_target_dies_after_ship test_cluster_move_target_dies_after_prepared
-	   test_cluster_move_target_dies_before_live
+	   test_cluster_move_target_dies_before_live test_cluster_migrate_cli test_cluster_drain
 	   test_cluster_spills_when_saturated test_cluster_backend_dies
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_target_dies_at_commit

@@ -49,6 +49,7 @@ static void sample(struct cb_msg *m, int type)
 		break;
 	case CB_MSG_LOAD:
 		m->load.seq = 0x0102030405060708ull;
+		m->load.draining = 1;
 		m->load.n_services = 2;
 		for (i = 0; i < 2; i++) {
 			struct cb_msg_svc_load *s = &m->load.svc[i];
@@ -78,6 +79,10 @@ static void sample(struct cb_msg *m, int type)
 		m->ship.blob_len = 17;
 		if (type == CB_MSG_MOVE)
 			m->ship.target = 3;
+		break;
+	case CB_MSG_DRAIN:
+		m->drain.node_id = 9;
+		m->drain.draining = 1;
 		break;
 	default:
 		sample_flow(&m->ref.flow, 4);
@@ -582,6 +587,7 @@ Test(proto, too_many_service_loads)
 
 	sample(&m, CB_MSG_LOAD);
 	m.load.n_services = 1;
+	m.load.draining = 0;                    /* SEQ, then the SVC_LOAD */
 	n = encode(&m, buf, sizeof(buf));
 	one = n - CB_MSG_HDR_LEN - 16;          /* the SVC_LOAD after SEQ */
 	for (k = 0; k < CB_MSG_SVC_MAX; k++) {
@@ -606,6 +612,8 @@ static bool required(int type, uint16_t tag)
 		return tag == CB_TAG_NODE_ID || tag == CB_TAG_CLUSTER || tag == CB_TAG_MAC;
 	case CB_MSG_LOAD:
 		return tag == CB_TAG_SEQ;
+	case CB_MSG_DRAIN:
+		return true;
 	case CB_MSG_SHIP:
 	case CB_MSG_MOVE:
 		return tag != CB_TAG_RULE && tag != CB_TAG_BLOB && tag != CB_TAG_TARGET;

@@ -25,7 +25,10 @@ static const struct cb_cmd cmds[] = {
 	{ "events", cmd_events, "events IFNAME [--count N] [--timeout S]  ring-buffer records" },
 	{ "secret", cmd_secret, "secret rotate IFNAME   new SYN-cookie secret (old one still valid)" },
 	{ "check-config", cmd_check_config, "check-config FILE      validate a controller config" },
-	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH]  the controller (SIGHUP: reload)" },
+	{ "run", cmd_run, "run --config FILE [--interface IF] [--socket PATH] [--node NAME] [--metrics IP:PORT|off]\n"
+			  "                         the controller (SIGHUP: reload)" },
+	{ "drain", cmd_drain, "drain NODE [--off] [--wait S]  NODE takes no new connections; its released ones move" },
+	{ "migrate", cmd_migrate, "migrate CLIENT:PORT APP|APP@NODE|@NODE  move one live connection" },
 };
 
 static void usage(FILE *f)

@@ -150,6 +150,28 @@ static int on_release(struct cb_apps *a, struct cb_app_conn *c, char *buf, size_
 	return 0;
 }
 
+/* A command for the running controller (connbroker drain, migrate): only
+ * root or the controller's own user; answered, then the connection closed. */
+static void on_ctl(struct cb_apps *a, struct cb_app_conn *c, const char *cmd)
+{
+	char reply[4096];
+	struct ucred cred = { .pid = 0 };
+	socklen_t cl = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
+	    (cred.uid != 0 && cred.uid != geteuid()) || !a->on_ctl) {
+		a->ctl_refused++;
+		cb_info("run: control command from pid %d (uid %u) refused: root or uid %u only",
+			(int)cred.pid, (unsigned)cred.uid, (unsigned)geteuid());
+		send_msg(c->fd, "{\"error\":\"not allowed\"}", -1);
+	} else {
+		reply[0] = 0;
+		a->on_ctl(a->ctl_arg, cmd, reply, sizeof(reply));
+		send_msg(c->fd, reply, -1);
+	}
+	conn_close(a, c);
+}
+
 /* The one fd an SCM_RIGHTS message carried, -1 for none; extra ones are closed. */
 static int take_fd(struct msghdr *mh)
 {
@@ -198,6 +220,10 @@ static void on_message(void *arg)
 		a->bad_messages++;
 		cb_info("run: app connection: malformed RELEASE (%s); ignored",
 			c->app < 0 ? "not registered" : "bad fields or no socket");
+		return;
+	}
+	if (!strncmp(buf, "CTL ", 4) && c->app < 0) {
+		on_ctl(a, c, buf + 4);
 		return;
 	}
 	if (strncmp(buf, "REGISTER ", 9) || c->app >= 0 || n > 9 + CB_CFG_NAME) {
@@ -317,6 +343,18 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 		if (c < 0 || c == first)
 			return -EAGAIN;
 	}
+}
+
+unsigned int cb_apps_broadcast(struct cb_apps *a, const char *msg)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < CB_APP_CONNS_MAX; i++)
+		if (a->conns[i].fd >= 0 && a->conns[i].app >= 0 &&
+		    !send_msg(a->conns[i].fd, msg, -1))
+			n++;
+	return n;
 }
 
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms)

@@ -48,6 +48,14 @@ struct cb_apps {
 	void (*on_release)(void *arg, int app, int fd, const char *to, const uint8_t *blob,
 			   size_t len);
 	void *release_arg;
+	/*
+	 * "CTL <command>" from a connection of root or of the controller's own
+	 * user (connbroker drain, migrate): the reply (text, at most cap
+	 * bytes) is sent back and the connection closed.
+	 */
+	void (*on_ctl)(void *arg, const char *cmd, char *reply, size_t cap);
+	void *ctl_arg;
+	unsigned long ctl_refused;      /* CTL from other users */
 };
 
 /* What a FLOW message says of a connection (docs/app-protocol.md). */
@@ -74,6 +82,11 @@ int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap);
  * connection is closed).
  */
 int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn);
+/*
+ * Send msg (no fd) to every registered instance: a request they act on if
+ * it concerns them ("ASK client=... to=..."); how many took it.
+ */
+unsigned int cb_apps_broadcast(struct cb_apps *a, const char *msg);
 /* Close connections that did not register in time. */
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms);
 unsigned int cb_apps_instances(const struct cb_apps *a, int app);

@@ -148,6 +148,7 @@ static void fill_load(void *arg, struct cb_msg_load *load)
 	int s, apps[CB_CFG_MAX_APPS], n, i;
 
 	load->n_services = 0;
+	load->draining = (uint32_t)c->draining;
 	for (s = 0; s < cfg->n_services; s++) {
 		if (!offers(cfg, c->self, s))
 			continue;
@@ -229,6 +230,60 @@ static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct cb_f
 	return cb_place_hash(req, len < 256 ? len : 256);
 }
 
+int cl_node_takes(const struct cb_cluster *c, int i)
+{
+	return c->nodes[i].link == CB_LINK_UP && c->nodes[i].mac_known &&
+	       !c->nodes[i].load.draining;
+}
+
+int cb_cluster_drain(struct cb_cluster *c, int node, int on)
+{
+	struct cb_msg m = { .type = CB_MSG_DRAIN };
+
+	if (node < 0 || node >= c->n_nodes)
+		return -EINVAL;
+	if (node != c->self) {
+		m.drain.node_id = c->nodes[node].id;
+		m.drain.draining = !!on;
+		return cb_links_send(c->links, c->nodes[node].id, &m);
+	}
+	if (c->draining != !!on)
+		cb_info("run: this node (%s) %s", cfg_of(c)->nodes[c->self].name,
+			on ? "drains: no new connections here; released ones move to other nodes"
+			   : "takes connections again");
+	c->draining = !!on;
+	return 0;
+}
+
+int cb_cluster_drain_state(const struct cb_cluster *c, int node, struct cb_drain_state *out)
+{
+	const struct cb_msg_load *l = &c->nodes[node].load;
+	uint32_t i, n = 0;
+
+	if (node < 0 || node >= c->n_nodes)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->self = node == c->self;
+	if (out->self) {
+		out->draining = c->draining;
+		for (i = 0; i < CB_CFG_MAX_SERVICES; i++)
+			n += c->active[i];
+		for (i = 0; i < CB_MOVES_MAX; i++)
+			out->moving += c->moves[i].used && c->moves[i].fd >= 0;
+		for (i = 0; i < CB_ADOPT_MAX; i++)
+			n += c->adopts[i].used;
+	} else {
+		out->draining = (int)l->draining;
+		out->up = c->nodes[node].link == CB_LINK_UP;
+		/* its report counts by app: a connection counts once per app line
+		 * of its service, so the largest active per service is taken */
+		for (i = 0; i < l->n_services; i++)
+			n += l->svc[i].active + l->svc[i].waiting;
+	}
+	out->connections = n;
+	return 0;
+}
+
 int cl_place(struct cb_cluster *c, const struct cl_place_req *q)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
@@ -245,7 +300,7 @@ int cl_place(struct cb_cluster *c, const struct cl_place_req *q)
 		l.waiting--;            /* the flow being placed is not load yet */
 	self = (struct cb_place_node){ .id = c->nodes[c->self].id, .healthy = 1,
 				       .offers = offers(cfg, c->self, s) && l.apps > 0 &&
-						 !q->not_here,
+						 !q->not_here && !c->draining,
 				       .apps = l.apps, .capacity = l.capacity, .active = l.active,
 				       .waiting = l.waiting, .inflight = l.inflight };
 	for (i = 0; i < c->n_nodes; i++) {
@@ -255,8 +310,7 @@ int cl_place(struct cb_cluster *c, const struct cl_place_req *q)
 			continue;
 		pl = cl_peer_load(c, i, s, a);
 		peers[n] = (struct cb_place_node){ .id = c->nodes[i].id,
-						   .healthy = c->nodes[i].link == CB_LINK_UP &&
-							      c->nodes[i].mac_known,
+						   .healthy = cl_node_takes(c, i),
 						   .offers = offers(cfg, i, s) && pl };
 		if (pl) {
 			peers[n].apps = pl->apps;
@@ -358,6 +412,10 @@ static void on_msg(void *arg, uint32_t peer_id, const struct cb_msg *m)
 		c->nodes[i].load = m->load;
 		c->nodes[i].load_ms = cb_now_ms64();
 		memset(c->nodes[i].sent, 0, sizeof(c->nodes[i].sent));
+		break;
+	case CB_MSG_DRAIN:
+		if (m->drain.node_id == c->nodes[c->self].id)
+			cb_cluster_drain(c, c->self, (int)m->drain.draining);
 		break;
 	case CB_MSG_SHIP: cl_on_ship(c, i, &m->ship); break;
 	case CB_MSG_PREPARED: cl_on_prepared(c, i, &m->ref); break;

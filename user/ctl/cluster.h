@@ -114,6 +114,23 @@ int cb_cluster_move(struct cb_cluster *c, int fd, const struct cb_flow_key *k,
 		    const struct cb_decision *d, int node, const uint8_t *blob, size_t blob_len);
 
 /*
+ * Drain node `node` (a cfg->nodes index; this node or another, which is
+ * told with a DRAIN message): no new connections are placed on it, it
+ * refuses hand-offs, and the connections its apps release move to other
+ * nodes.  on 0: it takes connections again.  0 or -errno.
+ */
+int cb_cluster_drain(struct cb_cluster *c, int node, int on);
+struct cb_drain_state {
+	int self;                       /* the node is this one */
+	int draining;
+	int up;                         /* (another node) its channel is up */
+	uint32_t connections;           /* this node: served here (last count) and being
+					 * adopted; another: what it last reported */
+	uint32_t moving;                /* this node: live moves under way */
+};
+int cb_cluster_drain_state(const struct cb_cluster *c, int node, struct cb_drain_state *out);
+
+/*
  * A reload renumbered services and apps (map[old index] = new index, -1:
  * removed), before the new configuration is in place: flows awaiting their
  * COMMIT here follow (one whose app is gone is reset when committed), the

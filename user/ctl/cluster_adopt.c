@@ -59,6 +59,8 @@ static uint32_t refuse_reason(struct cb_cluster *c, const struct cb_msg_ship *m,
 
 	*svc = cb_config_service(cfg, m->service);
 	*app = cb_config_app(cfg, m->app);
+	if (c->draining)
+		return CB_REFUSE_STOPPING;
 	if (*svc < 0 || *app < 0 || !offers(cfg, c->self, *svc) ||
 	    !cb_apps_instances(c->env.apps, *app))
 		return CB_REFUSE_NO_APP;

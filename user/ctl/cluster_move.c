@@ -98,14 +98,13 @@ int cb_cluster_place_conn(struct cb_cluster *c, const struct cb_flow_key *k,
 	const struct cb_config_file *cfg = cfg_of(c);
 	struct cl_place_req q = { .key = k, .d = d, .req = req, .len = len, .not_here = 1 };
 
-	if (d->app < 0 || node == c->self)
+	if (d->app < 0 || (node == c->self && !c->draining))
 		return -1;
-	if (node >= 0)          /* asked for: taken if it can be */
-		return offers(cfg, node, d->service) && c->nodes[node].link == CB_LINK_UP &&
-		       c->nodes[node].mac_known ? node : -1;
-	if (cb_apps_instances(c->env.apps, d->app))
+	if (node >= 0 && node != c->self)       /* asked for: taken if it can be */
+		return offers(cfg, node, d->service) && cl_node_takes(c, node) ? node : -1;
+	if (cb_apps_instances(c->env.apps, d->app) && !c->draining)
 		return -1;      /* an instance here: the socket is passed, nothing moves */
-	return cl_place(c, &q);
+	return cl_place(c, &q); /* draining: anywhere else, or (nowhere) here after all */
 }
 
 /* ---- the source --------------------------------------------------------------- */
@@ -377,15 +376,15 @@ static int relay_target(struct cb_cluster *c, int src, const struct cb_msg_ship 
 	if (m->target) {
 		t = cl_node_by_id(c, m->target);
 		if (t == c->self)
-			return cb_apps_instances(c->env.apps, d->app) ? t : -1;
-		return t >= 0 && t != src && offers(cfg, t, d->service) &&
-		       c->nodes[t].link == CB_LINK_UP && c->nodes[t].mac_known ? t : -1;
+			return cb_apps_instances(c->env.apps, d->app) && !c->draining ? t : -1;
+		return t >= 0 && t != src && offers(cfg, t, d->service) && cl_node_takes(c, t) ? t
+											     : -1;
 	}
 	cl_key_from_msg(&m->flow, &k);
 	q.key = &k;
 	t = cl_place(c, &q);
 	if (t < 0)
-		return cb_apps_instances(c->env.apps, d->app) ? c->self : -1;
+		return cb_apps_instances(c->env.apps, d->app) && !c->draining ? c->self : -1;
 	return t;
 }
 

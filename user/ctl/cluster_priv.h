@@ -207,6 +207,8 @@ struct cb_cluster {
 	struct relay relays[CB_RELAYS_MAX];
 	unsigned long moved_out, moves_resumed, moves_dropped, moves_failed;
 	unsigned long relayed, relays_refused;
+	int draining;                   /* this node: no new connections, released ones
+	                                 * move elsewhere (cb_cluster_drain) */
 	struct cl_samples move_us;      /* freeze -> committed elsewhere (source or director) */
 };
 
@@ -235,6 +237,8 @@ struct cl_place_req {
 };
 /* -1: here (or, not_here, nowhere), else a node index. */
 int cl_place(struct cb_cluster *c, const struct cl_place_req *q);
+/* Node i may take connections: up, steerable, not draining. */
+int cl_node_takes(const struct cb_cluster *c, int i);
 uint32_t cl_next_epoch(struct cb_cluster *c);
 int cl_node_by_id(const struct cb_cluster *c, uint32_t id);
 void cl_key_to_msg(const struct cb_flow_key *k, struct cb_msg_flow *f);

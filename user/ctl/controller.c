@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <bpf/libbpf.h>
 #include "ctl/cluster.h"
+#include "ctl/command.h"
 #include "ctl/ctl.h"
 #include "ctl/metrics_http.h"
 #include "ctl/owner.h"
@@ -780,6 +781,8 @@ static int open_fds(struct ctl *c)
 		cb_err("run: app socket %s: %s", c->opts.sock_path, strerror(-err));
 		return err;
 	}
+	c->apps.on_ctl = cb_ctl_command;
+	c->apps.ctl_arg = c;
 	if ((err = cb_released_open(&c->rel, &c->loop, &c->apps,
 				    (const struct cb_config_file *const *)&c->cfg, c->st.rule_hits,
 				    c->st.default_hits)))

@@ -217,6 +217,68 @@ static void on_readable(void *arg)
 	look(r->owner, r, cb_now_ms64());
 }
 
+/* A connbroker migrate noted for r's client: where it goes now. */
+static void take_directive(struct cb_released *t, struct cb_released_conn *r, int from_app)
+{
+	uint64_t now = cb_now_ms64();
+	int i;
+
+	for (i = 0; i < CB_DIRECTIVES_MAX; i++) {
+		struct cb_directive *d = &t->dir[i];
+
+		if (!d->sport_be || d->saddr_be != r->key.saddr_be || d->sport_be != r->key.sport_be)
+			continue;
+		d->sport_be = 0;
+		if (now > d->until_ms)
+			continue;
+		r->to_app = d->to_app >= 0 ? d->to_app : from_app;
+		r->node = d->node;
+		r->local_only = 0;
+	}
+}
+
+int cb_released_direct(struct cb_released *t, uint32_t saddr_be, uint16_t sport_be, int to_app,
+		       int node)
+{
+	uint64_t now = cb_now_ms64();
+	struct cb_directive *free_d = NULL;
+	int i;
+
+	for (i = 0; i < CB_RELEASED_MAX; i++) {
+		struct cb_released_conn *r = &t->r[i];
+
+		if (r->fd < 0 || r->key.saddr_be != saddr_be || r->key.sport_be != sport_be)
+			continue;
+		if (to_app >= 0)
+			r->to_app = to_app;
+		else if (r->to_app < 0)
+			r->to_app = r->d.app;   /* decided already, or routed by its request */
+		r->node = node;
+		r->local_only = 0;
+		if (!r->in_loop) {              /* awaiting an instance: look again */
+			if (cb_loop_add(t->loop, r->fd, on_readable, r))
+				return -ENOSPC;
+			r->in_loop = 1;
+		}
+		look(t, r, now);
+		return 1;
+	}
+	for (i = 0; i < CB_DIRECTIVES_MAX; i++) {
+		struct cb_directive *d = &t->dir[i];
+
+		if (d->sport_be && d->saddr_be == saddr_be && d->sport_be == sport_be)
+			free_d = d;     /* replaced */
+		else if (!free_d && (!d->sport_be || now > d->until_ms))
+			free_d = d;
+	}
+	if (!free_d)
+		return -ENOSPC;
+	*free_d = (struct cb_directive){ .saddr_be = saddr_be, .sport_be = sport_be,
+					 .to_app = to_app, .node = node,
+					 .until_ms = now + CB_DIRECTIVE_MS };
+	return 0;
+}
+
 /* Hold fd (released by an instance of from_app) until its next app is known. */
 static void hold(struct cb_released *t, int from_app, int fd, int to_app, int node,
 		 const uint8_t *blob, size_t len, int local_only)
@@ -255,6 +317,7 @@ static void hold(struct cb_released *t, int from_app, int fd, int to_app, int no
 	r->service = svc;
 	r->to_app = to_app;
 	r->node = node;
+	take_directive(t, r, from_app);
 	r->local_only = local_only;
 	r->in_loop = 1;
 	r->since_ms = cb_now_ms64();

@@ -75,6 +75,18 @@ struct cb_released_stats {
 	unsigned long resumed;          /* ... that failed: back here, served here */
 };
 
+/* connbroker migrate for a connection not held here yet: applied when its
+ * app releases it (bounded; forgotten after CB_DIRECTIVE_MS). */
+#define CB_DIRECTIVES_MAX 256
+#define CB_DIRECTIVE_MS 60000
+struct cb_directive {
+	uint32_t saddr_be;
+	uint16_t sport_be;              /* 0: free slot */
+	int to_app;                     /* -1: the app that releases it */
+	int node;                       /* -1: any */
+	uint64_t until_ms;
+};
+
 struct cb_released {
 	struct cb_loop *loop;
 	struct cb_apps *apps;
@@ -85,6 +97,7 @@ struct cb_released {
 	struct cb_cluster *cluster;     /* NULL: a single node */
 	unsigned long *rule_hits;       /* decisions, counted with the controller's */
 	unsigned long *default_hits;
+	struct cb_directive dir[CB_DIRECTIVES_MAX];
 	struct cb_released_conn r[CB_RELEASED_MAX];
 };
 
@@ -105,6 +118,13 @@ void cb_released_take(void *arg, int app, int fd, const char *to, const uint8_t 
  * again and is served by an instance of app here. */
 void cb_released_resume(struct cb_released *t, int fd, int app, const uint8_t *blob,
 			size_t len);
+/*
+ * connbroker migrate: the connection of client saddr:sport goes to to_app
+ * (-1: its own app) on node (-1: any).  1: it is held here and moves now;
+ * 0: noted for when its app gives it back; -ENOSPC: too many noted.
+ */
+int cb_released_direct(struct cb_released *t, uint32_t saddr_be, uint16_t sport_be, int to_app,
+		       int node);
 /* Timers: decide_ms, wait_ms, idle_ms; retries delivery of decided ones. */
 void cb_released_tick(struct cb_released *t, uint64_t now_ms);
 unsigned int cb_released_held(const struct cb_released *t);

@@ -62,6 +62,8 @@ static int check_msg(const struct cb_msg *m)
 			return -EPROTO;
 		return names_ok(h->services[0], h->n_services, sizeof(h->services[0]));
 	case CB_MSG_LOAD:
+		if (m->load.draining > 1)
+			return -EPROTO;
 		return names_ok(m->load.svc[0].name, m->load.n_services, sizeof(m->load.svc[0]));
 	case CB_MSG_SHIP:
 	case CB_MSG_MOVE:
@@ -71,6 +73,8 @@ static int check_msg(const struct cb_msg *m)
 		    (s->blob_len && !s->blob))
 			return -EPROTO;
 		return 0;
+	case CB_MSG_DRAIN:
+		return m->drain.node_id && m->drain.draining <= 1 ? 0 : -EPROTO;
 	case CB_MSG_PREPARED ... CB_MSG_CLOSED:
 	case CB_MSG_MOVED:
 	case CB_MSG_RESUME:
@@ -174,6 +178,8 @@ static void enc_load(struct wr *w, const struct cb_msg_load *l)
 	uint32_t i;
 
 	w_u64(w, CB_TAG_SEQ, l->seq);
+	if (l->draining)
+		w_u32(w, CB_TAG_DRAINING, l->draining);
 	for (i = 0; i < l->n_services; i++)
 		enc_svc_load(w, &l->svc[i]);
 }
@@ -201,6 +207,10 @@ static void enc_body(struct wr *w, const struct cb_msg *m)
 		break;
 	case CB_MSG_LOAD:
 		enc_load(w, &m->load);
+		break;
+	case CB_MSG_DRAIN:
+		w_u32(w, CB_TAG_NODE_ID, m->drain.node_id);
+		w_u32(w, CB_TAG_DRAINING, m->drain.draining);
 		break;
 	case CB_MSG_SHIP:
 	case CB_MSG_MOVE:
@@ -393,6 +403,21 @@ static int dec_load(const struct tlv *t, uint32_t *seen, void *obj)
 			return -E2BIG;
 		return walk(t->v, t->v + t->len, dec_svc_load, &l->svc[l->n_services++],
 			    SVC_LOAD_REQUIRED);
+	case CB_TAG_DRAINING:
+		return rd_u32(t, seen, &l->draining);
+	}
+	return 0;
+}
+
+static int dec_drain(const struct tlv *t, uint32_t *seen, void *obj)
+{
+	struct cb_msg_drain *d = obj;
+
+	switch (t->tag) {
+	case CB_TAG_NODE_ID:
+		return rd_u32(t, seen, &d->node_id);
+	case CB_TAG_DRAINING:
+		return rd_u32(t, seen, &d->draining);
 	}
 	return 0;
 }
@@ -459,6 +484,8 @@ static int dec_body(const uint8_t *p, const uint8_t *end, struct cb_msg *m)
 			    BIT(CB_TAG_NODE_ID) | BIT(CB_TAG_CLUSTER) | BIT(CB_TAG_MAC));
 	case CB_MSG_LOAD:
 		return walk(p, end, dec_load, &m->load, BIT(CB_TAG_SEQ));
+	case CB_MSG_DRAIN:
+		return walk(p, end, dec_drain, &m->drain, BIT(CB_TAG_NODE_ID) | BIT(CB_TAG_DRAINING));
 	case CB_MSG_SHIP:
 	case CB_MSG_MOVE:
 		return walk(p, end, dec_ship, &m->ship,
@@ -523,7 +550,7 @@ const char *cb_msg_type_name(unsigned int type)
 		[CB_MSG_PREPARED] = "PREPARED", [CB_MSG_REFUSED] = "REFUSED",
 		[CB_MSG_COMMIT] = "COMMIT", [CB_MSG_ABORT] = "ABORT", [CB_MSG_DONE] = "DONE",
 		[CB_MSG_CLOSED] = "CLOSED", [CB_MSG_MOVE] = "MOVE", [CB_MSG_MOVED] = "MOVED",
-		[CB_MSG_RESUME] = "RESUME",
+		[CB_MSG_RESUME] = "RESUME", [CB_MSG_DRAIN] = "DRAIN",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "?";

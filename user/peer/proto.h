@@ -54,7 +54,9 @@ enum cb_msg_type {
 				 * close your socket silently */
 	CB_MSG_RESUME,          /* director -> the old owner: it stays yours; go
 				 * live again (reason) */
-	CB_MSG_TYPE_MAX = CB_MSG_RESUME,
+	CB_MSG_DRAIN,           /* any node -> node NODE_ID: drain (DRAINING 1) or
+				 * take connections again (0) */
+	CB_MSG_TYPE_MAX = CB_MSG_DRAIN,
 };
 
 enum cb_msg_tag {
@@ -78,6 +80,7 @@ enum cb_msg_tag {
 	CB_TAG_REASON,          /* u32, enum cb_refuse_reason */
 	CB_TAG_BLOB,            /* bytes, 0..CB_MSG_BLOB_MAX: the app's state */
 	CB_TAG_TARGET,          /* u32: the node a MOVE asks for; 0 or absent: any */
+	CB_TAG_DRAINING,        /* u32, 0 or 1: LOAD (optional), DRAIN (required) */
 };
 
 #define CB_MSG_BLOB_MAX 4096            /* = CB_APP_BLOB_MAX (connbroker.h) */
@@ -132,6 +135,7 @@ struct cb_msg_svc_load {
 
 struct cb_msg_load {
 	uint64_t seq;                   /* required; grows by one per LOAD sent */
+	uint32_t draining;              /* 1: takes no new connections, moves its own off */
 	uint32_t n_services;            /* SVC_LOAD tags, 0..CB_MSG_SVC_MAX */
 	struct cb_msg_svc_load svc[CB_MSG_SVC_MAX];
 };
@@ -160,6 +164,12 @@ struct cb_msg_ref {
 	uint32_t reason;                /* REFUSED (required), CLOSED and RESUME (optional) */
 };
 
+/* DRAIN: which node, and on or off. */
+struct cb_msg_drain {
+	uint32_t node_id;               /* required, not 0 */
+	uint32_t draining;              /* required, 0 or 1 */
+};
+
 struct cb_msg {
 	uint8_t type;                   /* enum cb_msg_type: selects the member */
 	uint32_t msg_id;
@@ -168,6 +178,7 @@ struct cb_msg {
 		struct cb_msg_load load;
 		struct cb_msg_ship ship;        /* SHIP, MOVE */
 		struct cb_msg_ref ref;  /* PREPARED .. CLOSED, MOVED, RESUME */
+		struct cb_msg_drain drain;
 	};
 };
 
