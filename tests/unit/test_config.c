@@ -232,3 +232,20 @@ Test(config, node_errors_name_their_line)
 		cr_expect(strstr(err, bad[i].want), "%zu: got '%s'", i, err);
 	}
 }
+
+Test(config, route_mode_and_idle)
+{
+	static struct cb_config_file c;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_parse("[service a]\nlisten = 198.18.0.1:80\nroute = per-request\n"
+				     "idle_ms = 5000\n[service b]\nlisten = 198.18.0.1:81\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.services[0].per_request, 1);
+	cr_expect_eq(c.services[0].idle_ms, 5000);
+	cr_expect_eq(c.services[1].per_request, 0, "per-connection by default");
+	cr_expect_eq(c.services[1].idle_ms, 30000, "default idle_ms");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\nroute = sometimes\n",
+		     "t.conf:3: route: 'sometimes': expected per-connection or per-request");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\nidle_ms = 0\n", "t.conf:3: idle_ms:");
+}

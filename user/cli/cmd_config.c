@@ -27,10 +27,11 @@ int cmd_check_config(const struct cb_cli *cli, int argc, char **argv)
 	for (i = 0; i < c->n_services; i++) {
 		char a[32];
 
-		printf("service %-12s %-21s default %s\n", c->services[i].name,
+		printf("service %-12s %-21s default %s, route %s\n", c->services[i].name,
 		       cb_fmt_service(&c->services[i].listen, a, sizeof(a)),
 		       c->services[i].default_app >= 0 ? c->apps[c->services[i].default_app].name
-						      : "(none: on_timeout)");
+						      : "(none: on_timeout)",
+		       c->services[i].per_request ? "per-request" : "per-connection");
 	}
 	for (i = 0; i < c->n_nodes; i++)
 		printf("node    %-12s id %-5u control %-21s%s\n", c->nodes[i].name, c->nodes[i].id,
