@@ -9,6 +9,13 @@
 #  3. New connections per second and latency p50/p99 (wrk, Connection: close)
 #     for (a) connbroker -> the C app, (b) the same app accepting from the
 #     kernel, (c) HAProxy routing by path to the same app; ratios to (b).
+#  4. Hand-off to a peer: director CPU per GB and throughput vs HAProxy
+#     proxying, and the hand-off time idle and under load.
+#  5. Per-request routing on keep-alive: requests/s when every request of a
+#     keep-alive connection is routed by its own path (route = per-request)
+#     vs the same load with one app per connection.
+#  6. Live migration between two backends: the pause the client sees at each
+#     move (p50/p99) and moves per second.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CB="$ROOT/build/connbroker"
@@ -297,4 +304,152 @@ wait 2>/dev/null
 BG=()
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 nsx "$CB_NS_B1" "$CB" detach "$CB_IF_B1" >/dev/null
+
+# ---- 5. per-request routing on keep-alive ----------------------------------
+# One controller, two services on the same app pair: port 80 routes every
+# request (the apps release the connection after each answer), port 81 keeps
+# a connection with the app of its first request.  wrk keep-alive, requests
+# alternating between /api/ (app api) and / (app web); runs interleaved.
+cat > "$WORK/ka.conf" <<CONF
+[broker]
+interface = $CB_IF_DIR
+metrics = off
+[service pr]
+listen = $CB_VIP:80
+default = web
+route = per-request
+queue = 4096
+[service pc]
+listen = $CB_VIP:81
+default = web
+queue = 4096
+[rule api-pr]
+service = pr
+path_prefix = /api/
+app = api
+[rule api-pc]
+service = pc
+path_prefix = /api/
+app = api
+[app web]
+[app api]
+CONF
+cat > "$WORK/alt.lua" <<'LUA'
+local n = 0
+request = function()
+	n = n + 1
+	return wrk.format("GET", (n % 2 == 0) and "/api/x" or "/index.html")
+end
+LUA
+nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "$CB_VIP:81" >/dev/null
+BG_START "$CB" run --config "$WORK/ka.conf" --socket "$WORK/ka.sock"
+sleep 0.5
+BG_START "$APP" --app web --socket "$WORK/ka.sock"
+BG_START "$APP" --app api --socket "$WORK/ka.sock"
+sleep 0.5
+ka_rps() {
+	nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" -s "$WORK/alt.lua" "$1" 2>&1 |
+		awk '/Requests\/sec/ { printf "%d", $2 } /Socket errors|Non-2xx/ { e = 1 } END { if (e) printf " (errors)" }'
+}
+pr=() pc=()
+for rep in 1 2 3; do
+	pc+=("$(ka_rps "http://$CB_VIP:81/")")
+	pr+=("$(ka_rps "http://$CB_VIP/")")
+done
+med3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+echo
+echo "keep-alive requests/s (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, alternating /api/ and /, medians of 3 interleaved runs)"
+printf '%-58s %10s %8s   %s\n' "" "req/s" "ratio" "runs"
+printf '%-58s %10s %8s   %s\n' "per connection: each connection stays with its first app (base)" \
+	"$(med3 "${pc[@]}")" "1.00" "${pc[*]}"
+printf '%-58s %10s %8s   %s\n' "per request: every request routed by its path (fd passed)" \
+	"$(med3 "${pr[@]}")" "$(awk -v a="$(med3 "${pr[@]}")" -v b="$(med3 "${pc[@]}")" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "${pr[*]}"
+for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null
+BG=()
+nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+
+# ---- 6. live migration: the pause a client sees at each move -----------------
+# MIG_CONNS streams at once, each a numbered stream each way (2 MB/s down),
+# moved between b1 and b2 every 0.5 s by the app (RELEASE to=stream@other);
+# the director relays every move.  The pause of a move is the longest arrival
+# gap around it at the client: the MOVES longest gaps of all clients, MOVES
+# counted from the apps' logs (a chunk arrives every 2 ms between moves).
+MIG_CONNS=${MIG_CONNS:-8}
+MIG_SECONDS=${MIG_SECONDS:-12}
+STREAM="$ROOT/tests/net/stream_app.py"
+cat > "$WORK/mig.conf" <<CONF
+[broker]
+cluster = bench
+psk_file = $WORK/psk
+[service s]
+listen = $CB_VIP:80
+default = stream
+placement = spread
+[app stream]
+[node dir]
+id = 1
+control = $CB_IP_DIR:9400
+[node b1]
+id = 2
+control = $CB_IP_B1:9400
+services = s
+[node b2]
+id = 3
+control = $CB_IP_B2:9400
+services = s
+CONF
+down=$(( 2000000 * MIG_SECONDS )) up=$(( 400000 * (MIG_SECONDS - 2) ))
+nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
+for n in b1:"$CB_NS_B1":"$CB_IF_B1":b2 b2:"$CB_NS_B2":"$CB_IF_B2":b1; do
+	IFS=: read -r name ns ifn next <<<"$n"
+	nsx "$ns" "$CB" attach "$ifn" --service "$CB_VIP:80" --mode tc >/dev/null
+	nsenter --net=/run/netns/"$ns" "$CB" run --config "$WORK/mig.conf" --interface "$ifn" \
+		--node "$name" --socket "$WORK/$name.sock" --metrics off >/dev/null 2>&1 & BG+=($!)
+done
+nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$WORK/mig.conf" --interface "$CB_IF_DIR" \
+	--node dir --socket "$WORK/dir.sock" >/dev/null 2>&1 & BG+=($!)
+sleep 1.5
+for n in b1:"$CB_NS_B1":b2 b2:"$CB_NS_B2":b1; do
+	IFS=: read -r name ns next <<<"$n"
+	for i in $(seq 1 "$MIG_CONNS"); do
+		nsenter --net=/run/netns/"$ns" python3 "$STREAM" "$WORK/$name.sock" stream "$name" "$next" \
+			"$down" "$up" 0.5 0.002 4096 > "$WORK/app-$name-$i.log" 2>&1 & BG+=($!)
+	done
+done
+sleep 1.5
+CLIENTS=()
+t0=$(date +%s%N)
+for i in $(seq 1 "$MIG_CONNS"); do
+	nsx "$CB_NS_CLIENT" python3 "$ROOT/tests/net/stream_client.py" "$CB_VIP" 80 /stream "$down" "$up" \
+		$(( MIG_SECONDS * 4 )) 3 > "$WORK/client-$i.json" 2>/dev/null &
+	CLIENTS+=($!)
+done
+wait "${CLIENTS[@]}" 2>/dev/null
+t1=$(date +%s%N)
+moves=$(cat "$WORK"/app-b*-*.log | grep -c '^released at')
+python3 - "$moves" "$(( (t1 - t0) / 1000000 ))" "$WORK"/client-*.json <<'PY'
+import json, sys
+moves, ms = int(sys.argv[1]), int(sys.argv[2])
+res = [json.loads(open(f).read() or "{}") for f in sys.argv[3:]]
+ok = sum(1 for r in res if r.get("exact") and r.get("end") == "fin")
+gaps = sorted((g for r in res for g in r.get("gaps_ms", [])), reverse=True)[:moves]
+gaps.sort()
+def pct(p):
+    return gaps[min(len(gaps) - 1, int(p * len(gaps)))] if gaps else float("nan")
+print()
+print("live migration between two backends (%d streams at once, each moved every 0.5 s, 2 MB/s down)" % len(res))
+print("  %d moves in %.1f s: %.1f moves/s; %d of %d streams complete and byte-exact" % (
+    moves, ms / 1000, moves * 1000 / ms if ms else 0, ok, len(res)))
+print("  pause seen by the client at a move: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+      "(the %d longest arrival gaps)" % (pct(0.5), pct(0.99), gaps[-1] if gaps else 0, len(gaps)))
+PY
+nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.handoff_us.moves |
+	"  on the director, MOVE received -> re-steered and committed: p50 \(.p50) us, p99 \(.p99) us over \(.samples)"'
+for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null
+BG=()
+for n in "$CB_NS_DIR:$CB_IF_DIR" "$CB_NS_B1:$CB_IF_B1" "$CB_NS_B2:$CB_IF_B2"; do
+	nsx "${n%%:*}" "$CB" detach "${n#*:}" >/dev/null
+done
 rm -rf "$WORK"

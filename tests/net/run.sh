@@ -1138,7 +1138,7 @@ import socket
 for i in range(3):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('$CB_IP_CLIENT', 47000 + $ts))
+    s.bind(('$CB_IP_CLIENT', 31000 + $ts))  # below the ephemeral range: no collision
     s.settimeout(5)
     s.connect(('$CB_VIP', 80))
     s.sendall(b'GET /tw%d HTTP/1.1\r\nHost: x\r\n\r\n' % i)

@@ -10,7 +10,8 @@ moves=K"); the app on NEXT continues from there.  Once DOWN bytes are sent
 and UP bytes received it closes the connection.  A wrong byte resets it
 (SO_LINGER 0), so the client sees any corruption.
 
-usage: stream_app.py SOCKET APP NODE NEXT DOWN UP HOLD
+usage: stream_app.py SOCKET APP NODE NEXT DOWN UP HOLD [PACE_S [CHUNK]]
+(PACE_S: one CHUNK every PACE_S seconds, default 0.01 and 8192)
 """
 import select
 import socket
@@ -20,14 +21,28 @@ import time
 
 CHUNK = 8192
 PACE = 0.01                         # one chunk every 10 ms
+DOWN = bytes(i % 251 for i in range(251 * 600))       # periodic: slices of it
+UP = bytes((7 * i) % 253 for i in range(253 * 600))
 
 
 def down_bytes(start, n):
-    return bytes((i % 251) for i in range(start, start + n))
+    out, o = bytearray(), start % 251
+    while len(out) < n:
+        take = min(n - len(out), len(DOWN) - o)
+        out += DOWN[o:o + take]
+        o = 0
+    return bytes(out)
 
 
 def up_ok(data, start):
-    return all(b == (7 * (start + j)) % 253 for j, b in enumerate(data))
+    o, j = start % 253, 0
+    while j < len(data):
+        take = min(len(data) - j, len(UP) - o)
+        if data[j:j + take] != UP[o:o + take]:
+            return False
+        j += take
+        o = 0
+    return True
 
 
 def parse(meta):
@@ -84,7 +99,12 @@ def serve(ctl, conn, meta, app, nxt, down, up, hold):
 
 def main():
     path, app, node, nxt = sys.argv[1:5]
+    global PACE, CHUNK
     down, up, hold = int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+    if len(sys.argv) > 8:
+        PACE = float(sys.argv[8])
+    if len(sys.argv) > 9:
+        CHUNK = int(sys.argv[9])
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ctl.connect(path)
     ctl.send(b"REGISTER " + app.encode())

@@ -9,7 +9,8 @@ a move shows here), how it ended (fin, reset, timeout) and how long after
 the last arrival (tail_ms).  Exits 1 unless both streams are
 complete and exact and the connection ended with a FIN.
 
-usage: stream_client.py HOST PORT PATH DOWN UP TIMEOUT
+usage: stream_client.py HOST PORT PATH DOWN UP TIMEOUT [GAPS_OVER_MS]
+With GAPS_OVER_MS, every arrival gap longer than that is listed too ("gaps_ms").
 """
 import json
 import select
@@ -17,10 +18,38 @@ import socket
 import sys
 import time
 
+DOWN = bytes(i % 251 for i in range(251 * 600))
+UP = bytes((7 * i) % 253 for i in range(253 * 600))
+
+
+def first_bad(data, start):
+    """Offset in data of the first byte that is not the server's stream, or -1."""
+    o, j = start % 251, 0
+    while j < len(data):
+        take = min(len(data) - j, len(DOWN) - o)
+        if data[j:j + take] != DOWN[o:o + take]:
+            for k in range(take):
+                if data[j + k] != DOWN[o + k]:
+                    return j + k
+        j += take
+        o = 0
+    return -1
+
+
+def up_bytes(start, n):
+    out, o = bytearray(), start % 253
+    while len(out) < n:
+        take = min(n - len(out), len(UP) - o)
+        out += UP[o:o + take]
+        o = 0
+    return bytes(out)
+
 
 def main():
     host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     down, up, timeout = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+    gaps_over = float(sys.argv[7]) / 1000 if len(sys.argv) > 7 else None
+    gaps = []
     s = socket.create_connection((host, port), timeout=5)
     s.sendall(b"GET %s HTTP/1.1\r\nHost: stream\r\n\r\n" % path.encode())
     s.setblocking(False)
@@ -43,26 +72,30 @@ def main():
             now = time.monotonic()
             if last is not None:
                 gap = max(gap, now - last)
+                if gaps_over is not None and now - last > gaps_over:
+                    gaps.append(round((now - last) * 1000, 2))
             last = now
             if ok:
-                for j, b in enumerate(data):
-                    if b != (got + j) % 251:
-                        ok, bad_at = False, got + j
-                        sys.stderr.write("byte %d: got %d, want %d; next %s\n" % (
-                            got + j, b, (got + j) % 251, list(data[j:j + 4])))
-                        break
+                j = first_bad(data, got)
+                if j >= 0:
+                    ok, bad_at = False, got + j
+                    sys.stderr.write("byte %d: got %d, want %d; next %s\n" % (
+                        got + j, data[j], (got + j) % 251, list(data[j:j + 4])))
             got += len(data)
         if w:
             n = min(4096, up - sent)
-            chunk = bytes(((7 * (sent + j)) % 253) for j in range(n))
+            chunk = up_bytes(sent, n)
             try:
                 sent += s.send(chunk)
             except BlockingIOError:
                 pass
             next_write = now + 0.01
     tail = time.monotonic() - last if last is not None else -1
-    print(json.dumps({"down": got, "up": sent, "exact": ok, "first_bad": bad_at, "end": end,
-                      "max_gap_ms": round(gap * 1000, 1), "tail_ms": round(tail * 1000, 1)}))
+    res = {"down": got, "up": sent, "exact": ok, "first_bad": bad_at, "end": end,
+           "max_gap_ms": round(gap * 1000, 1), "tail_ms": round(tail * 1000, 1)}
+    if gaps_over is not None:
+        res["gaps_ms"] = gaps
+    print(json.dumps(res))
     sys.exit(0 if ok and end == "fin" and got == down and sent == up else 1)
 
 

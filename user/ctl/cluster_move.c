@@ -312,52 +312,59 @@ static void commit_relay(struct cb_cluster *c, int node, struct relay *rl)
 	c->relayed++;
 }
 
-int cl_move_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
+/* The move (this node directs it: *mv) or relay (*rl) an answer from the
+ * target `node` is about; 0 when it is about neither. */
+static int answered(struct cb_cluster *c, int node, const struct cb_msg_ref *r,
+		    struct move **mv, struct relay **rl)
 {
 	struct cb_flow_key k;
+
+	*mv = NULL;
+	*rl = NULL;
+	if (cl_key_from_msg(&r->flow, &k))
+		return 0;
+	*mv = move_find(c, &k);
+	if (*mv && (*mv)->fd >= 0 && (*mv)->director == c->self && (*mv)->target == node &&
+	    (*mv)->epoch == r->epoch)
+		return 1;
+	*mv = NULL;
+	*rl = relay_find(c, &k);
+	if (*rl && (*rl)->target == node && (*rl)->epoch == r->epoch)
+		return 1;
+	*rl = NULL;
+	return 0;
+}
+
+int cl_move_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
+{
 	struct move *mv;
 	struct relay *rl;
 
-	if (cl_key_from_msg(&r->flow, &k))
+	if (!answered(c, node, r, &mv, &rl))
 		return 0;
-	mv = move_find(c, &k);
-	if (mv && mv->fd >= 0 && mv->director == c->self && mv->target == node &&
-	    mv->epoch == r->epoch) {
+	if (mv)
 		commit_own_move(c, node, mv);
-		return 1;
-	}
-	rl = relay_find(c, &k);
-	if (rl && rl->target == node && rl->epoch == r->epoch) {
+	else
 		commit_relay(c, node, rl);
-		return 1;
-	}
-	return 0;
+	return 1;
 }
 
 int cl_move_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 {
-	struct cb_flow_key k;
 	struct move *mv;
 	struct relay *rl;
 
-	if (cl_key_from_msg(&r->flow, &k))
+	if (!answered(c, node, r, &mv, &rl))
 		return 0;
-	mv = move_find(c, &k);
-	if (mv && mv->fd >= 0 && mv->director == c->self && mv->target == node &&
-	    mv->epoch == r->epoch) {
-		c->nodes[node].refused++;
+	c->nodes[node].refused++;
+	if (mv) {
 		resume_here(c, mv, "refused by its target");
-		return 1;
-	}
-	rl = relay_find(c, &k);
-	if (rl && rl->target == node && rl->epoch == r->epoch) {
-		c->nodes[node].refused++;
+	} else {
 		c->relays_refused++;
-		cl_send_ref(c, rl->source, CB_MSG_RESUME, &k, rl->old_epoch, r->reason);
+		cl_send_ref(c, rl->source, CB_MSG_RESUME, &rl->key, rl->old_epoch, r->reason);
 		rl->used = 0;
-		return 1;
 	}
-	return 0;
+	return 1;
 }
 
 /* ---- the director of a move between two peers ------------------------------------ */
