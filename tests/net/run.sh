@@ -1780,6 +1780,51 @@ test_cluster_refused_goes_elsewhere() {
 	grep -q "refused it (reason 0); placing it again" "$WORK/ctl-dir.log" || die "refusal not logged"
 }
 
+# A target that never answers a SHIP (fault ignore-ships on b1): each flow
+# it was offered is aborted after 250 ms and served by b2; every request is
+# answered, none later than a second.  Then no node will take a flow (both
+# backends refuse, the director has no instance): its client is reset once
+# the service's wait_ms (3 s) is over, never left hanging.
+test_cluster_silent_target_and_nowhere() {
+	local i out t0 t1 rc
+	cluster_conf ""
+	CL_FAULT_b1=ignore-ships CL_FAULT_b2=refuse-ships cluster_start
+	cluster_app b1 one
+	cluster_app b2 one
+	sleep 0.8
+	# b2 refuses: every flow is offered to b1, which stays silent
+	t0=$(date +%s%N)
+	out=$(cli curl -s -m 8 -o /dev/null -w '%{http_code}' "http://$CB_VIP/one/x"); rc=$?
+	t1=$(date +%s%N)
+	echo "no node takes it: curl $rc ($out) after $(( (t1 - t0) / 1000000 )) ms"
+	[ "$rc" = 56 ] || [ "$rc" = 52 ] || die "the client was not reset (curl $rc, $out)"
+	[ $(( (t1 - t0) / 1000000 )) -ge 2900 ] && [ $(( (t1 - t0) / 1000000 )) -lt 6000 ] ||
+		die "reset after $(( (t1 - t0) / 1000000 )) ms, not at wait_ms (3 s)"
+	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="timeout"}')
+	echo "$out"
+	[ "${out##* }" -gt 0 ] || die "b1 never timed out"
+	# b2 serves again (restarted without its fault): a flow offered to the
+	# silent b1 comes back after 250 ms and goes to b2, and b1, which looks
+	# least loaded because it takes nothing, is avoided for a while after
+	# each silence (1 s, doubling): most requests go straight to b2
+	kill "$CTL_b2"; wait "$CTL_b2" 2>/dev/null
+	CL_FAULT_b2= cluster_ctl b2; cluster_wait_up
+	kill "$APP_b2_one" 2>/dev/null; cluster_app b2 one; sleep 0.8
+	local slow=0
+	for i in $(seq 1 8); do
+		t0=$(date +%s%N)
+		out=$(cli curl -s -m 5 "http://$CB_VIP/one/s$i")
+		t1=$(date +%s%N)
+		echo "$(( (t1 - t0) / 1000000 )) ms: $out"
+		grep -q "node=b2" <<<"$out" || die "request $i: $out"
+		[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || die "request $i took $(( (t1 - t0) / 1000000 )) ms"
+		[ $(( (t1 - t0) / 1000000 )) -lt 200 ] || slow=$((slow + 1))
+	done
+	[ $slow -le 3 ] || die "$slow of 8 requests waited for the silent node"
+	grep -q "node b1 left a hand-off unanswered: no new flows to it for" "$WORK/ctl-dir.log" ||
+		die "the silence was not logged"
+}
+
 # The COMMIT is lost with its channel (fault lose-commit: the director
 # steers the flow, then drops the channel instead of sending it): the
 # backend keeps the socket inert past its 2 s lease while the channel is
@@ -1939,7 +1984,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_cluster_spills_when_saturated test_cluster_backend_dies
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_target_dies_at_commit
-	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere)
+	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere
+	   test_cluster_silent_target_and_nowhere)
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

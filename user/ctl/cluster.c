@@ -233,7 +233,20 @@ static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct cb_f
 int cl_node_takes(const struct cb_cluster *c, int i)
 {
 	return c->nodes[i].link == CB_LINK_UP && c->nodes[i].mac_known &&
-	       !c->nodes[i].load.draining;
+	       !c->nodes[i].load.draining && cb_now_ms64() >= c->nodes[i].avoid_until_ms;
+}
+
+void cl_node_timed_out(struct cb_cluster *c, int i, uint64_t now)
+{
+	struct node_state *n = &c->nodes[i];
+
+	n->timed_out++;
+	n->avoid_ms = n->avoid_ms ? n->avoid_ms * 2 : CB_AVOID_MIN_MS;
+	if (n->avoid_ms > CB_AVOID_MAX_MS)
+		n->avoid_ms = CB_AVOID_MAX_MS;
+	n->avoid_until_ms = now + n->avoid_ms;
+	cb_info("run: node %s left a hand-off unanswered: no new flows to it for %u ms",
+		cfg_of(c)->nodes[i].name, n->avoid_ms);
 }
 
 int cb_cluster_drain(struct cb_cluster *c, int node, int on)

@@ -158,6 +158,8 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 		reason = CB_REFUSE_OTHER;
 		goto refuse;
 	}
+	if (cb_fault_armed(c->env.faults, "ignore-ships"))
+		return;         /* a target that never answers (tests) */
 	for (i = 0; i < CB_ADOPT_MAX && c->adopts[i].used; i++)
 		;
 	if (i == CB_ADOPT_MAX) {

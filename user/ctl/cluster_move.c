@@ -583,7 +583,7 @@ void cl_move_tick(struct cb_cluster *c, uint64_t now)
 		} else if (now >= mv->until_ms && mv->director == c->self) {
 			/* our SHIP unanswered: abort it, the socket resumes here */
 			cl_send_ref(c, mv->target, CB_MSG_ABORT, &mv->key, mv->epoch, 0);
-			c->nodes[mv->target].timed_out++;
+			cl_node_timed_out(c, mv->target, now);
 			resume_here(c, mv, "unanswered by its target");
 		} else if (now >= mv->until_ms) {
 			/* the director said nothing: it may have committed the
@@ -603,7 +603,7 @@ void cl_move_tick(struct cb_cluster *c, uint64_t now)
 			continue;
 		cl_send_ref(c, rl->target, CB_MSG_ABORT, &rl->key, rl->epoch, 0);
 		cl_send_ref(c, rl->source, CB_MSG_RESUME, &rl->key, rl->old_epoch, 0);
-		c->nodes[rl->target].timed_out++;
+		cl_node_timed_out(c, rl->target, now);
 		c->relays_refused++;
 		rl->used = 0;
 	}

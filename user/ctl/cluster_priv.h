@@ -65,6 +65,11 @@ struct node_state {
 	unsigned long recommitted;      /* COMMITs sent again when it re-asked */
 	unsigned long lost;             /* its clients reset when it went down */
 	uint64_t down_since_ms;         /* channel not up since then; 0: up */
+	uint64_t avoid_until_ms;        /* a SHIP it left unanswered: nothing placed on
+	                                 * it until then (its load looks low because it
+	                                 * takes nothing: least-loaded would pick it) */
+	uint32_t avoid_ms;              /* that backoff: 1 s, doubling to 30 s; 0 once
+	                                 * it answers again */
 	int down_done;                  /* its steered clients reset for that */
 };
 
@@ -237,8 +242,12 @@ struct cl_place_req {
 };
 /* -1: here (or, not_here, nowhere), else a node index. */
 int cl_place(struct cb_cluster *c, const struct cl_place_req *q);
-/* Node i may take connections: up, steerable, not draining. */
+/* Node i may take connections: up, steerable, not draining, answering. */
 int cl_node_takes(const struct cb_cluster *c, int i);
+/* A SHIP to node i went unanswered: counted, and i avoided for a while. */
+void cl_node_timed_out(struct cb_cluster *c, int i, uint64_t now);
+#define CB_AVOID_MIN_MS 1000
+#define CB_AVOID_MAX_MS 30000
 uint32_t cl_next_epoch(struct cb_cluster *c);
 int cl_node_by_id(const struct cb_cluster *c, uint32_t id);
 void cl_key_to_msg(const struct cb_flow_key *k, struct cb_msg_flow *f);

@@ -265,6 +265,7 @@ void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 
 	if (cl_key_from_msg(&r->flow, &k))
 		return;                 /* the codec checked it: cannot happen */
+	c->nodes[node].avoid_ms = 0;    /* it answers: placed on again as usual */
 	if (cl_move_prepared(c, node, r))
 		return;                 /* a live connection's move (cluster_move.c) */
 	p = shipping(c, node, r, &k);
@@ -331,7 +332,7 @@ void cl_ship_deadlines(struct cb_cluster *c, uint64_t now)
 		if (now < p->ship_until_ms && c->nodes[p->ship_node].link != CB_LINK_DOWN)
 			continue;
 		cl_send_ref(c, p->ship_node, CB_MSG_ABORT, &p->key, p->epoch, 0);
-		c->nodes[p->ship_node].timed_out++;
+		cl_node_timed_out(c, p->ship_node, now);
 		unship(c, p);
 	}
 }
