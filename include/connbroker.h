@@ -24,9 +24,10 @@
  *
  * Functions return -1 and set errno on failure (ECONNREFUSED: the
  * controller refused the registration; EPROTO: a malformed message;
- * ECONNRESET: the controller went away; EAGAIN from cb_app_accept(): the
- * message was a request this app does not take (cb_app_accept_or_ask),
- * wait and call again).  cb_app_fd() is pollable.
+ * ECONNRESET: the controller went away).  cb_app_fd() is pollable; the
+ * controller sends requests to give a connection back (ASK) only to the
+ * instance that holds it, and cb_app_accept() skips them (then it reads on:
+ * an app that polls and wants those requests uses cb_app_accept_or_ask()).
  */
 #ifndef CONNBROKER_H
 #define CONNBROKER_H
@@ -74,7 +75,7 @@ struct cb_release_ask {
 /*
  * cb_app_accept() that also reports the controller's requests: an fd (a
  * connection, info filled), CB_APP_ASKED (*ask filled), or -1 with errno.
- * cb_app_accept() answers such a request with -1, EAGAIN.
+ * cb_app_accept() skips such requests.
  */
 int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask);
 /* The controller socket, to poll for POLLIN before cb_app_accept(). */

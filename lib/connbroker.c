@@ -228,19 +228,18 @@ int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_
 int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
 {
 	struct cb_release_ask ask;
-	int fd = cb_app_accept_or_ask(a, info, &ask);
+	int fd;
 
-	/* a request to give a connection back: for apps that handle them */
-	if (fd == CB_APP_ASKED) {
-		errno = EAGAIN;
-		return -1;
-	}
+	/* a request to give a connection back is for apps that handle them
+	 * (cb_app_accept_or_ask): skipped, and the next message read */
+	while ((fd = cb_app_accept_or_ask(a, info, &ask)) == CB_APP_ASKED)
+		;
 	return fd;
 }
 
 int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, size_t blob_len)
 {
-	char buf[128 + 1 + CB_APP_BLOB_MAX], cbuf[CMSG_SPACE(sizeof(int))];
+	char buf[192 + 1 + CB_APP_BLOB_MAX], cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = buf };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
@@ -252,7 +251,11 @@ int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, s
 		err = EINVAL;
 		goto out;
 	}
-	n = snprintf(buf, 128, "RELEASE%s%s blob=%zu", to ? " to=" : "", to ? to : "", blob_len);
+	n = snprintf(buf, 192, "RELEASE%s%s blob=%zu", to ? " to=" : "", to ? to : "", blob_len);
+	if (n < 0 || n >= 192) {
+		err = EINVAL;
+		goto out;
+	}
 	if (blob_len) {
 		buf[n++] = '\n';
 		memcpy(buf + n, blob, blob_len);

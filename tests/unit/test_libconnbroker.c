@@ -255,6 +255,20 @@ Test(libconnbroker, release_sends_fd_target_and_blob)
 	cr_assert_eq(write(p[1], "moved", 5), 5);
 	cr_expect_eq(read(r.fd, buf, sizeof(buf)), 5, "it is the same pipe");
 	close(r.fd);
+	/* the longest target and the largest blob fit (no overflow, all sent) */
+	{
+		static char to[128], blob[CB_APP_BLOB_MAX];
+
+		memset(to, 'a', 127);
+		memset(to + 60, '@', 1);
+		memset(blob, 'b', sizeof(blob));
+		pthread_create(&rt, NULL, take_release, &r);
+		cr_expect_eq(cb_app_release(a, dup(p[0]), to, blob, sizeof(blob)), 0);
+		pthread_join(rt, NULL);
+		cr_expect_eq(r.n, (ssize_t)(strlen("RELEASE to= blob=4096\n") + 127 + CB_APP_BLOB_MAX));
+		cr_expect_eq(r.got[r.n - 1], 'b');
+		close(r.fd);
+	}
 	cb_app_close(a);
 	close(sp[0]);
 	close(sp[1]);

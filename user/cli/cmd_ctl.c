@@ -192,6 +192,9 @@ int cmd_migrate(const struct cb_cli *cli, int argc, char **argv)
 	rc = answer(cli, "migrate", reply);
 	if (!rc && !cli->json)
 		printf("%s -> %s: %s\n", argv[i], argv[i + 1],
-		       strstr(reply, "\"moving\"") ? "moving" : "asked its app to give it back");
+		       strstr(reply, "\"moving\"") ? "moving"
+		       : strstr(reply, "\"asked\"") ? "asked its app to give it back"
+						   : "noted: no app here is known to hold it; it moves "
+						     "if its app gives it back within a minute");
 	return rc;
 }

@@ -252,6 +252,7 @@ static void on_accept(void *arg)
 	a->conns[i].fd = fd;
 	a->conns[i].app = -1;
 	a->conns[i].delivered = 0;
+	a->conns[i].gen++;
 	a->conns[i].since_ms = cb_now_ms64();
 }
 
@@ -302,6 +303,13 @@ void cb_apps_close(struct cb_apps *a)
 	a->lsock = -1;
 }
 
+static struct cb_app_holder *holder(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be)
+{
+	uint32_t h = (saddr_be * 2654435761u) ^ ((uint32_t)sport_be * 40503u);
+
+	return &a->holders[(h ^ (h >> 16)) % CB_HOLDERS];
+}
+
 static int pick(struct cb_apps *a, int app)
 {
 	int i;
@@ -329,7 +337,11 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 	for (;;) {
 		err = send_bytes(a->conns[c].fd, msg, (size_t)len, fd);
 		if (!err) {
+			struct cb_app_holder *h = holder(a, m->saddr_be, m->sport_be);
+
 			a->conns[c].delivered++;
+			*h = (struct cb_app_holder){ .saddr_be = m->saddr_be, .sport_be = m->sport_be,
+						     .conn = (int16_t)c, .gen = a->conns[c].gen };
 			*conn = c;
 			return 0;
 		}
@@ -345,16 +357,17 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 	}
 }
 
-unsigned int cb_apps_broadcast(struct cb_apps *a, const char *msg)
+int cb_apps_ask(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be, const char *msg)
 {
-	unsigned int n = 0;
-	int i;
+	struct cb_app_holder *h = holder(a, saddr_be, sport_be);
+	struct cb_app_conn *c;
 
-	for (i = 0; i < CB_APP_CONNS_MAX; i++)
-		if (a->conns[i].fd >= 0 && a->conns[i].app >= 0 &&
-		    !send_msg(a->conns[i].fd, msg, -1))
-			n++;
-	return n;
+	if (!h->sport_be || h->saddr_be != saddr_be || h->sport_be != sport_be)
+		return 0;
+	c = &a->conns[h->conn];
+	if (c->fd < 0 || c->app < 0 || c->gen != h->gen)
+		return 0;       /* that instance is gone */
+	return send_msg(c->fd, msg, -1) ?: 1;
 }
 
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms)

@@ -19,6 +19,15 @@
 #define CB_BLOB_MAX 4096                /* = CB_APP_BLOB_MAX (connbroker.h) */
 #define CB_FLOW_TEXT_MAX 512            /* the text of a FLOW or RELEASE message */
 #define CB_APP_MSG_MAX (CB_FLOW_TEXT_MAX + 1 + CB_BLOB_MAX)
+#define CB_HOLDERS 4096                 /* client -> instance it went to (ASK) */
+
+/* Which instance a client's connection was handed to, hashed by client. */
+struct cb_app_holder {
+	uint32_t saddr_be;
+	uint16_t sport_be;              /* 0: none */
+	int16_t conn;                   /* conns[] index */
+	unsigned long gen;              /* that connection's generation then */
+};
 
 struct cb_loop;
 
@@ -26,6 +35,7 @@ struct cb_app_conn {
 	int fd;                         /* -1: free slot */
 	int app;                        /* -1 until REGISTER */
 	unsigned long delivered;
+	unsigned long gen;              /* grows each time the slot is reused */
 	uint64_t since_ms;              /* accepted at */
 	struct cb_apps *owner;          /* for the loop callback */
 };
@@ -40,6 +50,7 @@ struct cb_apps {
 	unsigned long rr;               /* round-robin cursor */
 	unsigned long refused;          /* registrations refused */
 	unsigned long bad_messages;     /* malformed, or an fd where none belongs */
+	struct cb_app_holder holders[CB_HOLDERS];
 	/*
 	 * A registered instance of `app` gave the live socket fd back, with
 	 * what the next app is to receive (blob) and where it goes (to: an
@@ -83,10 +94,12 @@ int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap);
  */
 int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn);
 /*
- * Send msg (no fd) to every registered instance: a request they act on if
- * it concerns them ("ASK client=... to=..."); how many took it.
+ * Send msg (no fd: "ASK client=... to=...") to the instance this module
+ * last handed the connection of client saddr:sport to: 1 sent, 0 when no
+ * live instance is known for it (forgotten after CB_HOLDERS newer
+ * hand-overs collide with it), -errno.
  */
-unsigned int cb_apps_broadcast(struct cb_apps *a, const char *msg);
+int cb_apps_ask(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be, const char *msg);
 /* Close connections that did not register in time. */
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms);
 unsigned int cb_apps_instances(const struct cb_apps *a, int app);

@@ -270,11 +270,12 @@ int cb_cluster_drain(struct cb_cluster *c, int node, int on)
 
 int cb_cluster_drain_state(const struct cb_cluster *c, int node, struct cb_drain_state *out)
 {
-	const struct cb_msg_load *l = &c->nodes[node].load;
+	const struct cb_msg_load *l;
 	uint32_t i, n = 0;
 
 	if (node < 0 || node >= c->n_nodes)
 		return -EINVAL;
+	l = &c->nodes[node].load;
 	memset(out, 0, sizeof(*out));
 	out->self = node == c->self;
 	if (out->self) {

@@ -152,8 +152,10 @@ static void resume_here(struct cb_cluster *c, struct move *mv, const char *why)
 	if (err) {
 		cb_err("run: %s: live move failed (%s) and it cannot resume here: %s; resetting "
 		       "the client", cb_fmt_flow(&mv->key, fs, sizeof(fs)), why, strerror(-err));
-		cb_owner_move(c->env.flows, &mv->key, CB_FLOW_MOVING, CB_OWNER_NONE, NULL, NULL);
-		close(mv->fd);
+		close(mv->fd);          /* first: a LOCAL entry goes only without a socket */
+		if (cb_owner_move(c->env.flows, &mv->key, CB_FLOW_MOVING, CB_OWNER_NONE, NULL, NULL))
+			cb_owner_move(c->env.flows, &mv->key, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL,
+				      NULL);
 		cb_reset_send(&mv->key, mv->snd_nxt, mv->rcv_nxt);
 		c->moves_failed++;
 		return;
@@ -301,6 +303,7 @@ static void commit_relay(struct cb_cluster *c, int node, struct relay *rl)
 		return;
 	}
 	cb_fault(c->env.faults, "after-resteer");
+	cl_commit_forget(c, &rl->key);  /* the COMMIT to the source, if still retried */
 	if (cl_send_ref(c, node, CB_MSG_COMMIT, &rl->key, rl->epoch, 0))
 		c->nodes[node].recommitted++;
 	cl_commit_track(c, node, &rl->key, rl->epoch, rl->snd_nxt, rl->rcv_nxt);
@@ -429,6 +432,7 @@ static void move_here(struct cb_cluster *c, int src, const struct cb_msg_ship *m
 		return;
 	}
 	cb_remote_remove(&c->steer, k, m->epoch);      /* an evicted entry: the socket decides */
+	cl_commit_forget(c, k);         /* an older hand-off's COMMIT retries: settled */
 	cl_send_ref(c, src, CB_MSG_MOVED, k, m->epoch, 0);
 	fm = (struct cb_flow_msg){
 		.saddr_be = k->saddr_be, .sport_be = k->sport_be, .service = m->service,
@@ -440,7 +444,16 @@ static void move_here(struct cb_cluster *c, int src, const struct cb_msg_ship *m
 	    (err = cb_apps_deliver(c->env.apps, d->app, &fm, fd, &conn))) {
 		cb_err("run: %s: moved here, but %s: %s; the client is reset",
 		       cb_fmt_flow(k, fs, sizeof(fs)), step ? step : "no app took it", strerror(-err));
-		cb_reset_socket(fd);
+		if (step && !strcmp(step, "repair off")) {
+			/* still in repair mode, where closing sends nothing: the
+			 * entry goes (the egress guard), then our RST */
+			close(fd);
+			cb_owner_move(c->env.flows, k, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL, NULL);
+			cb_reset_send(k, st.snd_una + (uint32_t)st.sndq_len,
+				      st.rcv_seq + (uint32_t)st.rcvq_len);
+		} else {
+			cb_reset_socket(fd);    /* live: the kernel resets its client */
+		}
 		c->moves_failed++;
 		return;
 	}
@@ -593,6 +606,13 @@ void cl_move_tick(struct cb_cluster *c, uint64_t now)
 			cb_info("run: live move: no answer from node %s within %d ms; the socket "
 				"is dropped", cfg_of(c)->nodes[mv->director].name, CB_MOVE_WAIT_MS);
 			c->moves_dropped++;
+			/* if the director still steers it here (it committed it
+			 * nowhere else), it resets the client, who may be waiting
+			 * in silence; if it moved it, this names a stale move and
+			 * is ignored.  Unsent (channel down): the director's
+			 * down grace resets its clients, or its minute check */
+			cl_send_ref(c, mv->director, CB_MSG_CLOSED, &mv->key, mv->old_epoch,
+				    CB_CLOSED_FAILED);
 			moved_away(c, mv);
 		}
 	}

@@ -260,6 +260,8 @@ void cl_own_load(const struct cb_cluster *c, int s, int a, struct cb_msg_svc_loa
 const struct cb_msg_svc_load *cl_peer_load(const struct cb_cluster *c, int i, int s, int a);
 
 /* cluster_ship.c */
+/* Stop following COMMITs of k (a move settled it another way). */
+void cl_commit_forget(struct cb_cluster *c, const struct cb_flow_key *k);
 struct commit_wait *cl_commit_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
 				    uint32_t epoch, uint32_t snd_nxt, uint32_t rcv_nxt);
 void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r);

@@ -129,6 +129,15 @@ static struct commit_wait *commit_find(struct cb_cluster *c, const struct cb_flo
 	return NULL;
 }
 
+void cl_commit_forget(struct cb_cluster *c, const struct cb_flow_key *k)
+{
+	int i;
+
+	for (i = 0; i < CB_COMMITS_MAX; i++)
+		if (c->commits[i].used && !memcmp(&c->commits[i].key, k, sizeof(*k)))
+			c->commits[i].used = 0;
+}
+
 /* Track a COMMIT until its DONE; the oldest is replaced when all are in use
  * (a thousand hand-offs awaiting DONE: the verify sweep still covers it). */
 struct commit_wait *cl_commit_track(struct cb_cluster *c, int node, const struct cb_flow_key *k,
@@ -189,9 +198,16 @@ void cl_commit_retries(struct cb_cluster *c, uint64_t now)
 		if (!w->used || now < w->retry_ms || c->nodes[w->node].link != CB_LINK_UP)
 			continue;       /* a node that stays down is handled by cl_node_down */
 		if (w->tries >= CB_COMMIT_TRIES) {
+			struct cb_remote rem;
+
+			w->used = 0;
+			/* only while it is still that move: a flow moved on since
+			 * belongs to another node now */
+			if (cb_remote_lookup(&c->steer, &w->key, &rem) ||
+			    rem.peer != c->nodes[w->node].id || rem.epoch != w->epoch)
+				continue;
 			c->nodes[w->node].failed++;
 			reset_steered_client(c, &w->key, w->epoch, w->snd_nxt, w->rcv_nxt);
-			w->used = 0;
 			continue;
 		}
 		w->tries++;

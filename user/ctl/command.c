@@ -115,8 +115,15 @@ static void migrate(struct ctl *c, const char *client, const char *target, char 
 	/* held by an app: ask it to give the connection back between two requests */
 	snprintf(ask, sizeof(ask), "ASK client=%s to=%s%s", client, app[0] ? app : "",
 		 node >= 0 ? strchr(target, '@') : "");
-	snprintf(reply, cap, "{\"flow\":\"%s\",\"target\":\"%s\",\"result\":\"asked\",\"apps_asked\":%u}",
-		 client, target, cb_apps_broadcast(&c->apps, ask));
+	r = cb_apps_ask(&c->apps, ck.vip_be, ck.port_be, ask);
+	if (r != 1) {
+		snprintf(reply, cap, "{\"flow\":\"%s\",\"target\":\"%s\",\"result\":\"noted\","
+			 "\"why\":\"no app here is known to hold it; it moves if an app gives it "
+			 "back within %d s\"}", client, target, CB_DIRECTIVE_MS / 1000);
+		return;
+	}
+	snprintf(reply, cap, "{\"flow\":\"%s\",\"target\":\"%s\",\"result\":\"asked\",\"apps_asked\":1}",
+		 client, target);
 }
 
 void cb_ctl_command(void *arg, const char *cmd, char *reply, size_t cap)

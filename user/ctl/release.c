@@ -21,6 +21,15 @@ static const struct cb_config_file *cfg_of(const struct cb_released *t)
 	return *t->cfg;
 }
 
+/* The client sent its FIN (CLOSE_WAIT): nothing more will arrive. */
+static int peer_closed(int fd)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) && ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
 static void set_lowat(int fd, int v)
 {
 	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
@@ -139,21 +148,22 @@ static void timeout(struct cb_released *t, struct cb_released_conn *r)
  * left this table (moving, or already given back and held again), 0 to
  * serve it here.
  */
-static int move_elsewhere(struct cb_released *t, struct cb_released_conn *r)
+static int move_elsewhere(struct cb_released *t, struct cb_released_conn *r, const uint8_t *req,
+			  size_t len)
 {
 	char fs[64];
 	int node, err;
 
 	if (!t->cluster || r->local_only ||
-	    (node = cb_cluster_place_conn(t->cluster, &r->key, &r->d, t->peek, r->bytes,
-					  r->node)) < 0)
+	    (node = cb_cluster_place_conn(t->cluster, &r->key, &r->d, req, len, r->node)) < 0)
 		return 0;
 	unloop(t, r);           /* before: a failed move gives the fd back at once */
 	set_lowat(r->fd, 1);
 	err = cb_cluster_move(t->cluster, r->fd, &r->key, &r->d, node, r->blob, r->blob_len);
 	if (err) {
-		cb_info("run: %s: released connection stays here: %s",
-			cb_fmt_flow(&r->key, fs, sizeof(fs)), strerror(-err));
+		/* (tried again on each tick while it waits here) */
+		cb_debug("run: %s: released connection stays here for now: %s",
+			 cb_fmt_flow(&r->key, fs, sizeof(fs)), strerror(-err));
 		return 0;
 	}
 	t->st.moved++;
@@ -183,7 +193,10 @@ static void look(struct cb_released *t, struct cb_released_conn *r, uint64_t now
 		n = 0;                          /* a move to a named app waits for nothing */
 	if (n && !r->first_ms)
 		r->first_ms = now;
-	forced = (size_t)n >= cap || now - r->first_ms >= cfg->decide_ms;
+	/* decided now also when the client has half-closed: no more bytes can
+	 * come, and a FIN keeps the socket readable whatever SO_RCVLOWAT says
+	 * (waiting would wake the loop on every pass) */
+	forced = (size_t)n >= cap || now - r->first_ms >= cfg->decide_ms || peer_closed(r->fd);
 	if (r->to_app >= 0) {
 		r->d = (struct cb_decision){ .service = r->service, .rule = -1, .app = r->to_app };
 	} else {
@@ -204,7 +217,7 @@ static void look(struct cb_released *t, struct cb_released_conn *r, uint64_t now
 	}
 	r->wait_since_ms = now;
 	r->bytes = (uint32_t)n;
-	if (move_elsewhere(t, r))
+	if (move_elsewhere(t, r, t->peek, (size_t)n))
 		return;
 	if (!deliver(t, r))
 		unloop(t, r);                   /* awaiting an instance: the timer retries */
@@ -369,7 +382,9 @@ void cb_released_tick(struct cb_released *t, uint64_t now)
 
 		if (r->fd < 0)
 			continue;
-		if (!r->in_loop) {              /* decided: an instance yet? */
+		if (!r->in_loop) {              /* decided: another node now, an instance here? */
+			if (move_elsewhere(t, r, (const uint8_t *)"", 0))
+				continue;
 			if (!deliver(t, r) && now - r->wait_since_ms >=
 						 cfg->services[r->d.service].wait_ms)
 				timeout(t, r);
