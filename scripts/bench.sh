@@ -193,23 +193,20 @@ BG=()
 # Softirq time of the veth hops is in neither.
 BULK="$ROOT/tests/net/bulk_app.py"
 head -c 32 /dev/urandom | xxd -p | tr -d '\n' > "$WORK/psk"
-cat > "$WORK/cluster.conf" <<CONF
-[broker]
-cluster = bench
-psk_file = $WORK/psk
-[service s]
-listen = $CB_VIP:80
-default = bulk
-placement = spread
-[app bulk]
-[node dir]
-id = 1
-control = $CB_IP_DIR:9400
-[node b1]
-id = 2
-control = $CB_IP_B1:9400
-services = s
-CONF
+# A cluster's configuration into $1: service s (app $2, spread) on the
+# director and the backends named after it (b1, b2) serving it.
+bench_cluster_conf() {
+	local file=$1 app=$2 b id=2
+	shift 2
+	printf '[broker]\ncluster = bench\npsk_file = %s\n[service s]\nlisten = %s:80\ndefault = %s\nplacement = spread\n[app %s]\n[node dir]\nid = 1\ncontrol = %s:9400\n' \
+		"$WORK/psk" "$CB_VIP" "$app" "$app" "$CB_IP_DIR" > "$file"
+	for b in "$@"; do
+		local ip=$CB_IP_B1; [ "$b" = b2 ] && ip=$CB_IP_B2
+		printf '[node %s]\nid = %d\ncontrol = %s:9400\nservices = s\n' "$b" "$id" "$ip" >> "$file"
+		id=$((id + 1))
+	done
+}
+bench_cluster_conf "$WORK/cluster.conf" bulk b1
 cat > "$WORK/haproxy2.cfg" <<HAP
 global
     maxconn 8000
@@ -378,27 +375,7 @@ nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 MIG_CONNS=${MIG_CONNS:-8}
 MIG_SECONDS=${MIG_SECONDS:-12}
 STREAM="$ROOT/tests/net/stream_app.py"
-cat > "$WORK/mig.conf" <<CONF
-[broker]
-cluster = bench
-psk_file = $WORK/psk
-[service s]
-listen = $CB_VIP:80
-default = stream
-placement = spread
-[app stream]
-[node dir]
-id = 1
-control = $CB_IP_DIR:9400
-[node b1]
-id = 2
-control = $CB_IP_B1:9400
-services = s
-[node b2]
-id = 3
-control = $CB_IP_B2:9400
-services = s
-CONF
+bench_cluster_conf "$WORK/mig.conf" stream b1 b2
 down=$(( 2000000 * MIG_SECONDS )) up=$(( 400000 * (MIG_SECONDS - 2) ))
 nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
 for n in b1:"$CB_NS_B1":"$CB_IF_B1":b2 b2:"$CB_NS_B2":"$CB_IF_B2":b1; do

@@ -19,31 +19,10 @@ import struct
 import sys
 import time
 
+from streams import down_bytes, up_ok
+
 CHUNK = 8192
 PACE = 0.01                         # one chunk every 10 ms
-DOWN = bytes(i % 251 for i in range(251 * 600))       # periodic: slices of it
-UP = bytes((7 * i) % 253 for i in range(253 * 600))
-
-
-def down_bytes(start, n):
-    out, o = bytearray(), start % 251
-    while len(out) < n:
-        take = min(n - len(out), len(DOWN) - o)
-        out += DOWN[o:o + take]
-        o = 0
-    return bytes(out)
-
-
-def up_ok(data, start):
-    o, j = start % 253, 0
-    while j < len(data):
-        take = min(len(data) - j, len(UP) - o)
-        if data[j:j + take] != UP[o:o + take]:
-            return False
-        j += take
-        o = 0
-    return True
-
 
 def parse(meta):
     text, _, blob = meta.partition(b"\n")

@@ -18,31 +18,7 @@ import socket
 import sys
 import time
 
-DOWN = bytes(i % 251 for i in range(251 * 600))
-UP = bytes((7 * i) % 253 for i in range(253 * 600))
-
-
-def first_bad(data, start):
-    """Offset in data of the first byte that is not the server's stream, or -1."""
-    o, j = start % 251, 0
-    while j < len(data):
-        take = min(len(data) - j, len(DOWN) - o)
-        if data[j:j + take] != DOWN[o:o + take]:
-            for k in range(take):
-                if data[j + k] != DOWN[o + k]:
-                    return j + k
-        j += take
-        o = 0
-    return -1
-
-
-def up_bytes(start, n):
-    out, o = bytearray(), start % 253
-    while len(out) < n:
-        take = min(n - len(out), len(UP) - o)
-        out += UP[o:o + take]
-        o = 0
-    return bytes(out)
+from streams import down_first_bad, up_bytes
 
 
 def main():
@@ -76,7 +52,7 @@ def main():
                     gaps.append(round((now - last) * 1000, 2))
             last = now
             if ok:
-                j = first_bad(data, got)
+                j = down_first_bad(data, got)
                 if j >= 0:
                     ok, bad_at = False, got + j
                     sys.stderr.write("byte %d: got %d, want %d; next %s\n" % (

@@ -105,7 +105,8 @@ static int deliver(struct cb_released *t, struct cb_released_conn *r)
 	if (r->d.app < 0 || !cb_apps_instances(t->apps, r->d.app))
 		return 0;
 	m.app = cfg->apps[r->d.app].name;
-	set_lowat(r->fd, 1);            /* the app reads as from any socket */
+	if (r->lowat_raised)
+		set_lowat(r->fd, 1);    /* the app reads as from any socket */
 	err = cb_apps_deliver(t->apps, r->d.app, &m, r->fd, &conn);
 	if (err == -EAGAIN)
 		return 0;               /* every instance's queue is full: later */
@@ -158,7 +159,8 @@ static int move_elsewhere(struct cb_released *t, struct cb_released_conn *r, con
 	    (node = cb_cluster_place_conn(t->cluster, &r->key, &r->d, req, len, r->node)) < 0)
 		return 0;
 	unloop(t, r);           /* before: a failed move gives the fd back at once */
-	set_lowat(r->fd, 1);
+	if (r->lowat_raised)
+		set_lowat(r->fd, 1);
 	err = cb_cluster_move(t->cluster, r->fd, &r->key, &r->d, node, r->blob, r->blob_len);
 	if (err) {
 		/* (tried again on each tick while it waits here) */
@@ -193,16 +195,19 @@ static void look(struct cb_released *t, struct cb_released_conn *r, uint64_t now
 		n = 0;                          /* a move to a named app waits for nothing */
 	if (n && !r->first_ms)
 		r->first_ms = now;
-	/* decided now also when the client has half-closed: no more bytes can
-	 * come, and a FIN keeps the socket readable whatever SO_RCVLOWAT says
-	 * (waiting would wake the loop on every pass) */
-	forced = (size_t)n >= cap || now - r->first_ms >= cfg->decide_ms || peer_closed(r->fd);
+	forced = (size_t)n >= cap || now - r->first_ms >= cfg->decide_ms;
 	if (r->to_app >= 0) {
 		r->d = (struct cb_decision){ .service = r->service, .rule = -1, .app = r->to_app };
 	} else {
 		err = cb_route_decide(cfg, &r->key, t->peek, (size_t)n, forced, &r->d);
+		/* decided now also when the client has half-closed: no more bytes
+		 * can come, and a FIN keeps the socket readable whatever
+		 * SO_RCVLOWAT says (waiting would wake the loop on every pass) */
+		if (err == -EAGAIN && peer_closed(r->fd))
+			err = cb_route_decide(cfg, &r->key, t->peek, (size_t)n, 1, &r->d);
 		if (err == -EAGAIN) {
 			set_lowat(r->fd, (int)n + 1);   /* wake when more arrives */
+			r->lowat_raised = 1;
 			return;
 		}
 		if (err) {                      /* its service is gone (a reload) */
@@ -246,7 +251,6 @@ static void take_directive(struct cb_released *t, struct cb_released_conn *r, in
 			continue;
 		r->to_app = d->to_app >= 0 ? d->to_app : from_app;
 		r->node = d->node;
-		r->local_only = 0;
 	}
 }
 
@@ -330,8 +334,9 @@ static void hold(struct cb_released *t, int from_app, int fd, int to_app, int no
 	r->service = svc;
 	r->to_app = to_app;
 	r->node = node;
-	take_directive(t, r, from_app);
 	r->local_only = local_only;
+	if (!local_only)        /* a move that failed stays here: no directive then */
+		take_directive(t, r, from_app);
 	r->in_loop = 1;
 	r->since_ms = cb_now_ms64();
 	r->d.app = -1;
@@ -339,7 +344,7 @@ static void hold(struct cb_released *t, int from_app, int fd, int to_app, int no
 	if (len)
 		memcpy(r->blob, blob, len);
 	r->owner = t;
-	set_lowat(fd, 1);
+	set_lowat(fd, 1);       /* whatever the releasing app left: epoll must see a byte */
 	look(t, r, r->since_ms);        /* its next request may be there already */
 }
 

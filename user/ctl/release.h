@@ -50,6 +50,7 @@ struct cb_released_conn {
 	int to_app;                     /* the app the release named; -1: the rules */
 	int node;                       /* the node it named (cfg->nodes); -1: any */
 	int local_only;                 /* a move failed: served here */
+	int lowat_raised;               /* SO_RCVLOWAT above 1 (reset before it leaves) */
 	struct cb_decision d;           /* d.app >= 0: decided, awaiting an instance */
 	int in_loop;                    /* its fd is in the loop (not while awaiting) */
 	uint64_t since_ms;              /* released at */
