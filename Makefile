@@ -40,7 +40,11 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all deps test unit-test net-test demo bench clean fuzz fuzz-smoke
 
-all: $(OUT)/connbroker $(OUT)/xdp_pass.bpf.o $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
+# test-topology BPF helpers (tests/net/*.bpf.c: XDP_PASS for veth peers,
+# impairment), not part of the product
+NET_BPF := $(patsubst tests/net/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard tests/net/*.bpf.c))
+
+all: $(OUT)/connbroker $(NET_BPF) $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
      $(OUT)/http_app
 
 # libconnbroker: the application side (include/connbroker.h)
@@ -60,8 +64,7 @@ $(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libconnbroker.a -o $@
 
-# test-topology helper (XDP_PASS for veth peers), not part of the product
-$(OUT)/xdp_pass.bpf.o: tests/net/xdp_pass.bpf.c vmlinux.h | $(OUT)
+$(NET_BPF): $(OUT)/%.bpf.o: tests/net/%.bpf.c vmlinux.h | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -99,22 +102,29 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS) $(OUT)/libconnbroker.a
 unit-test: $(TEST_BIN) $(BPF_OBJS)
 	$(Q)$(TEST_BIN) --jobs 1
 
-# libFuzzer on the peer codec: `make fuzz` runs FUZZ_SECONDS; new inputs go to
-# build/fuzz/corpus, crashes to build/fuzz/crash-*; the seeds stay in git.
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c, its other sources and libraries
+# in tests/fuzz/<name>.mk (FUZZ_SRCS_<name>, FUZZ_LIBS_<name>), its seeds in
+# tests/fuzz/corpus/<name>.  `make fuzz` runs every target FUZZ_SECONDS each
+# (FUZZ=name runs one) and prints executions/s and coverage; new inputs go to
+# build/fuzz/corpus/<name>, crashes to build/fuzz/crash-*; the seeds stay in git.
 FUZZ_SECONDS ?= 60
-$(OUT)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c user/peer/proto.c user/peer/proto.h
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(OUT)/fuzz/fuzz_%)
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                $(WERROR) -Wall -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUT) -Ibpf -Iuser -Itests/unit
+include $(wildcard tests/fuzz/*.mk)
+
+.SECONDEXPANSION:
+$(FUZZ_BINS): $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(SKELS)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(WERROR) -Wall -std=gnu11 -Iuser $(filter %.c,$^) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(FUZZ_LIBS_$*) -o $@
 
-fuzz: $(OUT)/fuzz/fuzz_proto
-	$(Q)mkdir -p $(OUT)/fuzz/corpus
-	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-		-artifact_prefix=$(OUT)/fuzz/ $(OUT)/fuzz/corpus tests/fuzz/corpus/proto
+fuzz: $(FUZZ_BINS) $(BPF_OBJS)
+	$(Q)./scripts/fuzz.sh $(FUZZ_SECONDS) $(or $(FUZZ),$(FUZZ_NAMES))
 
 fuzz-smoke:
-	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),20)
 
 net-test: $(OUT)/connbroker
 	$(Q)./tests/net/run.sh
