@@ -14,6 +14,7 @@ source "$HERE/topology.sh"
 set +e +o pipefail      # topology.sh sets both when sourced
 
 WORK=$(mktemp -d /tmp/cb-net-test.XXXXXX)
+
 BG_PIDS=()
 
 cleanup() {
@@ -896,14 +897,14 @@ test_controller_exits_without_interface() {
 test_two_namespaces_same_ifname() {
 	local ns ip i conf out ino
 	for i in 1 2; do
-		ns=cb-b$i
-		nsx "$ns" ip link set "cbb$i" down
-		nsx "$ns" ip link set "cbb$i" name eth0 || die "rename in $ns"
-		at_exit "nsx $ns ip link set eth0 down; nsx $ns ip link set eth0 name cbb$i; nsx $ns ip link set cbb$i up"
+		ns=$CB_TOPO-b$i
+		nsx "$ns" ip link set "${CB_TOPO}b$i" down
+		nsx "$ns" ip link set "${CB_TOPO}b$i" name eth0 || die "rename in $ns"
+		at_exit "nsx $ns ip link set eth0 down; nsx $ns ip link set eth0 name ${CB_TOPO}b$i; nsx $ns ip link set ${CB_TOPO}b$i up"
 		nsx "$ns" ip link set eth0 up
 	done
 	for i in 1 2; do
-		ns=cb-b$i; ip=198.18.0.$((i + 2))
+		ns=$CB_TOPO-b$i; ip=198.18.0.$((i + 2))
 		nsx "$ns" "$CB" attach eth0 --service "$ip:80" --mode tc || die "attach eth0 in $ns"
 		at_exit "nsx $ns $CB detach eth0 >/dev/null 2>&1"
 		conf=$WORK/ns$i.conf
@@ -914,7 +915,7 @@ test_two_namespaces_same_ifname() {
 	done
 	sleep 0.7
 	for i in 1 2; do
-		ns=cb-b$i
+		ns=$CB_TOPO-b$i
 		ino=$(stat -L -c %i "/run/netns/$ns")
 		[ -S "/run/connbroker/network-namespaces/$ino/eth0.sock" ] || { cat "$WORK/ns$i.log"; die "no default socket for $ns"; }
 		nsenter --net=/run/netns/"$ns" python3 "$ROOT/examples/app.py" \
@@ -930,15 +931,15 @@ test_two_namespaces_same_ifname() {
 		out=$(cli curl -s -m 3 "http://198.18.0.$((i + 2))/hello"); echo "$out"
 		grep -q "app=b$i " <<<"$out" || die "namespace $i does not serve"
 	done
-	nsx cb-b1 "$CB" detach eth0 || die "detach in cb-b1"
+	nsx "$CB_NS_B1" "$CB" detach eth0 || die "detach in cb-b1"
 	timeout 3 tail --pid="$CTL1" -f /dev/null || die "the controller of cb-b1 did not exit"
-	out=$(nsx cb-b1 "$CB" detach eth0 2>&1); echo "$out"
+	out=$(nsx "$CB_NS_B1" "$CB" detach eth0 2>&1); echo "$out"
 	grep -q "not attached in this network namespace" <<<"$out" || die "second detach in cb-b1: $out"
 	out=$(cli curl -s -m 3 "http://198.18.0.4/still"); echo "$out"
 	grep -q "app=b2 " <<<"$out" || die "detaching cb-b1 broke cb-b2"
-	expect_eq "$(nsx cb-b2 "$CB" -j status eth0 | jq -r '.[0].attached')" true "cb-b2 still attached"
+	expect_eq "$(nsx "$CB_NS_B2" "$CB" -j status eth0 | jq -r '.[0].attached')" true "cb-b2 still attached"
 	kill -TERM "$CTL2"; wait "$CTL2"
-	nsx cb-b2 "$CB" detach eth0 || die "detach in cb-b2"
+	nsx "$CB_NS_B2" "$CB" detach eth0 || die "detach in cb-b2"
 	return 0
 }
 
@@ -1986,6 +1987,12 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_cluster_target_dies_at_commit
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere
 	   test_cluster_silent_target_and_nowhere)
+# more tests, each file appending its own to ALL_TESTS
+for f in "$HERE"/tests_*.sh; do
+	[ -e "$f" ] || continue
+	# shellcheck source=/dev/null
+	source "$f"
+done
 if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }

@@ -8,10 +8,14 @@
 #
 # Usage: topology.sh up|down.  Source it to get the names.  All addresses are
 # from 198.18.0.0/15; nothing is created in the root namespace.
+# CB_TOPO=x (at most 4 characters, default cb) names everything x-net, xcli0...
+# instead: two runs with different names never share a namespace or a link.
 set -euo pipefail
 
-CB_NS_NET=cb-net CB_NS_CLIENT=cb-client CB_NS_DIR=cb-dir CB_NS_B1=cb-b1 CB_NS_B2=cb-b2
-CB_IF_CLIENT=cbcli0 CB_IF_DIR=cbdir0 CB_IF_B1=cbb1 CB_IF_B2=cbb2
+CB_TOPO=${CB_TOPO:-cb}
+CB_NS_NET=$CB_TOPO-net CB_NS_CLIENT=$CB_TOPO-client CB_NS_DIR=$CB_TOPO-dir
+CB_NS_B1=$CB_TOPO-b1 CB_NS_B2=$CB_TOPO-b2
+CB_IF_CLIENT=${CB_TOPO}cli0 CB_IF_DIR=${CB_TOPO}dir0 CB_IF_B1=${CB_TOPO}b1 CB_IF_B2=${CB_TOPO}b2
 CB_IP_CLIENT=198.18.0.1 CB_IP_DIR=198.18.0.2 CB_IP_B1=198.18.0.3 CB_IP_B2=198.18.0.4
 CB_VIP=198.18.0.100
 CB_ALL_NS="$CB_NS_CLIENT $CB_NS_DIR $CB_NS_B1 $CB_NS_B2 $CB_NS_NET"
