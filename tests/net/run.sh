@@ -1960,6 +1960,117 @@ test_check_config() {
 	msg=$("$CB" check-config "$WORK/bad.conf" 2>&1); rc=$?
 	expect_eq "$rc" 1 "broken config"
 	grep -q "bad.conf:3: \[rule r\]: unknown app 'ghost'" <<<"$msg" || die "message: $msg"
+	# bounded input: devices and binaries end at once with a message
+	msg=$(timeout 5 "$CB" check-config /dev/zero 2>&1); rc=$?
+	expect_eq "$rc" 1 "check-config /dev/zero"; echo "$msg"
+	grep -q "/dev/zero:1: a NUL byte" <<<"$msg" || die "message: $msg"
+	msg=$(timeout 5 "$CB" check-config /dev/urandom 2>&1); rc=$?
+	expect_eq "$rc" 1 "check-config /dev/urandom"; echo "$msg"
+}
+
+# Hostile local users on the app socket (mode 0666 by default): a uid no app
+# admits is closed at once; where an app admits any uid, 400 idle and 1,000
+# one-shot connections of uid 65534 do not keep a real app from registering
+# (within 1 s) and serving; REGISTER with bytes after a NUL is refused; the
+# socket's mode and group come from the config, again after a reload.
+test_app_socket_hostile_users() {
+	local pub=$WORK/pub conf=$WORK/hu.conf sock out idle one web reg
+	chmod 0711 "$WORK"; mkdir -m 0755 "$pub"; sock=$pub/ctl.sock
+	hu_conf() {
+		printf '[broker]\ninterface = %s\n%s\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n%b' \
+			"$CB_IF_DIR" "$1" "$CB_VIP" "$2" > "$conf"
+	}
+	# /usr/bin/env: PATH may name a python3 under /root, which uid 65534 cannot run
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/env PATH=/usr/bin:/bin "$@"; }
+	hu_conf "" ""
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/hu.log"
+	# 1. only root's app: nobody is closed at once, and counted
+	out=$(as_nobody timeout 10 python3 "$HERE/hostile.py" idle "$sock" 50 | head -n 1); echo "nobody, no app admits it: $out"
+	expect_eq "$(jq -r .closed <<<"$out")" 50 "connections of a uid no app admits closed at once"
+	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/hu1.txt" || die scrape
+	grep -q '^connbroker_app_connections_refused_total{reason="uid"} 50$' "$WORK/hu1.txt" ||
+		die "uid refusals: $(grep refused_total "$WORK/hu1.txt")"
+	# 2. an app open to any uid: the flood is bounded per uid
+	hu_conf "" "[app shared]\nuid = -1\n"
+	kill -HUP "$CTL"; sleep 0.5
+	as_nobody python3 "$HERE/hostile.py" idle "$sock" 400 > "$WORK/idle.json" &
+	idle=$!; BG_PIDS+=("$idle")
+	as_nobody python3 "$HERE/hostile.py" oneshot "$sock" 1000 > "$WORK/oneshot.json" &
+	one=$!; BG_PIDS+=("$one")
+	sleep 0.2
+	reg=$(python3 "$HERE/hostile.py" register "$sock" web 20); echo "registration under the flood: $reg"
+	awk -v s="$(jq -r .seconds <<<"$reg")" 'BEGIN { exit !(s != "null" && s < 1.0) }' ||
+		die "a real app took more than 1 s to register: $reg"
+	wait "$one"; cat "$WORK/oneshot.json"
+	for _ in $(seq 30); do [ -s "$WORK/idle.json" ] && break; sleep 0.1; done
+	out=$(cat "$WORK/idle.json"); echo "nobody, 400 idle: $out"
+	[ "$(jq -r .closed <<<"$out")" -ge 384 ] || die "more than 16 idle connections kept: $out"
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/hu-web.log" 2>&1 &
+	web=$!; BG_PIDS+=("$web")
+	sleep 0.5
+	out=$(cli curl -s -m 3 "http://$CB_VIP/served"); echo "$out"
+	grep -q "app=web " <<<"$out" || die "the app was not served during the flood"
+	# 3. strict messages: a NUL and junk after the name are refused
+	out=$(python3 "$HERE/hostile.py" send "$sock" "$(printf 'REGISTER web' | xxd -p)00$(printf junk | xxd -p)")
+	expect_eq "$out" "ERR expected one REGISTER <app>" "REGISTER web\\0junk"
+	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/hu2.txt" || die scrape
+	grep '^connbroker_app_connections_refused_total\|^connbroker_app_messages_bad' "$WORK/hu2.txt"
+	awk '/^connbroker_app_connections_refused_total\{reason="per_uid"\}/ { exit !($2 >= 384) }' "$WORK/hu2.txt" ||
+		die "per-uid refusals not counted"
+	grep -q '^connbroker_app_messages_bad_total [1-9]' "$WORK/hu2.txt" || die "bad message not counted"
+	kill "$idle" 2>/dev/null
+	# 4. the socket's mode from the config, applied by a reload
+	hu_conf "socket_mode = 0600" "[app shared]\nuid = -1\n"
+	kill -HUP "$CTL"; sleep 0.5
+	expect_eq "$(stat -c %a "$sock")" 600 "socket mode after the reload"
+	out=$(as_nobody timeout 10 python3 "$HERE/hostile.py" idle "$sock" 5 | head -n 1); echo "mode 0600: $out"
+	expect_eq "$(jq -r .refused <<<"$out")" 5 "connect() refused by the mode"
+	kill "$web" 2>/dev/null
+	kill -TERM "$CTL"; wait "$CTL"
+	grep "refused" "$WORK/hu.log" | head -n 5
+	return 0
+}
+
+# The metrics endpoint under a slowloris (32 connections from 8 addresses,
+# a byte every 0.5 s) and a 1,000-connection flood: scrapes from elsewhere
+# still get through, and no slow connection stays open much past 3 s.
+test_metrics_endpoint_bounded() {
+	local conf=$WORK/mb.conf i ok slow flood out srcs=()
+	printf '[broker]\ninterface = %s\nmetrics = %s:9464\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_IP_DIR" "$CB_VIP" > "$conf"
+	for i in $(seq 21 28); do
+		ip -n "$CB_NS_CLIENT" addr add "198.18.0.$i/24" dev "$CB_IF_CLIENT" || die "address"
+		at_exit "ip -n $CB_NS_CLIENT addr del 198.18.0.$i/24 dev $CB_IF_CLIENT"
+		srcs+=("198.18.0.$i")
+	done
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$WORK/mb.sock" "$WORK/mb.log"
+	scrapes() {     # scrapes from backend 1, one each 0.25 s for $1 s: how many answered
+		local n=0 j
+		for j in $(seq $(($1 * 4))); do
+			nsx "$CB_NS_B1" curl -s -m 1 -o /dev/null -w '%{http_code}\n' "http://$CB_IP_DIR:9464/metrics" |
+				grep -q 200 && n=$((n + 1))
+			sleep 0.25
+		done
+		echo "$n"
+	}
+	cli python3 "$HERE/hostile.py" slowloris "$CB_IP_DIR" 9464 32 8 "${srcs[@]}" > "$WORK/slow.json" &
+	slow=$!; BG_PIDS+=("$slow")
+	sleep 0.5
+	ok=$(scrapes 6); echo "scrapes during the slowloris: $ok of 24"
+	[ "$ok" -ge 22 ] || die "scrapes blocked by a slowloris: $ok of 24"
+	wait "$slow"; out=$(cat "$WORK/slow.json"); echo "slowloris: $out"
+	awk -v s="$(jq -r .longest_open_s <<<"$out")" 'BEGIN { exit !(s < 5.0) }' ||
+		die "a slow connection stayed open too long: $out"
+	cli python3 "$HERE/hostile.py" flood "$CB_IP_DIR" 9464 1000 6 > "$WORK/flood.json" &
+	flood=$!; BG_PIDS+=("$flood")
+	sleep 1
+	ok=$(scrapes 4); echo "scrapes during the 1,000-connection flood: $ok of 16"
+	[ "$ok" -ge 15 ] || die "scrapes blocked by a connection flood: $ok of 16"
+	wait "$flood"
+	kill -TERM "$CTL"; wait "$CTL"
+	return 0
 }
 
 # ---- runner -----------------------------------------------------------------
@@ -1986,7 +2097,8 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_cluster_restarts_keep_flows test_cluster_commit_lost test_cluster_node_is_both
 	   test_cluster_target_dies_at_commit
 	   test_cluster_channel_rejects test_cluster_refused_goes_elsewhere
-	   test_cluster_silent_target_and_nowhere)
+	   test_cluster_silent_target_and_nowhere
+	   test_app_socket_hostile_users test_metrics_endpoint_bounded)
 # more tests, each file appending its own to ALL_TESTS
 for f in "$HERE"/tests_*.sh; do
 	[ -e "$f" ] || continue

@@ -249,3 +249,71 @@ Test(config, route_mode_and_idle)
 		     "t.conf:3: route: 'sometimes': expected per-connection or per-request");
 	expect_error("[service a]\nlisten = 198.18.0.1:80\nidle_ms = 0\n", "t.conf:3: idle_ms:");
 }
+
+/* The app socket's access: owner, group (names or numbers) and mode. */
+Test(config, app_socket_access)
+{
+	struct cb_config_file c;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_parse("[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c, err,
+				     sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.socket_uid, -1, "default: the controller's user");
+	cr_expect_eq(c.socket_gid, -1);
+	cr_expect_eq(c.socket_mode, 0666u, "default: anyone may connect (admission at accept)");
+	cr_assert_eq(cb_config_parse("[broker]\nsocket_owner = root\nsocket_group = 0\nsocket_mode = 0660\n"
+				     "[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_eq(c.socket_uid, 0);
+	cr_expect_eq(c.socket_gid, 0);
+	cr_expect_eq(c.socket_mode, 0660u);
+	expect_error("[broker]\nsocket_mode = 0999\n", "t.conf:2: socket_mode: '0999': expected octal");
+	expect_error("[broker]\nsocket_mode = 1777\n", "t.conf:2: socket_mode: '1777': expected octal");
+	expect_error("[broker]\nsocket_mode = 0066\n", "t.conf:2: socket_mode: 0066: the owner needs");
+	expect_error("[broker]\nsocket_mode =\n", "t.conf:2: socket_mode: '': expected octal");
+	expect_error("[broker]\nsocket_owner = no-such-user-here\n",
+		     "t.conf:2: socket_owner: no user 'no-such-user-here'");
+	expect_error("[broker]\nsocket_group = no-such-group-here\n",
+		     "t.conf:2: socket_group: no group 'no-such-group-here'");
+}
+
+/* Names are printable ASCII: a control character is refused with its line. */
+Test(config, names_are_printable)
+{
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[app w\x01x]\n",
+		     "t.conf:3: [app ...]: a name is printable ASCII");
+	cr_expect(cb_config_name_ok("web-1.x_y"));
+	cr_expect(!cb_config_name_ok("we\tb"));
+	cr_expect(!cb_config_name_ok("w\x7f"));
+}
+
+static void expect_load_error(const char *path, const char *want)
+{
+	struct cb_config_file c;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_load(path, &c, err, sizeof(err)), -1, "%s loaded", path);
+	cr_expect(strstr(err, want), "%s: got '%s', want '%s'", path, err, want);
+}
+
+/* Input is bounded: devices and binaries end with a message, at once. */
+Test(config, bounded_input)
+{
+	char path[] = "/tmp/cb-test-conf.XXXXXX";
+	int fd = mkstemp(path), i;
+	FILE *f = fdopen(fd, "w");
+
+	expect_load_error("/dev/zero", "/dev/zero:1: a NUL byte: not a text file");
+	expect_load_error("/dev/urandom", "/dev/urandom:");
+	cr_assert(f);
+	fputs("[service a]\nlisten = 198.18.0.1:80\n", f);
+	for (i = 0; i < (CB_CFG_MAX_BYTES / 32) + 10; i++)
+		fputs("; a comment line of 32 bytes...\n", f);
+	fclose(f);
+	expect_load_error(path, "is larger than 1048576 bytes");
+	f = fopen(path, "w");
+	fwrite("[service a]\nlisten = 198.18.0.1:80\n[app w]\nuid = 1\0junk\n", 1, 56, f);
+	fclose(f);
+	expect_load_error(path, ":4: a NUL byte");
+	unlink(path);
+}

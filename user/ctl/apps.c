@@ -13,6 +13,11 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#define CB_XSTR(x) #x
+#define CB_STR(x) CB_XSTR(x)
+
+static int text_ok(const char *p, size_t n);
+
 static int send_bytes(int sock, const char *msg, size_t len, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -197,7 +202,7 @@ static void on_message(void *arg)
 {
 	struct cb_app_conn *c = arg;
 	struct cb_apps *a = c->owner;
-	char buf[CB_APP_MSG_MAX + 1], cbuf[CMSG_SPACE(8 * sizeof(int))];
+	char buf[CB_APP_MSG_MAX + 1], cbuf[CMSG_SPACE(8 * sizeof(int))], name[CB_CFG_NAME];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
@@ -222,38 +227,145 @@ static void on_message(void *arg)
 			c->app < 0 ? "not registered" : "bad fields or no socket");
 		return;
 	}
-	if (!strncmp(buf, "CTL ", 4) && c->app < 0) {
+	if (!strncmp(buf, "CTL ", 4) && c->app < 0 && text_ok(buf, (size_t)n)) {
 		on_ctl(a, c, buf + 4);
 		return;
 	}
-	if (strncmp(buf, "REGISTER ", 9) || c->app >= 0 || n > 9 + CB_CFG_NAME) {
+	if (c->app >= 0 || !cb_apps_parse_register(buf, (size_t)n, name)) {
 		a->bad_messages++;
 		send_msg(c->fd, "ERR expected one REGISTER <app>", -1);
 		return;
 	}
-	on_register(a, c, buf + 9);
+	on_register(a, c, name);
+}
+
+/* Printable ASCII and spaces only, no NUL: what text messages are made of. */
+static int text_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int cb_apps_parse_register(const char *msg, size_t n, char name[CB_CFG_NAME])
+{
+	size_t len = n - 9;
+
+	if (n <= 9 || strncmp(msg, "REGISTER ", 9) || len >= CB_CFG_NAME)
+		return 0;
+	memcpy(name, msg + 9, len);
+	name[len] = 0;
+	return strlen(name) == len && cb_config_name_ok(name);
+}
+
+int cb_apps_may_connect(const struct cb_config_file *cfg, uid_t uid, gid_t gid)
+{
+	int i;
+
+	if (uid == 0 || uid == geteuid())
+		return 1;
+	for (i = 0; i < cfg->n_apps; i++)
+		if ((cfg->apps[i].uid < 0 || uid == (uid_t)cfg->apps[i].uid) &&
+		    (cfg->apps[i].gid < 0 || gid == (gid_t)cfg->apps[i].gid))
+			return 1;
+	return 0;
+}
+
+/* How many connections uid holds: all of them, and those not registered. */
+static void count_uid(const struct cb_apps *a, uid_t uid, int *all, int *unreg)
+{
+	int i;
+
+	*all = *unreg = 0;
+	for (i = 0; i < CB_APP_CONNS_MAX; i++)
+		if (a->conns[i].fd >= 0 && a->conns[i].uid == uid) {
+			(*all)++;
+			*unreg += a->conns[i].app < 0;
+		}
+}
+
+/* Why a new connection from cred cannot have a slot (counted), or NULL. */
+static const char *refusal(struct cb_apps *a, const struct ucred *cred, int slot)
+{
+	int all, unreg;
+
+	if (!cb_apps_may_connect(*a->cfg, cred->uid, cred->gid)) {
+		a->refused_uid++;
+		return "no app admits its uid/gid";
+	}
+	count_uid(a, cred->uid, &all, &unreg);
+	if (unreg >= CB_APP_UNREG_PER_UID || all >= CB_APP_CONNS_PER_UID) {
+		a->refused_per_uid++;
+		return unreg >= CB_APP_UNREG_PER_UID
+			       ? "its uid has " CB_STR(CB_APP_UNREG_PER_UID) " unregistered connections"
+			       : "its uid has " CB_STR(CB_APP_CONNS_PER_UID) " connections";
+	}
+	if (slot == CB_APP_CONNS_MAX) {
+		a->refused_full++;
+		return "all " CB_STR(CB_APP_CONNS_MAX) " slots are taken";
+	}
+	return NULL;
+}
+
+/* One connection off the listen queue: a slot, or closed at once.  0, or
+ * -EAGAIN when the queue is empty. */
+static int accept_one(struct cb_apps *a)
+{
+	struct ucred cred = { .pid = 0 };
+	socklen_t cl = sizeof(cred);
+	const char *why;
+	uint64_t now;
+	int fd = accept4(a->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+
+	if (fd < 0)
+		return -EAGAIN;
+	for (i = 0; i < CB_APP_CONNS_MAX && a->conns[i].fd >= 0; i++)
+		;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+		why = "no credentials";
+	else
+		why = refusal(a, &cred, i);
+	if (!why && cb_loop_add(a->loop, fd, on_message, &a->conns[i]))
+		why = "the event loop is full";
+	if (why) {
+		now = cb_now_ms64();
+		if (now - a->refusal_logged_ms >= 1000) {      /* a flood must not flood the log */
+			a->refusal_logged_ms = now;
+			cb_info("run: app connection from pid %d (uid %u) refused: %s (logged once a "
+				"second; connbroker_app_connections_refused_total counts them)",
+				(int)cred.pid, (unsigned)cred.uid, why);
+		}
+		close(fd);              /* at once: a refused peer holds nothing */
+		return 0;
+	}
+	a->conns[i].fd = fd;
+	a->conns[i].app = -1;
+	a->conns[i].uid = cred.uid;
+	a->conns[i].delivered = 0;
+	a->conns[i].gen++;
+	a->conns[i].since_ms = cb_now_ms64();
+	return 0;
 }
 
 static void on_accept(void *arg)
 {
 	struct cb_apps *a = arg;
-	int fd = accept4(a->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), i;
+	int i;
 
-	if (fd < 0)
-		return;
-	for (i = 0; i < CB_APP_CONNS_MAX && a->conns[i].fd >= 0; i++)
-		;
-	if (i == CB_APP_CONNS_MAX || cb_loop_add(a->loop, fd, on_message, &a->conns[i])) {
-		cb_err("run: app connection refused: %d connections already (the limit)",
-		       CB_APP_CONNS_MAX);
-		close(fd);              /* bounded: refuse beyond the limit */
-		return;
-	}
-	a->conns[i].fd = fd;
-	a->conns[i].app = -1;
-	a->conns[i].delivered = 0;
-	a->conns[i].gen++;
-	a->conns[i].since_ms = cb_now_ms64();
+	for (i = 0; i < CB_APP_ACCEPT_BURST; i++)
+		if (accept_one(a))
+			return;
+}
+
+int cb_apps_set_access(const struct cb_apps *a, const struct cb_config_file *cfg)
+{
+	if (chown(a->path, (uid_t)cfg->socket_uid, (gid_t)cfg->socket_gid) ||
+	    chmod(a->path, cfg->socket_mode))
+		return -errno;
+	return 0;
 }
 
 int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
@@ -279,9 +391,14 @@ int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
 	if (a->lsock < 0)
 		return -errno;
 	unlink(path);                   /* a stale file from a dead controller */
-	/* anyone may connect; who may register is checked per app (SO_PEERCRED) */
-	if (bind(a->lsock, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
-	    listen(a->lsock, 64))
+	/* who may connect: the file's owner, group and mode (the config); who
+	 * may stay: a uid some app admits (at accept); who may register for an
+	 * app: that app's uid/gid (SO_PEERCRED) */
+	if (bind(a->lsock, (struct sockaddr *)&sa, sizeof(sa)))
+		return -errno;
+	if ((err = cb_apps_set_access(a, *cfg)))
+		return err;
+	if (listen(a->lsock, SOMAXCONN))
 		return -errno;
 	if ((err = cb_loop_add(loop, a->lsock, on_accept, a)))
 		return err;

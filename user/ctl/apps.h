@@ -16,6 +16,9 @@
 
 #define CB_APP_CONNS_MAX 256
 #define CB_REGISTER_MS 5000
+#define CB_APP_UNREG_PER_UID 16         /* connections of one uid not registered yet */
+#define CB_APP_CONNS_PER_UID 128        /* all connections of one uid: others keep room */
+#define CB_APP_ACCEPT_BURST 64          /* accepted per wake-up (the loop stays fair) */
 #define CB_BLOB_MAX 4096                /* = CB_APP_BLOB_MAX (connbroker.h) */
 #define CB_FLOW_TEXT_MAX 512            /* the text of a FLOW or RELEASE message */
 #define CB_APP_MSG_MAX (CB_FLOW_TEXT_MAX + 1 + CB_BLOB_MAX)
@@ -34,6 +37,7 @@ struct cb_loop;
 struct cb_app_conn {
 	int fd;                         /* -1: free slot */
 	int app;                        /* -1 until REGISTER */
+	uid_t uid;                      /* SO_PEERCRED at accept */
 	unsigned long delivered;
 	unsigned long gen;              /* grows each time the slot is reused */
 	uint64_t since_ms;              /* accepted at */
@@ -49,6 +53,11 @@ struct cb_apps {
 	struct cb_app_conn conns[CB_APP_CONNS_MAX];
 	unsigned long rr;               /* round-robin cursor */
 	unsigned long refused;          /* registrations refused */
+	/* connections closed at accept: a uid no app admits (nor root, nor
+	 * the controller's), over CB_APP_UNREG_PER_UID / CB_APP_CONNS_PER_UID,
+	 * every slot taken */
+	unsigned long refused_uid, refused_per_uid, refused_full;
+	uint64_t refusal_logged_ms;     /* refusals are logged once a second */
 	unsigned long bad_messages;     /* malformed, or an fd where none belongs */
 	struct cb_app_holder holders[CB_HOLDERS];
 	/*
@@ -80,9 +89,19 @@ struct cb_flow_msg {
 	size_t blob_len;                /* <= CB_BLOB_MAX */
 };
 
-/* Listen on path (replacing a stale socket file) and register with the loop. */
+/* Listen on path (replacing a stale socket file; owner, group and mode from
+ * the configuration) and register with the loop. */
 int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
 		 const struct cb_config_file *const *cfg);
+/* The socket file's owner, group and mode from the configuration (again
+ * after a reload): 0 or -errno. */
+int cb_apps_set_access(const struct cb_apps *a, const struct cb_config_file *cfg);
+/* 1 when a peer with these credentials may connect at all: root, the
+ * controller's user, or a uid/gid some app admits. */
+int cb_apps_may_connect(const struct cb_config_file *cfg, uid_t uid, gid_t gid);
+/* 1 when msg (n bytes) is "REGISTER <name>", name printable ASCII without
+ * spaces, shorter than CB_CFG_NAME and nothing else: name is copied out. */
+int cb_apps_parse_register(const char *msg, size_t n, char name[CB_CFG_NAME]);
 void cb_apps_close(struct cb_apps *a);
 /* The FLOW message for m into buf: its length, or -ENOSPC. */
 int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap);

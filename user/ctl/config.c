@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ struct pstate {
 	const char *text;
 	size_t pos;
 	FILE *f;
+	size_t bytes;                   /* read so far (bounded: CB_CFG_MAX_BYTES) */
 	/* the section being filled */
 	enum { SEC_NONE, SEC_BROKER, SEC_SERVICE, SEC_RULE, SEC_APP, SEC_NODE } kind;
 	char section[128];
@@ -57,6 +60,11 @@ static void see_line(struct pstate *ps, const char *str, int num)
 	size_t n = strlen(str);
 
 	ps->line++;
+	ps->bytes += n;
+	if (ps->bytes > CB_CFG_MAX_BYTES) {
+		fail(ps, "the file is larger than %d bytes: not a configuration", CB_CFG_MAX_BYTES);
+		return;
+	}
 	if (n == (size_t)num - 1 && str[n - 1] != '\n') {
 		/* inih would split it into two "lines": refuse instead */
 		fail(ps, "line longer than %d characters", num - 2);
@@ -74,29 +82,38 @@ static void see_line(struct pstate *ps, const char *str, int num)
 	begin_section(ps, name);
 }
 
+/* The next line of the file or string into str (at most num - 1 bytes).  A
+ * NUL byte, or a file larger than CB_CFG_MAX_BYTES (/dev/zero, a binary),
+ * ends the parse with a message: nothing after it is read. */
 static char *reader(char *str, int num, void *stream)
 {
 	struct pstate *ps = stream;
 	size_t i = 0;
+	int ch = 0;
 
-	if (ps->f) {
-		if (!fgets(str, num, ps->f))
-			return NULL;
-		see_line(ps, str, num);
-		return str;
-	}
-	if (!ps->text[ps->pos])
-		return NULL;
-	while (i + 1 < (size_t)num && ps->text[ps->pos]) {
-		char ch = ps->text[ps->pos++];
-
-		str[i++] = ch;
-		if (ch == '\n')
+	if (ps->failed)
+		return NULL;            /* the first error is the answer: stop reading */
+	while (i + 1 < (size_t)num && ch != '\n') {
+		if (ps->f) {
+			if ((ch = getc(ps->f)) == EOF)
+				break;
+		} else if (!(ch = (unsigned char)ps->text[ps->pos])) {
 			break;
+		} else {
+			ps->pos++;
+		}
+		if (!ch) {
+			ps->line++;
+			fail(ps, "a NUL byte: not a text file");
+			return NULL;
+		}
+		str[i++] = (char)ch;
 	}
+	if (!i)
+		return NULL;
 	str[i] = 0;
 	see_line(ps, str, num);
-	return str;
+	return ps->failed ? NULL : str;
 }
 
 static int copy_str(struct pstate *ps, char *dst, size_t cap, const char *key, const char *v)
@@ -169,6 +186,9 @@ static int begin_section(struct pstate *ps, const char *section)
 	if (!*name || strlen(name) >= CB_CFG_NAME || strchr(name, ' '))
 		return fail(ps, "[%s]: expected [broker], [service NAME], [rule NAME] or [app NAME]",
 			    section);
+	if (!cb_config_name_ok(name))
+		return fail(ps, "[%.*s ...]: a name is printable ASCII without spaces", (int)kl,
+			    section);
 	if (kl == 7 && !strncmp(section, "service", 7)) {
 		if (find_name(name, c->services, sizeof(c->services[0]), c->n_services) >= 0)
 			return fail(ps, "[service %s] defined twice", name);
@@ -220,6 +240,59 @@ static int begin_section(struct pstate *ps, const char *section)
 	return 1;
 }
 
+int cb_config_name_ok(const char *name)
+{
+	for (; *name; name++)
+		if ((unsigned char)*name < 0x21 || (unsigned char)*name > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* A user (group: 1) by name or number; the name must exist here. */
+static int parse_owner(struct pstate *ps, const char *k, const char *v, int group, long *id)
+{
+	uint32_t n;
+
+	if (!cb_parse_u32(v, 0, 0x7fffffff, &n)) {
+		*id = n;
+		return 1;
+	}
+	if (group) {
+		struct group *g = getgrnam(v);
+
+		if (g) {
+			*id = g->gr_gid;
+			return 1;
+		}
+	} else {
+		struct passwd *pw = getpwnam(v);
+
+		if (pw) {
+			*id = pw->pw_uid;
+			return 1;
+		}
+	}
+	return fail(ps, "%s: no %s '%s' on this machine (a name or a number)", k,
+		    group ? "group" : "user", v);
+}
+
+/* Octal permission bits, e.g. 0660; owner read/write is required (the
+ * controller's own apps connect as its user). */
+static int parse_mode(struct pstate *ps, const char *k, const char *v, unsigned int *mode)
+{
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(v, &end, 8);
+	if (!*v || *end || errno || m > 0777 || v[0] == '-' || v[0] == '+')
+		return fail(ps, "%s: '%s': expected octal permission bits such as 0660", k, v);
+	if ((m & 0600) != 0600)
+		return fail(ps, "%s: %s: the owner needs read and write (0600)", k, v);
+	*mode = (unsigned int)m;
+	return 1;
+}
+
 static int key_broker(struct pstate *ps, const char *k, const char *v)
 {
 	struct cb_config_file *c = ps->c;
@@ -238,6 +311,12 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 		return copy_str(ps, c->cluster, sizeof(c->cluster), k, v);
 	if (!strcmp(k, "psk_file"))
 		return copy_str(ps, c->psk_file, sizeof(c->psk_file), k, v);
+	if (!strcmp(k, "socket_owner"))
+		return parse_owner(ps, k, v, 0, &c->socket_uid);
+	if (!strcmp(k, "socket_group"))
+		return parse_owner(ps, k, v, 1, &c->socket_gid);
+	if (!strcmp(k, "socket_mode"))
+		return parse_mode(ps, k, v, &c->socket_mode);
 	return fail(ps, "[broker]: unknown key '%s'", k);
 }
 
@@ -522,6 +601,8 @@ static int run_parse(struct pstate *ps)
 	memset(c, 0, sizeof(*c));
 	c->decide_bytes = 16384;
 	c->decide_ms = 500;
+	c->socket_uid = c->socket_gid = -1;
+	c->socket_mode = 0666;
 	strcpy(c->metrics, "127.0.0.1:9464");
 	rc = ini_parse_stream(reader, ps, handler, ps);
 	if (rc > 0 && !ps->failed) {
@@ -772,6 +853,9 @@ int cb_config_diff(const struct cb_config_file *a, const struct cb_config_file *
 	d_u32(&d, "decide_ms", a->decide_ms, b->decide_ms);
 	d_field(&d, "metrics", a->metrics, b->metrics);
 	d_field(&d, "interface", a->interface, b->interface);
+	d_u32(&d, "socket_owner", (uint32_t)a->socket_uid, (uint32_t)b->socket_uid);
+	d_u32(&d, "socket_group", (uint32_t)a->socket_gid, (uint32_t)b->socket_gid);
+	d_u32(&d, "socket_mode", a->socket_mode, b->socket_mode);
 	d_end(&d);
 	for (i = 0; i < a->n_services; i++)
 		if ((j = cb_config_service(b, a->services[i].name)) < 0)

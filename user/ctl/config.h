@@ -61,6 +61,7 @@
 #include "ctl/classify.h"
 
 #define CB_CFG_NAME 64
+#define CB_CFG_MAX_BYTES (1 << 20)      /* a larger file is refused (not a configuration) */
 #define CB_CFG_MAX_SERVICES 64
 #define CB_CFG_MAX_RULES 256
 #define CB_CFG_MAX_APPS 64
@@ -139,6 +140,9 @@ struct cb_config_file {
 	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */
 	char cluster[CB_CFG_NAME];      /* name both ends of a peer link must share */
 	char psk_file[256];             /* the cluster's pre-shared key (hex, >= 32 bytes) */
+	/* the app socket's owner, group (-1: the controller's) and mode (0666) */
+	long socket_uid, socket_gid;
+	unsigned int socket_mode;
 	struct cb_node_cfg nodes[CB_CFG_MAX_NODES];
 	int n_nodes;
 	int self;                       /* index of this node in nodes[], -1: none */
@@ -150,6 +154,8 @@ struct cb_config_file {
 
 /* 0, or -1 with "FILE:LINE: message" in err. */
 int cb_config_load(const char *path, struct cb_config_file *c, char *err, size_t errlen);
+/* 1 when name is printable ASCII without spaces (section and app names). */
+int cb_config_name_ok(const char *name);
 /* Same, from a string (tests). */
 int cb_config_parse(const char *text, const char *name, struct cb_config_file *c, char *err,
 		    size_t errlen);

@@ -571,6 +571,7 @@ static void reload(struct ctl *c)
 {
 	struct cb_config_file *old = c->cfg, *new = malloc(sizeof(*new));
 	int svc[CB_CFG_MAX_SERVICES], rule[CB_CFG_MAX_RULES], app[CB_CFG_MAX_APPS], changes;
+	int access_err;
 	char err[512];
 
 	if (!new || cb_config_load(c->opts.cfg_path, new, err, sizeof(err))) {
@@ -608,6 +609,9 @@ static void reload(struct ctl *c)
 	if (c->cluster)
 		cb_cluster_remap(c->cluster, svc, old->n_services, app, old->n_apps);
 	cb_apps_remap(&c->apps, new, app, old->n_apps);
+	if ((access_err = cb_apps_set_access(&c->apps, new)))
+		cb_err("reload: app socket %s: owner, group or mode not applied: %s",
+		       c->opts.sock_path, strerror(-access_err));
 	cb_released_remap(&c->rel, svc, app);
 	cb_sup_remap(&c->sup, app, old->n_apps);
 	remap_counts(c->st.rule_hits, rule, old->n_rules, CB_CFG_MAX_RULES);
@@ -653,6 +657,7 @@ static void on_tick(void *arg)
 	if (read(c->tfd, &x, sizeof(x)) <= 0)
 		return;
 	cb_apps_tick(&c->apps, now);
+	cb_metrics_tick(c->metrics, now);
 	cb_released_tick(&c->rel, now);
 	decide_dirty(c);        /* bytes a hand-off drained since the last pass */
 	for (i = 0; i < CB_PENDING_MAX; i++) {

@@ -109,6 +109,12 @@ static void counters(FILE *o, const struct ctl *c)
 	fprintf(o, "# HELP connbroker_app_messages_bad_total Malformed messages from app connections (ignored; any fd they carried closed).\n"
 		   "# TYPE connbroker_app_messages_bad_total counter\n"
 		   "connbroker_app_messages_bad_total %lu\n", c->apps.bad_messages);
+	fprintf(o, "# HELP connbroker_app_connections_refused_total Connections to the app socket closed at once: a uid no app admits, a uid over its limits, every slot taken.\n"
+		   "# TYPE connbroker_app_connections_refused_total counter\n"
+		   "connbroker_app_connections_refused_total{reason=\"uid\"} %lu\n"
+		   "connbroker_app_connections_refused_total{reason=\"per_uid\"} %lu\n"
+		   "connbroker_app_connections_refused_total{reason=\"full\"} %lu\n",
+		c->apps.refused_uid, c->apps.refused_per_uid, c->apps.refused_full);
 }
 
 /* Connections apps gave back (ctl/release.c). */

@@ -8,12 +8,59 @@
 #include "ctl/metrics_http.h"
 #include "util/parse_util.h"
 
+#include <sys/socket.h>
+#include "util/clock.h"
+
+/* A scrape connection: its socket and when it was accepted.  Idle time is
+ * bounded by MHD (CB_METRICS_IDLE_S); total time by us: a slowloris that
+ * sends one byte a second never goes idle, so a connection older than
+ * CB_METRICS_CONN_MS is shut down (MHD still owns and closes the fd). */
+struct scrape {
+	int fd;                         /* -1: free */
+	uint64_t since_ms;
+};
+
 struct cb_metrics {
 	struct MHD_Daemon *d;
 	int epfd;
 	cb_metrics_render_fn fn;
 	void *ctx;
+	struct scrape conns[CB_METRICS_CONNS];
 };
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct cb_metrics *m = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct scrape *s = *socket_ctx;
+	int i;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (s)
+			s->fd = -1;
+		*socket_ctx = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	for (i = 0; ci && i < CB_METRICS_CONNS; i++)
+		if (m->conns[i].fd < 0) {
+			m->conns[i] = (struct scrape){ .fd = ci->connect_fd, .since_ms = cb_now_ms64() };
+			*socket_ctx = &m->conns[i];
+			return;
+		}
+}
+
+void cb_metrics_tick(struct cb_metrics *m, uint64_t now_ms)
+{
+	int i;
+
+	for (i = 0; m && i < CB_METRICS_CONNS; i++)
+		if (m->conns[i].fd >= 0 && now_ms - m->conns[i].since_ms > CB_METRICS_CONN_MS) {
+			shutdown(m->conns[i].fd, SHUT_RDWR);    /* MHD sees the end and closes it */
+			m->conns[i].since_ms = now_ms;          /* once a period, not every tick */
+		}
+}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, char *body,
 			     size_t len, const char *type)
@@ -63,6 +110,7 @@ struct cb_metrics *cb_metrics_start(const char *addr, cb_metrics_render_fn fn, v
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	const union MHD_DaemonInfo *di;
 	struct cb_metrics *m;
+	int i;
 
 	if (cb_parse_service(addr, &k)) {
 		cb_err("metrics: bad address '%s': expected IPv4:PORT", addr);
@@ -75,10 +123,16 @@ struct cb_metrics *cb_metrics_start(const char *addr, cb_metrics_render_fn fn, v
 		return NULL;
 	m->fn = fn;
 	m->ctx = ctx;
+	for (i = 0; i < CB_METRICS_CONNS; i++)
+		m->conns[i].fd = -1;
+	/* bounded: connections in all, per client address, idle and total time */
 	m->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(k.port_be), NULL, NULL,
 				on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)16,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CB_METRICS_CONNS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CB_METRICS_PER_ADDR,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CB_METRICS_IDLE_S,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
 	if (!m->d) {
 		cb_err("metrics: cannot listen on %s (in use, or not a local address)", addr);
 		free(m);
