@@ -251,3 +251,49 @@ Test(apps, socket_mode_from_config)
 	cr_expect_eq(st.st_mode & 0777, 0666u, "applied again (a reload)");
 	rig_close(r);
 }
+
+Test(apps, release_is_strict)
+{
+	static const struct {
+		const char *msg;
+		size_t len;             /* 0: strlen */
+		int ok;
+		const char *to;
+		size_t blob;
+	} rows[] = {
+		{ "RELEASE blob=0", 0, 1, "", 0 },
+		{ "RELEASE to=api blob=0", 0, 1, "api", 0 },
+		{ "RELEASE blob=0 to=api@b2", 0, 1, "api@b2", 0 },
+		{ "RELEASE to=@b2 blob=3\nabc", 0, 1, "@b2", 3 },
+		{ "RELEASE blob=3\na\0c", 18, 1, "", 3 },       /* the blob is binary */
+		{ "RELEASE blob=3\nab", 0, 0, NULL, 0 },        /* short blob */
+		{ "RELEASE blob=3\nabcd", 0, 0, NULL, 0 },      /* bytes beyond it */
+		{ "RELEASE blob=0\n", 0, 0, NULL, 0 },
+		{ "RELEASE", 0, 0, NULL, 0 },                   /* no blob= */
+		{ "RELEASE to=api", 0, 0, NULL, 0 },
+		{ "RELEASE blob=0 blob=0", 0, 0, NULL, 0 },     /* twice */
+		{ "RELEASE blob=0 junk=1", 0, 0, NULL, 0 },     /* unknown field */
+		{ "RELEASE  blob=0", 0, 0, NULL, 0 },           /* two spaces */
+		{ "RELEASE blob=0 ", 0, 0, NULL, 0 },
+		{ "RELEASE to= blob=0", 0, 0, NULL, 0 },        /* empty target */
+		{ "RELEASE blob=-1", 0, 0, NULL, 0 },
+		{ "RELEASE blob=4097\n", 0, 0, NULL, 0 },       /* over CB_BLOB_MAX */
+		{ "RELEASE blob=0\0x", 16, 0, NULL, 0 },        /* a NUL in the text */
+		{ "RELEASE to=a\x01 blob=0", 0, 0, NULL, 0 },
+		{ "RELEASEblob=0", 0, 0, NULL, 0 },
+	};
+	const uint8_t *blob;
+	size_t i, len;
+	char to[128];
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = rows[i].len ? rows[i].len : strlen(rows[i].msg);
+		int rc = cb_apps_parse_release(rows[i].msg, n, to, sizeof(to), &blob, &len);
+
+		cr_expect_eq(rc == 0, rows[i].ok, "row %zu (%s): %d", i, rows[i].msg, rc);
+		if (!rc && rows[i].ok) {
+			cr_expect_str_eq(to, rows[i].to, "row %zu", i);
+			cr_expect_eq(len, rows[i].blob, "row %zu", i);
+		}
+	}
+}

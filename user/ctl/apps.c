@@ -122,36 +122,63 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
 	cb_info("run: app %s registered (pid %d)", name, (int)cred.pid);
 }
 
+int cb_apps_parse_release(const char *buf, size_t n, char *to, size_t tocap,
+			  const uint8_t **blob, size_t *blob_len)
+{
+	const char *nl = memchr(buf, '\n', n), *p, *end, *tok;
+	size_t tlen = nl ? (size_t)(nl - buf) : n, l;
+	unsigned long v = 0;
+	int have_blob = 0;
+
+	if (tlen >= CB_FLOW_TEXT_MAX || tlen < 7 || memcmp(buf, "RELEASE", 7) ||
+	    !text_ok(buf, tlen) || !tocap)
+		return -EPROTO;
+	to[0] = 0;
+	for (p = buf + 7, end = buf + tlen; p < end; p = tok + l) {
+		if (*p != ' ' || p + 1 >= end || p[1] == ' ')
+			return -EPROTO;         /* one space between fields, none at the end */
+		tok = p + 1;
+		for (l = 0; tok + l < end && tok[l] != ' '; l++)
+			;
+		if (l > 3 && !memcmp(tok, "to=", 3) && !to[0]) {
+			if (l - 3 >= tocap)
+				return -EPROTO;
+			memcpy(to, tok + 3, l - 3);
+			to[l - 3] = 0;
+		} else if (l > 5 && !memcmp(tok, "blob=", 5) && !have_blob && l - 5 <= 4) {
+			size_t i;
+
+			for (i = 5, v = 0; i < l; i++) {
+				if (tok[i] < '0' || tok[i] > '9')
+					return -EPROTO;
+				v = v * 10 + (unsigned long)(tok[i] - '0');
+			}
+			have_blob = 1;
+		} else {
+			return -EPROTO;         /* unknown, repeated or empty field */
+		}
+	}
+	if (!have_blob || v > CB_BLOB_MAX || (v ? !nl || n - tlen - 1 != v : n != tlen))
+		return -EPROTO;
+	*blob = v ? (const uint8_t *)nl + 1 : NULL;
+	*blob_len = v;
+	return 0;
+}
+
 /*
  * "RELEASE [to=APP] blob=N" + the socket (SCM_RIGHTS) + "\n" and N bytes:
  * a registered instance gives a live connection back.  0, or -EPROTO.
  */
 static int on_release(struct cb_apps *a, struct cb_app_conn *c, char *buf, size_t n, int fd)
 {
-	char *nl = memchr(buf, '\n', n), to[2 * CB_CFG_NAME] = "", *p, *end;
-	size_t tlen = nl ? (size_t)(nl - buf) : n;
-	unsigned long blob;
+	char to[2 * CB_CFG_NAME];
+	const uint8_t *blob;
+	size_t blob_len;
 
-	if (c->app < 0 || fd < 0 || tlen >= CB_FLOW_TEXT_MAX || memchr(buf, 0, tlen))
+	if (c->app < 0 || fd < 0 || !a->on_release ||
+	    cb_apps_parse_release(buf, n, to, sizeof(to), &blob, &blob_len))
 		return -EPROTO;
-	buf[tlen] = 0;
-	if ((p = strstr(buf, " to="))) {
-		size_t l = strcspn(p + 4, " ");
-
-		if (!l || l >= sizeof(to))
-			return -EPROTO;
-		memcpy(to, p + 4, l);
-	}
-	if (!(p = strstr(buf, " blob=")))
-		return -EPROTO;
-	errno = 0;
-	blob = strtoul(p + 6, &end, 10);
-	if (end == p + 6 || (*end && *end != ' ') || errno || blob > CB_BLOB_MAX ||
-	    (blob ? !nl || n - tlen - 1 != blob : n != tlen))
-		return -EPROTO;
-	if (!a->on_release)
-		return -EPROTO;
-	a->on_release(a->release_arg, c->app, fd, to, blob ? (uint8_t *)nl + 1 : NULL, blob);
+	a->on_release(a->release_arg, c->app, fd, to, blob, blob_len);
 	return 0;
 }
 

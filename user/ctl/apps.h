@@ -119,6 +119,14 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
  * hand-overs collide with it), -errno.
  */
 int cb_apps_ask(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be, const char *msg);
+/*
+ * A RELEASE message of n bytes: "RELEASE[ to=TARGET] blob=N", each field at
+ * most once, one space apart, printable ASCII, then (N > 0) a newline and
+ * exactly N bytes.  0 with to ("" when absent; tocap bytes), *blob and
+ * *blob_len (pointing into buf); -EPROTO for anything else.
+ */
+int cb_apps_parse_release(const char *buf, size_t n, char *to, size_t tocap,
+			  const uint8_t **blob, size_t *blob_len);
 /* Close connections that did not register in time. */
 void cb_apps_tick(struct cb_apps *a, uint64_t now_ms);
 unsigned int cb_apps_instances(const struct cb_apps *a, int app);
