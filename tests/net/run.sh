@@ -1980,13 +1980,14 @@ test_app_socket_hostile_users() {
 		printf '[broker]\ninterface = %s\n%s\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n%b' \
 			"$CB_IF_DIR" "$1" "$CB_VIP" "$2" > "$conf"
 	}
-	# /usr/bin/env: PATH may name a python3 under /root, which uid 65534 cannot run
-	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/env PATH=/usr/bin:/bin "$@"; }
+	# uid 65534; /usr/bin/env: PATH may name a python3 under /root, which it cannot run.
+	# Each execs the next, so $! of a command started with it is the process itself.
+	local nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/env PATH=/usr/bin:/bin)
 	hu_conf "" ""
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
 	ctl_start "$conf" "$sock" "$WORK/hu.log"
 	# 1. only root's app: nobody is closed at once, and counted
-	out=$(as_nobody timeout 10 python3 "$HERE/hostile.py" idle "$sock" 50 | head -n 1); echo "nobody, no app admits it: $out"
+	out=$("${nobody[@]}" timeout 10 python3 "$HERE/hostile.py" idle "$sock" 50 | head -n 1); echo "nobody, no app admits it: $out"
 	expect_eq "$(jq -r .closed <<<"$out")" 50 "connections of a uid no app admits closed at once"
 	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/hu1.txt" || die scrape
 	grep -q '^connbroker_app_connections_refused_total{reason="uid"} 50$' "$WORK/hu1.txt" ||
@@ -1994,9 +1995,9 @@ test_app_socket_hostile_users() {
 	# 2. an app open to any uid: the flood is bounded per uid
 	hu_conf "" "[app shared]\nuid = -1\n"
 	kill -HUP "$CTL"; sleep 0.5
-	as_nobody python3 "$HERE/hostile.py" idle "$sock" 400 > "$WORK/idle.json" &
+	"${nobody[@]}" python3 "$HERE/hostile.py" idle "$sock" 400 > "$WORK/idle.json" &
 	idle=$!; BG_PIDS+=("$idle")
-	as_nobody python3 "$HERE/hostile.py" oneshot "$sock" 1000 > "$WORK/oneshot.json" &
+	"${nobody[@]}" python3 "$HERE/hostile.py" oneshot "$sock" 1000 > "$WORK/oneshot.json" &
 	one=$!; BG_PIDS+=("$one")
 	sleep 0.2
 	reg=$(python3 "$HERE/hostile.py" register "$sock" web 20); echo "registration under the flood: $reg"
@@ -2019,12 +2020,12 @@ test_app_socket_hostile_users() {
 	awk '/^connbroker_app_connections_refused_total\{reason="per_uid"\}/ { exit !($2 >= 384) }' "$WORK/hu2.txt" ||
 		die "per-uid refusals not counted"
 	grep -q '^connbroker_app_messages_bad_total [1-9]' "$WORK/hu2.txt" || die "bad message not counted"
-	kill "$idle" 2>/dev/null
+	kill "$idle" 2>/dev/null; wait "$idle" 2>/dev/null
 	# 4. the socket's mode from the config, applied by a reload
 	hu_conf "socket_mode = 0600" "[app shared]\nuid = -1\n"
 	kill -HUP "$CTL"; sleep 0.5
 	expect_eq "$(stat -c %a "$sock")" 600 "socket mode after the reload"
-	out=$(as_nobody timeout 10 python3 "$HERE/hostile.py" idle "$sock" 5 | head -n 1); echo "mode 0600: $out"
+	out=$("${nobody[@]}" timeout 10 python3 "$HERE/hostile.py" idle "$sock" 5 | head -n 1); echo "mode 0600: $out"
 	expect_eq "$(jq -r .refused <<<"$out")" 5 "connect() refused by the mode"
 	kill "$web" 2>/dev/null
 	kill -TERM "$CTL"; wait "$CTL"
