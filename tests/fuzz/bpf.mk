@@ -1,0 +1,5 @@
+# fuzz_bpf: the XDP and TC programs run on scripted packet sequences through
+# bpf_prog_test_run_opts() (needs root; without it every input is a no-op).
+# Seeds: CB_FUZZ_BPF_WRITE_SEEDS=tests/fuzz/corpus/bpf build/fuzz/fuzz_bpf
+FUZZ_SRCS_bpf := tests/unit/pkt.c
+FUZZ_LIBS_bpf := -lbpf -lelf -lz
