@@ -22,7 +22,7 @@ for name in "$@"; do
 	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-	last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
+	last=$(grep -aE '^#[0-9]+' "$log" | tail -n 1 || true)
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 	corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")

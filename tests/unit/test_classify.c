@@ -93,6 +93,49 @@ Test(http, oversized_head_is_bounded)
 	free(b);
 }
 
+/*
+ * Found by fuzz_http: a complete head over the 64 KiB bound was DONE in one
+ * piece but MALFORMED when its first 64 KiB came first (and a long line that
+ * is no request NOT_MINE or MALFORMED alike): the answer now depends on the
+ * first 65,536 bytes only, so the answer to any prefix is final.
+ */
+Test(http, answer_past_the_head_bound_does_not_depend_on_arrival)
+{
+	struct cb_request_info ri;
+	size_t cap = 70000, n, m, k;
+	uint8_t *b = malloc(cap);
+	const char *start = "GET /api/x HTTP/1.1\r\nHost: a\r\nX-Pad: ";
+	enum cb_cls whole;
+
+	cr_assert_not_null(b);
+	n = strlen(start);
+	memcpy(b, start, n);
+	memset(b + n, 'a', 65600);
+	m = n + 65600;
+	memcpy(b + m, "\r\n\r\n", 4);
+	m += 4;
+	whole = cb_classify_http(b, m, &ri);
+	cr_expect_eq(whole, CB_CLS_MALFORMED, "a complete head of %zu bytes", m);
+	for (k = 65537; k < m; k += 17)
+		cr_expect_eq(cb_classify_http(b, k, &ri), whole, "prefix %zu", k);
+	cr_expect_eq(cb_classify_http(b, 65536, &ri), CB_CLS_NEED_MORE);
+
+	/* a head of exactly 65,536 bytes is still one */
+	m = 65536;
+	memset(b + n, 'a', m - n - 4);
+	memcpy(b + m - 4, "\r\n\r\n", 4);
+	cr_expect_eq(cb_classify_http(b, m, &ri), CB_CLS_DONE);
+	cr_expect_eq(ri.head_len, m);
+	cr_expect_str_eq(ri.path, "/api/x");
+
+	/* a 69 KB token line: MALFORMED however it arrives */
+	memset(b, 'A', 69000);
+	memcpy(b + 69000, "\r\n\r\n", 4);
+	cr_expect_eq(cb_classify_http(b, 69004, &ri), CB_CLS_MALFORMED);
+	cr_expect_eq(cb_classify_http(b, 65537, &ri), CB_CLS_MALFORMED);
+	free(b);
+}
+
 static size_t load_hello(uint8_t *buf, size_t cap)
 {
 	FILE *f = fopen("tests/unit/data/clienthello-openssl3.bin", "rb");
@@ -145,6 +188,28 @@ Test(tls, hello_fragmented_across_records)
 	cr_expect_str_eq(ri.sni, "shop.example");
 	cr_expect_eq(ri.n_alpn, 2);
 	cr_expect_eq(cb_classify_tls(f, m - 1, &ri), CB_CLS_NEED_MORE);
+}
+
+/*
+ * Found by fuzz_tls: a server_name or ALPN name with a NUL byte in it was
+ * reported cut at the NUL, a name the client never sent ("shop\0example" as
+ * "shop", which an sni = shop rule matched).  Such names are skipped, as
+ * names too long for the fields are.
+ */
+Test(tls, names_with_a_nul_byte_are_not_reported_cut)
+{
+	uint8_t b[4096];
+	struct cb_request_info ri;
+	size_t n = load_hello(b, sizeof(b));
+	uint8_t *sni = memmem(b, n, "Shop.Example", 12), *h2 = memmem(b, n, "\x02h2", 3);
+
+	cr_assert(sni && h2);
+	sni[4] = 0;                             /* "Shop\0Example" */
+	h2[2] = 0;                              /* "h\0" */
+	cr_assert_eq(cb_classify_tls(b, n, &ri), CB_CLS_DONE);
+	cr_expect_str_eq(ri.sni, "", "got '%s'", ri.sni);
+	cr_assert_eq(ri.n_alpn, 1);
+	cr_expect_str_eq(ri.alpn[0], "http/1.1");
 }
 
 Test(tls, malformed_lengths)

@@ -322,3 +322,32 @@ Test(image, too_small_a_buffer_is_enospc_and_untouched)
 	for (i = 0; i < sizeof(buf); i++)
 		cr_assert_eq(buf[i], 0xa5, "byte %zu written", i);
 }
+
+/*
+ * Found by fuzz_image: without timestamps the tsval bytes carry nothing
+ * (valid has no TS group), yet decode returned them, and since encode writes
+ * zero there, decode(encode(decode(image))) differed from decode(image).
+ * They now decode as zero, so a decoded state re-encodes to itself.
+ */
+Test(image, tsval_without_timestamps_is_not_read)
+{
+	struct cb_sock_state st, out, again;
+	uint8_t buf[256], buf2[256];
+	size_t n;
+
+	sample(&st, AF_INET);
+	st.opts = CB_OPT_SACK | CB_OPT_WSCALE;  /* no timestamps */
+	n = encode(&st, buf, sizeof(buf));
+	put32(buf + 64, 0x04000000);            /* a sender's leftover */
+	cr_assert_eq(cb_image_decode(buf, n, &out), 0);
+	cr_expect_eq(out.tsval, 0);
+	cr_assert_eq(cb_image_encode(&out, buf2, sizeof(buf2)), (ssize_t)n);
+	cr_assert_eq(cb_image_decode(buf2, n, &again), 0);
+	expect_same(&out, &again);
+	/* with timestamps the value is the image's */
+	sample(&st, AF_INET);
+	n = encode(&st, buf, sizeof(buf));
+	put32(buf + 64, 0x04000000);
+	cr_assert_eq(cb_image_decode(buf, n, &out), 0);
+	cr_expect_eq(out.tsval, 0x04000000);
+}

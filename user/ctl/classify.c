@@ -109,9 +109,17 @@ static enum cb_cls http_request_line(const uint8_t *p, const uint8_t *eol,
 	return CB_CLS_DONE;
 }
 
+/*
+ * Only the first HTTP_MAX_HEAD bytes are read: a head must be complete within
+ * them, or it is MALFORMED once more bytes than that are there.  So the answer
+ * depends on those bytes alone, not on how many arrived at once: the answer to
+ * a prefix is final (a 70 KB head was DONE when it came in one piece and
+ * MALFORMED when its first 64 KiB came first).
+ */
 enum cb_cls cb_classify_http(const uint8_t *buf, size_t len, struct cb_request_info *ri)
 {
-	const uint8_t *p = buf, *end = buf + len, *eol, *next;
+	int over = len > HTTP_MAX_HEAD;
+	const uint8_t *p = buf, *end = buf + (over ? HTTP_MAX_HEAD : len), *eol, *next;
 	int host_from_target = 0, hosts = 0;
 	enum cb_cls r;
 	size_t i;
@@ -125,7 +133,7 @@ enum cb_cls cb_classify_http(const uint8_t *buf, size_t len, struct cb_request_i
 		return CB_CLS_NOT_MINE;
 	eol = line_end(p, end, &next);
 	if (!eol)
-		return len > HTTP_MAX_HEAD ? CB_CLS_MALFORMED : CB_CLS_NEED_MORE;
+		return over ? CB_CLS_MALFORMED : CB_CLS_NEED_MORE;
 	r = http_request_line(p, eol, ri, &host_from_target);
 	if (r != CB_CLS_DONE)
 		return r;
@@ -135,8 +143,7 @@ enum cb_cls cb_classify_http(const uint8_t *buf, size_t len, struct cb_request_i
 
 		eol = line_end(p, end, &next);
 		if (!eol)
-			return (size_t)(end - buf) > HTTP_MAX_HEAD ? CB_CLS_MALFORMED
-								  : CB_CLS_NEED_MORE;
+			return over ? CB_CLS_MALFORMED : CB_CLS_NEED_MORE;
 		if (eol == p)
 			break;                          /* the empty line: head complete */
 		colon = memchr(p, ':', (size_t)(eol - p));
@@ -215,7 +222,11 @@ static void tls_ext_sni(struct rd e, struct cb_request_info *ri)
 		uint32_t type = rd_u(&list, 1);
 		struct rd name = rd_sub(&list, rd_u(&list, 2));
 
-		if (!name.bad && type == 0 && name.n && name.n < sizeof(ri->sni)) {
+		/* a name that would not be itself as a C string (a NUL in it:
+		 * "api.example\0.other" read as "api.example") is skipped, as a
+		 * name too long for ri->sni is */
+		if (!name.bad && type == 0 && name.n && name.n < sizeof(ri->sni) &&
+		    !memchr(name.p, 0, name.n)) {
 			copy_lower(ri->sni, sizeof(ri->sni), name.p, name.n);
 			return;
 		}
@@ -231,7 +242,7 @@ static void tls_ext_alpn(struct rd e, struct cb_request_info *ri)
 
 		if (proto.bad || !proto.n)
 			return;
-		if (proto.n < sizeof(ri->alpn[0])) {
+		if (proto.n < sizeof(ri->alpn[0]) && !memchr(proto.p, 0, proto.n)) {
 			memcpy(ri->alpn[ri->n_alpn], proto.p, proto.n);
 			ri->alpn[ri->n_alpn][proto.n] = 0;
 			ri->n_alpn++;

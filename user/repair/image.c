@@ -204,7 +204,10 @@ static void get_header(const uint8_t *h, struct cb_sock_state *st)
 	st->mss = get16(h + OFF_MSS);
 	st->snd_una = get32(h + OFF_SND_UNA);
 	st->rcv_seq = get32(h + OFF_RCV_SEQ);
-	st->tsval = get32(h + OFF_TSVAL);
+	/* a group valid does not name carries nothing: the clock is read only
+	 * with timestamps, as put_header() writes it only then (a sender's
+	 * leftover bytes there did not survive a re-encode) */
+	st->tsval = get32(h + OFF_VALID) & CB_IMG_V_TS ? get32(h + OFF_TSVAL) : 0;
 	st->win.snd_wl1 = get32(h + OFF_SND_WL1);
 	st->win.snd_wnd = get32(h + OFF_SND_WND);
 	st->win.max_window = get32(h + OFF_MAX_WINDOW);
