@@ -317,3 +317,18 @@ Test(config, bounded_input)
 	expect_load_error(path, ":4: a NUL byte");
 	unlink(path);
 }
+
+/* A UTF-8 byte order mark before the first section is skipped, as inih does
+ * (it hid that section from the parser: its keys were "outside"). */
+Test(config, utf8_bom_before_the_first_section)
+{
+	struct cb_config_file c;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_parse("\xEF\xBB\xBF[app web]\n[service a]\nlisten = 198.18.0.1:80\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.n_apps, 1);
+	cr_assert_eq(cb_config_parse("\xEF\xBB\xBF[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c,
+				     err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.n_services, 1);
+}

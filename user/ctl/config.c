@@ -70,6 +70,8 @@ static void see_line(struct pstate *ps, const char *str, int num)
 		fail(ps, "line longer than %d characters", num - 2);
 		return;
 	}
+	if (ps->line == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;                 /* a UTF-8 BOM, which inih skips too */
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p != '[' || ps->failed)
