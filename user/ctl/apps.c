@@ -84,15 +84,20 @@ static int find_app(const struct cb_config_file *cfg, const char *name)
 	return -1;
 }
 
-/* SO_PEERCRED against the app's uid/gid (-1: any). */
+/* The app's uid/gid (-1: any) admit these credentials. */
+static int app_admits(const struct cb_app_cfg *app, uid_t uid, gid_t gid)
+{
+	return (app->uid < 0 || uid == (uid_t)app->uid) && (app->gid < 0 || gid == (gid_t)app->gid);
+}
+
+/* SO_PEERCRED against the app's uid/gid. */
 static int peer_allowed(int fd, const struct cb_app_cfg *app, struct ucred *cred)
 {
 	socklen_t cl = sizeof(*cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &cl))
 		return 0;
-	return (app->uid < 0 || cred->uid == (uid_t)app->uid) &&
-	       (app->gid < 0 || cred->gid == (gid_t)app->gid);
+	return app_admits(app, cred->uid, cred->gid);
 }
 
 static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *name)
@@ -295,8 +300,7 @@ int cb_apps_may_connect(const struct cb_config_file *cfg, uid_t uid, gid_t gid)
 	if (uid == 0 || uid == geteuid())
 		return 1;
 	for (i = 0; i < cfg->n_apps; i++)
-		if ((cfg->apps[i].uid < 0 || uid == (uid_t)cfg->apps[i].uid) &&
-		    (cfg->apps[i].gid < 0 || gid == (gid_t)cfg->apps[i].gid))
+		if (app_admits(&cfg->apps[i], uid, gid))
 			return 1;
 	return 0;
 }
