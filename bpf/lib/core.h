@@ -85,7 +85,8 @@ static __always_inline void cb_flow_key_of(const struct cb_pkt *pk, struct cb_fl
 static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook hook,
 						 const struct cb_pkt *pk,
 						 const struct cb_config *cfg,
-						 const struct cb_secrets *sec)
+						 const struct cb_secrets *sec,
+						 const struct cb_flow_key *key)
 {
 	struct cb_cookie_opts co = {
 		.mss = pk->opt.mss, .wscale = pk->opt.wscale, .sack = pk->opt.sack_ok,
@@ -110,6 +111,8 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 
 	if (pk->payload_len)
 		cb_count(CB_STAT_SYN_WITH_DATA);     /* no TFO: payload not acked */
+	/* a hint for cb_handshake_cookie_ok(); losing it loses nothing else */
+	bpf_map_update_elem(&cb_syn_isn, key, &pk->seq, BPF_ANY);
 	if (cb_reply_emit(ctx, hook, pk, &r)) {
 		cb_count(CB_STAT_SYN_TX_FAIL);
 		return CB_V_DROP;
@@ -169,15 +172,33 @@ static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, 
 		cb_count(CB_STAT_EVENT_LOST);
 }
 
-/* Is this ACK the answer to one of our SYN-ACKs?  ci gets what the cookie carries. */
+/*
+ * Is this ACK the answer to one of our SYN-ACKs?  ci gets what the cookie
+ * carries, *isn the client's ISN it was made for.  The first segment after
+ * the handshake is normally at ISN + 1 (the ACK, or the first data when the
+ * ACK was lost); when that one was lost too, the segment that does arrive is
+ * further on, and the ISN its SYN carried (cb_syn_isn, a hint) is tried.
+ */
 static __always_inline int cb_handshake_cookie_ok(const struct cb_pkt *pk,
 						  const struct cb_secrets *sec,
-						  struct cb_cookie_info *ci)
+						  const struct cb_flow_key *key,
+						  struct cb_cookie_info *ci, __u32 *isn)
 {
 	__u32 cookie = pk->ack_seq - 1;
+	const __u32 *key_s = sec->key[cb_cookie_slot(cookie)];
+	__u32 tnow = cb_cookie_time();
+	const __u32 *hint;
 
-	return cb_cookie_check(sec->key[cb_cookie_slot(cookie)], cookie, pk->saddr, pk->daddr,
-			       pk->sport, pk->dport, pk->seq - 1, cb_cookie_time(), ci) == 0;
+	*isn = pk->seq - 1;
+	if (cb_cookie_check(key_s, cookie, pk->saddr, pk->daddr, pk->sport, pk->dport,
+			    *isn, tnow, ci) == 0)
+		return 1;
+	hint = bpf_map_lookup_elem(&cb_syn_isn, key);
+	if (!hint || *hint == pk->seq - 1)
+		return 0;
+	*isn = *hint;
+	return cb_cookie_check(key_s, cookie, pk->saddr, pk->daddr, pk->sport, pk->dport,
+			       *isn, tnow, ci) == 0;
 }
 
 /*
@@ -192,7 +213,7 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 						      const struct cb_service *svc,
 						      const struct cb_flow_key *key,
 						      const struct cb_cookie_info *ci,
-						      enum cb_verdict *v)
+						      __u32 isn, enum cb_verdict *v)
 {
 	__u32 cookie = pk->ack_seq - 1;
 	struct cb_flow f = {}, *fp;
@@ -200,9 +221,9 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 
 	f.created_ns = now;
 	f.last_ns = now;
-	f.client_isn = pk->seq - 1;
+	f.client_isn = isn;
 	f.server_isn = cookie;
-	f.rcv_nxt = pk->seq;
+	f.rcv_nxt = isn + 1;
 	f.snd_nxt = pk->ack_seq;
 	f.mss = ci->mss < cfg->mss ? ci->mss : cfg->mss;
 	if (ci->sack)
@@ -233,11 +254,21 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 		return fp;
 	}
 	cb_count(CB_STAT_ACK_COOKIE_OK);
-	cb_notify(key, CB_EV_OPEN, 0, pk->seq, f.snd_nxt);
+	/* The hint is spent: a segment of this connection after its flow is
+	 * gone (evicted, reset) must meet an RST, not a flow made anew at an
+	 * ISN whose bytes the client has seen acknowledged. */
+	bpf_map_delete_elem(&cb_syn_isn, key);
+	cb_notify(key, CB_EV_OPEN, 0, f.rcv_nxt, f.snd_nxt);
 	fp = bpf_map_lookup_elem(&cb_flows, key);
 	if (!fp) {
 		cb_count(CB_STAT_FLOW_INSERT_FAIL);     /* evicted at once */
 		return NULL;
+	}
+	/* Bytes before this segment were lost: cb_on_unbound() keeps nothing
+	 * and dup-acks rcv_nxt, and the client retransmits from there. */
+	if (isn != pk->seq - 1) {
+		cb_count(CB_STAT_ACK_COOKIE_LATE);
+		return fp;
 	}
 	if (pk->payload_len || (pk->flags & CB_TCP_FIN))
 		return fp;
@@ -336,14 +367,15 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 {
 	int ack_only = (pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK;
 	struct cb_cookie_info ci = {};
-	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, sec, &ci);
+	__u32 isn = 0;
+	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, sec, key, &ci, &isn);
 	int ks = cb_kernel_sock_state(ctx, pk);
 
 	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
 	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
 	 * new connection on that tuple replaces it when materialized). */
 	if (cookie_ok && !cb_ksock_live(ks))
-		return cb_flow_create(pk, cfg, sec, svc, key, &ci, v);
+		return cb_flow_create(pk, cfg, sec, svc, key, &ci, isn, v);
 	/*
 	 * A live socket's segments are the kernel's.  A TIME_WAIT socket is an
 	 * older connection on this tuple whose client has closed: a segment
@@ -639,9 +671,10 @@ static __always_inline int cb_remote_reused(const struct cb_pkt *pk,
 					    const struct cb_flow_key *key)
 {
 	struct cb_cookie_info ci = {};
+	__u32 isn;
 
 	if ((pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) != CB_TCP_ACK ||
-	    !cb_handshake_cookie_ok(pk, sec, &ci))
+	    !cb_handshake_cookie_ok(pk, sec, key, &ci, &isn))
 		return 0;
 	bpf_map_delete_elem(&cb_remote, key);
 	cb_count(CB_STAT_REDIRECT_REUSED);
@@ -853,7 +886,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			return CB_V_PASS;
 		}
 		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
-			return cb_on_syn(ctx, hook, &pk, cfg, sec);
+			return cb_on_syn(ctx, hook, &pk, cfg, sec, &fkey);
 		/*
 		 * A flow steered to a peer whose cb_flows entry was evicted is
 		 * still steered.  Looked up only here, for segments to a

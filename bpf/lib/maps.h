@@ -70,6 +70,25 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } cb_remote SEC(".maps");
 
+/*
+ * The ISN of the last SYN seen on a tuple: a hint, never proof.  A cookie is
+ * checked against the ISN the first segment after the handshake implies
+ * (seq - 1); when the handshake's ACK and the first data were both lost, the
+ * next segment arrives further on and that guess fails.  The cookie is then
+ * checked once more against the ISN its SYN carried, kept here.  The MAC
+ * still decides.  A flow's creation removes its hint, so a segment that
+ * outlives its flow still meets an RST.  Under a SYN flood entries are
+ * evicted and the check falls back to seq - 1 alone, as Linux's syncookies do.  Per-CPU LRU lists: SYNs
+ * on different CPUs do not contend.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CB_MAX_SYN_HINTS);
+	__type(key, struct cb_flow_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+} cb_syn_isn SEC(".maps");
+
 /* One token bucket per CPU for RSTs to segments of no flow (core.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

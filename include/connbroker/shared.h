@@ -25,6 +25,9 @@
 #ifndef CB_MAX_SERVICES
 #define CB_MAX_SERVICES 256
 #endif
+#ifndef CB_MAX_SYN_HINTS
+#define CB_MAX_SYN_HINTS 65536      /* cb_syn_isn: client ISNs of recent SYNs */
+#endif
 #define CB_MAX_PEERS 64             /* cb_peers: peer ids 0..63 */
 #ifndef CB_MAX_REMOTE
 #define CB_MAX_REMOTE 65536         /* cb_remote: flows steered to peers at once */
@@ -298,6 +301,7 @@ struct cb_event {
 	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \
 	X(SYN_TX_FAIL,       "dropped: could not build the SYN-ACK") \
 	X(ACK_COOKIE_OK,     "ACK with a valid cookie: flow created") \
+	X(ACK_COOKIE_LATE,   "cookie ACK not at the client ISN + 1 (its handshake ACK and first data lost): checked with its SYN's ISN (cb_syn_isn), flow created, then dup-acked") \
 	X(ACK_COOKIE_BAD,    "ACK with a bad or expired cookie, no kernel socket (then rst_no_flow or rst_rate_limited)") \
 	X(FLOW_INSERT_FAIL,  "dropped: flow table insert failed") \
 	X(DATA_QUEUED,       "data segment sent to the ring and acked") \

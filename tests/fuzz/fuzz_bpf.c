@@ -231,6 +231,7 @@ struct inst {
 	struct cb_tc *tcs;
 	int prog, egress;
 	int cfg_fd, sec_fd, svc_fd, flows_fd, stats_fd, peers_fd, remote_fd, bucket_fd, ring_fd;
+	int syn_isn_fd;                 /* cb_syn_isn: the ISN hints */
 	uint32_t ring_bytes, max_flows;
 	struct ring_buffer *rb;
 	/* our own read-only view of the ring: read after every packet, consumed on drain */
@@ -401,6 +402,21 @@ static int cookie_valid(const struct cb_flow_key *k, uint32_t cookie, uint32_t c
 			       ci ? ci : &tmp) == 0;
 }
 
+/*
+ * The client ISN a cookie ACK makes its flow with (core.h's
+ * cb_handshake_cookie_ok): seq - 1, or else the hint its SYN left, if the
+ * cookie is valid for either; -1 when neither.
+ */
+static int64_t cookie_isn(const struct cb_flow_key *k, uint32_t cookie, uint32_t seq,
+			  int have_hint, uint32_t hint, struct cb_cookie_info *ci)
+{
+	if (cookie_valid(k, cookie, seq - 1, ci))
+		return seq - 1;
+	if (have_hint && hint != seq - 1 && cookie_valid(k, cookie, hint, ci))
+		return hint;
+	return -1;
+}
+
 static void hexdump(const char *what, const uint8_t *p, size_t n)
 {
 	size_t i;
@@ -500,6 +516,7 @@ static void inst_open(struct inst *I, const char *name, int tc, uint32_t ring_by
 	I->stats_fd = bpf_object__find_map_fd_by_name(obj, "cb_stats");
 	I->peers_fd = bpf_object__find_map_fd_by_name(obj, "cb_peers");
 	I->remote_fd = bpf_object__find_map_fd_by_name(obj, "cb_remote");
+	I->syn_isn_fd = bpf_object__find_map_fd_by_name(obj, "cb_syn_isn");
 	I->bucket_fd = bpf_object__find_map_fd_by_name(obj, "cb_rst_bucket");
 	I->ring_fd = bpf_object__find_map_fd_by_name(obj, "cb_events");
 	I->ring_bytes = bpf_map__max_entries(bpf_object__find_map_by_name(obj, "cb_events"));
@@ -1360,7 +1377,9 @@ static void run_ingress(const uint8_t *in, size_t len)
 	uint64_t now[CB_STAT_MAX], d[CB_STAT_MAX], data_bytes = 0;
 	struct cb_flow pre_f, post_f;
 	struct cb_remote pre_r, post_r;
-	int has_pre = 0, has_post = 0, has_pre_r = 0, has_post_r = 0;
+	int has_pre = 0, has_post = 0, has_pre_r = 0, has_post_r = 0, has_hint = 0;
+	uint32_t hint = 0;
+	int64_t want_isn = -1;          /* the ISN a cookie ACK creates its flow with */
 	int retval, vc, c, nrec, nprim = 0, primary = -1, opens = 0, closes = 0, datas = 0;
 	int created = 0, i;
 	struct trk *t = NULL;
@@ -1383,6 +1402,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 	if (v.cls == PV_OK) {
 		has_pre = !bpf_map_lookup_elem(S.I->flows_fd, &v.key, &pre_f);
 		has_pre_r = !bpf_map_lookup_elem(S.I->remote_fd, &v.key, &pre_r);
+		has_hint = !bpf_map_lookup_elem(S.I->syn_isn_fd, &v.key, &hint);
 		t = trk_find(&v.key);
 	}
 
@@ -1477,10 +1497,11 @@ static void run_ingress(const uint8_t *in, size_t len)
 	if (v.cls == PV_OK && d[CB_STAT_ACK_COOKIE_OK]) {
 		if (!t)
 			t = trk_add(&v.key);
+		want_isn = cookie_isn(&v.key, v.ack - 1, v.seq, has_hint, hint, NULL);
 		if (t) {
 			t->inc = 1;
 			t->inc_snd_nxt = v.ack;
-			t->inc_start = t->inc_end = v.seq;
+			t->inc_start = t->inc_end = (uint32_t)want_isn + 1;
 		}
 	}
 	nrec = ring_peek(recs, MAX_RECS);
@@ -1498,7 +1519,9 @@ static void run_ingress(const uint8_t *in, size_t len)
 		switch (ev->type) {
 		case CB_EV_OPEN:
 			opens++;
-			if (ev->len || ev->seq != v.seq || ev->snd_nxt != v.ack)
+			want_isn = cookie_isn(&v.key, v.ack - 1, v.seq, has_hint, hint, NULL);
+			if (ev->len || want_isn < 0 || ev->seq != (uint32_t)want_isn + 1 ||
+			    ev->snd_nxt != v.ack)
 				fail("OPEN record len %u seq %#x snd_nxt %#x for seq %#x ack %#x",
 				     ev->len, ev->seq, ev->snd_nxt, v.seq, v.ack);
 			if (!d[CB_STAT_ACK_COOKIE_OK] || i != 0)
@@ -1559,11 +1582,16 @@ static void run_ingress(const uint8_t *in, size_t len)
 				fail("flow created by a segment with flags %#x", v.flags);
 			if (!is_service(&v))
 				fail("flow created for a tuple that is not a service");
-			if (!cookie_valid(&v.key, v.ack - 1, v.seq - 1, &ci))
+			want_isn = cookie_isn(&v.key, v.ack - 1, v.seq, has_hint, hint, &ci);
+			if (want_isn < 0)
 				fail("flow created by an ACK whose cookie %#x is not valid", v.ack - 1);
 			if (!d[CB_STAT_ACK_COOKIE_OK])
 				fail("flow created without ACK_COOKIE_OK");
-			if (post_f.client_isn != v.seq - 1 || post_f.server_isn != v.ack - 1 ||
+			if (!!d[CB_STAT_ACK_COOKIE_LATE] != (want_isn != v.seq - 1))
+				fail("ACK_COOKIE_LATE %llu for a flow made with ISN %#x, seq %#x",
+				     (unsigned long long)d[CB_STAT_ACK_COOKIE_LATE],
+				     (uint32_t)want_isn, v.seq);
+			if (post_f.client_isn != (uint32_t)want_isn || post_f.server_isn != v.ack - 1 ||
 			    post_f.state != CB_FLOW_UNBOUND || post_f.rcv_wnd != S.cfg.flow_byte_cap ||
 			    post_f.mss != (ci.mss < S.cfg.mss ? ci.mss : S.cfg.mss) ||
 			    !!(post_f.opts & CB_OPT_TS) != v.ts ||
@@ -1584,8 +1612,8 @@ static void run_ingress(const uint8_t *in, size_t len)
 			struct cb_flow nf = { 0 };
 			struct cb_cookie_info ci = { 0 };
 
-			cookie_valid(&v.key, v.ack - 1, v.seq - 1, &ci);
-			nf.rcv_nxt = v.seq;
+			want_isn = cookie_isn(&v.key, v.ack - 1, v.seq, has_hint, hint, &ci);
+			nf.rcv_nxt = (uint32_t)want_isn + 1;
 			nf.snd_nxt = v.ack;
 			nf.rcv_wnd = S.cfg.flow_byte_cap;
 			nf.opts = v.ts ? CB_OPT_TS : 0;
@@ -1627,7 +1655,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 		/* a valid cookie ACK of no flow makes one (the kernel owns no socket here) */
 		if (!has_pre && (!has_pre_r || pre_r.closing_ns) && is_service(&v) &&
 		    (v.flags & (F_SYN | F_ACK | F_RST)) == F_ACK &&
-		    cookie_valid(&v.key, v.ack - 1, v.seq - 1, NULL) &&
+		    cookie_isn(&v.key, v.ack - 1, v.seq, has_hint, hint, NULL) >= 0 &&
 		    !d[CB_STAT_ACK_COOKIE_OK] && !d[CB_STAT_PASS_KERNEL_SOCK])
 			fail("a valid cookie ACK of no flow made none (counted %s)", stat_names[primary]);
 		/* a SYN of no flow gets a cookie */

@@ -203,6 +203,13 @@ Test(xdp, valid_ack_creates_flow_with_state)
 		cr_expect_lt((uint32_t)(now_ms + f.ts_offset - v.tsval), 1000u);
 	}
 	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1);
+	{
+		struct cb_flow_key k = flow_key();
+		uint32_t hint;
+
+		cr_expect_neq(bpf_map_lookup_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &hint),
+			      0, "the SYN's ISN hint is spent when its flow is made");
+	}
 	cr_assert_eq(drain(), 1);
 	ev = (const struct cb_event *)F.rec[0];
 	cr_expect_eq(ev->type, CB_EV_OPEN);
@@ -223,7 +230,13 @@ Test(xdp, bad_cookie_creates_nothing)
 	/* answered as an unknown connection: RST at the acknowledged number */
 	n = seg(b, sizeof(b), CISN + 1, v.seq + 2, 0x10, 778, v.tsval, NULL, 0, 502);
 	cr_expect_eq(run(b, n), XDP_TX);
-	/* an ACK for a different client ISN fails too */
+	/* an ACK for a different client ISN fails too, once its SYN's ISN is
+	 * not known (the hint evicted) */
+	{
+		struct cb_flow_key k = flow_key();
+
+		cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k), 0);
+	}
 	n = seg(b, sizeof(b), CISN + 2, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
 	cr_expect_eq(run(b, n), XDP_TX);
 	t_view(F.out, F.out_len, &v);
@@ -232,6 +245,93 @@ Test(xdp, bad_cookie_creates_nothing)
 	cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 2);
 	cr_expect_eq(XSTAT(RST_NO_FLOW), 2);
 	cr_expect_eq(drain(), 0);
+	fx_close();
+}
+
+/*
+ * The handshake ACK and the first data segment were both lost: the first
+ * segment that arrives is further on, and seq - 1 is not the ISN the cookie
+ * was made for.  The ISN its SYN carried (cb_syn_isn) is tried: the flow is
+ * made at ISN + 1, nothing of the segment is kept, and the dup ACK at ISN + 1
+ * brings the lost bytes back.  Without that hint, or with a hint the cookie
+ * does not match, it is a segment of no flow, as before.
+ */
+Test(xdp, late_first_segment_finds_its_syn_isn)
+{
+	static const char first[] = "GET / HTTP/1.1\r\n", rest[] = "Host: x\r\n\r\n";
+	uint8_t b[256];
+	struct t_tcp_view v, a;
+	struct cb_flow f;
+	const struct cb_event *ev;
+	uint32_t late = CISN + 1 + sizeof(first) - 1;
+	size_t n;
+
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	n = seg(b, sizeof(b), late, v.seq + 1, 0x18, 780, v.tsval, rest, sizeof(rest) - 1, 502);
+	cr_assert_eq(run(b, n), XDP_TX, "dup ACK at the client ISN + 1");
+	cr_assert_eq(t_view(F.out, F.out_len, &a), 0);
+	cr_expect_eq(a.flags, 0x10);
+	cr_expect_eq(a.ack, CISN + 1);
+	cr_expect_eq(a.seq, v.seq + 1);
+	cr_assert_eq(get_flow(&f), 0);
+	cr_expect_eq(f.client_isn, CISN);
+	cr_expect_eq(f.rcv_nxt, CISN + 1);
+	cr_expect_eq(f.bytes_in, 0);
+	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1);
+	cr_expect_eq(XSTAT(ACK_COOKIE_LATE), 1);
+	cr_expect_eq(XSTAT(DATA_OUT_OF_ORDER), 1);
+	cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 0);
+	cr_assert_eq(drain(), 1, "OPEN only: no byte of the late segment");
+	ev = (const struct cb_event *)F.rec[0];
+	cr_expect_eq(ev->type, CB_EV_OPEN);
+	cr_expect_eq(ev->seq, CISN + 1);
+	/* the retransmitted first segment, then the second: the stream in order */
+	n = seg(b, sizeof(b), CISN + 1, v.seq + 1, 0x18, 781, v.tsval, first, sizeof(first) - 1,
+		502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	n = seg(b, sizeof(b), late, v.seq + 1, 0x18, 781, v.tsval, rest, sizeof(rest) - 1, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &a);
+	cr_expect_eq(a.ack, late + sizeof(rest) - 1);
+	cr_assert_eq(drain(), 2);
+	cr_expect_eq(((const struct cb_event *)F.rec[0])->seq, CISN + 1);
+	cr_expect_eq(((const struct cb_event *)F.rec[1])->seq, late);
+	fx_close();
+
+	/* a pure ACK at the client's position (its SYN-ACK came twice) */
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	n = seg(b, sizeof(b), CISN + 1 + 3000, v.seq + 1, 0x10, 780, v.tsval, NULL, 0, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &a);
+	cr_expect_eq(a.ack, CISN + 1);
+	cr_expect_eq(XSTAT(ACK_COOKIE_LATE), 1);
+	fx_close();
+
+	/* a later SYN on the tuple (another ISN) replaced the hint: no flow */
+	fx_open(0, 65536);
+	n = syn(b, 1, 1, 7, NULL);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &v);
+	{
+		struct cb_flow_key k = flow_key();
+		uint32_t other = CISN + 777;
+
+		cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &other,
+						 BPF_ANY), 0);
+	}
+	n = seg(b, sizeof(b), late, v.seq + 1, 0x18, 780, v.tsval, rest, sizeof(rest) - 1, 502);
+	cr_assert_eq(run(b, n), XDP_TX);
+	t_view(F.out, F.out_len, &a);
+	cr_expect_eq(a.flags, 0x04, "an RST, as to a segment of no flow");
+	cr_expect_neq(get_flow(&f), 0);
+	cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 1);
+	cr_expect_eq(XSTAT(ACK_COOKIE_LATE), 0);
 	fx_close();
 }
 
