@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A real TCP client for the integration tests.
 
-Connects to VIP:PORT (on which nothing listens), sends the request in the
-given number of segments, checks that the kernel reports the connection
-ESTABLISHED and every byte acknowledged (TCP_INFO), then prints one JSON line
-and closes with an RST (SO_LINGER 0) so no FIN reaches the broker.
+Connects to VIP:PORT (on which nothing listens; IPv6 when VIP has a colon),
+sends the request in the given number of segments, checks that the kernel
+reports the connection ESTABLISHED and every byte acknowledged (TCP_INFO),
+then prints one JSON line and closes with an RST (SO_LINGER 0) so no FIN
+reaches the broker.
 """
 import json
 import socket
@@ -30,7 +31,7 @@ def main():
     prefix = sys.argv[5].encode() if len(sys.argv) > 5 else b"POST /upload HTTP/1.1\r\n\r\n"
     body = bytes((i * 7 + 13) % 251 for i in range(max(0, size - len(prefix))))
     payload = (prefix + body)[:size]
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(5)
     t0 = time.monotonic()
