@@ -58,7 +58,7 @@ $(OUT)/libconnbroker.a: $(OUT)/lib/connbroker.o
 
 $(OUT)/libconnbroker.so: $(OUT)/lib/connbroker.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libconnbroker.so.1 $^ -o $@
+	$(Q)$(CC) -shared -Wl,-soname,libconnbroker.so.2 $^ -o $@
 
 $(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
 	$(call msg,CC,$@)

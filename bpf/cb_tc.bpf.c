@@ -13,16 +13,19 @@
 #define TC_ACT_SHOT 2
 #define TC_ACT_REDIRECT 7
 
-/* Headers the core reads directly must be in the linear area. */
-#define CB_TC_PULL (CB_ETH_HLEN + 60 + 60)
+/* Headers the core reads directly must be in the linear area: Ethernet, the
+ * IP header (IPv6 with its walked extension headers) and TCP with options. */
+#define CB_TC_PULL (CB_ETH_HLEN + CB_IP6_HLEN + CB_IP6_EXT_BYTES + 60)
 
 static __always_inline void cb_tc_pull(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data);
 	void *data_end = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end);
+	__u32 need = skb->len < CB_TC_PULL ? skb->len : CB_TC_PULL;
 
-	if (data + CB_TC_PULL > data_end)
-		bpf_skb_pull_data(skb, skb->len < CB_TC_PULL ? skb->len : CB_TC_PULL);
+	/* only when the headers are not linear already: a pull may copy */
+	if (data + need > data_end)
+		bpf_skb_pull_data(skb, need);
 }
 
 SEC("tc")
@@ -56,30 +59,70 @@ int cb_tc_ingress(struct __sk_buff *skb)
  * This runs on every outgoing packet: it copies only the header bytes it
  * needs (no pull, no unclone), one flow-table lookup per TCP packet.
  */
+/* The flow key of an outgoing TCP packet (the reverse direction); -1 if it
+ * is not IPv4 or IPv6 TCP (no extension header: the stack adds none to its
+ * segments of a flow connbroker holds), or an IPv4 fragment past the first. */
+static __always_inline int cb_egress_key(struct __sk_buff *skb, struct cb_flow_key *k,
+					 __u8 *flags)
+{
+	struct ethhdr eth;
+	struct tcphdr th;
+	__u32 l4;
+
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return -1;
+	if (eth.h_proto == bpf_htons(CB_ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, CB_ETH_HLEN, &ip, sizeof(ip)) ||
+		    ip.protocol != IPPROTO_TCP || (ip.frag_off & bpf_htons(CB_IP_OFFMASK)) ||
+		    ip.ihl < 5)
+			return -1;
+		l4 = CB_ETH_HLEN + ip.ihl * 4;
+		cb_addr_set_v4(&k->saddr, ip.daddr);
+		cb_addr_set_v4(&k->daddr, ip.saddr);
+	} else if (eth.h_proto == bpf_htons(CB_ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, CB_ETH_HLEN, &ip6, sizeof(ip6)) ||
+		    ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		l4 = CB_ETH_HLEN + CB_IP6_HLEN;
+		__builtin_memcpy(&k->saddr, &ip6.daddr, 16);
+		__builtin_memcpy(&k->daddr, &ip6.saddr, 16);
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+		return -1;
+	k->sport_be = th.dest;
+	k->dport_be = th.source;
+	*flags = ((__u8 *)&th)[13];
+	return 0;
+}
+
+/*
+ * What must not leave this host for a flow connbroker holds:
+ *  - RSTs of UNBOUND, FROZEN and SHIPPING flows: the stack never saw their
+ *    handshake, and if a stray segment reaches it anyway (say, a fragment
+ *    the program passed) it answers with an RST that would kill the flow;
+ *  - anything of a PENDING or MOVING flow: its socket (built or kept in
+ *    repair mode) is inert until the director commits, and must stay silent
+ *    even if it would send (a window probe, an ACK): nothing leaves an
+ *    uncommitted socket, as CRIU's OUTPUT rule does.
+ * This runs on every outgoing packet: it copies only the header bytes it
+ * needs (no pull, no unclone), one flow-table lookup per TCP packet.
+ */
 SEC("tc")
 int cb_tc_egress(struct __sk_buff *skb)
 {
-	struct {
-		struct ethhdr eth;
-		struct iphdr ip;
-	} __attribute__((packed)) h;
-	struct tcphdr th;
 	struct cb_flow_key k;
 	struct cb_flow *f;
-	__u32 ihl, state;
+	__u32 state;
+	__u8 flags = 0;
 
-	if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) ||
-	    h.eth.h_proto != bpf_htons(CB_ETH_P_IP) || h.ip.protocol != IPPROTO_TCP ||
-	    (h.ip.frag_off & bpf_htons(CB_IP_OFFMASK)))
+	if (cb_egress_key(skb, &k, &flags))
 		goto pass;
-	ihl = h.ip.ihl * 4;
-	if (ihl < CB_IP_HLEN || bpf_skb_load_bytes(skb, CB_ETH_HLEN + ihl, &th, sizeof(th)))
-		goto pass;
-	/* Outgoing: the flow key is the reverse direction. */
-	k.saddr_be = h.ip.daddr;
-	k.daddr_be = h.ip.saddr;
-	k.sport_be = th.dest;
-	k.dport_be = th.source;
 	f = bpf_map_lookup_elem(&cb_flows, &k);
 	if (!f)
 		goto pass;
@@ -89,7 +132,7 @@ int cb_tc_egress(struct __sk_buff *skb)
 						  : CB_STAT_EGRESS_MOVING_DROP);
 		return TC_ACT_SHOT;
 	}
-	if ((((__u8 *)&th)[13] & CB_TCP_RST) &&
+	if ((flags & CB_TCP_RST) &&
 	    (state == CB_FLOW_UNBOUND || state == CB_FLOW_FROZEN || state == CB_FLOW_SHIPPING)) {
 		cb_count(CB_STAT_EGRESS_RST_BLOCKED);
 		return TC_ACT_SHOT;

@@ -197,17 +197,36 @@ static void on_conn(int ep, int i)
 	drop_conn(ep, i, 0);
 }
 
+/* Is a (a socket's peer) the client b names?  IPv4 or IPv6. */
+static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) &&
+		       x->sin6_port == y->sin6_port;
+	}
+	return 0;
+}
+
 /* The controller wants the connection to ask->client back. */
 static void on_ask(int ep, const struct cb_release_ask *ask)
 {
-	struct sockaddr_in p;
+	struct sockaddr_storage p;
 	socklen_t pl;
 	int i;
 
 	for (i = 0; i < MAX_CONNS; i++) {
 		pl = sizeof(p);
 		if (!conns[i] || getpeername(conns[i]->fd, (struct sockaddr *)&p, &pl) ||
-		    p.sin_addr.s_addr != ask->client.sin_addr.s_addr || p.sin_port != ask->client.sin_port)
+		    !same_peer(&p, &ask->client))
 			continue;
 		conns[i]->asked = 1;
 		snprintf(conns[i]->release_to, sizeof(conns[i]->release_to), "%s", ask->to);

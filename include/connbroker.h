@@ -34,6 +34,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,7 +45,7 @@ struct cb_app;
 #define CB_APP_BLOB_MAX 4096    /* bytes of state a release may carry */
 
 struct cb_conn_info {
-	struct sockaddr_in client;
+	struct sockaddr_storage client; /* AF_INET (sockaddr_in) or AF_INET6 (sockaddr_in6) */
 	char service[64];
 	char rule[64];          /* "default" when no rule matched */
 	char app[64];
@@ -68,7 +69,7 @@ int cb_app_accept(struct cb_app *a, struct cb_conn_info *info);
  * rules decide).
  */
 struct cb_release_ask {
-	struct sockaddr_in client;
+	struct sockaddr_storage client; /* AF_INET or AF_INET6, as in cb_conn_info */
 	char to[128];
 };
 #define CB_APP_ASKED (-2)

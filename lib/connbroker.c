@@ -58,12 +58,54 @@ static int number(const char *text, const char *key, unsigned long max, unsigned
 
 #define FLOW_TEXT_MAX 512
 
+/*
+ * "a.b.c.d:PORT" or "[v6]:PORT" (docs/app-protocol.md) into *ss, in place
+ * (s is modified); 0 or -1.
+ */
+static int parse_client(char *s, struct sockaddr_storage *ss)
+{
+	char *colon = strrchr(s, ':'), *end, *host = s;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon)
+		return -1;
+	*colon = 0;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port == 0 || port > 65535 || colon[1] == '-')
+		return -1;
+	if (s[0] == '[') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		size_t hl = strlen(s);
+
+		if (hl < 3 || s[hl - 1] != ']')
+			return -1;
+		s[hl - 1] = 0;
+		host = s + 1;
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -1;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	{
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -1;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+	}
+	return 0;
+}
+
 int cb_app_parse_flow(const char *msg, size_t len, struct cb_conn_info *ci)
 {
-	char text[FLOW_TEXT_MAX], client[64], mode[32], *colon, *end;
+	char text[FLOW_TEXT_MAX], client[64], mode[32];
 	const char *nl = memchr(msg, '\n', len);
 	size_t tlen = nl ? (size_t)(nl - msg) : len;
-	unsigned long port, nbytes, blob = 0;
+	unsigned long nbytes, blob = 0;
 
 	memset(ci, 0, sizeof(*ci));
 	if (tlen >= sizeof(text) || memchr(msg, 0, tlen))
@@ -88,15 +130,8 @@ int cb_app_parse_flow(const char *msg, size_t len, struct cb_conn_info *ci)
 	/* the blob follows the newline, exactly; nothing follows without one */
 	if (blob ? !nl || len - tlen - 1 != blob : len != tlen)
 		goto bad;
-	colon = strrchr(client, ':');
-	if (!colon)
+	if (parse_client(client, &ci->client))
 		goto bad;
-	*colon = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535 || inet_pton(AF_INET, client, &ci->client.sin_addr) != 1)
-		goto bad;
-	ci->client.sin_family = AF_INET;
-	ci->client.sin_port = htons((uint16_t)port);
 	ci->request_bytes = nbytes;
 	ci->blob_len = blob;
 	if (blob)
@@ -163,11 +198,10 @@ fail:
 	return NULL;
 }
 
-/* "ASK client=IP:PORT to=TARGET": give that connection back. */
+/* "ASK client=IP:PORT to=TARGET" (IPv6: [IP]:PORT): give that connection back. */
 static int parse_ask(const char *msg, size_t len, struct cb_release_ask *ask)
 {
-	char text[FLOW_TEXT_MAX], client[64], *colon, *end;
-	unsigned long port;
+	char text[FLOW_TEXT_MAX], client[64];
 
 	memset(ask, 0, sizeof(*ask));
 	if (len >= sizeof(text) || memchr(msg, 0, len))
@@ -178,15 +212,7 @@ static int parse_ask(const char *msg, size_t len, struct cb_release_ask *ask)
 		return -1;
 	if (value_of(text, "to") && word(text, "to", ask->to, sizeof(ask->to)))
 		return -1;
-	if (!(colon = strrchr(client, ':')))
-		return -1;
-	*colon = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || !port || port > 65535 || inet_pton(AF_INET, client, &ask->client.sin_addr) != 1)
-		return -1;
-	ask->client.sin_family = AF_INET;
-	ask->client.sin_port = htons((uint16_t)port);
-	return 0;
+	return parse_client(client, &ask->client);
 }
 
 int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask)

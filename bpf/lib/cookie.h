@@ -16,7 +16,8 @@
  *   tpar    parity of the coarse time counter the MAC was computed with
  *   slot    which of the two secrets (cb_secrets.key[slot]) was used
  *   MAC     top 23 bits of HalfSipHash-2-4(secret; saddr, daddr, ports,
- *           client ISN, time counter << 16 | the 9 low bits)
+ *           client ISN, time counter << 16 | the 9 low bits); the addresses
+ *           are 4 bytes each for IPv4, 16 for IPv6 (11 words hashed, not 5)
  *
  * Unlike Linux, which hides window scale and SACK in the TSval, everything the
  * flow needs is in the ISN: clients without timestamps keep SACK and window
@@ -36,6 +37,7 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#include <connbroker/shared.h>       /* union cb_addr */
 
 #define CB_COOKIE_PERIOD_SHIFT 6    /* 64 s per time-counter step */
 #define CB_COOKIE_DATA_BITS 9
@@ -151,24 +153,44 @@ static __always_inline __u32 cb_cookie_data(const struct cb_cookie_opts *o,
 	       (cb_cookie_mss_index(o->mss) << 5) | ((o->sack ? 1u : 0u) << 4) | ws;
 }
 
-/* The MAC over the 4-tuple (network order, as on the wire), client ISN, time. */
-static __always_inline __u32 cb_cookie_mac(const __u32 key[2], __u32 saddr, __u32 daddr,
-					   __u16 sport, __u16 dport, __u32 client_isn,
-					   __u32 tcount, __u32 data)
+/*
+ * The MAC over the 4-tuple (network order, as on the wire), client ISN, time.
+ * IPv4 hashes the two 4-byte addresses, as before IPv6 existed here; IPv6
+ * all 32 bytes (never folded: a sender picking its interface identifier
+ * could then match a folded victim's address).
+ */
+static __always_inline __u32 cb_cookie_mac(const __u32 key[2], const union cb_addr *saddr,
+					   const union cb_addr *daddr, __u16 sport, __u16 dport,
+					   __u32 client_isn, __u32 tcount, __u32 data)
 {
-	__u32 m[5];
+	__u32 m[11];
 
-	m[0] = saddr;
-	m[1] = daddr;
-	m[2] = ((__u32)sport << 16) | dport;
-	m[3] = client_isn;
-	m[4] = (tcount << 16) ^ data;
-	return cb_halfsiphash(key, m, 5) & CB_COOKIE_MAC_MASK;
+	if (cb_addr_is_v4(saddr)) {
+		m[0] = saddr->w[3];
+		m[1] = daddr->w[3];
+		m[2] = ((__u32)sport << 16) | dport;
+		m[3] = client_isn;
+		m[4] = (tcount << 16) ^ data;
+		return cb_halfsiphash(key, m, 5) & CB_COOKIE_MAC_MASK;
+	}
+	m[0] = saddr->w[0];
+	m[1] = saddr->w[1];
+	m[2] = saddr->w[2];
+	m[3] = saddr->w[3];
+	m[4] = daddr->w[0];
+	m[5] = daddr->w[1];
+	m[6] = daddr->w[2];
+	m[7] = daddr->w[3];
+	m[8] = ((__u32)sport << 16) | dport;
+	m[9] = client_isn;
+	m[10] = (tcount << 16) ^ data;
+	return cb_halfsiphash(key, m, 11) & CB_COOKIE_MAC_MASK;
 }
 
 /* Make the ISN for a SYN.  tcount = time counter now; slot = current secret. */
 static __always_inline __u32 cb_cookie_make(const __u32 key[2], __u32 slot,
-					    __u32 saddr, __u32 daddr, __u16 sport,
+					    const union cb_addr *saddr,
+					    const union cb_addr *daddr, __u16 sport,
 					    __u16 dport, __u32 client_isn, __u32 tcount,
 					    const struct cb_cookie_opts *o)
 {
@@ -193,8 +215,9 @@ static __always_inline __u32 cb_cookie_slot(__u32 cookie)
  * Check a cookie (the ACK's ack_seq - 1) against key[slot].  tnow = time
  * counter now.  Returns 0 and fills *info when valid, -1 otherwise.
  */
-static __always_inline int cb_cookie_check(const __u32 key[2], __u32 cookie, __u32 saddr,
-					   __u32 daddr, __u16 sport, __u16 dport,
+static __always_inline int cb_cookie_check(const __u32 key[2], __u32 cookie,
+					   const union cb_addr *saddr,
+					   const union cb_addr *daddr, __u16 sport, __u16 dport,
 					   __u32 client_isn, __u32 tnow,
 					   struct cb_cookie_info *info)
 {

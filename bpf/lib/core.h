@@ -53,10 +53,18 @@ static __always_inline __u32 cb_ts_now(__u32 ts_offset)
  */
 static __always_inline __u32 cb_ts_offset(const __u32 key[2], const struct cb_pkt *pk)
 {
-	__u32 m[4] = { pk->saddr, pk->daddr,
-		       ((__u32)pk->sport << 16) | pk->dport, 0x74737473 /* "tsts" */ };
+	__u32 ports = ((__u32)pk->sport << 16) | pk->dport;
+	__u32 m[10] = { pk->saddr.w[3], pk->daddr.w[3], ports, 0x74737473 /* "tsts" */ };
 
-	return cb_halfsiphash(key, m, 4);
+	if (!pk->v6)
+		return cb_halfsiphash(key, m, 4);
+	m[4] = pk->saddr.w[0];
+	m[5] = pk->saddr.w[1];
+	m[6] = pk->saddr.w[2];
+	m[7] = pk->daddr.w[0];
+	m[8] = pk->daddr.w[1];
+	m[9] = pk->daddr.w[2];
+	return cb_halfsiphash(key, m, 10);
 }
 
 /*
@@ -75,8 +83,8 @@ static __always_inline __u32 cb_ack_window(const struct cb_flow *f)
 
 static __always_inline void cb_flow_key_of(const struct cb_pkt *pk, struct cb_flow_key *k)
 {
-	k->saddr_be = pk->saddr;
-	k->daddr_be = pk->daddr;
+	k->saddr = pk->saddr;
+	k->daddr = pk->daddr;
 	k->sport_be = pk->sport;
 	k->dport_be = pk->dport;
 }
@@ -92,7 +100,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 		.mss = pk->opt.mss, .wscale = pk->opt.wscale, .sack = pk->opt.sack_ok,
 	};
 	__u32 slot = sec->current & 1;
-	__u32 isn = cb_cookie_make(sec->key[slot], slot, pk->saddr, pk->daddr, pk->sport,
+	__u32 isn = cb_cookie_make(sec->key[slot], slot, &pk->saddr, &pk->daddr, pk->sport,
 				   pk->dport, pk->seq, cb_cookie_time(), &co);
 	struct cb_seg r = {
 		.seq = isn,
@@ -133,12 +141,20 @@ static __always_inline int cb_kernel_sock_state(void *ctx, const struct cb_pkt *
 	struct bpf_sock *sk;
 	int state;
 
-	t.ipv4.saddr = pk->saddr;
-	t.ipv4.daddr = pk->daddr;
-	t.ipv4.sport = pk->sport;
-	t.ipv4.dport = pk->dport;
+	if (pk->v6) {
+		__builtin_memcpy(t.ipv6.saddr, &pk->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, &pk->daddr, 16);
+		t.ipv6.sport = pk->sport;
+		t.ipv6.dport = pk->dport;
+	} else {
+		t.ipv4.saddr = pk->saddr.w[3];
+		t.ipv4.daddr = pk->daddr.w[3];
+		t.ipv4.sport = pk->sport;
+		t.ipv4.dport = pk->dport;
+	}
 	/* the same helper for both hooks: it takes the xdp_md or the skb */
-	sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	sk = bpf_skc_lookup_tcp(ctx, &t, pk->v6 ? sizeof(t.ipv6) : sizeof(t.ipv4),
+				BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return CB_KSOCK_NONE;
 	state = sk->state;
@@ -190,14 +206,14 @@ static __always_inline int cb_handshake_cookie_ok(const struct cb_pkt *pk,
 	const __u32 *hint;
 
 	*isn = pk->seq - 1;
-	if (cb_cookie_check(key_s, cookie, pk->saddr, pk->daddr, pk->sport, pk->dport,
+	if (cb_cookie_check(key_s, cookie, &pk->saddr, &pk->daddr, pk->sport, pk->dport,
 			    *isn, tnow, ci) == 0)
 		return 1;
 	hint = bpf_map_lookup_elem(&cb_syn_isn, key);
 	if (!hint || *hint == pk->seq - 1)
 		return 0;
 	*isn = *hint;
-	return cb_cookie_check(key_s, cookie, pk->saddr, pk->daddr, pk->sport, pk->dport,
+	return cb_cookie_check(key_s, cookie, &pk->saddr, &pk->daddr, pk->sport, pk->dport,
 			       *isn, tnow, ci) == 0;
 }
 
@@ -426,7 +442,7 @@ static __always_inline int cb_tcp_csum_ok(void *ctx, const enum cb_hook hook,
 {
 	__u8 th[64];
 	__u32 thl = pk->payload_off - pk->l4_off;
-	__u64 sum = cb_csum_pseudo(pk->saddr, pk->daddr, pk->tcp_len);
+	__u64 sum = cb_csum_pseudo(&pk->saddr, &pk->daddr, pk->tcp_len);
 	__u32 i, tail;
 
 	if (thl < CB_TCP_HLEN || thl > 60)
@@ -768,8 +784,13 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	enum cb_verdict v;
 	__u32 zero = 0, state;
 
+	enum cb_parse_res res;
+
 	cb_count(CB_STAT_PKT_SEEN);
-	switch (cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk)) {
+	res = cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk);
+	if (pk.v6)
+		cb_count(CB_STAT_PKT_IPV6);
+	switch (res) {
 	case CB_PARSE_OK:
 		break;
 	case CB_PARSE_NOT_IP:
@@ -781,9 +802,12 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	case CB_PARSE_FRAGMENT:
 		cb_count(CB_STAT_PASS_FRAGMENT);
 		return CB_V_PASS;
+	case CB_PARSE_IPV6_EXT:
+		cb_count(CB_STAT_PASS_IPV6_EXT);
+		return CB_V_PASS;
 	case CB_PARSE_BAD_OPTIONS:
 		/* Malformed options to a service are dropped; elsewhere not ours. */
-		skey.vip_be = pk.daddr;
+		skey.vip = pk.daddr;
 		skey.port_be = pk.dport;
 		if (!bpf_map_lookup_elem(&cb_services, &skey)) {
 			cb_count(CB_STAT_PASS_NOT_SERVICE);
@@ -878,7 +902,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	}
 
 	if (!f) {
-		skey.vip_be = pk.daddr;
+		skey.vip = pk.daddr;
 		skey.port_be = pk.dport;
 		svc = bpf_map_lookup_elem(&cb_services, &skey);
 		if (!svc) {

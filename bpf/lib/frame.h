@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The one builder of the IPv4 + TCP segments connbroker sends: the SYN-ACK,
- * ACKs and RSTs.  Pure C with no BPF helper and no Ethernet: the programs
- * wrap it in a frame (reply.h), and userspace sends its output as it is
- * through a raw socket (IPPROTO_RAW).  Userspace includes it like csum.h:
+ * The one builder of the IPv4 or IPv6 + TCP segments connbroker sends: the
+ * SYN-ACK, ACKs and RSTs.  Pure C with no BPF helper and no Ethernet: the
+ * programs wrap it in a frame (reply.h), and userspace sends its output as it
+ * is through a raw socket (IPPROTO_RAW).  Userspace includes it like csum.h:
  *
  *     #include <linux/types.h>
  *     #include "lib/frame.h"             (with -Ibpf)
  *
- * The header is 20 bytes of IPv4 (no options, DF, TTL 64, ID 0) and TCP with
- * the options of its kind; both checksums are filled in.
+ * The header is 20 bytes of IPv4 (no options, DF, TTL 64, ID 0), or 40 of
+ * IPv6 (no extension header, hop limit 64, flow label 0), by the family of
+ * the addresses, and TCP with the options of its kind; checksums filled in.
  */
 #ifndef CB_FRAME_H
 #define CB_FRAME_H
@@ -21,13 +22,15 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 #include <bpf/bpf_endian.h>
+#include <connbroker/shared.h>       /* union cb_addr */
 #include "csum.h"
 #include "cookie.h"                  /* CB_WSCALE_NONE */
 
 #define CB_IP_HLEN 20                /* IPv4 header without options */
+#define CB_IP6_HLEN 40               /* IPv6 header */
 #define CB_TCP_HLEN 20               /* TCP header without options */
 #define CB_FRAME_OPT_MAX 20          /* the most options a kind carries (SYN-ACK) */
-#define CB_FRAME_MAX (CB_IP_HLEN + CB_TCP_HLEN + CB_FRAME_OPT_MAX)
+#define CB_FRAME_MAX (CB_IP6_HLEN + CB_TCP_HLEN + CB_FRAME_OPT_MAX)
 #define CB_FRAME_TTL 64
 
 #define CB_TCPOPT_EOL 0
@@ -51,10 +54,11 @@ enum cb_seg_kind {
 	CB_SEG_KIND_RST,        /* no options */
 };
 
-/* What to send.  Addresses and ports in network order, the rest host order. */
+/* What to send.  Addresses and ports in network order, the rest host order;
+ * both addresses of one family (IPv4 mapped, or IPv6). */
 struct cb_seg {
-	__be32 saddr;
-	__be32 daddr;
+	union cb_addr saddr;
+	union cb_addr daddr;
 	__be16 sport;
 	__be16 dport;
 	__u32 seq;
@@ -97,14 +101,34 @@ struct cb_tcp_hdr {
 	__be16 urg_ptr;
 } __attribute__((packed));
 
-/* The caller's buffer: the segment starts at `ip`, cb_frame_build() bytes long. */
+struct cb_ip6_hdr {
+	__be32 ver_tc_flow;     /* version 6, traffic class, flow label */
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	union cb_addr saddr;
+	union cb_addr daddr;
+} __attribute__((packed));
+
+/* The caller's buffer: the segment starts at its first byte, whichever
+ * family, cb_frame_build() bytes long. */
 struct cb_frame {
-	struct cb_ip4_hdr ip;
-	struct cb_tcp_hdr tcp;
-	__u8 opt[CB_FRAME_OPT_MAX];
+	union {
+		struct {
+			struct cb_ip4_hdr ip;
+			struct cb_tcp_hdr tcp;
+			__u8 opt[CB_FRAME_OPT_MAX];
+		} __attribute__((packed)) v4;
+		struct {
+			struct cb_ip6_hdr ip;
+			struct cb_tcp_hdr tcp;
+			__u8 opt[CB_FRAME_OPT_MAX];
+		} __attribute__((packed)) v6;
+	};
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct cb_ip4_hdr) == CB_IP_HLEN, "cb_ip4_hdr layout");
+_Static_assert(sizeof(struct cb_ip6_hdr) == CB_IP6_HLEN, "cb_ip6_hdr layout");
 _Static_assert(sizeof(struct cb_tcp_hdr) == CB_TCP_HLEN, "cb_tcp_hdr layout");
 _Static_assert(sizeof(struct cb_frame) == CB_FRAME_MAX, "cb_frame layout");
 
@@ -161,37 +185,54 @@ static __always_inline __u32 cb_frame_opts(__u8 *opt, const struct cb_seg *s)
 	return n;
 }
 
-/* Build the IPv4 + TCP segment s into f; return its length (40..60 bytes). */
-static __always_inline __u32 cb_frame_build(struct cb_frame *f, const struct cb_seg *s)
+/* The TCP header and options of s at t/opt, checksum over the pseudo-header. */
+static __always_inline __u32 cb_frame_tcp(struct cb_tcp_hdr *t, __u8 *opt, const struct cb_seg *s)
 {
-	__u32 optlen = cb_frame_opts(f->opt, s);
-	__u32 tcplen = CB_TCP_HLEN + optlen;
+	__u32 tcplen = CB_TCP_HLEN + cb_frame_opts(opt, s);
 	__u32 sum;
 
-	f->ip.ver_ihl = 0x45;           /* version 4, 5 words */
-	f->ip.tos = 0;
-	f->ip.tot_len = bpf_htons(CB_IP_HLEN + tcplen);
-	f->ip.id = 0;
-	f->ip.frag_off = bpf_htons(0x4000);     /* DF */
-	f->ip.ttl = CB_FRAME_TTL;
-	f->ip.protocol = 6;                     /* IPPROTO_TCP */
-	f->ip.check = 0;
-	f->ip.saddr = s->saddr;
-	f->ip.daddr = s->daddr;
-	f->ip.check = cb_csum_fold(cb_csum_add(0, &f->ip, CB_IP_HLEN, CB_IP_HLEN));
+	__builtin_memset(t, 0, sizeof(*t));
+	t->source = s->sport;
+	t->dest = s->dport;
+	t->seq = bpf_htonl(s->seq);
+	t->ack_seq = bpf_htonl(s->ack);
+	t->doff = (__u8)((tcplen / 4) << 4);
+	t->flags = s->flags;
+	t->window = bpf_htons(s->window);
+	sum = cb_csum_pseudo(&s->saddr, &s->daddr, tcplen);
+	sum = cb_csum_add(sum, t, tcplen, CB_TCP_HLEN + CB_FRAME_OPT_MAX);
+	t->check = cb_csum_fold(sum);
+	return tcplen;
+}
 
-	__builtin_memset(&f->tcp, 0, sizeof(f->tcp));
-	f->tcp.source = s->sport;
-	f->tcp.dest = s->dport;
-	f->tcp.seq = bpf_htonl(s->seq);
-	f->tcp.ack_seq = bpf_htonl(s->ack);
-	f->tcp.doff = (__u8)((tcplen / 4) << 4);
-	f->tcp.flags = s->flags;
-	f->tcp.window = bpf_htons(s->window);
-	sum = cb_csum_pseudo(s->saddr, s->daddr, tcplen);
-	sum = cb_csum_add(sum, &f->tcp, tcplen, CB_TCP_HLEN + CB_FRAME_OPT_MAX);
-	f->tcp.check = cb_csum_fold(sum);
+/* Build the IPv4 or IPv6 + TCP segment s into f; return its length
+ * (IPv4: 40..60 bytes, IPv6: 60..80). */
+static __always_inline __u32 cb_frame_build(struct cb_frame *f, const struct cb_seg *s)
+{
+	__u32 tcplen;
 
+	if (!cb_addr_is_v4(&s->saddr)) {
+		tcplen = cb_frame_tcp(&f->v6.tcp, f->v6.opt, s);
+		f->v6.ip.ver_tc_flow = bpf_htonl(0x60000000);
+		f->v6.ip.payload_len = bpf_htons(tcplen);
+		f->v6.ip.nexthdr = 6;                   /* IPPROTO_TCP */
+		f->v6.ip.hop_limit = CB_FRAME_TTL;
+		f->v6.ip.saddr = s->saddr;
+		f->v6.ip.daddr = s->daddr;
+		return CB_IP6_HLEN + tcplen;
+	}
+	tcplen = cb_frame_tcp(&f->v4.tcp, f->v4.opt, s);
+	f->v4.ip.ver_ihl = 0x45;        /* version 4, 5 words */
+	f->v4.ip.tos = 0;
+	f->v4.ip.tot_len = bpf_htons(CB_IP_HLEN + tcplen);
+	f->v4.ip.id = 0;
+	f->v4.ip.frag_off = bpf_htons(0x4000);  /* DF */
+	f->v4.ip.ttl = CB_FRAME_TTL;
+	f->v4.ip.protocol = 6;                  /* IPPROTO_TCP */
+	f->v4.ip.check = 0;
+	f->v4.ip.saddr = s->saddr.w[3];
+	f->v4.ip.daddr = s->daddr.w[3];
+	f->v4.ip.check = cb_csum_fold(cb_csum_add(0, &f->v4.ip, CB_IP_HLEN, CB_IP_HLEN));
 	return CB_IP_HLEN + tcplen;
 }
 

@@ -1,21 +1,37 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Ethernet/IPv4/TCP parsing into a plain struct on the stack.  Every read is
- * bounds-checked against data_end; TCP options are walked by a bounded loop.
- * The result holds copies, so the packet can be rewritten afterwards.
+ * Ethernet/IPv4 or IPv6/TCP parsing into a plain struct on the stack.  Every
+ * read is bounds-checked against data_end; IPv6 extension headers and TCP
+ * options are walked by bounded loops.  The result holds copies, so the
+ * packet can be rewritten afterwards.  Both families end in one TCP parser,
+ * and an IPv4 packet's addresses are stored IPv4-mapped: everything after
+ * cb_parse() is the same code for both.
  */
 #ifndef CB_PARSE_H
 #define CB_PARSE_H
 
 #include "cookie.h"
+#include "hook.h"                    /* CB_CLAMP */
 #include "frame.h"                   /* header lengths, option kinds, flags */
 
 #define CB_ETH_ALEN 6
 #define CB_ETH_P_IP 0x0800
+#define CB_ETH_P_IPV6 0x86DD
 #define CB_ETH_HLEN 14
 #define CB_TCP_OPT_MAX 40
 #define CB_IP_MF 0x2000
 #define CB_IP_OFFMASK 0x1fff
+
+/* IPv6 extension headers (RFC 8200 4.1) */
+#define CB_IP6_HOPOPTS 0
+#define CB_IP6_ROUTING 43
+#define CB_IP6_FRAGMENT 44
+#define CB_IP6_ESP 50
+#define CB_IP6_AH 51
+#define CB_IP6_NONE 59
+#define CB_IP6_DSTOPTS 60
+#define CB_IP6_EXT_MAX 4        /* extension headers walked before TCP */
+#define CB_IP6_EXT_BYTES 512    /* and their total length */
 
 /* Outcome of parsing: keep going, or a final pass/drop with its counter. */
 enum cb_parse_res {
@@ -25,6 +41,7 @@ enum cb_parse_res {
 	CB_PARSE_FRAGMENT,
 	CB_PARSE_MALFORMED,
 	CB_PARSE_BAD_OPTIONS,
+	CB_PARSE_IPV6_EXT,      /* an extension header passed deliberately */
 };
 
 struct cb_tcp_opts {
@@ -40,15 +57,17 @@ struct cb_tcp_opts {
 struct cb_pkt {
 	__u8 smac[CB_ETH_ALEN];
 	__u8 dmac[CB_ETH_ALEN];
-	__be32 saddr;
-	__be32 daddr;
+	union cb_addr saddr;    /* IPv6, or IPv4 mapped */
+	union cb_addr daddr;
 	__be16 sport;
 	__be16 dport;
 	__u32 seq;              /* host order */
 	__u32 ack_seq;
 	__u16 window;           /* raw field, host order */
 	__u8 flags;             /* CB_TCP_* */
-	__u8 ip_tos;
+	__u8 ip_tos;            /* IPv4 TOS, IPv6 traffic class */
+	__u8 v6;                /* 1: IPv6 */
+	__u8 pad[3];
 	__u32 l4_off;           /* offset of the TCP header in the frame */
 	__u32 payload_off;      /* offset of the TCP payload in the frame */
 	__u32 payload_len;
@@ -147,20 +166,50 @@ static __always_inline int cb_parse_tcp_opts(const __u8 *opts, const void *data_
 	return w.err ? -1 : 0;
 }
 
-static __always_inline enum cb_parse_res cb_parse(const void *data, const void *data_end,
-						  __u32 frame_len, struct cb_pkt *pk)
+/*
+ * The TCP header at th, l4_off bytes into the frame, tcp_len bytes of
+ * segment (header + payload) by the IP header.  Addresses are filled in.
+ */
+static __always_inline enum cb_parse_res cb_parse_tcp(const struct ethhdr *eth,
+						      const struct tcphdr *th,
+						      const void *data_end, __u32 l4_off,
+						      __u32 tcp_len, struct cb_pkt *pk)
 {
-	const struct ethhdr *eth = data;
-	const struct iphdr *iph;
-	const struct tcphdr *th;
-	__u32 ihl, thl, tot_len;
+	__u32 thl;
 
-	if ((const void *)(eth + 1) > data_end)
+	if ((const void *)(th + 1) > data_end || tcp_len < CB_TCP_HLEN)
 		return CB_PARSE_MALFORMED;
-	if (eth->h_proto != bpf_htons(CB_ETH_P_IP))
-		return CB_PARSE_NOT_IP;
+	thl = th->doff * 4;
+	if (thl < CB_TCP_HLEN || thl > tcp_len)
+		return CB_PARSE_MALFORMED;
+	if ((const void *)th + thl > data_end)
+		return CB_PARSE_MALFORMED;
 
-	iph = (const void *)(eth + 1);
+	__builtin_memcpy(pk->smac, eth->h_source, CB_ETH_ALEN);
+	__builtin_memcpy(pk->dmac, eth->h_dest, CB_ETH_ALEN);
+	pk->sport = th->source;
+	pk->dport = th->dest;
+	pk->seq = bpf_ntohl(th->seq);
+	pk->ack_seq = bpf_ntohl(th->ack_seq);
+	pk->window = bpf_ntohs(th->window);
+	pk->flags = ((const __u8 *)th)[13];
+	pk->l4_off = l4_off;
+	pk->payload_off = l4_off + thl;
+	pk->payload_len = tcp_len - thl;
+	pk->tcp_len = tcp_len;
+
+	if (cb_parse_tcp_opts((const __u8 *)(th + 1), data_end, thl - CB_TCP_HLEN, &pk->opt))
+		return CB_PARSE_BAD_OPTIONS;
+	return CB_PARSE_OK;
+}
+
+static __always_inline enum cb_parse_res cb_parse_ip4(const struct ethhdr *eth,
+						      const void *data_end, __u32 frame_len,
+						      struct cb_pkt *pk)
+{
+	const struct iphdr *iph = (const void *)(eth + 1);
+	__u32 ihl, tot_len;
+
 	if ((const void *)(iph + 1) > data_end)
 		return CB_PARSE_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
@@ -174,35 +223,97 @@ static __always_inline enum cb_parse_res cb_parse(const void *data, const void *
 	tot_len = bpf_ntohs(iph->tot_len);
 	if (tot_len < ihl + CB_TCP_HLEN || CB_ETH_HLEN + tot_len > frame_len)
 		return CB_PARSE_MALFORMED;
-
-	th = (const void *)iph + ihl;
-	if ((const void *)(th + 1) > data_end)
-		return CB_PARSE_MALFORMED;
-	thl = th->doff * 4;
-	if (thl < CB_TCP_HLEN || ihl + thl > tot_len)
-		return CB_PARSE_MALFORMED;
-	if ((const void *)th + thl > data_end)
-		return CB_PARSE_MALFORMED;
-
-	__builtin_memcpy(pk->smac, eth->h_source, CB_ETH_ALEN);
-	__builtin_memcpy(pk->dmac, eth->h_dest, CB_ETH_ALEN);
-	pk->saddr = iph->saddr;
-	pk->daddr = iph->daddr;
+	cb_addr_set_v4(&pk->saddr, iph->saddr);
+	cb_addr_set_v4(&pk->daddr, iph->daddr);
 	pk->ip_tos = iph->tos;
-	pk->sport = th->source;
-	pk->dport = th->dest;
-	pk->seq = bpf_ntohl(th->seq);
-	pk->ack_seq = bpf_ntohl(th->ack_seq);
-	pk->window = bpf_ntohs(th->window);
-	pk->flags = ((const __u8 *)th)[13];
-	pk->l4_off = CB_ETH_HLEN + ihl;
-	pk->payload_off = CB_ETH_HLEN + ihl + thl;
-	pk->payload_len = tot_len - ihl - thl;
-	pk->tcp_len = tot_len - ihl;
+	pk->v6 = 0;
+	return cb_parse_tcp(eth, (const void *)iph + ihl, data_end, CB_ETH_HLEN + ihl,
+			    tot_len - ihl, pk);
+}
 
-	if (cb_parse_tcp_opts((const __u8 *)(th + 1), data_end, thl - CB_TCP_HLEN, &pk->opt))
-		return CB_PARSE_BAD_OPTIONS;
-	return CB_PARSE_OK;
+/*
+ * IPv6: the fixed header, then up to CB_IP6_EXT_MAX extension headers that
+ * a TCP endpoint may skip (hop-by-hop first only, destination options, a
+ * routing header with no segments left: this host is the destination), in
+ * at most CB_IP6_EXT_BYTES.  A fragment header is a fragment; AH, ESP, a
+ * routing header with segments left, or more than that are passed as
+ * CB_PARSE_IPV6_EXT: the kernel knows what to do with them, connbroker
+ * will not guess.  Another next header (ICMPv6, UDP, no next) is not TCP.
+ */
+static __always_inline enum cb_parse_res cb_parse_ip6(const struct ethhdr *eth,
+						      const void *data_end, __u32 frame_len,
+						      struct cb_pkt *pk)
+{
+	const __u8 *ip6 = (const void *)(eth + 1);
+	const struct ipv6hdr *h = (const void *)ip6;
+	__u32 plen, off = CB_IP6_HLEN, i;
+	__u8 nh;
+
+	pk->v6 = 1;             /* counted as IPv6 whatever follows */
+	if ((const void *)(h + 1) > data_end)
+		return CB_PARSE_MALFORMED;
+	if ((ip6[0] >> 4) != 6)
+		return CB_PARSE_MALFORMED;
+	plen = bpf_ntohs(h->payload_len);
+	/* 0: a jumbogram (RFC 2675) or nothing; neither is a segment for us */
+	if (plen == 0 || CB_ETH_HLEN + CB_IP6_HLEN + plen > frame_len)
+		return CB_PARSE_MALFORMED;
+	nh = h->nexthdr;
+	for (i = 0; i < CB_IP6_EXT_MAX; i++) {
+		const __u8 *x;
+
+		if (nh == IPPROTO_TCP)
+			break;
+		switch (nh) {
+		case CB_IP6_HOPOPTS:
+			if (i != 0)     /* only right after the header (RFC 8200 4.3) */
+				return CB_PARSE_MALFORMED;
+			break;
+		case CB_IP6_DSTOPTS:
+		case CB_IP6_ROUTING:
+			break;
+		case CB_IP6_FRAGMENT:
+			return CB_PARSE_FRAGMENT;
+		case CB_IP6_ESP:
+		case CB_IP6_AH:
+			return CB_PARSE_IPV6_EXT;
+		default:
+			return CB_PARSE_NOT_TCP;
+		}
+		x = ip6 + CB_CLAMP(off, 1023);
+		if ((const void *)(x + 8) > data_end)
+			return CB_PARSE_MALFORMED;
+		if (nh == CB_IP6_ROUTING && x[3] != 0)
+			return CB_PARSE_IPV6_EXT;       /* segments left: not for us yet */
+		nh = x[0];
+		off += ((__u32)x[1] + 1) * 8;
+		if (off > CB_IP6_HLEN + CB_IP6_EXT_BYTES)
+			return CB_PARSE_IPV6_EXT;
+	}
+	if (nh != IPPROTO_TCP)
+		return CB_PARSE_IPV6_EXT;               /* more than CB_IP6_EXT_MAX */
+	if (off - CB_IP6_HLEN > plen)
+		return CB_PARSE_MALFORMED;
+	__builtin_memcpy(&pk->saddr, &h->saddr, 16);
+	__builtin_memcpy(&pk->daddr, &h->daddr, 16);
+	pk->ip_tos = (__u8)(((ip6[0] & 0xf) << 4) | (ip6[1] >> 4));
+	return cb_parse_tcp(eth, (const void *)(ip6 + CB_CLAMP(off, 1023)), data_end,
+			    CB_ETH_HLEN + off, plen - (off - CB_IP6_HLEN), pk);
+}
+
+static __always_inline enum cb_parse_res cb_parse(const void *data, const void *data_end,
+						  __u32 frame_len, struct cb_pkt *pk)
+{
+	const struct ethhdr *eth = data;
+
+	pk->v6 = 0;
+	if ((const void *)(eth + 1) > data_end)
+		return CB_PARSE_MALFORMED;
+	if (eth->h_proto == bpf_htons(CB_ETH_P_IP))
+		return cb_parse_ip4(eth, data_end, frame_len, pk);
+	if (eth->h_proto == bpf_htons(CB_ETH_P_IPV6))
+		return cb_parse_ip6(eth, data_end, frame_len, pk);
+	return CB_PARSE_NOT_IP;
 }
 
 #endif /* CB_PARSE_H */

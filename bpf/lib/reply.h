@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Every segment connbroker sends from the hook (the SYN-ACK, ACKs for data,
- * RSTs) answers the received one: its addresses swapped, IP options of the
- * original not echoed.  frame.h builds the IPv4 + TCP part; here it gets its
+ * RSTs) answers the received one: its addresses swapped, IP options or IPv6
+ * extension headers of the original not echoed.  frame.h builds the IP + TCP
+ * part; here it gets its
  * Ethernet header, all assembled on the stack, and then replaces the
  * received frame, which is resized to fit.
  */
@@ -25,7 +26,7 @@ static __always_inline __u32 cb_reply_build(struct cb_reply_frame *f, const stru
 {
 	__builtin_memcpy(f->eth.h_dest, pk->smac, CB_ETH_ALEN);
 	__builtin_memcpy(f->eth.h_source, pk->dmac, CB_ETH_ALEN);
-	f->eth.h_proto = bpf_htons(CB_ETH_P_IP);
+	f->eth.h_proto = bpf_htons(pk->v6 ? CB_ETH_P_IPV6 : CB_ETH_P_IP);
 	s->saddr = pk->daddr;
 	s->daddr = pk->saddr;
 	s->sport = pk->dport;

@@ -38,9 +38,40 @@
 #define CB_SEG_MAX 9216             /* largest payload one record carries (jumbo MSS) */
 #define CB_REC_MAX 8                /* records per segment: 8 x 9216 > a 64 KB GRO packet */
 
+/* ---- addresses: IPv6, and IPv4 as IPv4-mapped IPv6 ------------------ */
+/*
+ * Every address in a key or record is 16 bytes in network order: an IPv6
+ * address, or an IPv4 one mapped as ::ffff:a.b.c.d (RFC 4291 2.5.5.2), so
+ * one flow table, one ring record and one controller serve both families.
+ * The IPv4 address itself is w[3].
+ */
+union cb_addr {
+	__be32 w[4];
+	__u8 b[16];
+};
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CB_V4MAPPED_W2 0xffff0000u  /* bytes 00 00 ff ff as a word in memory */
+#else
+#define CB_V4MAPPED_W2 0x0000ffffu
+#endif
+
+static __always_inline int cb_addr_is_v4(const union cb_addr *a)
+{
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == CB_V4MAPPED_W2;
+}
+
+static __always_inline void cb_addr_set_v4(union cb_addr *a, __be32 v4)
+{
+	a->w[0] = 0;
+	a->w[1] = 0;
+	a->w[2] = CB_V4MAPPED_W2;
+	a->w[3] = v4;
+}
+
 /* ---- services: VIP:port entries the programs answer for -------------- */
 struct cb_service_key {
-	__be32 vip_be;
+	union cb_addr vip;
 	__be16 port_be;
 	__u16 pad;
 };
@@ -53,8 +84,8 @@ struct cb_service {
 /* ---- the flow table ------------------------------------------------- */
 /* Key is the client->service direction as seen on ingress. */
 struct cb_flow_key {
-	__be32 saddr_be;            /* client */
-	__be32 daddr_be;            /* VIP */
+	union cb_addr saddr;        /* client */
+	union cb_addr daddr;        /* VIP, of the client's family */
 	__be16 sport_be;
 	__be16 dport_be;
 };
@@ -287,9 +318,11 @@ struct cb_event {
 /* ---- per-CPU counters: every verdict is counted -------------------- */
 #define CB_STATS(X) \
 	X(PKT_SEEN,          "packets parsed by the core") \
-	X(PASS_NOT_IP,       "passed: not IPv4") \
+	X(PASS_NOT_IP,       "passed: neither IPv4 nor IPv6") \
+	X(PKT_IPV6,          "IPv6 packets parsed (also counted in pkt_seen)") \
 	X(PASS_NOT_TCP,      "passed: not TCP") \
-	X(PASS_FRAGMENT,     "passed: IPv4 fragment") \
+	X(PASS_FRAGMENT,     "passed: IPv4 fragment, or IPv6 with a fragment header") \
+	X(PASS_IPV6_EXT,     "passed: IPv6 extension header not walked (routing with segments left, AH, ESP, more than 4 or 512 bytes)") \
 	X(PASS_NOT_SERVICE,  "passed: not a configured service") \
 	X(PASS_LOCAL,        "passed: flow owned by a local socket") \
 	X(LOCAL_REUSED,      "SYN on the tuple of a closed local socket: new flow") \
@@ -351,15 +384,16 @@ enum cb_stat {
 #undef CB_STAT_ENUM
 
 /* ---- static layout checks ------------------------------------------ */
-_Static_assert(sizeof(struct cb_service_key) == 8, "cb_service_key layout");
-_Static_assert(sizeof(struct cb_flow_key) == 12, "cb_flow_key layout");
+_Static_assert(sizeof(union cb_addr) == 16, "cb_addr layout");
+_Static_assert(sizeof(struct cb_service_key) == 20, "cb_service_key layout");
+_Static_assert(sizeof(struct cb_flow_key) == 36, "cb_flow_key layout");
 _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
 _Static_assert(sizeof(struct cb_config) == 20, "cb_config layout");
 _Static_assert(sizeof(struct cb_peer) == 16, "cb_peer layout");
 _Static_assert(sizeof(struct cb_remote) == 40, "cb_remote layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
 _Static_assert(sizeof(struct cb_rst_bucket) == 16, "cb_rst_bucket layout");
-_Static_assert(sizeof(struct cb_event) == 32, "cb_event layout");
+_Static_assert(sizeof(struct cb_event) == 56, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
 _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap stride");
 
@@ -368,6 +402,7 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 #define CB_ABI ((__u32)((CB_FLOW_STATE_MAX << 28) ^ (sizeof(struct cb_flow) << 24) ^ \
 		       (sizeof(struct cb_peer) << 20) ^ (sizeof(struct cb_event) << 16) ^ \
 		       (sizeof(struct cb_config) << 12) ^ (sizeof(struct cb_remote) << 8) ^ \
-		       (CB_STAT_MAX << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ 3))
+		       (CB_STAT_MAX << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ \
+		       (sizeof(struct cb_flow_key) << 2) ^ 3))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include "connbroker.h"
 #include "ctl/apps.h"
+#include "util/parse_util.h"
 
 static struct cb_conn_info ci, ci2;
 static char out[CB_APP_MSG_MAX + 1];
@@ -64,14 +65,20 @@ static void check_flow(const char *p, size_t n)
 	struct cb_flow_msg m;
 	int len;
 
+	union cb_addr a, a2;
+	uint16_t port, port2;
+
 	if (cb_app_parse_flow(p, n, &ci))
 		return;
-	if (!ci.client.sin_port || ci.blob_len > CB_APP_BLOB_MAX)
+	if (cb_addr_from_sockaddr((const struct sockaddr *)&ci.client, &a, &port) || !port ||
+	    ci.blob_len > CB_APP_BLOB_MAX)
 		abort();
 	if (!ci.service[0] || !ci.rule[0] || !ci.app[0] || ci.request_bytes > UINT32_MAX)
 		return;         /* the controller never writes these: no round trip */
-	m = (struct cb_flow_msg){ .saddr_be = ci.client.sin_addr.s_addr,
-				  .sport_be = ci.client.sin_port, .service = ci.service,
+	/* [::ffff:a.b.c.d]:p parses as IPv6 but is written back as a.b.c.d:p:
+	 * the same address, compared as the controller's key */
+	m = (struct cb_flow_msg){ .saddr = a,
+				  .sport_be = port, .service = ci.service,
 				  .rule = ci.rule, .app = ci.app, .bytes = (uint32_t)ci.request_bytes,
 				  .per_request = ci.per_request, .blob = ci.blob,
 				  .blob_len = ci.blob_len };
@@ -79,8 +86,8 @@ static void check_flow(const char *p, size_t n)
 	if (len < 0)
 		return;         /* fields too long for one message: refused, fine */
 	if (cb_app_parse_flow(out, (size_t)len, &ci2) ||
-	    ci2.client.sin_addr.s_addr != ci.client.sin_addr.s_addr ||
-	    ci2.client.sin_port != ci.client.sin_port || strcmp(ci2.service, ci.service) ||
+	    cb_addr_from_sockaddr((const struct sockaddr *)&ci2.client, &a2, &port2) ||
+	    memcmp(&a, &a2, sizeof(a)) || port != port2 || strcmp(ci2.service, ci.service) ||
 	    strcmp(ci2.rule, ci.rule) || strcmp(ci2.app, ci.app) ||
 	    ci2.request_bytes != ci.request_bytes || ci2.per_request != ci.per_request ||
 	    ci2.blob_len != ci.blob_len || memcmp(ci2.blob, ci.blob, ci.blob_len))

@@ -100,7 +100,7 @@ static void check_parsed(const struct cb_config_file *c)
 		const struct cb_service_cfg *s = &c->services[i];
 
 		if (!ends_within(s->name, sizeof(s->name)) || !cb_config_name_ok(s->name) ||
-		    cb_config_service(c, s->name) != i || !s->has_listen ||
+		    cb_config_service(c, s->name) != i || s->n_listen < 1 || s->n_listen > CB_SVC_LISTEN_MAX ||
 		    s->default_app < -1 || s->default_app >= c->n_apps ||
 		    cb_service_find(c, &s->listen) != i)
 			abort();

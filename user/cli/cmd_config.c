@@ -25,10 +25,10 @@ int cmd_check_config(const struct cb_cli *cli, int argc, char **argv)
 		return CB_EXIT_FAIL;
 	}
 	for (i = 0; i < c->n_services; i++) {
-		char a[32];
+		char a[CB_LISTEN_STRLEN];
 
 		printf("service %-12s %-21s default %s, route %s\n", c->services[i].name,
-		       cb_fmt_service(&c->services[i].listen, a, sizeof(a)),
+		       cb_fmt_listen(&c->services[i], a, sizeof(a)),
 		       c->services[i].default_app >= 0 ? c->apps[c->services[i].default_app].name
 						      : "(none: on_timeout)",
 		       c->services[i].per_request ? "per-request" : "per-connection");

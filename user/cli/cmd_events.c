@@ -66,7 +66,7 @@ static int on_record(void *vctx, void *data, size_t size)
 	struct ev_ctx *ctx = vctx;
 	const struct cb_event *ev = data;
 	const uint8_t *bytes = (const uint8_t *)(ev + 1);
-	char c[32], s[32];
+	char c[CB_ADDR_PORT_STRLEN], s[CB_ADDR_PORT_STRLEN];
 	size_t i, n;
 
 	if (size < sizeof(*ev) || sizeof(*ev) + ev->len > size) {
@@ -74,8 +74,8 @@ static int on_record(void *vctx, void *data, size_t size)
 		return 0;
 	}
 	n = ev->len;
-	cb_fmt_addr(ev->key.saddr_be, ev->key.sport_be, c, sizeof(c));
-	cb_fmt_addr(ev->key.daddr_be, ev->key.dport_be, s, sizeof(s));
+	cb_fmt_addr(&ev->key.saddr, ev->key.sport_be, c, sizeof(c));
+	cb_fmt_addr(&ev->key.daddr, ev->key.dport_be, s, sizeof(s));
 	if (ctx->json) {
 		printf("{\"type\":\"%s\",\"client\":\"%s\",\"service\":\"%s\",\"seq\":%u,"
 		       "\"len\":%zu,\"ts_ns\":%llu", type_name(ev->type), c, s, ev->seq, n,

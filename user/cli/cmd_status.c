@@ -38,7 +38,7 @@ static void print_services(const char *ifname, int json)
 {
 	struct cb_service_key svcs[CB_MAX_SERVICES];
 	int n = cb_services_read(ifname, svcs, CB_MAX_SERVICES), i;
-	char buf[32];
+	char buf[CB_ADDR_PORT_STRLEN];
 
 	for (i = 0; i < n; i++) {
 		cb_fmt_service(&svcs[i], buf, sizeof(buf));
@@ -192,11 +192,11 @@ int cmd_status(const struct cb_cli *cli, int argc, char **argv)
 static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int first,
 		       uint64_t now, int json)
 {
-	char c[32], s[32];
+	char c[CB_ADDR_PORT_STRLEN], s[CB_ADDR_PORT_STRLEN];
 	double age = now > f->created_ns ? (double)(now - f->created_ns) / 1e9 : 0;
 
-	cb_fmt_addr(k->saddr_be, k->sport_be, c, sizeof(c));
-	cb_fmt_addr(k->daddr_be, k->dport_be, s, sizeof(s));
+	cb_fmt_addr(&k->saddr, k->sport_be, c, sizeof(c));
+	cb_fmt_addr(&k->daddr, k->dport_be, s, sizeof(s));
 	if (json) {
 		printf("%s{\"client\":\"%s\",\"service\":\"%s\",\"state\":\"%s\","
 		       "\"client_isn\":%u,\"server_isn\":%u,\"rcv_nxt\":%u,\"snd_nxt\":%u,"

@@ -45,15 +45,15 @@ static int send_msg(int sock, const char *msg, int fd)
 
 int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap)
 {
-	char client[32];
-	struct in_addr ia = { .s_addr = m->saddr_be };
+	char client[CB_ADDR_PORT_STRLEN];
 	int n;
 
-	if (m->blob_len > CB_BLOB_MAX || !inet_ntop(AF_INET, &ia, client, sizeof(client)))
+	if (m->blob_len > CB_BLOB_MAX)
 		return -EINVAL;
+	/* a.b.c.d:port or [v6]:port (docs/app-protocol.md) */
+	cb_fmt_addr(&m->saddr, m->sport_be, client, sizeof(client));
 	n = snprintf(buf, cap < CB_FLOW_TEXT_MAX ? cap : CB_FLOW_TEXT_MAX,
-		     "FLOW client=%s:%u service=%s rule=%s app=%s bytes=%u%s", client,
-		     ntohs(m->sport_be), m->service, m->rule, m->app, m->bytes,
+		     "FLOW client=%s service=%s rule=%s app=%s bytes=%u%s", client, m->service, m->rule, m->app, m->bytes,
 		     m->per_request ? " route=per-request" : "");
 	if (n < 0 || (size_t)n >= cap || n >= CB_FLOW_TEXT_MAX)
 		return -ENOSPC;
@@ -451,9 +451,11 @@ void cb_apps_close(struct cb_apps *a)
 	a->lsock = -1;
 }
 
-static struct cb_app_holder *holder(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be)
+static struct cb_app_holder *holder(struct cb_apps *a, const union cb_addr *saddr,
+				     uint16_t sport_be)
 {
-	uint32_t h = (saddr_be * 2654435761u) ^ ((uint32_t)sport_be * 40503u);
+	uint32_t h = ((saddr->w[0] ^ saddr->w[1] ^ saddr->w[2] ^ saddr->w[3]) * 2654435761u) ^
+		     ((uint32_t)sport_be * 40503u);
 
 	return &a->holders[(h ^ (h >> 16)) % CB_HOLDERS];
 }
@@ -485,10 +487,10 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 	for (;;) {
 		err = send_bytes(a->conns[c].fd, msg, (size_t)len, fd);
 		if (!err) {
-			struct cb_app_holder *h = holder(a, m->saddr_be, m->sport_be);
+			struct cb_app_holder *h = holder(a, &m->saddr, m->sport_be);
 
 			a->conns[c].delivered++;
-			*h = (struct cb_app_holder){ .saddr_be = m->saddr_be, .sport_be = m->sport_be,
+			*h = (struct cb_app_holder){ .saddr = m->saddr, .sport_be = m->sport_be,
 						     .conn = (int16_t)c, .gen = a->conns[c].gen };
 			*conn = c;
 			return 0;
@@ -505,12 +507,12 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 	}
 }
 
-int cb_apps_ask(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be, const char *msg)
+int cb_apps_ask(struct cb_apps *a, const union cb_addr *saddr, uint16_t sport_be, const char *msg)
 {
-	struct cb_app_holder *h = holder(a, saddr_be, sport_be);
+	struct cb_app_holder *h = holder(a, saddr, sport_be);
 	struct cb_app_conn *c;
 
-	if (!h->sport_be || h->saddr_be != saddr_be || h->sport_be != sport_be)
+	if (!h->sport_be || memcmp(&h->saddr, saddr, sizeof(*saddr)) || h->sport_be != sport_be)
 		return 0;
 	c = &a->conns[h->conn];
 	if (c->fd < 0 || c->app < 0 || c->gen != h->gen)

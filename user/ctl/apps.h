@@ -26,7 +26,7 @@
 
 /* Which instance a client's connection was handed to, hashed by client. */
 struct cb_app_holder {
-	uint32_t saddr_be;
+	union cb_addr saddr;
 	uint16_t sport_be;              /* 0: none */
 	int16_t conn;                   /* conns[] index */
 	unsigned long gen;              /* that connection's generation then */
@@ -80,7 +80,7 @@ struct cb_apps {
 
 /* What a FLOW message says of a connection (docs/app-protocol.md). */
 struct cb_flow_msg {
-	uint32_t saddr_be;
+	union cb_addr saddr;            /* IPv4 mapped, or IPv6 */
 	uint16_t sport_be;
 	const char *service, *rule, *app;       /* rule: "default" when none matched */
 	uint32_t bytes;                 /* request bytes already queued */
@@ -118,7 +118,7 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
  * live instance is known for it (forgotten after CB_HOLDERS newer
  * hand-overs collide with it), -errno.
  */
-int cb_apps_ask(struct cb_apps *a, uint32_t saddr_be, uint16_t sport_be, const char *msg);
+int cb_apps_ask(struct cb_apps *a, const union cb_addr *saddr, uint16_t sport_be, const char *msg);
 /*
  * A RELEASE message of n bytes: "RELEASE[ to=TARGET] blob=N", each field at
  * most once, one space apart, printable ASCII, then (N > 0) a newline and

@@ -58,19 +58,37 @@ int cl_node_by_id(const struct cb_cluster *c, uint32_t id)
 void cl_key_to_msg(const struct cb_flow_key *k, struct cb_msg_flow *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->family = 4;
-	memcpy(f->client, &k->saddr_be, 4);
-	memcpy(f->service, &k->daddr_be, 4);
+	if (cb_addr_is_v4(&k->saddr)) {
+		f->family = 4;
+		memcpy(f->client, &k->saddr.w[3], 4);
+		memcpy(f->service, &k->daddr.w[3], 4);
+	} else {
+		f->family = 6;
+		memcpy(f->client, &k->saddr, 16);
+		memcpy(f->service, &k->daddr, 16);
+	}
 	f->client_port = ntohs(k->sport_be);
 	f->service_port = ntohs(k->dport_be);
 }
 
 int cl_key_from_msg(const struct cb_msg_flow *f, struct cb_flow_key *k)
 {
-	if (f->family != 4)
-		return -EAFNOSUPPORT;   /* IPv6 in the datapath: a later issue */
-	memcpy(&k->saddr_be, f->client, 4);
-	memcpy(&k->daddr_be, f->service, 4);
+	__be32 c4, s4;
+
+	if (f->family == 4) {
+		memcpy(&c4, f->client, 4);
+		memcpy(&s4, f->service, 4);
+		cb_addr_set_v4(&k->saddr, c4);
+		cb_addr_set_v4(&k->daddr, s4);
+	} else if (f->family == 6) {
+		memcpy(&k->saddr, f->client, 16);
+		memcpy(&k->daddr, f->service, 16);
+		/* one spelling per address: IPv4 travels as family 4 */
+		if (cb_addr_is_v4(&k->saddr) || cb_addr_is_v4(&k->daddr))
+			return -EINVAL;
+	} else {
+		return -EAFNOSUPPORT;
+	}
 	k->sport_be = htons(f->client_port);
 	k->dport_be = htons(f->service_port);
 	return 0;
@@ -192,16 +210,19 @@ static void count_active(struct cb_cluster *c)
 {
 	const struct cb_config_file *cfg = cfg_of(c);
 	union cb_sockaddr local;
-	int s, n;
+	int s, n, l;
 
 	for (s = 0; s < cfg->n_services; s++) {
 		if (!offers(cfg, c->self, s))
 			continue;
-		memset(&local, 0, sizeof(local));
-		local.in4.sin_family = AF_INET;
-		local.in4.sin_addr.s_addr = cfg->services[s].listen.vip_be;
-		local.in4.sin_port = cfg->services[s].listen.port_be;
-		n = cb_tuple_count_local(&local);
+		for (n = 0, l = 0; l < cfg->services[s].n_listen; l++) {
+			const struct cb_service_key *lk = &cfg->services[s].listen[l];
+			int got;
+
+			cb_addr_to_sockaddr(&lk->vip, lk->port_be, &local);
+			got = cb_tuple_count_local(&local);
+			n += got > 0 ? got : 0;
+		}
 		/* sockets shipped here and not committed are counted as in
 		 * flight, not as active */
 		n -= (int)cl_adopting(c, s);
@@ -218,7 +239,8 @@ static uint64_t affinity_key(const struct cb_service_cfg *svc, const struct cb_f
 	const char *v = NULL;
 
 	if (svc->affinity_key == CB_AFFINITY_CLIENT)
-		return cb_place_hash(&k->saddr_be, 4);
+		return cb_addr_is_v4(&k->saddr) ? cb_place_hash(&k->saddr.w[3], 4)
+						 : cb_place_hash(&k->saddr, 16);
 	if (cb_classify(req, len, &ri) == CB_CLS_DONE) {
 		if (svc->affinity_key == CB_AFFINITY_PATH && ri.proto == CB_PROTO_HTTP)
 			v = ri.path;

@@ -93,7 +93,7 @@ static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
 			    const struct cb_flow_key *k, struct adopt *a)
 {
 	const char *step = NULL;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd, err;
 
 	if (cb_image_decode(m->image, m->image_len, &a->st))
@@ -240,7 +240,7 @@ void cl_serve_check(struct cb_cluster *c)
 /* The adopted socket cannot serve: the client is reset, the director told. */
 static void adopt_failed(struct cb_cluster *c, int node, struct adopt *a, int live, int err)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	cb_err("run: %s: adopted flow: %s; the client is reset",
 	       cb_fmt_flow(&a->key, fs, sizeof(fs)), strerror(-err));
@@ -316,7 +316,7 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 		return;
 	}
 	m = (struct cb_flow_msg){
-		.saddr_be = k.saddr_be, .sport_be = k.sport_be,
+		.saddr = k.saddr, .sport_be = k.sport_be,
 		.service = cfg->services[a->service].name, .rule = a->rule,
 		.app = cfg->apps[a->app].name, .bytes = a->bytes,
 		.per_request = cfg->services[a->service].per_request,

@@ -143,7 +143,7 @@ static int freeze_live(struct cb_cluster *c, const struct cb_flow_key *k)
 static void resume_here(struct cb_cluster *c, struct move *mv, const char *why)
 {
 	int off = TCP_REPAIR_OFF, err;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	err = cb_owner_move(c->env.flows, &mv->key, CB_FLOW_MOVING, CB_FLOW_LOCAL, NULL, NULL);
 	if (!err && setsockopt(mv->fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)))
@@ -259,7 +259,7 @@ int cb_cluster_move(struct cb_cluster *c, int fd, const struct cb_flow_key *k,
 static void commit_own_move(struct cb_cluster *c, int node, struct move *mv)
 {
 	uint32_t id = c->nodes[node].id;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int err = cb_remote_add(&c->steer, &mv->key, id, mv->epoch, mv->snd_nxt);
 
 	if (!err)
@@ -288,7 +288,7 @@ static void commit_own_move(struct cb_cluster *c, int node, struct move *mv)
 /* A move between two peers, built on the target: re-steer, commit, tell the source. */
 static void commit_relay(struct cb_cluster *c, int node, struct relay *rl)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int err = cb_remote_move(&c->steer, &rl->key, c->nodes[rl->source].id, rl->old_epoch,
 				 c->nodes[node].id, rl->epoch);
 
@@ -411,7 +411,7 @@ static void move_here(struct cb_cluster *c, int src, const struct cb_msg_ship *m
 	struct cb_sock_state st;
 	struct cb_flow_msg fm;
 	const char *step = NULL;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd, err, conn;
 
 	if (cb_image_decode(m->image, m->image_len, &st)) {
@@ -435,7 +435,7 @@ static void move_here(struct cb_cluster *c, int src, const struct cb_msg_ship *m
 	cl_commit_forget(c, k);         /* an older hand-off's COMMIT retries: settled */
 	cl_send_ref(c, src, CB_MSG_MOVED, k, m->epoch, 0);
 	fm = (struct cb_flow_msg){
-		.saddr_be = k->saddr_be, .sport_be = k->sport_be, .service = m->service,
+		.saddr = k->saddr, .sport_be = k->sport_be, .service = m->service,
 		.rule = m->rule[0] ? m->rule : "default", .app = cfg->apps[d->app].name,
 		.bytes = (uint32_t)st.rcvq_len, .per_request = cfg->services[d->service].per_request,
 		.blob = m->blob, .blob_len = m->blob_len,

@@ -179,7 +179,7 @@ static void unsteer(struct cb_cluster *c, const struct cb_flow_key *k, uint32_t 
 static void reset_steered_client(struct cb_cluster *c, const struct cb_flow_key *k,
 				 uint32_t epoch, uint32_t seq, uint32_t ack)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	unsteer(c, k, epoch);
 	cb_info("run: %s: not live on its node; resetting the client",
@@ -254,7 +254,7 @@ static void recommit_or_abort(struct cb_cluster *c, int node, const struct cb_fl
  * was evicted meanwhile, reset. */
 static void uncommit(struct cb_cluster *c, struct pending *p, int err)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	cb_err("run: %s: COMMIT to node %s: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 	       cfg_of(c)->nodes[p->ship_node].name, strerror(-err));
@@ -276,7 +276,7 @@ void cl_on_prepared(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 	struct commit_wait *w;
 	struct cb_flow_key k;
 	struct pending *p;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int err;
 
 	if (cl_key_from_msg(&r->flow, &k))
@@ -323,7 +323,7 @@ void cl_on_refused(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 {
 	struct cb_flow_key k;
 	struct pending *p;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	if (cl_move_refused(c, node, r))
 		return;
@@ -450,7 +450,9 @@ void cl_steer_to(struct cb_cluster *c, int i)
 	if (!cb_peer_get(&c->steer, id, &cur) && cur.up && !memcmp(cur.mac, c->nodes[i].mac, 6))
 		return;         /* steered there already (a blip, or a restart here) */
 	cb_peer_set_up(&c->steer, id, 0);       /* a MAC changes only while down */
-	err = cb_peer_set(&c->steer, id, c->nodes[i].mac, ctl.vip_be, 1);
+	/* cb_peer.ip_be is IPv4 only (unused by the programs: steering is by MAC) */
+	err = cb_peer_set(&c->steer, id, c->nodes[i].mac,
+			  cb_addr_is_v4(&ctl.vip) ? ctl.vip.w[3] : 0, 1);
 	if (err)
 		cb_err("run: node %s: steering: %s", n->name, strerror(-err));
 }

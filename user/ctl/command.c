@@ -85,7 +85,7 @@ static void migrate(struct ctl *c, const char *client, const char *target, char 
 	int to_app = -1, node = -1, r;
 
 	if (cb_parse_service(client, &ck)) {
-		reply_err(reply, cap, "%s: expected the client as IPv4:PORT", client);
+		reply_err(reply, cap, "%s: expected the client as IPv4:PORT or [IPv6]:PORT", client);
 		return;
 	}
 	snprintf(app, sizeof(app), "%s", target);
@@ -102,7 +102,7 @@ static void migrate(struct ctl *c, const char *client, const char *target, char 
 		reply_err(reply, cap, "%s: expected APP, APP@NODE or @NODE", target);
 		return;
 	}
-	r = cb_released_direct(&c->rel, ck.vip_be, ck.port_be, to_app, node);
+	r = cb_released_direct(&c->rel, &ck.vip, ck.port_be, to_app, node);
 	if (r < 0) {
 		reply_err(reply, cap, "%s: too many migrations waiting for their apps", client);
 		return;
@@ -115,7 +115,7 @@ static void migrate(struct ctl *c, const char *client, const char *target, char 
 	/* held by an app: ask it to give the connection back between two requests */
 	snprintf(ask, sizeof(ask), "ASK client=%s to=%s%s", client, app[0] ? app : "",
 		 node >= 0 ? strchr(target, '@') : "");
-	r = cb_apps_ask(&c->apps, ck.vip_be, ck.port_be, ask);
+	r = cb_apps_ask(&c->apps, &ck.vip, ck.port_be, ask);
 	if (r != 1) {
 		snprintf(reply, cap, "{\"flow\":\"%s\",\"target\":\"%s\",\"result\":\"noted\","
 			 "\"why\":\"no app here is known to hold it; it moves if an app gives it "

@@ -322,16 +322,47 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 	return fail(ps, "[broker]: unknown key '%s'", k);
 }
 
+/*
+ * listen = ADDR:PORT[, ADDR:PORT...]: IPv4 as a.b.c.d:port, IPv6 as
+ * [addr]:port; one service may answer on both families.  A second listen
+ * line replaces the first, as every other key does.
+ */
+static int parse_listen(struct pstate *ps, struct cb_service_cfg *s, const char *v)
+{
+	char buf[4 * CB_ADDR_PORT_STRLEN + 16], *tok, *save = NULL;
+	int n = 0, i;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(ps, "listen: too long: at most %d addresses", CB_SVC_LISTEN_MAX);
+	strcpy(buf, v);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct cb_service_key key;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		tok[strcspn(tok, " \t")] = 0;
+		if (cb_parse_service(tok, &key))
+			return fail(ps, "listen: bad address '%s': expected IPv4:PORT or "
+				    "[IPv6]:PORT, comma-separated", tok);
+		if (n == CB_SVC_LISTEN_MAX)
+			return fail(ps, "listen: more than %d addresses", CB_SVC_LISTEN_MAX);
+		for (i = 0; i < n; i++)
+			if (!memcmp(&s->listen[i], &key, sizeof(key)))
+				return fail(ps, "listen: '%s' given twice", tok);
+		s->listen[n++] = key;
+	}
+	if (!n)
+		return fail(ps, "listen: no address: expected IPv4:PORT or [IPv6]:PORT");
+	s->n_listen = n;
+	return 1;
+}
+
 static int key_service(struct pstate *ps, const char *k, const char *v)
 {
 	struct cb_service_cfg *s = &ps->c->services[ps->c->n_services - 1];
 
-	if (!strcmp(k, "listen")) {
-		if (cb_parse_service(v, &s->listen))
-			return fail(ps, "listen: bad address '%s': expected IPv4:PORT", v);
-		s->has_listen = 1;
-		return 1;
-	}
+	if (!strcmp(k, "listen"))
+		return parse_listen(ps, s, v);
 	if (!strcmp(k, "default"))
 		return copy_str(ps, s->default_name, sizeof(s->default_name), k, v);
 	if (!strcmp(k, "queue"))
@@ -553,12 +584,19 @@ static int resolve(struct pstate *ps)
 		struct cb_service_cfg *s = &c->services[i];
 
 		ps->line = s->line;
-		if (!s->has_listen)
+		if (!s->n_listen)
 			return fail(ps, "[service %s]: 'listen = VIP:PORT' is required", s->name);
-		for (j = 0; j < i; j++)
-			if (!memcmp(&c->services[j].listen, &s->listen, sizeof(s->listen)))
-				return fail(ps, "[service %s]: listens on the same address as [service %s]",
-					    s->name, c->services[j].name);
+		for (j = 0; j < i; j++) {
+			int a, b;
+
+			for (a = 0; a < s->n_listen; a++)
+				for (b = 0; b < c->services[j].n_listen; b++)
+					if (!memcmp(&c->services[j].listen[b], &s->listen[a],
+						    sizeof(s->listen[a])))
+						return fail(ps, "[service %s]: listens on the same "
+							    "address as [service %s]", s->name,
+							    c->services[j].name);
+		}
 		if (s->default_name[0]) {
 			s->default_app = find_name(s->default_name, c->apps, sizeof(c->apps[0]), c->n_apps);
 			if (s->default_app < 0)
@@ -679,13 +717,27 @@ int cb_route(const struct cb_config_file *c, int svc, const struct cb_request_in
 	return -1;
 }
 
-int cb_service_find(const struct cb_config_file *c, const struct cb_service_key *key)
+const char *cb_fmt_listen(const struct cb_service_cfg *s, char *buf, size_t len)
 {
+	char a[CB_ADDR_PORT_STRLEN];
+	size_t used = 0;
 	int i;
 
+	buf[0] = 0;
+	for (i = 0; i < s->n_listen && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 cb_fmt_service(&s->listen[i], a, sizeof(a)));
+	return buf;
+}
+
+int cb_service_find(const struct cb_config_file *c, const struct cb_service_key *key)
+{
+	int i, j;
+
 	for (i = 0; i < c->n_services; i++)
-		if (!memcmp(&c->services[i].listen, key, sizeof(*key)))
-			return i;
+		for (j = 0; j < c->services[i].n_listen; j++)
+			if (!memcmp(&c->services[i].listen[j], key, sizeof(*key)))
+				return i;
 	return -1;
 }
 
@@ -789,11 +841,10 @@ static void d_say(struct diff *d, const char *kind, const char *name, const char
 static void diff_service(struct diff *d, const struct cb_service_cfg *a,
 			 const struct cb_service_cfg *b)
 {
-	char x[32], y[32];
+	char x[CB_LISTEN_STRLEN], y[CB_LISTEN_STRLEN];
 
 	d_begin(d, "service", a->name);
-	d_field(d, "listen", cb_fmt_service(&a->listen, x, sizeof(x)),
-		cb_fmt_service(&b->listen, y, sizeof(y)));
+	d_field(d, "listen", cb_fmt_listen(a, x, sizeof(x)), cb_fmt_listen(b, y, sizeof(y)));
 	d_field(d, "default", a->default_name, b->default_name);
 	d_u32(d, "queue", a->queue, b->queue);
 	d_u32(d, "wait_ms", a->wait_ms, b->wait_ms);

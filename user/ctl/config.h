@@ -12,7 +12,7 @@
  *   psk_file = /etc/connbroker/cluster.psk
  *
  *   [service shop]
- *   listen = 198.18.0.100:80
+ *   listen = 198.18.0.100:80, [2001:db8::100]:80   ; 1 to 4 addresses
  *   default = web                ; app when no rule matches
  *   queue = 64                   ; flows waiting for an app
  *   wait_ms = 2000               ; how long they may wait
@@ -59,6 +59,7 @@
 #include <stdint.h>
 #include <connbroker/shared.h>
 #include "ctl/classify.h"
+#include "util/parse_util.h"           /* CB_ADDR_PORT_STRLEN */
 
 #define CB_CFG_NAME 64
 #define CB_CFG_MAX_BYTES (1 << 20)      /* a larger file is refused (not a configuration) */
@@ -99,10 +100,12 @@ struct cb_rule_cfg {
 	int line;
 };
 
+#define CB_SVC_LISTEN_MAX 4             /* addresses one service listens on */
+
 struct cb_service_cfg {
 	char name[CB_CFG_NAME];
-	struct cb_service_key listen;
-	int has_listen;
+	struct cb_service_key listen[CB_SVC_LISTEN_MAX];     /* IPv4 and/or IPv6 */
+	int n_listen;
 	char default_name[CB_CFG_NAME];
 	int default_app;                /* -1: none (flows get on_timeout) */
 	uint32_t queue, wait_ms;
@@ -163,6 +166,9 @@ int cb_config_parse(const char *text, const char *name, struct cb_config_file *c
 /* The first rule of service svc that matches, or -1 (the default applies). */
 int cb_route(const struct cb_config_file *c, int svc, const struct cb_request_info *ri,
 	     const uint8_t *bytes, size_t len);
+/* "a:p, [b]:p": the addresses a service listens on, for messages. */
+#define CB_LISTEN_STRLEN (CB_SVC_LISTEN_MAX * (CB_ADDR_PORT_STRLEN + 2))
+const char *cb_fmt_listen(const struct cb_service_cfg *s, char *buf, size_t len);
 /* The service listening on key, or -1. */
 int cb_service_find(const struct cb_config_file *c, const struct cb_service_key *key);
 /* Index by name, or -1. */

@@ -45,7 +45,7 @@
 static int reset_held(struct ctl *c, const struct cb_flow_key *k)
 {
 	struct cb_flow f;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int err;
 
 	if (cb_flows_lookup(&c->flows, k, &f))
@@ -73,7 +73,7 @@ static int reset_held(struct ctl *c, const struct cb_flow_key *k)
 static void reset_vanished(const struct pending *p)
 {
 	uint32_t seq, ack;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	if (cb_pending_rst_seqs(p, &seq, &ack))
 		return;
@@ -127,7 +127,7 @@ static void drain(void *arg)
  */
 static int take_socket(struct ctl *c, struct pending *p)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd;
 
 	c->busy = p;
@@ -167,14 +167,14 @@ static void observe(struct ctl *c, const struct pending *p)
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
 static int deliver_inetd(struct ctl *c, struct pending *p)
 {
-	char client[32];
+	char client[CB_ADDR_PORT_STRLEN];
 	int fd;
 
 	if (c->sup.children >= CB_MAX_CHILDREN)
 		return 0;               /* waits, bounded by wait_ms and the queue */
 	fd = take_socket(c, p);
 	if (fd >= 0) {
-		cb_fmt_addr(p->key.saddr_be, p->key.sport_be, client, sizeof(client));
+		cb_fmt_addr(&p->key.saddr, p->key.sport_be, client, sizeof(client));
 		if (cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client) < 0) {
 			reset_flow(c, p, fd);
 		} else {
@@ -192,7 +192,7 @@ static int deliver(struct ctl *c, struct pending *p)
 {
 	const struct cb_config_file *cfg = c->cfg;
 	struct cb_flow_msg m;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd, conn, err;
 
 	if (p->d.app < 0)
@@ -209,7 +209,7 @@ static int deliver(struct ctl *c, struct pending *p)
 		return 1;
 	}
 	m = (struct cb_flow_msg){
-		.saddr_be = p->key.saddr_be, .sport_be = p->key.sport_be,
+		.saddr = p->key.saddr, .sport_be = p->key.sport_be,
 		.service = cfg->services[p->d.service].name,
 		.rule = p->d.rule >= 0 ? cfg->rules[p->d.rule].name : "default",
 		.app = cfg->apps[p->d.app].name, .bytes = p->slot->len,
@@ -303,7 +303,7 @@ static void resumed(void *arg, int fd, int app, const uint8_t *blob, size_t len)
 static void answer_timeout(struct ctl *c, struct pending *p)
 {
 	const struct cb_service_cfg *s = &c->cfg->services[p->d.service];
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd;
 
 	c->st.timeouts++;
@@ -491,18 +491,23 @@ static void check_services(const struct ctl *c)
 	struct cb_service_key att[CB_MAX_SERVICES];
 	const struct cb_config_file *cfg = c->cfg;
 	int n = cb_services_read(c->opts.ifname, att, CB_MAX_SERVICES), i, j;
-	char a[32];
+	char a[CB_ADDR_PORT_STRLEN];
 
 	if (n < 0)
 		return;
 	for (i = 0; i < cfg->n_services; i++) {
-		for (j = 0; j < n && memcmp(&att[j], &cfg->services[i].listen, sizeof(att[j])); j++)
-			;
-		if (j == n)
-			cb_info("run: service %s listens on %s, which %s does not answer: "
-				"connbroker attach %s --service %s", cfg->services[i].name,
-				cb_fmt_service(&cfg->services[i].listen, a, sizeof(a)), c->opts.ifname,
-				c->opts.ifname, a);
+		const struct cb_service_cfg *s = &cfg->services[i];
+		int l;
+
+		for (l = 0; l < s->n_listen; l++) {
+			for (j = 0; j < n && memcmp(&att[j], &s->listen[l], sizeof(att[j])); j++)
+				;
+			if (j == n)
+				cb_info("run: service %s listens on %s, which %s does not answer: "
+					"connbroker attach %s --service %s", s->name,
+					cb_fmt_service(&s->listen[l], a, sizeof(a)), c->opts.ifname,
+					c->opts.ifname, a);
+		}
 	}
 	for (j = 0; j < n; j++)
 		if (cb_service_find(cfg, &att[j]) < 0)

@@ -34,7 +34,7 @@ static int freeze(const struct cb_handoff *h, const struct pending *p)
  */
 static int check_bytes(const struct pending *p, const struct cb_flow *f)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	if ((p->slot->len && p->slot->first_seq != f->client_isn + 1) ||
 	    f->bytes_in > p->slot->len) {
@@ -53,7 +53,7 @@ static int check_bytes(const struct pending *p, const struct cb_flow *f)
 static int go_live_failed(const struct pending *p, const struct cb_flow *f, int fd,
 			  const char *step, int err)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 
 	cb_err("run: %s: TCP_REPAIR %s: %s; resetting the client",
 	       cb_fmt_flow(&p->key, fs, sizeof(fs)), step, strerror(-err));
@@ -67,7 +67,7 @@ int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 	struct cb_sock_state st;
 	struct cb_flow f;
 	const char *step = "lookup";
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd, err;
 
 	err = freeze(h, p);
@@ -108,7 +108,7 @@ int cb_handoff_check_survivor(const struct cb_handoff *h, const struct pending *
 {
 	struct cb_sock_state st;
 	struct cb_flow f;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int state, err;
 
 	if ((err = cb_flows_lookup(h->flows, &p->key, &f)))

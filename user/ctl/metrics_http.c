@@ -107,17 +107,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 struct cb_metrics *cb_metrics_start(const char *addr, cb_metrics_render_fn fn, void *ctx)
 {
 	struct cb_service_key k;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_storage sa;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
 	struct cb_metrics *m;
 	int i;
 
 	if (cb_parse_service(addr, &k)) {
-		cb_err("metrics: bad address '%s': expected IPv4:PORT", addr);
+		cb_err("metrics: bad address '%s': expected IPv4:PORT or [IPv6]:PORT", addr);
 		return NULL;
 	}
-	sa.sin_addr.s_addr = k.vip_be;
-	sa.sin_port = k.port_be;
+	cb_addr_to_sockaddr(&k.vip, k.port_be, &sa);
+	if (sa.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
@@ -126,7 +128,7 @@ struct cb_metrics *cb_metrics_start(const char *addr, cb_metrics_render_fn fn, v
 	for (i = 0; i < CB_METRICS_CONNS; i++)
 		m->conns[i].fd = -1;
 	/* bounded: connections in all, per client address, idle and total time */
-	m->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(k.port_be), NULL, NULL,
+	m->d = MHD_start_daemon(flags, ntohs(k.port_be), NULL, NULL,
 				on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CB_METRICS_CONNS,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CB_METRICS_PER_ADDR,

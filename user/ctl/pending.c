@@ -13,16 +13,34 @@ static unsigned int hash32(uint32_t x)
 	return x;
 }
 
+static unsigned int addr_hash(const union cb_addr *a)
+{
+	return hash32(a->w[0] ^ hash32(a->w[1] ^ hash32(a->w[2] ^ hash32(a->w[3]))));
+}
+
 static unsigned int key_bucket(const struct cb_flow_key *k)
 {
-	return hash32(k->saddr_be ^ hash32(k->daddr_be ^
-					   ((uint32_t)k->sport_be << 16 | k->dport_be))) %
+	return hash32(addr_hash(&k->saddr) ^ hash32(addr_hash(&k->daddr) ^
+						   ((uint32_t)k->sport_be << 16 | k->dport_be))) %
 	       CB_PENDING_BUCKETS;
 }
 
-static unsigned int src_bucket(uint32_t saddr_be)
+/*
+ * Who a flow's client is, for the per-source bound: its IPv4 address, or
+ * its IPv6 /64 (one host picks any address of its /64 at will).
+ */
+static union cb_addr source_of(const union cb_addr *client)
 {
-	return hash32(saddr_be) % CB_PENDING_BUCKETS;
+	union cb_addr s = *client;
+
+	if (!cb_addr_is_v4(&s))
+		s.w[2] = s.w[3] = 0;
+	return s;
+}
+
+static unsigned int src_bucket(const union cb_addr *src)
+{
+	return addr_hash(src) % CB_PENDING_BUCKETS;
 }
 
 void cb_pending_init(struct cb_pending *t, struct cb_stash_slot *stash)
@@ -52,27 +70,29 @@ struct pending *cb_pending_find(struct cb_pending *t, const struct cb_flow_key *
 	return NULL;
 }
 
-static struct cb_pending_src *src_find(const struct cb_pending *t, uint32_t saddr_be)
+static struct cb_pending_src *src_find(const struct cb_pending *t, const union cb_addr *src)
 {
 	int16_t i;
 
-	for (i = t->by_src[src_bucket(saddr_be)]; i >= 0; i = t->src[i].next)
-		if (t->src[i].saddr_be == saddr_be)
+	for (i = t->by_src[src_bucket(src)]; i >= 0; i = t->src[i].next)
+		if (!memcmp(&t->src[i].src, src, sizeof(*src)))
 			return (struct cb_pending_src *)&t->src[i];
 	return NULL;
 }
 
-unsigned int cb_pending_from(const struct cb_pending *t, uint32_t saddr_be)
+unsigned int cb_pending_from(const struct cb_pending *t, const union cb_addr *client)
 {
-	const struct cb_pending_src *s = src_find(t, saddr_be);
+	union cb_addr src = source_of(client);
+	const struct cb_pending_src *s = src_find(t, &src);
 
 	return s ? s->count : 0;
 }
 
-/* Count one more flow from saddr (the caller checked the bound). */
-static void src_add(struct cb_pending *t, uint32_t saddr_be)
+/* Count one more flow from client's source (the caller checked the bound). */
+static void src_add(struct cb_pending *t, const union cb_addr *client)
 {
-	struct cb_pending_src *s = src_find(t, saddr_be);
+	union cb_addr src = source_of(client);
+	struct cb_pending_src *s = src_find(t, &src);
 	unsigned int b;
 	int16_t i;
 
@@ -82,19 +102,20 @@ static void src_add(struct cb_pending *t, uint32_t saddr_be)
 	}
 	i = t->src_free;                /* never empty: at most one entry per flow */
 	t->src_free = t->src[i].next;
-	b = src_bucket(saddr_be);
-	t->src[i].saddr_be = saddr_be;
+	b = src_bucket(&src);
+	t->src[i].src = src;
 	t->src[i].count = 1;
 	t->src[i].next = t->by_src[b];
 	t->by_src[b] = i;
 }
 
-static void src_del(struct cb_pending *t, uint32_t saddr_be)
+static void src_del(struct cb_pending *t, const union cb_addr *client)
 {
-	unsigned int b = src_bucket(saddr_be);
+	union cb_addr src = source_of(client);
+	unsigned int b = src_bucket(&src);
 	int16_t *link = &t->by_src[b];
 
-	while (*link >= 0 && t->src[*link].saddr_be != saddr_be)
+	while (*link >= 0 && memcmp(&t->src[*link].src, &src, sizeof(src)))
 		link = &t->src[*link].next;
 	if (*link < 0 || --t->src[*link].count)
 		return;
@@ -122,7 +143,7 @@ static struct pending *take(struct cb_pending *t, int i, const struct cb_flow_ke
 	p->first_ms = now_ms;
 	p->next = t->by_key[b];
 	t->by_key[b] = (int16_t)i;
-	src_add(t, k->saddr_be);
+	src_add(t, &k->saddr);
 	t->used++;
 	return p;
 }
@@ -133,7 +154,7 @@ int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_
 	struct cb_stash_slot *s;
 	int i;
 
-	if (cb_pending_from(t, k->saddr_be) >= CB_PENDING_PER_SOURCE)
+	if (cb_pending_from(t, &k->saddr) >= CB_PENDING_PER_SOURCE)
 		return -EDQUOT;
 	if (t->used >= CB_PENDING_MAX)
 		return -ENOSPC;
@@ -164,7 +185,7 @@ void cb_pending_free(struct cb_pending *t, struct pending *p)
 		;
 	if (*link == i)
 		*link = p->next;
-	src_del(t, p->key.saddr_be);
+	src_del(t, &p->key.saddr);
 	t->used--;
 	memset(p, 0, sizeof(*p));
 	p->slot = &t->stash[i];

@@ -47,7 +47,7 @@ struct pending {
 };
 
 struct cb_pending_src {
-	uint32_t saddr_be;
+	union cb_addr src;              /* IPv4 address, or IPv6 /64 */
 	uint16_t count;
 	int16_t next;                   /* hash chain, or free list */
 };
@@ -84,7 +84,7 @@ int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size
 int cb_pending_recover(struct cb_pending *t, uint64_t now_ms);
 /* Flows in `state` (for a service, or any with service < 0). */
 unsigned int cb_pending_count(const struct cb_pending *t, enum cb_pend_state state, int service);
-/* Flows from one client address. */
-unsigned int cb_pending_from(const struct cb_pending *t, uint32_t saddr_be);
+/* Flows from one client's source: its IPv4 address, or its IPv6 /64. */
+unsigned int cb_pending_from(const struct cb_pending *t, const union cb_addr *client);
 
 #endif

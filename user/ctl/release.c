@@ -61,10 +61,12 @@ static void finish(struct cb_released *t, struct cb_released_conn *r, int reset)
  */
 static int identify(const struct cb_released *t, int fd, struct cb_flow_key *k)
 {
-	struct sockaddr_in l, p;
+	struct sockaddr_storage l, p;
 	socklen_t ll = sizeof(l), pl = sizeof(p), il;
 	struct tcp_info ti;
-	struct cb_service_key sk;
+	struct cb_service_key sk = { 0 };
+	union cb_addr peer;
+	uint16_t peer_port;
 	int type = 0, proto = 0, svc;
 
 	il = sizeof(type);
@@ -73,18 +75,21 @@ static int identify(const struct cb_released *t, int fd, struct cb_flow_key *k)
 	il = sizeof(proto);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &il) || proto != IPPROTO_TCP)
 		return -EINVAL;
-	if (getsockname(fd, (struct sockaddr *)&l, &ll) || l.sin_family != AF_INET)
+	/* IPv4, IPv6, or IPv4 on an IPv6 socket (mapped: the same key) */
+	if (getsockname(fd, (struct sockaddr *)&l, &ll) ||
+	    cb_addr_from_sockaddr((struct sockaddr *)&l, &sk.vip, &sk.port_be))
 		return -EINVAL;
-	sk = (struct cb_service_key){ .vip_be = l.sin_addr.s_addr, .port_be = l.sin_port };
 	if ((svc = cb_service_find(cfg_of(t), &sk)) < 0)
 		return -EINVAL;
 	il = sizeof(ti);
-	if (getpeername(fd, (struct sockaddr *)&p, &pl) || p.sin_family != AF_INET ||
+	if (getpeername(fd, (struct sockaddr *)&p, &pl) ||
+	    cb_addr_from_sockaddr((struct sockaddr *)&p, &peer, &peer_port) ||
+	    cb_addr_is_v4(&peer) != cb_addr_is_v4(&sk.vip) ||
 	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &il) ||
 	    (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_CLOSE_WAIT))
 		return -ENOTCONN;
-	*k = (struct cb_flow_key){ .saddr_be = p.sin_addr.s_addr, .daddr_be = l.sin_addr.s_addr,
-				   .sport_be = p.sin_port, .dport_be = l.sin_port };
+	*k = (struct cb_flow_key){ .saddr = peer, .daddr = sk.vip,
+				   .sport_be = peer_port, .dport_be = sk.port_be };
 	return svc;
 }
 
@@ -94,12 +99,12 @@ static int deliver(struct cb_released *t, struct cb_released_conn *r)
 	const struct cb_config_file *cfg = cfg_of(t);
 	const struct cb_service_cfg *s = &cfg->services[r->d.service];
 	struct cb_flow_msg m = {
-		.saddr_be = r->key.saddr_be, .sport_be = r->key.sport_be, .service = s->name,
+		.saddr = r->key.saddr, .sport_be = r->key.sport_be, .service = s->name,
 		.rule = r->d.rule >= 0 ? cfg->rules[r->d.rule].name : "default",
 		.bytes = r->bytes, .per_request = s->per_request,
 		.blob = r->blob, .blob_len = r->blob_len,
 	};
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int conn, err;
 
 	if (r->d.app < 0 || !cb_apps_instances(t->apps, r->d.app))
@@ -128,7 +133,7 @@ static int deliver(struct cb_released *t, struct cb_released_conn *r)
 static void timeout(struct cb_released *t, struct cb_released_conn *r)
 {
 	const struct cb_service_cfg *s = &cfg_of(t)->services[r->d.service];
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int fd = r->fd;
 
 	cb_info("run: %s: released connection: no app for service %s within %u ms: %s",
@@ -152,7 +157,7 @@ static void timeout(struct cb_released *t, struct cb_released_conn *r)
 static int move_elsewhere(struct cb_released *t, struct cb_released_conn *r, const uint8_t *req,
 			  size_t len)
 {
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int node, err;
 
 	if (!t->cluster || r->local_only ||
@@ -244,7 +249,8 @@ static void take_directive(struct cb_released *t, struct cb_released_conn *r, in
 	for (i = 0; i < CB_DIRECTIVES_MAX; i++) {
 		struct cb_directive *d = &t->dir[i];
 
-		if (!d->sport_be || d->saddr_be != r->key.saddr_be || d->sport_be != r->key.sport_be)
+		if (!d->sport_be || memcmp(&d->saddr, &r->key.saddr, sizeof(d->saddr)) ||
+		    d->sport_be != r->key.sport_be)
 			continue;
 		d->sport_be = 0;
 		if (now > d->until_ms)
@@ -254,8 +260,8 @@ static void take_directive(struct cb_released *t, struct cb_released_conn *r, in
 	}
 }
 
-int cb_released_direct(struct cb_released *t, uint32_t saddr_be, uint16_t sport_be, int to_app,
-		       int node)
+int cb_released_direct(struct cb_released *t, const union cb_addr *saddr, uint16_t sport_be,
+		       int to_app, int node)
 {
 	uint64_t now = cb_now_ms64();
 	struct cb_directive *free_d = NULL;
@@ -264,7 +270,8 @@ int cb_released_direct(struct cb_released *t, uint32_t saddr_be, uint16_t sport_
 	for (i = 0; i < CB_RELEASED_MAX; i++) {
 		struct cb_released_conn *r = &t->r[i];
 
-		if (r->fd < 0 || r->key.saddr_be != saddr_be || r->key.sport_be != sport_be)
+		if (r->fd < 0 || memcmp(&r->key.saddr, saddr, sizeof(*saddr)) ||
+		    r->key.sport_be != sport_be)
 			continue;
 		if (to_app >= 0)
 			r->to_app = to_app;
@@ -283,14 +290,14 @@ int cb_released_direct(struct cb_released *t, uint32_t saddr_be, uint16_t sport_
 	for (i = 0; i < CB_DIRECTIVES_MAX; i++) {
 		struct cb_directive *d = &t->dir[i];
 
-		if (d->sport_be && d->saddr_be == saddr_be && d->sport_be == sport_be)
+		if (d->sport_be && !memcmp(&d->saddr, saddr, sizeof(*saddr)) && d->sport_be == sport_be)
 			free_d = d;     /* replaced */
 		else if (!free_d && (!d->sport_be || now > d->until_ms))
 			free_d = d;
 	}
 	if (!free_d)
 		return -ENOSPC;
-	*free_d = (struct cb_directive){ .saddr_be = saddr_be, .sport_be = sport_be,
+	*free_d = (struct cb_directive){ .saddr = *saddr, .sport_be = sport_be,
 					 .to_app = to_app, .node = node,
 					 .until_ms = now + CB_DIRECTIVE_MS };
 	return 0;
@@ -303,7 +310,7 @@ static void hold(struct cb_released *t, int from_app, int fd, int to_app, int no
 	const struct cb_config_file *cfg = cfg_of(t);
 	struct cb_released_conn *r = NULL;
 	struct cb_flow_key k;
-	char fs[64];
+	char fs[CB_FLOW_STRLEN];
 	int svc = identify(t, fd, &k), i;
 
 	if (svc == -ENOTCONN) {

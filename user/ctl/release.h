@@ -81,7 +81,7 @@ struct cb_released_stats {
 #define CB_DIRECTIVES_MAX 256
 #define CB_DIRECTIVE_MS 60000
 struct cb_directive {
-	uint32_t saddr_be;
+	union cb_addr saddr;
 	uint16_t sport_be;              /* 0: free slot */
 	int to_app;                     /* -1: the app that releases it */
 	int node;                       /* -1: any */
@@ -124,7 +124,8 @@ void cb_released_resume(struct cb_released *t, int fd, int app, const uint8_t *b
  * (-1: its own app) on node (-1: any).  1: it is held here and moves now;
  * 0: noted for when its app gives it back; -ENOSPC: too many noted.
  */
-int cb_released_direct(struct cb_released *t, uint32_t saddr_be, uint16_t sport_be, int to_app,
+int cb_released_direct(struct cb_released *t, const union cb_addr *saddr, uint16_t sport_be,
+		       int to_app,
 		       int node);
 /* Timers: decide_ms, wait_ms, idle_ms; retries delivery of decided ones. */
 void cb_released_tick(struct cb_released *t, uint64_t now_ms);

@@ -7,25 +7,29 @@
 #include <linux/types.h>
 #include "lib/frame.h"
 #include "ctl/reset.h"
+#include "util/parse_util.h"
 #include "util/log.h"
 
 int cb_reset_send(const struct cb_flow_key *k, uint32_t seq, uint32_t ack)
 {
 	/* from the service to the client: the flow key reversed */
 	struct cb_seg seg = {
-		.saddr = k->daddr_be, .daddr = k->saddr_be, .sport = k->dport_be,
+		.saddr = k->daddr, .daddr = k->saddr, .sport = k->dport_be,
 		.dport = k->sport_be, .seq = seq, .ack = ack, .flags = CB_TCP_RST | CB_TCP_ACK,
 		.kind = CB_SEG_KIND_RST,
 	};
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = k->saddr_be };
+	struct sockaddr_storage dst;
+	/* the port of the destination must be 0 for a raw IPv6 socket */
+	socklen_t dl = cb_addr_to_sockaddr(&k->saddr, 0, &dst);
 	struct cb_frame f;
 	uint32_t len = cb_frame_build(&f, &seg);    /* the builder the programs use */
 	int fd, err = 0;
 
-	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	/* IPPROTO_RAW: the header is ours (IP_HDRINCL implied, IPv4 and IPv6) */
+	fd = socket(dst.ss_family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, &f, len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+	if (sendto(fd, &f, len, 0, (struct sockaddr *)&dst, dl) < 0) {
 		err = -errno;
 		cb_debug("run: raw RST: %s", strerror(errno));
 	}

@@ -7,7 +7,7 @@
 int cb_route_decide(const struct cb_config_file *c, const struct cb_flow_key *k,
 		    const uint8_t *bytes, size_t len, int forced, struct cb_decision *d)
 {
-	struct cb_service_key sk = { .vip_be = k->daddr_be, .port_be = k->dport_be };
+	struct cb_service_key sk = { .vip = k->daddr, .port_be = k->dport_be };
 	struct cb_request_info ri;
 	enum cb_cls r = len ? cb_classify(bytes, len, &ri) : CB_CLS_NEED_MORE;
 

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "repair/repair.h"
+#include "util/parse_util.h"
 #include "repair/tuple.h"
 
 socklen_t cb_sockaddr_len(const union cb_sockaddr *a)
@@ -30,12 +31,8 @@ void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
 			const struct cb_flow *f, const uint8_t *data, size_t len, uint32_t now_ms)
 {
 	memset(st, 0, sizeof(*st));
-	st->local.in4.sin_family = AF_INET;
-	st->local.in4.sin_addr.s_addr = key->daddr_be;
-	st->local.in4.sin_port = key->dport_be;
-	st->peer.in4.sin_family = AF_INET;
-	st->peer.in4.sin_addr.s_addr = key->saddr_be;
-	st->peer.in4.sin_port = key->sport_be;
+	cb_addr_to_sockaddr(&key->daddr, key->dport_be, &st->local);
+	cb_addr_to_sockaddr(&key->saddr, key->sport_be, &st->peer);
 	st->tcp_state = TCP_ESTABLISHED;
 	st->flags = CB_SOCK_RTT_PROBE;
 	st->snd_una = f->server_isn + 1;

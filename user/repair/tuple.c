@@ -10,6 +10,7 @@
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include "repair/tuple.h"
+#include "util/parse_util.h"
 
 #ifndef SOCK_DESTROY
 #define SOCK_DESTROY 21
@@ -96,11 +97,10 @@ int cb_tuple_state(const union cb_sockaddr *local, const union cb_sockaddr *peer
 
 int cb_tuple_state_of(const struct cb_flow_key *k)
 {
-	union cb_sockaddr local = { .in4 = { .sin_family = AF_INET, .sin_port = k->dport_be,
-					     .sin_addr.s_addr = k->daddr_be } };
-	union cb_sockaddr peer = { .in4 = { .sin_family = AF_INET, .sin_port = k->sport_be,
-					    .sin_addr.s_addr = k->saddr_be } };
+	union cb_sockaddr local, peer;
 
+	cb_addr_to_sockaddr(&k->daddr, k->dport_be, &local);
+	cb_addr_to_sockaddr(&k->saddr, k->sport_be, &peer);
 	return cb_tuple_state(&local, &peer);
 }
 
