@@ -29,6 +29,7 @@ Test(xdp, syn_gets_exact_synack_and_no_state)
 	struct t_tcp_view v;
 	struct cb_cookie_info ci;
 	struct cb_flow f;
+	union cb_addr ca = a4(CLIENT), va = a4(VIP);
 	size_t n;
 
 	fx_open(0, 65536);
@@ -57,7 +58,7 @@ Test(xdp, syn_gets_exact_synack_and_no_state)
 	cr_expect_eq(F.out_len, 14 + 20 + 40);
 	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "checksums");
 	/* the ISN is a cookie that validates with the map's key and carries the options */
-	cr_expect_eq(cb_cookie_check(KEY0, v.seq, htonl(CLIENT), htonl(VIP), htons(CPORT),
+	cr_expect_eq(cb_cookie_check(KEY0, v.seq, &ca, &va, htons(CPORT),
 				     htons(VPORT), CISN, tai_counter(), &ci), 0);
 	cr_expect_eq(ci.mss, 1460);
 	cr_expect_eq(ci.wscale, 7);
@@ -75,6 +76,7 @@ Test(xdp, syn_without_options_gets_mss_only)
 				.seq = CISN, .flags = 0x02, .window = 8192 };
 	struct t_tcp_view v;
 	struct cb_cookie_info ci;
+	union cb_addr ca = a4(CLIENT), va = a4(VIP);
 	size_t n;
 
 	fx_open(0, 65536);
@@ -87,7 +89,7 @@ Test(xdp, syn_without_options_gets_mss_only)
 	cr_expect_eq(v.sack_ok, 0);
 	cr_expect_eq(v.ts, 0);
 	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
-	cr_expect_eq(cb_cookie_check(KEY0, v.seq, htonl(CLIENT), htonl(VIP), htons(CPORT),
+	cr_expect_eq(cb_cookie_check(KEY0, v.seq, &ca, &va, htons(CPORT),
 				     htons(VPORT), CISN, tai_counter(), &ci), 0);
 	cr_expect_eq(ci.wscale, CB_WSCALE_NONE);
 	cr_expect_eq(ci.mss, 536);

@@ -16,6 +16,7 @@
 #endif
 #include "../../bpf/lib/cookie.h"
 #include "pkt.h"
+#include "t_addr.h"
 
 #define XDP_DROP 1
 #define XDP_PASS 2
@@ -30,7 +31,8 @@
 #define VPORT 80
 #define CISN 1000000u
 
-extern const __u32 KEY0[2];     /* cookie secret, slot 0 (current) */
+extern const __u32 KEY0[2];
+     /* cookie secret, slot 0 (current) */
 
 enum fx_hook { FX_XDP, FX_TC };
 

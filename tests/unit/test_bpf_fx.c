@@ -38,8 +38,10 @@ void fx_config(uint32_t cap, uint32_t rst_rate)
 
 void fx_service(uint32_t vip, uint16_t port)
 {
-	struct cb_service_key k = { .vip_be = htonl(vip), .port_be = htons(port) };
+	struct cb_service_key k = { .port_be = htons(port) };
 	struct cb_service v = { .id = 0 };
+
+	cb_addr_set_v4(&k.vip, htonl(vip));
 
 	cr_assert_eq(bpf_map_update_elem(F.svc_fd, &k, &v, BPF_ANY), 0);
 }
@@ -142,7 +144,10 @@ uint64_t fx_stat(int fd, enum cb_stat s)
 
 struct cb_flow_key flow_key(void)
 {
-	struct cb_flow_key k = { htonl(CLIENT), htonl(VIP), htons(CPORT), htons(VPORT) };
+	struct cb_flow_key k = { .sport_be = htons(CPORT), .dport_be = htons(VPORT) };
+
+	cb_addr_set_v4(&k.saddr, htonl(CLIENT));
+	cb_addr_set_v4(&k.daddr, htonl(VIP));
 
 	return k;
 }

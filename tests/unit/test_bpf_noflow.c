@@ -299,7 +299,7 @@ Test(noflow, valid_cookie_yields_to_a_live_socket)
 	fx_open(0, 65536);
 	conn_open(&c);
 	fx_service(0x7f000001, c.lport);
-	k = (struct cb_flow_key){ htonl(0x7f000001), htonl(0x7f000001), htons(c.cport),
+	k = (struct cb_flow_key){ a4(0x7f000001), a4(0x7f000001), htons(c.cport),
 				  htons(c.lport) };
 	n = lo_seg(b, c.cport, c.lport, 0x02, 1000, 0);
 	cr_assert_eq(run(b, n), XDP_TX, "a SYN gets a cookie, socket or not");

@@ -368,7 +368,7 @@ Test(steer, peer_down_resets_all_its_flows_tc)
  */
 static void service_removed_on(enum fx_hook hook)
 {
-	struct cb_service_key sk = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
+	struct cb_service_key sk = { .vip = a4(VIP), .port_be = htons(VPORT) };
 	struct cb_flow_key k = flow_key();
 	uint8_t b[256];
 	size_t n;

@@ -47,8 +47,8 @@ Test(xdp, data_goes_to_ring_then_is_acked)
 	cr_expect_eq(ev->len, l1);
 	cr_expect_eq(memcmp(ev + 1, req1, l1), 0);
 	cr_expect_eq(F.rec_len[0], sizeof(*ev) + l1);
-	cr_expect_eq(memcmp(&ev->key, &(struct cb_flow_key){ htonl(CLIENT), htonl(VIP),
-							     htons(CPORT), htons(VPORT) }, 12), 0);
+	cr_expect_eq(memcmp(&ev->key, &(struct cb_flow_key){ a4(CLIENT), a4(VIP),
+							     htons(CPORT), htons(VPORT) }, sizeof(ev->key)), 0);
 
 	n = seg(b, sizeof(b), CISN + 1 + l1, isn + 1, 0x18, 801, tsv, req2, l2, 502);
 	cr_assert_eq(run(b, n), XDP_TX);
@@ -405,7 +405,7 @@ Test(xdp, held_flow_outlives_its_service)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
-	struct cb_service_key k = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
+	struct cb_service_key k = { .vip = a4(VIP), .port_be = htons(VPORT) };
 	uint32_t tsv, isn;
 	size_t n;
 

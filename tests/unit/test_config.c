@@ -58,7 +58,10 @@ Test(config, parses_the_example)
 	cr_expect_eq(c.n_services, 2);
 	cr_expect_eq(c.n_rules, 4);
 	cr_expect_eq(c.n_apps, 2, "an app section without keys counts");
-	cr_expect_eq(c.services[0].listen.vip_be, inet_addr("198.18.0.100"));
+	cr_expect_eq(c.services[0].n_listen, 1);
+	cr_expect(cb_addr_is_v4(&c.services[0].listen[0].vip));
+	cr_expect_eq(c.services[0].listen[0].vip.w[3], inet_addr("198.18.0.100"));
+	cr_expect_eq(ntohs(c.services[0].listen[0].port_be), 80);
 	cr_expect_eq(c.services[0].default_app, 0);
 	cr_expect_eq(c.services[0].on_timeout, CB_TIMEOUT_HTTP503);
 	cr_expect_eq(c.services[1].default_app, -1);

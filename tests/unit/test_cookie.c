@@ -20,8 +20,16 @@ Test(halfsiphash, reference_vectors)
 }
 
 static const __u32 key[2] = { 0xdeadbeef, 0x01234567 };
-#define SA 0x010012c6u      /* 198.18.0.1 in network order on a little-endian host */
-#define DA 0x640012c6u
+/* 198.18.0.1 and 198.18.0.100, IPv4 mapped (the IPv4 word in network
+ * order on a little-endian host) */
+#define SA4 0x010012c6u
+#define DA4 0x640012c6u
+static const union cb_addr SA_ = { .w = { 0, 0, CB_V4MAPPED_W2, SA4 } };
+static const union cb_addr DA_ = { .w = { 0, 0, CB_V4MAPPED_W2, DA4 } };
+static const union cb_addr SA1_ = { .w = { 0, 0, CB_V4MAPPED_W2, SA4 + 1 } };
+static const union cb_addr DA1_ = { .w = { 0, 0, CB_V4MAPPED_W2, DA4 + 1 } };
+#define SA (&SA_)
+#define DA (&DA_)
 #define SP 0x409cu      /* 40000 */
 #define DP 0x5000u      /* 80 */
 
@@ -102,8 +110,8 @@ Test(cookie, any_change_invalidates)
 	int bit;
 
 	cr_expect_neq(cb_cookie_check(other, c, SA, DA, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
-	cr_expect_neq(cb_cookie_check(key, c, SA + 1, DA, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
-	cr_expect_neq(cb_cookie_check(key, c, SA, DA + 1, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
+	cr_expect_neq(cb_cookie_check(key, c, &SA1_, DA, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
+	cr_expect_neq(cb_cookie_check(key, c, SA, &DA1_, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
 	cr_expect_neq(cb_cookie_check(key, c, SA, DA, (__u16)SP + 1, (__u16)DP, 1000, 7, &ci), 0);
 	cr_expect_neq(cb_cookie_check(key, c, SA, DA, (__u16)SP, (__u16)DP + 1, 1000, 7, &ci), 0);
 	cr_expect_neq(cb_cookie_check(key, c, SA, DA, (__u16)SP, (__u16)DP, 1001, 7, &ci), 0);

@@ -9,6 +9,7 @@
 #endif
 #include "../../bpf/lib/csum.h"
 #include "pkt.h"
+#include "t_addr.h"
 
 Test(csum, classic_ipv4_header)
 {
@@ -39,7 +40,11 @@ Test(csum, tcp_with_pseudo_header_matches_reference)
 
 	th = frame + 34;
 	th[16] = th[17] = 0;
-	sum = cb_csum_pseudo(htonl(s.saddr), htonl(s.daddr), (__u16)(20 + s.optlen));
+	{
+		union cb_addr sa = a4(s.saddr), da = a4(s.daddr);
+
+		sum = cb_csum_pseudo(&sa, &da, (__u16)(20 + s.optlen));
+	}
 	sum = cb_csum_add(sum, th, (__u32)(20 + s.optlen), 60);
 	memcpy(th + 16, &(__u16){ cb_csum_fold(sum) }, 2);
 	cr_expect_eq(t_verify_csums(frame, len), 0);

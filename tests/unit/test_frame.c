@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #include "../../bpf/lib/frame.h"
 #include "pkt.h"
+#include "t_addr.h"
 
 #define CLIENT 0xc6120001u      /* 198.18.0.1 */
 #define VIP 0xc6120064u         /* 198.18.0.100 */
@@ -41,7 +42,7 @@ static size_t build_ok(const char *what, uint8_t buf[BUF_LEN], const struct cb_s
 static struct cb_seg from_vip(uint8_t flags, uint8_t kind)
 {
 	struct cb_seg s = {
-		.saddr = htonl(VIP), .daddr = htonl(CLIENT), .sport = htons(80),
+		.saddr = a4(VIP), .daddr = a4(CLIENT), .sport = htons(80),
 		.dport = htons(40000), .seq = 0x01020304, .ack = 0xa0b0c0d0,
 		.flags = flags, .kind = kind, .wscale = CB_WSCALE_NONE,
 	};
@@ -176,8 +177,8 @@ Test(frame, checksum_rows)
 		struct cb_seg s = from_vip(CB_TCP_ACK, CB_SEG_KIND_ACK);
 		size_t n;
 
-		s.saddr = htonl(rows[i].sa);
-		s.daddr = htonl(rows[i].da);
+		s.saddr = a4(rows[i].sa);
+		s.daddr = a4(rows[i].da);
 		s.seq = rows[i].seq;
 		s.ack = rows[i].ack;
 		s.window = rows[i].win;

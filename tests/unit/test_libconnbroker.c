@@ -81,8 +81,9 @@ Test(libconnbroker, register_and_accept)
 	cr_expect_str_eq(ci.rule, "api");
 	cr_expect_str_eq(ci.app, "api");
 	cr_expect_eq(ci.request_bytes, 85);
-	cr_expect_eq(ntohs(ci.client.sin_port), 40000);
-	cr_expect_eq(ci.client.sin_addr.s_addr, inet_addr("198.18.0.1"));
+	cr_expect_eq(ci.client.ss_family, AF_INET);
+	cr_expect_eq(ntohs(((struct sockaddr_in *)&ci.client)->sin_port), 40000);
+	cr_expect_eq(((struct sockaddr_in *)&ci.client)->sin_addr.s_addr, inet_addr("198.18.0.1"));
 	/* the fd is a working descriptor of the same pipe */
 	cr_assert_eq(write(p[1], "hello", 5), 5);
 	cr_expect_eq(read(fd, buf, sizeof(buf)), 5);

@@ -11,6 +11,7 @@
 #include "cb_ctl.skel.h"
 #include "ctl/owner.h"
 #include "datapath/flows.h"
+#include "t_addr.h"
 
 static const uint32_t states[] = { CB_OWNER_NONE, CB_FLOW_UNBOUND, CB_FLOW_LOCAL, CB_FLOW_FROZEN,
 				   CB_FLOW_SHIPPING, CB_FLOW_REDIRECT, CB_FLOW_PENDING, CB_FLOW_MOVING };
@@ -45,7 +46,7 @@ Test(owner, refused_moves_touch_nothing)
 {
 	/* no table behind it: any map access would fail with EBADF, not EPERM */
 	struct cb_flows none = { .fd = -1, .prog = NULL };
-	struct cb_flow_key k = { 1, 2, 3, 4 };
+	struct cb_flow_key k = { .saddr.w = { 1 }, .daddr.w = { 2 }, .sport_be = 3, .dport_be = 4 };
 	size_t i, j;
 
 	for (i = 0; i < N; i++)
@@ -96,7 +97,7 @@ static void put(const struct cb_flow_key *k, uint32_t state, uint32_t isn)
 
 Test(owner, moves_on_a_real_table)
 {
-	struct cb_flow_key k = { 1, 2, 3, 4 };
+	struct cb_flow_key k = { .saddr.w = { 1 }, .daddr.w = { 2 }, .sport_be = 3, .dport_be = 4 };
 	uint32_t old = 0;
 
 	table_open();
@@ -123,7 +124,7 @@ Test(owner, moves_on_a_real_table)
 
 Test(owner, removal_spares_a_newer_connection_on_the_tuple)
 {
-	struct cb_flow_key k = { 5, 6, 7, 8 };
+	struct cb_flow_key k = { .saddr.w = { 5 }, .daddr.w = { 6 }, .sport_be = 7, .dport_be = 8 };
 	uint32_t old = 0;
 
 	table_open();

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/pending.h"
+#include "t_addr.h"
 
 static struct cb_pending *T;
 static struct cb_stash_slot *S;
@@ -30,7 +31,7 @@ static void teardown(void)
 
 static struct cb_flow_key key(uint32_t src, uint16_t port)
 {
-	struct cb_flow_key k = { htonl(src), htonl(0xc6120064), htons(port), htons(80) };
+	struct cb_flow_key k = t_key(a4(src), a4(0xc6120064), port, 80);
 
 	return k;
 }
@@ -52,12 +53,12 @@ Test(pending, create_find_free)
 	cr_expect_eq(p->slot->used, 1, "the stash slot is marked used");
 	cr_expect_eq(memcmp(&p->slot->key, &a, sizeof(a)), 0);
 	cr_expect_eq(T->used, 2);
-	cr_expect_eq(cb_pending_from(T, a.saddr_be), 2);
+	cr_expect_eq(cb_pending_from(T, &a.saddr), 2);
 	cb_pending_free(T, p);
 	cr_expect_null(cb_pending_find(T, &a));
 	cr_expect_eq(cb_pending_find(T, &b), q, "the other flow of the chain survives");
 	cr_expect_eq(S[p - T->p].used, 0, "the stash slot is released");
-	cr_expect_eq(cb_pending_from(T, a.saddr_be), 1);
+	cr_expect_eq(cb_pending_from(T, &a.saddr), 1);
 	cb_pending_free(T, p);          /* twice: a no-op */
 	cr_expect_eq(T->used, 1);
 }
@@ -124,7 +125,7 @@ Test(pending, recover_from_the_stash)
 	cr_expect_eq(p->slot->len, 5);
 	cr_expect_eq(p->first_ms, 42);
 	cr_expect_not_null(cb_pending_find(T, &b));
-	cr_expect_eq(cb_pending_from(T, a.saddr_be), 1);
+	cr_expect_eq(cb_pending_from(T, &a.saddr), 1);
 	cr_expect_eq(cb_pending_recover(T, 43), 0, "recovering twice adds nothing");
 }
 

@@ -19,7 +19,9 @@
 #include <sys/socket.h>
 #include "repair/image.h"
 #include "repair/repair.h"
+#include "util/parse_util.h"
 #include "util/clock.h"
+#include "t_addr.h"
 
 #define TCPI_OPT_USEC_TS_BIT 64         /* newer than netinet/tcp.h */
 #define TCPOLEN_TS_ALIGNED 12
@@ -272,7 +274,7 @@ Test(repair, unacked_and_unsent_survive_image_move_ipv6)
 
 Test(repair, state_from_an_xdp_flow)
 {
-	struct cb_flow_key k = { htonl(0xc6120001), htonl(0xc6120064), htons(40000), htons(80) };
+	struct cb_flow_key k = t_key(a4(0xc6120001), a4(0xc6120064), 40000, 80);
 	struct cb_flow f = {
 		.client_isn = 1000, .server_isn = 0xfffffff0u, .rcv_nxt = 1000 + 1 + 77,
 		.snd_nxt = 0xfffffff1u, .ts_recent = 5, .ts_offset = 12345, .snd_wnd = 64512,
@@ -283,9 +285,11 @@ Test(repair, state_from_an_xdp_flow)
 	struct cb_sock_state st;
 
 	cb_state_from_flow(&st, &k, &f, req, sizeof(req), 1000000);
-	cr_expect_eq(st.local.in4.sin_addr.s_addr, k.daddr_be);
+	cr_expect_eq(st.local.in4.sin_family, AF_INET);
+	cr_expect_eq(st.local.in4.sin_addr.s_addr, k.daddr.w[3]);
 	cr_expect_eq(st.local.in4.sin_port, htons(80));
-	cr_expect_eq(st.peer.in4.sin_addr.s_addr, k.saddr_be);
+	cr_expect_eq(st.peer.in4.sin_family, AF_INET);
+	cr_expect_eq(st.peer.in4.sin_addr.s_addr, k.saddr.w[3]);
 	cr_expect_eq(st.peer.in4.sin_port, htons(40000));
 	cr_expect_eq(st.snd_una, 0xfffffff1u, "our ISN + 1 (wraps fine)");
 	cr_expect_eq(st.rcv_seq, 1001, "the request starts right after the client's SYN");
@@ -414,8 +418,10 @@ static void flow_like(int cli, int srv, const uint8_t *req, size_t len, uint16_t
 	cr_assert_eq(cb_repair_dump(srv, &d), 0);
 	cr_assert_eq(d.rcvq_len, len);
 	close(srv);
-	*k = (struct cb_flow_key){ d.peer.in4.sin_addr.s_addr, d.local.in4.sin_addr.s_addr,
-				   d.peer.in4.sin_port, d.local.in4.sin_port };
+	cr_assert_eq(cb_addr_from_sockaddr((const struct sockaddr *)&d.peer, &k->saddr,
+					   &k->sport_be), 0);
+	cr_assert_eq(cb_addr_from_sockaddr((const struct sockaddr *)&d.local, &k->daddr,
+					   &k->dport_be), 0);
 	memset(f, 0, sizeof(*f));
 	f->client_isn = d.rcv_seq - 1;
 	f->server_isn = d.snd_una - 1;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/route.h"
+#include "t_addr.h"
 
 static const char *conf =
 	"[broker]\ndecide_bytes = 64\n"
@@ -25,14 +26,11 @@ static struct cb_config_file *load(const char *text)
 	return c;
 }
 
-static struct cb_flow_key K = { 0, 0, 0, 0 };
+static struct cb_flow_key K;
 
 static void key_init(void)
 {
-	K.saddr_be = htonl(0xc6120001);
-	K.daddr_be = htonl(0xc6120064);
-	K.sport_be = htons(40000);
-	K.dport_be = htons(80);
+	K = t_key(a4(0xc6120001), a4(0xc6120064), 40000, 80);
 }
 
 Test(route, by_path_then_default, .init = key_init)

@@ -90,8 +90,7 @@ Test(steer_api, own_mac_and_interface_mac)
 
 static struct cb_flow_key key_n(uint32_t i)
 {
-	struct cb_flow_key k = { htonl(CLIENT + (i >> 16)), htonl(VIP), htons((uint16_t)i),
-				 htons(VPORT) };
+	struct cb_flow_key k = t_key(a4(CLIENT + (i >> 16)), a4(VIP), (uint16_t)i, VPORT);
 
 	return k;
 }
