@@ -113,12 +113,60 @@ sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 echo "(one CPU runs the generator, the veth hop and the answer, so answered/s is per core"
 echo " for the whole path and the ratio understates the handler-only difference)"
 
+# ---- 1b. the program alone: an IPv4 SYN vs an IPv6 SYN ----------------------
+# bpf_prog_test_run (bpftool prog run) of the attached XDP program on one SYN
+# frame of each family, SYN_RUNS interleaved runs of SYN_REPEAT repetitions;
+# medians.  No veth, no generator: the cost of the program itself.
+SYN_RUNS=${SYN_RUNS:-5}
+SYN_REPEAT=${SYN_REPEAT:-200000}
+syn_frame() {   # family file
+	python3 - "$1" "$2" <<'PYEOF'
+import struct, sys
+fam, out = sys.argv[1], sys.argv[2]
+opts = bytes([2, 4, 5, 0xb4, 4, 2, 8, 10]) + struct.pack("!II", 12345, 0) + bytes([1, 3, 3, 7])
+tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1000000, 0, (20 + len(opts)) // 4 << 4, 0x02, 64240, 0, 0) + opts
+eth = bytes.fromhex("020000000002020000000001")
+if fam == "4":
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
+                     bytes([198, 18, 0, 1]), bytes([198, 18, 0, 100]))
+    frame = eth + b"\x08\x00" + ip + tcp
+else:
+    ip = (struct.pack("!IHBB", 0x60000000, len(tcp), 6, 64) +
+          bytes.fromhex("20010db8000000000000000000000001") +     # 2001:db8::1
+          bytes.fromhex("20010db8000000000000000000000100"))      # 2001:db8::100
+    frame = eth + b"\x86\xdd" + ip + tcp
+open(out, "wb").write(frame)
+PYEOF
+}
+syn_ns() {      # prog_id file -> ns per run
+	bpftool prog run id "$1" data_in "$2" repeat "$SYN_REPEAT" 2>&1 | awk '/duration/ { sub(/ns/, "", $NF); print $NF }'
+}
+syn_family_bench() {
+	local id f4 f6 i a b v4=() v6=()
+	f4=$(mktemp /tmp/cb-syn4.XXXXXX) f6=$(mktemp /tmp/cb-syn6.XXXXXX)
+	syn_frame 4 "$f4"; syn_frame 6 "$f6"
+	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" >/dev/null
+	id=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].xdp_prog_id')
+	for i in $(seq 1 "$SYN_RUNS"); do
+		v4+=("$(syn_ns "$id" "$f4")"); v6+=("$(syn_ns "$id" "$f6")")
+	done
+	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+	rm -f "$f4" "$f6"
+	a=$(printf '%s\n' "${v4[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	b=$(printf '%s\n' "${v6[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	echo
+	printf '%-34s %12s %8s   (%s)\n' "SYN in the XDP program alone" "ns per SYN" "ratio" "bpf_prog_test_run, median of $SYN_RUNS x $SYN_REPEAT"
+	printf '%-34s %12s %8s   runs: %s\n' "IPv4 SYN (baseline)" "$a" "1.00" "${v4[*]}"
+	printf '%-34s %12s %8s   runs: %s\n' "IPv6 SYN" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a ? b / a : 0 }')" "${v6[*]}"
+}
+syn_family_bench
+
 echo
 nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
 read -r memlock entries < <(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" |
 	jq -r '"\(.bytes_memlock) \(.max_entries)"')
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
-printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key 12 B + value 64 B + LRU element overhead)\n' \
+printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key 36 B + value 64 B + LRU element overhead)\n' \
 	"$memlock" "$entries" $(( memlock / entries ))
 
 # ---- 3. connections per second and latency ------------------------------------

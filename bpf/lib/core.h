@@ -40,6 +40,13 @@ static __always_inline __u32 cb_cookie_time(void)
 	return (__u32)((cb_ktime_get_tai_ns() / CB_NSEC_PER_SEC) >> CB_COOKIE_PERIOD_SHIFT);
 }
 
+/* The MSS we offer and use: cb_config.mss is for IPv4 (MTU - 40); an IPv6
+ * header is 20 bytes longer (MTU - 60, as the kernel's IPv6 sockets). */
+static __always_inline __u16 cb_our_mss(const struct cb_config *cfg, const struct cb_pkt *pk)
+{
+	return pk->v6 && cfg->mss > 556 ? cfg->mss - 20 : cfg->mss;
+}
+
 /* Our TCP timestamp clock: milliseconds, as the kernel's TCP uses. */
 static __always_inline __u32 cb_ts_now(__u32 ts_offset)
 {
@@ -108,7 +115,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 		.window = cfg->flow_byte_cap > 0xffff ? 0xffff : cfg->flow_byte_cap,
 		.flags = CB_TCP_SYN | CB_TCP_ACK,
 		.kind = CB_SEG_KIND_SYNACK,
-		.mss = cfg->mss,
+		.mss = cb_our_mss(cfg, pk),
 		/* window scaling only when both ends do it (RFC 7323 2.2) */
 		.wscale = pk->opt.wscale == CB_WSCALE_NONE ? CB_WSCALE_NONE : cfg->wscale,
 		.sack = pk->opt.sack_ok,
@@ -241,7 +248,7 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 	f.server_isn = cookie;
 	f.rcv_nxt = isn + 1;
 	f.snd_nxt = pk->ack_seq;
-	f.mss = ci->mss < cfg->mss ? ci->mss : cfg->mss;
+	f.mss = ci->mss < cb_our_mss(cfg, pk) ? ci->mss : cb_our_mss(cfg, pk);
 	if (ci->sack)
 		f.opts |= CB_OPT_SACK;
 	if (ci->wscale != CB_WSCALE_NONE) {

@@ -61,7 +61,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			if (cb_parse_service(optarg, &svcs[o.n_services])) {
-				cb_err("attach: bad service '%s': expected IPv4:PORT, e.g. 198.18.0.10:80",
+				cb_err("attach: bad service '%s': expected IPv4:PORT or [IPv6]:PORT, e.g. 198.18.0.10:80 or [2001:db8::10]:80",
 				       optarg);
 				return CB_EXIT_USAGE;
 			}

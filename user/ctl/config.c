@@ -493,7 +493,7 @@ static int key_node(struct pstate *ps, const char *k, const char *v)
 		return parse_u32_key(ps, k, v, 1, CB_MAX_PEERS - 1, &n->id);
 	if (!strcmp(k, "control")) {
 		if (cb_parse_service(v, &ck))
-			return fail(ps, "control: bad address '%s': expected IPv4:PORT", v);
+			return fail(ps, "control: bad address '%s': expected IPv4:PORT or [IPv6]:PORT", v);
 		return copy_str(ps, n->control, sizeof(n->control), k, v);
 	}
 	if (!strcmp(k, "mac")) {
