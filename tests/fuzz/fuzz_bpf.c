@@ -21,10 +21,14 @@
  *   byte 2   bits 0-1 our wscale {7, 0, 14, 2}; bit 2 new cookies use
  *            secret slot 1; bit 3 the ring is not drained after every packet
  *   then up to MAX_OPS operations: an opcode byte (% OP_MAX), its arguments
- *   (enum op below).  Client k (% 6): 0-3 are CLIENT + k/2 : CPORT + k to
- *   VIP:VPORT; 4 and 5 are loopback tuples to a second service (127.0.0.1 and
- *   a port of ours) on which this process holds a kernel socket, ESTABLISHED
- *   for 4, TIME_WAIT for 5 (renewed every 30 s: it lives 60 s).
+ *   (enum op below).  A client byte k: bit 7 the family (IPv6), (k & 127) % 6
+ *   the client.  IPv4 clients 0-3 are CLIENT + k/2 : CPORT + k to VIP:VPORT;
+ *   4 and 5 are loopback tuples to a second service (127.0.0.1 and a port of
+ *   ours) on which this process holds a kernel socket, ESTABLISHED for 4,
+ *   TIME_WAIT for 5 (renewed every 30 s: it lives 60 s).  IPv6 clients are
+ *   the same with 2001:db8::1 + k/2 to [2001:db8::100]:VPORT and [::1].
+ *   IPv6 frames get extension headers from M_EXT6 (and M_IPOPT: a hop-by-hop
+ *   header, M_FRAG: a fragment header).
  *
  * Invariants, checked after every packet (abort() with a message on stderr):
  *   I1  the verdict is one of the program's (XDP_DROP/PASS/TX; TC_ACT_OK/
@@ -37,8 +41,12 @@
  *       DATA records the ring got, DATA_QUEUED = their number; OPEN + CLOSE
  *       records + EVENT_LOST = ACK_COOKIE_OK + FIN_UNBOUND + RST_UNBOUND;
  *       egress moves exactly one EGRESS_* counter and nothing else
- *   I4  the parse class agrees with an independent parser: not IPv4 (IPv6,
- *       VLAN, ARP...) = PASS_NOT_IP, fragments = PASS_FRAGMENT, ...
+ *   I4  the parse class agrees with an independent parser (pv_parse, written
+ *       from parse.h's specification): not IPv4 or IPv6 (VLAN, ARP...) =
+ *       PASS_NOT_IP, fragments (IPv4, or an IPv6 fragment header) =
+ *       PASS_FRAGMENT, IPv6 extension headers not walked (AH, ESP, routing
+ *       with segments left, more than 4 or 512 bytes) = PASS_IPV6_EXT, ...;
+ *       PKT_IPV6 moves iff the frame is IPv6 (its ethertype), whatever follows
  *   I5  every flow in the table has a server_isn that is a valid cookie for
  *       its tuple and client_isn (cookie.h's cb_cookie_check, userspace), and
  *       snd_nxt = server_isn + 1, rcv_nxt = client_isn + 1 + bytes_in,
@@ -55,7 +63,9 @@
  *       replies, relative to client_isn + 1) never exceeds what the ring
  *       took for that flow; ACK replies carry snd_nxt, rcv_nxt, the window
  *       left and the timestamp state of the flow
- *   I8  TX replies have valid IP and TCP checksums, swapped addresses and
+ *   I8  TX replies are of the segment's family (IPv4: 20-byte header, TTL
+ *       64; IPv6: no extension header, hop limit 64, flow label 0) with valid
+ *       IP and TCP checksums (the IPv6 pseudo-header), swapped addresses and
  *       MACs; a SYN-ACK carries a valid cookie (options encoded in it) for
  *       the SYN; RSTs to segments of no flow follow RFC 793 (seq = their
  *       ack, or ack = their seq + length); a steered frame keeps L3/L4 and
@@ -98,6 +108,10 @@
 /* ---- constants ------------------------------------------------------ */
 #define CLIENT 0xc6120001u      /* 198.18.0.1 */
 #define VIP 0xc6120064u         /* 198.18.0.100 */
+/* IPv6: 2001:db8::1 (+ k/2) -> [2001:db8::100]:VPORT, as tests/net does */
+#define NET6_W0 0x20010db8u
+#define CLIENT6_LO 0x0001u
+#define VIP6_LO 0x0100u
 #define CPORT 40000
 #define VPORT 80
 #define CISN 1000000u
@@ -109,7 +123,8 @@
 #define MAX_FRAME_TC 3700
 #define MAX_FRAME MAX_FRAME_XDP
 #define BUF_LEN (MAX_FRAME + 512)
-#define NCL 6
+#define NROLE 6                 /* clients of one family */
+#define NCL (2 * NROLE)         /* 0..5 IPv4, 6..11 IPv6 */
 #define MAX_OPS 96
 #define MAX_PKTS 160
 #define MAX_TRK 64
@@ -142,14 +157,20 @@ enum op {
 	OP_FIN,         /* k, off (int8) */
 	OP_RST,         /* k, off (int8), fl (b0 off in bytes else *1000, b1 RST|ACK) */
 	OP_MUT,         /* kind, a, b (+ raw option bytes for TCPOPT/IPOPT): applies to the next frame */
-	OP_RAW,         /* len, template, len bytes */
-	OP_IPV6,        /* k, ext (b0-1 count, then 2 bits each: HBH, ROUTING, FRAG, DSTOPTS), fl */
+	OP_RAW,         /* len, template (b0-1: 0 nothing, 1 Ethernet for IPv4, 2 an IPv4 header
+			 * to the service, 3 Ethernet for IPv6, with b4 an IPv6 header to the
+			 * IPv6 service; b2 the service's port; b3 checksums fixed), len bytes
+			 * (IPv6 header and b5: then its next header byte) */
+	OP_IPV6,        /* k, ext (b0-1 count, then 2 bits each: HBH, ROUTING, FRAG, DSTOPTS), fl
+			 * (b0 routing with segments left, b1 fragment M, b2 not TCP (b3 no next
+			 * header, else UDP), b4 an ACK with data, else a SYN): a raw IPv6 frame
+			 * of IPv6 client k (& 127) % 6 */
 	OP_CTL,         /* k, what, arg: the controller's changes (state, delete, cb_remote, cb_peers) */
 	OP_DRAIN,       /* mode: b0 drain now, b1 toggle draining after every packet */
 	OP_SECRET,      /* (none): new cookies use the other secret slot */
 	OP_REPLAY,      /* (none): the last frame again (with queued byte mutations) */
-	OP_FLOOD,       /* n, seed: n % 32 + 1 SYNs from other clients */
-	OP_FORGE,       /* n, seed: n % 16 + 1 ACKs with guessed cookies */
+	OP_FLOOD,       /* n, seed: n % 32 + 1 SYNs from other clients (n b7: IPv6 ones) */
+	OP_FORGE,       /* n, seed: n % 16 + 1 ACKs with guessed cookies (n b7: IPv6) */
 	OP_EGRESS,      /* k, fl (b0 RST, b1 data, b2 FIN): a segment from the service (TC egress) */
 	OP_PUREACK,     /* k, ackd (int8), seqd (int8) */
 	OP_MAX
@@ -158,8 +179,20 @@ enum op {
 enum mut_kind {
 	M_FLIP, M_SETB, M_TRUNC, M_EXTEND, M_TCPOPT, M_IPOPT, M_FRAG, M_BADTCSUM, M_BADIPCSUM,
 	M_VLAN, M_IPV6, M_ETHERTYPE, M_FIXCSUM, M_TUPLE, M_FLAGS, M_HDRLEN, M_WINDOW, M_IPVER,
-	M_PROTO, M_MAX
+	M_PROTO, M_EXT6, M_MAX
 };
+
+/*
+ * M_EXT6 a, b: an IPv6 extension header after those already queued (IPv6
+ * frames only; up to MAX_EXT): a & 7 the type {hop-by-hop, destination
+ * options, routing with segments left 0, routing with segments left b | 1,
+ * fragment (b: b0 M, b1-7 offset), AH, ESP, b as the next header (UDP, no
+ * next header, ICMPv6, TCP...)}; (a >> 3) & 3 extra 8-byte units (with b7
+ * of b and a < 0x80: 32 more, so the headers pass 512 bytes); a >> 5 + 1
+ * copies of it.  The frame's last next header stays TCP.
+ */
+#define MAX_EXT 12
+#define MAX_EXT_BYTES 1200
 
 static const char *const op_names[OP_MAX] = {
 	"SYN", "ACK", "DATA", "FIN", "RST", "MUT", "RAW", "IPV6", "CTL", "DRAIN", "SECRET",
@@ -178,7 +211,7 @@ static int stat_class(int c)
 	switch (c) {
 	case CB_STAT_PASS_NOT_IP: case CB_STAT_PASS_NOT_TCP: case CB_STAT_PASS_FRAGMENT:
 	case CB_STAT_PASS_NOT_SERVICE: case CB_STAT_PASS_LOCAL: case CB_STAT_PASS_NO_CONFIG:
-	case CB_STAT_PASS_MALFORMED: case CB_STAT_PASS_KERNEL_SOCK:
+	case CB_STAT_PASS_MALFORMED: case CB_STAT_PASS_KERNEL_SOCK: case CB_STAT_PASS_IPV6_EXT:
 		return VC_PASS;
 	case CB_STAT_DROP_MALFORMED: case CB_STAT_DROP_BAD_OPTIONS: case CB_STAT_SYN_TX_FAIL:
 	case CB_STAT_FLOW_INSERT_FAIL: case CB_STAT_DATA_TOO_BIG: case CB_STAT_DATA_RING_FULL:
@@ -196,7 +229,7 @@ static int stat_class(int c)
 	case CB_STAT_EGRESS_RST_BLOCKED: case CB_STAT_EGRESS_PENDING_DROP:
 	case CB_STAT_EGRESS_MOVING_DROP: case CB_STAT_EGRESS_PASS:
 		return VC_EGRESS;
-	default:        /* PKT_SEEN, LOCAL_REUSED, SYN_WITH_DATA, ACK_COOKIE_*, EVENT_LOST,
+	default:        /* PKT_SEEN, PKT_IPV6, LOCAL_REUSED, SYN_WITH_DATA, ACK_COOKIE_*, EVENT_LOST,
 			 * REPLY_GROWN_AT_TAIL, REDIRECT_BY_REMOTE/REUSED/CLOSING, DATA_BYTES,
 			 * DROP_REPLY_FAIL: they come with a reason counter */
 		return VC_MOD;
@@ -248,7 +281,8 @@ static uint64_t stat_vals[CB_STAT_MAX * MAX_CPUS];
 
 /* ---- per-input state ------------------------------------------------ */
 struct client {
-	uint32_t saddr, daddr;
+	int v6;
+	union cb_addr saddr, daddr;     /* network order; IPv4 mapped */
 	uint16_t sport, dport;
 	uint32_t isn, nxt;              /* our ISN; the next sequence number we send */
 	uint32_t cookie;                /* the server's ISN from its SYN-ACK */
@@ -275,6 +309,18 @@ struct peer {
 	uint8_t up, mac[6];
 };
 
+/* The family and addresses of the next frame built (the spec's saddr/daddr
+ * are IPv4 only), and its IPv6 extension headers. */
+struct fam {
+	int v6;
+	union cb_addr sa, da;
+};
+
+struct ext6 {
+	uint8_t code;                   /* its type, in the previous next header */
+	uint16_t off, len;              /* in the chain's bytes */
+};
+
 static struct {
 	struct inst *I;
 	int ii;
@@ -292,6 +338,11 @@ static struct {
 	int last_egress;
 	struct mut muts[MAX_MUT];
 	int nmut;
+	struct fam nf;                  /* the next frame's family (build() resets it) */
+	struct ext6 ext[MAX_EXT];
+	int next6;
+	size_t extlen;
+	uint8_t extb[MAX_EXT_BYTES];
 	int npkt, prev_primary;
 	uint64_t unconsumed;
 	const char *op;
@@ -310,77 +361,150 @@ struct rd {
 
 static uint8_t rd8(struct rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
 
+/* A client byte: bit 7 the family, the rest the client of that family. */
+static int rdk(struct rd *r)
+{
+	uint8_t b = rd8(r);
+
+	return (b & 0x7f) % NROLE + ((b & 0x80) ? NROLE : 0);
+}
+
+static union cb_addr a4(uint32_t host)
+{
+	union cb_addr a;
+
+	cb_addr_set_v4(&a, htonl(host));
+	return a;
+}
+
+/* 2001:db8::lo (net6), or ::lo */
+static union cb_addr a6(int net6, uint32_t lo)
+{
+	union cb_addr a = { { 0 } };
+
+	if (net6)
+		a.w[0] = htonl(NET6_W0);
+	a.w[3] = htonl(lo);
+	return a;
+}
+
+static int addr_eq(const union cb_addr *a, const union cb_addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static const char *astr(const union cb_addr *a)
+{
+	static char buf[4][INET6_ADDRSTRLEN];
+	static int i;
+	char *p = buf[i++ & 3];
+
+	if (cb_addr_is_v4(a))
+		inet_ntop(AF_INET, &a->w[3], p, INET6_ADDRSTRLEN);
+	else
+		inet_ntop(AF_INET6, a, p, INET6_ADDRSTRLEN);
+	return p;
+}
+
 static size_t max_frame(void)
 {
 	return S.I->tc ? MAX_FRAME_TC : MAX_FRAME_XDP;
 }
 
-/* ---- kernel sockets on the loopback service (cb_kernel_sock_state) ---- */
+/* ---- kernel sockets on the loopback services (cb_kernel_sock_state) ---- */
 #define LO_ADDR 0x7f000001u
-static uint16_t lo_port, lo_est_port, lo_tw_port;
-static int lo_listen = -1, lo_est[2] = { -1, -1 };
+/* [0] IPv4 127.0.0.1, [1] IPv6 ::1 */
+static uint16_t lo_port[2], lo_est_port[2], lo_tw_port[2];
+static int lo_listen[2] = { -1, -1 }, lo_est[2][2] = { { -1, -1 }, { -1, -1 } };
 static time_t lo_tw_at;
+
+static socklen_t lo_sa(int f6, struct sockaddr_storage *ss, uint16_t port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (f6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		a->sin6_addr = in6addr_loopback;
+		return sizeof(*a);
+	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_port = htons(port);
+	((struct sockaddr_in *)ss)->sin_addr.s_addr = htonl(LO_ADDR);
+	return sizeof(struct sockaddr_in);
+}
 
 static uint16_t sock_port(int fd, int peer)
 {
-	struct sockaddr_in a;
+	struct sockaddr_storage a;
 	socklen_t l = sizeof(a);
 
 	if (peer ? getpeername(fd, (struct sockaddr *)&a, &l) : getsockname(fd, (struct sockaddr *)&a, &l))
 		return 0;
-	return ntohs(a.sin_port);
+	return ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+					     : ((struct sockaddr_in *)&a)->sin_port);
 }
 
-/* A connected pair on 127.0.0.1: *srv the accepted end (local lo_port). */
-static int lo_pair(int *cli, int *srv)
+/* A connected pair on the loopback: *srv the accepted end (local lo_port). */
+static int lo_pair(int f6, int *cli, int *srv)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(lo_port),
-				 .sin_addr.s_addr = htonl(LO_ADDR) };
+	struct sockaddr_storage a;
+	socklen_t l = lo_sa(f6, &a, lo_port[f6]);
 
-	*cli = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (*cli < 0 || connect(*cli, (struct sockaddr *)&a, sizeof(a)))
+	*cli = socket(f6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*cli < 0 || connect(*cli, (struct sockaddr *)&a, l))
 		return -1;
-	*srv = accept4(lo_listen, NULL, NULL, SOCK_CLOEXEC);
+	*srv = accept4(lo_listen[f6], NULL, NULL, SOCK_CLOEXEC);
 	return *srv < 0 ? -1 : 0;
 }
 
 static void ksock_setup(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(LO_ADDR) };
-	int one = 1;
+	int one = 1, f6;
 
-	lo_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	setsockopt(lo_listen, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lo_listen < 0 || bind(lo_listen, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(lo_listen, 8) || !(lo_port = sock_port(lo_listen, 0)) ||
-	    lo_pair(&lo_est[0], &lo_est[1])) {
-		fprintf(stderr, "fuzz_bpf: loopback sockets: %s\n", strerror(errno));
-		exit(1);
+	for (f6 = 0; f6 < 2; f6++) {
+		struct sockaddr_storage a;
+		socklen_t l = lo_sa(f6, &a, 0);
+
+		lo_listen[f6] = socket(f6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(lo_listen[f6], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (f6)
+			setsockopt(lo_listen[f6], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (lo_listen[f6] < 0 || bind(lo_listen[f6], (struct sockaddr *)&a, l) ||
+		    listen(lo_listen[f6], 8) || !(lo_port[f6] = sock_port(lo_listen[f6], 0)) ||
+		    lo_pair(f6, &lo_est[f6][0], &lo_est[f6][1])) {
+			fprintf(stderr, "fuzz_bpf: loopback sockets (%s): %s\n", f6 ? "IPv6" : "IPv4",
+				strerror(errno));
+			exit(1);
+		}
+		/* the accepted end's peer is the client port: the tuple client -> lo_port */
+		lo_est_port[f6] = sock_port(lo_est[f6][1], 1);
 	}
-	/* the accepted end's peer is the client port: the tuple client -> lo_port */
-	lo_est_port = sock_port(lo_est[1], 1);
 }
 
 /* The server end closes first, so its socket (local lo_port) is TIME_WAIT
  * for 60 s; a new one every 30 s keeps one there. */
 static void ksock_renew(void)
 {
-	int cli, srv;
+	int cli, srv, f6;
 	char c;
 
 	if (lo_tw_at && time(NULL) - lo_tw_at < 30)
 		return;
-	if (lo_pair(&cli, &srv)) {
-		fprintf(stderr, "fuzz_bpf: loopback pair: %s\n", strerror(errno));
-		exit(1);
+	for (f6 = 0; f6 < 2; f6++) {
+		if (lo_pair(f6, &cli, &srv)) {
+			fprintf(stderr, "fuzz_bpf: loopback pair: %s\n", strerror(errno));
+			exit(1);
+		}
+		lo_tw_port[f6] = sock_port(srv, 1);
+		close(srv);
+		if (read(cli, &c, 1) != 0) {            /* its FIN */
+			fprintf(stderr, "fuzz_bpf: loopback pair: no FIN\n");
+			exit(1);
+		}
+		close(cli);
 	}
-	lo_tw_port = sock_port(srv, 1);
-	close(srv);
-	if (read(cli, &c, 1) != 0) {            /* its FIN */
-		fprintf(stderr, "fuzz_bpf: loopback pair: no FIN\n");
-		exit(1);
-	}
-	close(cli);
 	lo_tw_at = time(NULL);
 }
 
@@ -397,7 +521,7 @@ static int cookie_valid(const struct cb_flow_key *k, uint32_t cookie, uint32_t c
 {
 	struct cb_cookie_info tmp;
 
-	return cb_cookie_check(KEYS[cb_cookie_slot(cookie)], cookie, k->saddr_be, k->daddr_be,
+	return cb_cookie_check(KEYS[cb_cookie_slot(cookie)], cookie, &k->saddr, &k->daddr,
 			       k->sport_be, k->dport_be, client_isn, tai_counter(),
 			       ci ? ci : &tmp) == 0;
 }
@@ -538,14 +662,21 @@ static void inst_open(struct inst *I, const char *name, int tc, uint32_t ring_by
 	I->ring_data = (const uint8_t *)I->prod_pos + pg;
 	I->peek_pos = *I->cons_pos;
 	{
-		struct cb_service_key k = { .vip_be = htonl(VIP), .port_be = htons(VPORT) };
-		struct cb_service_key k2 = { .vip_be = htonl(LO_ADDR), .port_be = htons(lo_port) };
-		struct cb_service v = { .id = 0 }, v2 = { .id = 1 };
+		struct cb_service_key k[4] = {
+			{ .vip = a4(VIP), .port_be = htons(VPORT) },
+			{ .vip = a4(LO_ADDR), .port_be = htons(lo_port[0]) },
+			{ .vip = a6(1, VIP6_LO), .port_be = htons(VPORT) },
+			{ .vip = a6(0, 1), .port_be = htons(lo_port[1]) },
+		};
+		int i;
 
-		if (bpf_map_update_elem(I->svc_fd, &k, &v, BPF_ANY) ||
-		    bpf_map_update_elem(I->svc_fd, &k2, &v2, BPF_ANY)) {
-			fprintf(stderr, "fuzz_bpf: service: %s\n", strerror(errno));
-			exit(1);
+		for (i = 0; i < 4; i++) {
+			struct cb_service v = { .id = (__u32)i };
+
+			if (bpf_map_update_elem(I->svc_fd, &k[i], &v, BPF_ANY)) {
+				fprintf(stderr, "fuzz_bpf: service: %s\n", strerror(errno));
+				exit(1);
+			}
 		}
 	}
 }
@@ -604,15 +735,19 @@ static void stats_zero(void)
 }
 
 /* ---- an independent parse of a frame (the spec of bpf/lib/parse.h) ---- */
-enum { PV_OK, PV_NOT_IP, PV_NOT_TCP, PV_FRAG, PV_MALFORMED, PV_BADOPT };
+enum { PV_OK, PV_NOT_IP, PV_NOT_TCP, PV_FRAG, PV_MALFORMED, PV_BADOPT, PV_V6EXT };
 
 struct pv {
 	int cls;
+	int v6;                                 /* the ethertype is IPv6 (PKT_IPV6) */
 	struct cb_flow_key key;
-	uint32_t saddr, daddr, seq, ack;        /* host order */
+	union cb_addr sa, da;                   /* network order, IPv4 mapped */
+	uint32_t seq, ack;                      /* host order */
 	uint16_t sport, dport, window;
 	uint8_t flags;
-	size_t ihl, thl, tot, pay_off, pay_len;
+	size_t ihl, thl, tot, pay_off, pay_len; /* ihl: IP header + extension headers;
+						 * tot: ihl + TCP header + payload */
+	int next6;                              /* IPv6 extension headers walked */
 	int mss, ws, sack, ts;                  /* mss 0 / ws -1: absent */
 	uint32_t tsval, tsecr;
 	int tcsum_ok, ipcsum_ok;
@@ -622,6 +757,25 @@ struct pv {
 static uint32_t pseudo4(uint32_t sa, uint32_t da, size_t len)
 {
 	return (sa >> 16) + (sa & 0xffff) + (da >> 16) + (da & 0xffff) + 6 + (uint32_t)len;
+}
+
+/* RFC 8200 8.1: both addresses, the upper-layer length (32 bits), next header 6. */
+static uint32_t pseudo6(const uint8_t *sa, const uint8_t *da, size_t len)
+{
+	uint32_t sum = 6 + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff);
+	int i;
+
+	for (i = 0; i < 16; i += 2)
+		sum += get16(sa + i) + get16(da + i);
+	return sum;
+}
+
+/* The sum the TCP checksum covers, whichever family: pseudo-header seed. */
+static uint32_t pseudo_of(const union cb_addr *sa, const union cb_addr *da, size_t len)
+{
+	if (cb_addr_is_v4(sa))
+		return pseudo4(ntohl(sa->w[3]), ntohl(da->w[3]), len);
+	return pseudo6(sa->b, da->b, len);
 }
 
 static int walk_opts(const uint8_t *o, size_t len, struct pv *v)
@@ -670,9 +824,95 @@ static int walk_opts(const uint8_t *o, size_t len, struct pv *v)
 	return 0;
 }
 
+/* TCP at l4 (ihl bytes after the Ethernet header), tcp_len bytes of segment
+ * by the IP header; the addresses are set. */
+static int pv_tcp(const uint8_t *b, size_t n, struct pv *v, size_t tcp_len)
+{
+	const uint8_t *th = b + 14 + v->ihl;
+
+	if (14 + v->ihl + 20 > n || tcp_len < 20)
+		return v->cls = PV_MALFORMED;
+	v->thl = (size_t)(th[12] >> 4) * 4;
+	if (v->thl < 20 || v->thl > tcp_len || 14 + v->ihl + v->thl > n)
+		return v->cls = PV_MALFORMED;
+	v->tot = v->ihl + tcp_len;
+	v->sport = get16(th);
+	v->dport = get16(th + 2);
+	v->seq = get32(th + 4);
+	v->ack = get32(th + 8);
+	v->flags = th[13];
+	v->window = get16(th + 14);
+	v->key.saddr = v->sa;
+	v->key.daddr = v->da;
+	v->key.sport_be = htons(v->sport);
+	v->key.dport_be = htons(v->dport);
+	v->pay_off = 14 + v->ihl + v->thl;
+	v->pay_len = tcp_len - v->thl;
+	v->tcsum_ok = t_csum(th, tcp_len, pseudo_of(&v->sa, &v->da, tcp_len)) == 0;
+	if (walk_opts(th + 20, v->thl - 20, v))
+		return v->cls = PV_BADOPT;
+	return v->cls = PV_OK;
+}
+
+/*
+ * IPv6 as parse.h specifies it: the 40-byte header (version 6, payload
+ * length neither 0 nor past the frame), then at most 4 extension headers a
+ * TCP endpoint skips (hop-by-hop as the first only, destination options,
+ * routing with segments left 0) in at most 512 bytes; a fragment header is a
+ * fragment; AH, ESP, routing with segments left, a fifth header or more
+ * bytes are passed on purpose; another next header is not TCP; a header
+ * whose first 8 bytes are not in the frame, or headers longer than the
+ * payload, are malformed.
+ */
+static int pv_parse6(const uint8_t *b, size_t n, struct pv *v)
+{
+	const uint8_t *ip = b + 14;
+	size_t plen, off = 40;
+	uint8_t nh;
+	int i;
+
+	if (n < 14 + 40 || (ip[0] >> 4) != 6)
+		return v->cls = PV_MALFORMED;
+	plen = get16(ip + 4);
+	if (plen == 0 || 14 + 40 + plen > n)
+		return v->cls = PV_MALFORMED;
+	nh = ip[6];
+	for (i = 0; i < 4 && nh != 6; i++) {
+		const uint8_t *x = ip + off;
+
+		if (nh == 0 && i != 0)
+			return v->cls = PV_MALFORMED;
+		if (nh == 44)
+			return v->cls = PV_FRAG;
+		if (nh == 50 || nh == 51)
+			return v->cls = PV_V6EXT;
+		if (nh != 0 && nh != 60 && nh != 43)
+			return v->cls = PV_NOT_TCP;
+		if (14 + off + 8 > n)
+			return v->cls = PV_MALFORMED;
+		if (nh == 43 && x[3] != 0)
+			return v->cls = PV_V6EXT;
+		nh = x[0];
+		off += ((size_t)x[1] + 1) * 8;
+		v->next6++;
+		if (off > 40 + 512)
+			return v->cls = PV_V6EXT;
+	}
+	if (nh != 6)
+		return v->cls = PV_V6EXT;
+	if (off - 40 > plen)
+		return v->cls = PV_MALFORMED;
+	memcpy(&v->sa, ip + 8, 16);
+	memcpy(&v->da, ip + 24, 16);
+	v->ihl = off;
+	v->ipcsum_ok = 1;               /* IPv6 has none */
+	return pv_tcp(b, n, v, plen - (off - 40));
+}
+
 static int pv_parse(const uint8_t *b, size_t n, struct pv *v)
 {
-	const uint8_t *ip = b + 14, *th;
+	const uint8_t *ip = b + 14;
+	size_t tot;
 
 	memset(v, 0, sizeof(*v));
 	v->cls = PV_MALFORMED;
@@ -680,6 +920,10 @@ static int pv_parse(const uint8_t *b, size_t n, struct pv *v)
 		return v->cls;
 	v->dmac = b;
 	v->smac = b + 6;
+	if (get16(b + 12) == 0x86dd) {
+		v->v6 = 1;
+		return pv_parse6(b, n, v);
+	}
 	if (get16(b + 12) != 0x0800)
 		return v->cls = PV_NOT_IP;
 	if (n < 34 || (ip[0] >> 4) != 4 || (ip[0] & 15) < 5)
@@ -689,40 +933,23 @@ static int pv_parse(const uint8_t *b, size_t n, struct pv *v)
 	if (get16(ip + 6) & 0x3fff)
 		return v->cls = PV_FRAG;
 	v->ihl = (size_t)(ip[0] & 15) * 4;
-	v->tot = get16(ip + 2);
-	if (v->tot < v->ihl + 20 || 14 + v->tot > n)
+	tot = get16(ip + 2);
+	if (tot < v->ihl + 20 || 14 + tot > n)
 		return v->cls;
-	th = ip + v->ihl;
-	if (14 + v->ihl + 20 > n)
-		return v->cls;
-	v->thl = (size_t)(th[12] >> 4) * 4;
-	if (v->thl < 20 || v->ihl + v->thl > v->tot || 14 + v->ihl + v->thl > n)
-		return v->cls;
-	v->saddr = get32(ip + 12);
-	v->daddr = get32(ip + 16);
-	v->sport = get16(th);
-	v->dport = get16(th + 2);
-	v->seq = get32(th + 4);
-	v->ack = get32(th + 8);
-	v->flags = th[13];
-	v->window = get16(th + 14);
-	v->key.saddr_be = htonl(v->saddr);
-	v->key.daddr_be = htonl(v->daddr);
-	v->key.sport_be = htons(v->sport);
-	v->key.dport_be = htons(v->dport);
-	v->pay_off = 14 + v->ihl + v->thl;
-	v->pay_len = v->tot - v->ihl - v->thl;
-	v->tcsum_ok = t_csum(th, v->tot - v->ihl, pseudo4(v->saddr, v->daddr, v->tot - v->ihl)) == 0;
+	v->sa = a4(get32(ip + 12));
+	v->da = a4(get32(ip + 16));
 	v->ipcsum_ok = t_csum(ip, v->ihl, 0) == 0;
-	if (walk_opts(th + 20, v->thl - 20, v))
-		return v->cls = PV_BADOPT;
-	return v->cls = PV_OK;
+	return pv_tcp(b, n, v, tot - v->ihl);
 }
 
 static int is_service(const struct pv *v)
 {
-	return (v->daddr == VIP && v->dport == VPORT) ||
-	       (v->daddr == LO_ADDR && v->dport == lo_port);
+	union cb_addr vip = a4(VIP), lo = a4(LO_ADDR), vip6 = a6(1, VIP6_LO), lo6 = a6(0, 1);
+
+	return (addr_eq(&v->da, &vip) && v->dport == VPORT) ||
+	       (addr_eq(&v->da, &lo) && v->dport == lo_port[0]) ||
+	       (addr_eq(&v->da, &vip6) && v->dport == VPORT) ||
+	       (addr_eq(&v->da, &lo6) && v->dport == lo_port[1]);
 }
 
 /* ---- tracking ------------------------------------------------------- */
@@ -766,8 +993,8 @@ static struct trk *trk_add(const struct cb_flow_key *k)
 
 static struct cb_flow_key client_key(int k)
 {
-	struct cb_flow_key key = { htonl(S.cl[k].saddr), htonl(S.cl[k].daddr),
-				   htons(S.cl[k].sport), htons(S.cl[k].dport) };
+	struct cb_flow_key key = { S.cl[k].saddr, S.cl[k].daddr, htons(S.cl[k].sport),
+				   htons(S.cl[k].dport) };
 
 	return key;
 }
@@ -830,40 +1057,87 @@ static uint8_t pat(int k, uint32_t rel)
 	return (uint8_t)(rel * 131u + (uint32_t)k * 17u + (rel >> 8));
 }
 
+/*
+ * Where a frame's TCP header is, loosely (for mutations and fix_csums, not a
+ * model): after the IPv4 header, or after every IPv6 extension header (a
+ * fragment's 8 bytes, AH by its own length unit) up to TCP; 0 if not found.
+ * *tl: the TCP length the IP header gives, clamped to the frame.
+ */
+static size_t l4_of(const uint8_t *b, size_t n, size_t *tl)
+{
+	const uint8_t *ip = b + 14;
+	size_t off, end;
+	uint8_t nh;
+	int i;
+
+	*tl = 0;
+	if (n >= 34 && get16(b + 12) == 0x0800) {
+		off = (size_t)(ip[0] & 15) * 4;
+		if (off < 20 || ip[9] != 6)
+			return 0;
+		end = get16(ip + 2);
+	} else if (n >= 54 && get16(b + 12) == 0x86dd) {
+		nh = ip[6];
+		off = 40;
+		for (i = 0; i < MAX_EXT + 4 && nh != 6; i++) {
+			uint8_t cur = nh;
+
+			if (14 + off + 8 > n || nh == 50 || nh == 59)
+				return 0;
+			nh = ip[off];
+			off += cur == 44 ? 8 : cur == 51 ? ((size_t)ip[off + 1] + 2) * 4
+							 : ((size_t)ip[off + 1] + 1) * 8;
+		}
+		if (nh != 6)
+			return 0;
+		end = 40 + (size_t)get16(ip + 4);
+	} else {
+		return 0;
+	}
+	if (end > n - 14)
+		end = n - 14;
+	if (end < off + 18)
+		return 0;
+	*tl = end - off;
+	return 14 + off;
+}
+
 static void fix_csums(uint8_t *b, size_t n)
 {
 	uint8_t *ip = b + 14, *th;
-	size_t ihl, tot, tl;
+	size_t ihl, l4, tl;
 
-	if (n < 34 || get16(b + 12) != 0x0800)
+	if (n >= 34 && get16(b + 12) == 0x0800) {
+		ihl = (size_t)(ip[0] & 15) * 4;
+		if (ihl < 20 || 14 + ihl > n)
+			return;
+		put16(ip + 10, 0);
+		put16(ip + 10, t_csum(ip, ihl, 0));
+	}
+	l4 = l4_of(b, n, &tl);
+	if (!l4)
 		return;
-	ihl = (size_t)(ip[0] & 15) * 4;
-	if (ihl < 20 || 14 + ihl > n)
-		return;
-	put16(ip + 10, 0);
-	put16(ip + 10, t_csum(ip, ihl, 0));
-	if (ip[9] != 6)
-		return;
-	tot = get16(ip + 2);
-	if (tot > n - 14)
-		tot = n - 14;
-	if (tot < ihl + 18)
-		return;
-	tl = tot - ihl;
-	th = ip + ihl;
+	th = b + l4;
 	put16(th + 16, 0);
-	put16(th + 16, t_csum(th, tl, pseudo4(get32(ip + 12), get32(ip + 16), tl)));
+	if (get16(b + 12) == 0x0800)
+		put16(th + 16, t_csum(th, tl, pseudo4(get32(ip + 12), get32(ip + 16), tl)));
+	else
+		put16(th + 16, t_csum(th, tl, pseudo6(ip + 8, ip + 24, tl)));
 }
 
 /* An IPv6 frame carrying tcp (tcplen bytes, its checksum redone for v6),
- * behind up to 3 extension headers. */
-static size_t build_v6(uint8_t *b, const uint8_t *tcp, size_t tcplen, uint8_t ext, uint8_t fl)
+ * behind up to 3 extension headers (the fuzzer's first IPv6 frames: kept for
+ * what they reach).  fl b0: routing with segments left; with
+ * CB_FUZZ_BPF_V4MAPPED set, the addresses are v4-mapped (see mapped6). */
+static int mapped6;
+
+static size_t build_v6(uint8_t *b, const uint8_t *tcp, size_t tcplen, uint8_t ext, uint8_t fl,
+		       const union cb_addr *sa, const union cb_addr *da)
 {
 	static const uint8_t types[4] = { 0, 43, 44, 60 };
 	uint8_t *ip = b + 14, *p;
 	int next_off = 6, i, n = ext & 3;
 	size_t len;
-	uint32_t seed = 0;
 	uint8_t last = (fl & 4) ? ((fl & 8) ? 59 : 17) : 6;
 
 	if (14 + 40 + 8 * 3 + tcplen > max_frame())
@@ -874,15 +1148,15 @@ static size_t build_v6(uint8_t *b, const uint8_t *tcp, size_t tcplen, uint8_t ex
 	memset(ip, 0, 40);
 	ip[0] = 0x60;
 	ip[7] = 64;
-	/* 2001:db8::1 -> 2001:db8::100, or the v4-mapped client and VIP */
-	if (fl & 1) {
+	if (mapped6 && (fl & 1)) {
+		/* the v4-mapped client and VIP */
 		ip[18] = ip[19] = 0xff;
 		put32(ip + 20, CLIENT);
 		ip[34] = ip[35] = 0xff;
 		put32(ip + 36, VIP);
 	} else {
-		put16(ip + 8, 0x2001); put16(ip + 10, 0xdb8); ip[23] = 1;
-		put16(ip + 24, 0x2001); put16(ip + 26, 0xdb8); put16(ip + 38, 0x100);
+		memcpy(ip + 8, sa, 16);
+		memcpy(ip + 24, da, 16);
 	}
 	p = ip + 40;
 	for (i = 0; i < n; i++) {
@@ -892,6 +1166,8 @@ static size_t build_v6(uint8_t *b, const uint8_t *tcp, size_t tcplen, uint8_t ex
 		memset(p, 0, 8);
 		if (t == 44)            /* fragment header: offset 0, M from fl */
 			put16(p + 2, (fl & 2) ? 1 : 0);
+		if (t == 43)            /* routing: type 4 (SRH), segments left */
+			p[2] = 4, p[3] = fl & 1;
 		next_off = 0;
 		p += 8;
 	}
@@ -900,22 +1176,139 @@ static size_t build_v6(uint8_t *b, const uint8_t *tcp, size_t tcplen, uint8_t ex
 	len = (size_t)(p - ip) - 40 + tcplen;
 	put16(ip + 4, (uint16_t)len);
 	if (tcplen >= 18 && last == 6) {
-		for (i = 0; i < 16; i++)
-			seed += get16(ip + 8 + 2 * i);
-		seed += (uint32_t)(tcplen >> 16) + (uint32_t)(tcplen & 0xffff) + 6;
 		put16(p + 16, 0);
-		put16(p + 16, t_csum(p, tcplen, seed));
+		put16(p + 16, t_csum(p, tcplen, pseudo6(ip + 8, ip + 24, tcplen)));
 	}
 	return 14 + 40 + (size_t)(p - ip - 40) + tcplen;
+}
+
+/* Queue an IPv6 extension header: code, len bytes (a multiple of 8, >= 8),
+ * its length field (byte 1) as given; byte 0 is set when the chain is built. */
+static uint8_t *ext_add(uint8_t code, size_t len, uint8_t lenfield)
+{
+	uint8_t *p;
+
+	if (S.next6 == MAX_EXT || S.extlen + len > MAX_EXT_BYTES)
+		return NULL;
+	p = S.extb + S.extlen;
+	memset(p, 0, len);
+	p[1] = lenfield;
+	S.ext[S.next6].code = code;
+	S.ext[S.next6].off = (uint16_t)S.extlen;
+	S.ext[S.next6].len = (uint16_t)len;
+	S.next6++;
+	S.extlen += len;
+	return p;
+}
+
+/* M_EXT6 (enum mut_kind) */
+static void ext_mut(uint8_t a, uint8_t bb)
+{
+	static const uint8_t codes[8] = { 0, 60, 43, 43, 44, 51, 50, 0 };
+	int copies = (a >> 5) + 1, i, kind = a & 7;
+	size_t units = (a >> 3) & 3, lie = 0;
+	uint8_t *p;
+
+	if (kind <= 2 && (bb & 0x80))
+		units += bb & 0x7f;
+	else if (kind <= 1 && (bb & 0x40))
+		lie = (bb & 0x3f) + 1u;         /* the length field claims more */
+	for (i = 0; i < copies; i++) {
+		switch (kind) {
+		case 4:                                 /* fragment: always 8 bytes */
+			p = ext_add(44, 8, 0);
+			if (p)
+				put16(p + 2, (uint16_t)(((bb >> 1) << 3) | (bb & 1)));
+			break;
+		case 5:                                 /* AH: length in 4-byte units - 2 */
+			p = ext_add(51, 8 * (units + 2), (uint8_t)(2 * units + 2));
+			if (p)
+				put32(p + 4, 0x1000u + bb);    /* SPI */
+			break;
+		case 6:                                 /* ESP: SPI, sequence, ciphertext */
+			p = ext_add(50, 8 * (units + 2), 0);
+			if (p) {
+				put32(p, 0x2000u + bb);
+				put32(p + 4, 1);
+			}
+			break;
+		case 7:                                 /* any next header, 8-byte units */
+			p = ext_add(bb, 8 * (units + 1), (uint8_t)units);
+			break;
+		default:
+			p = ext_add(codes[kind], 8 * (units + 1), (uint8_t)(units + lie));
+			if (p && kind >= 2) {
+				p[2] = 4;                       /* routing type 4 (SRH) */
+				p[3] = kind == 3 ? (bb | 1) : 0;
+			} else if (p) {
+				p[2] = 1;                       /* PadN over the rest */
+				p[3] = (uint8_t)(8 * units + 4 > 255 ? 255 : 8 * units + 4);
+			}
+			break;
+		}
+	}
+}
+
+/*
+ * The IPv6 frame of s (its addresses from f), with the queued extension
+ * headers: eth, IPv6 (hop limit 64), the chain, TCP as t_build makes it.
+ */
+static size_t build6(uint8_t *b, size_t cap, struct t_tcp_spec *s, const struct fam *f)
+{
+	size_t thl = 20 + s->optlen, room, len, tl;
+	uint8_t *ip = b + 14, *p, *th;
+	int i;
+
+	room = cap - 14 - 40 - S.extlen - thl;
+	if (room > 65535 - S.extlen - thl)
+		room = 65535 - S.extlen - thl;
+	if (s->paylen > room)
+		s->paylen = room;
+	tl = thl + s->paylen;
+	len = 14 + 40 + S.extlen + tl;
+	memset(b, 0, 14 + 40);
+	memcpy(b, T_MAC_DIR, 6);
+	memcpy(b + 6, T_MAC_CLIENT, 6);
+	put16(b + 12, 0x86dd);
+	put32(ip, 0x60000000u | ((uint32_t)(s->window & 0xff) << 20) | 0x12345u);
+	put16(ip + 4, (uint16_t)(S.extlen + tl));
+	ip[7] = 64;
+	memcpy(ip + 8, &f->sa, 16);
+	memcpy(ip + 24, &f->da, 16);
+	p = ip + 40;
+	ip[6] = S.next6 ? S.ext[0].code : 6;
+	for (i = 0; i < S.next6; i++) {
+		memcpy(p, S.extb + S.ext[i].off, S.ext[i].len);
+		p[0] = i + 1 < S.next6 ? S.ext[i + 1].code : 6;
+		p += S.ext[i].len;
+	}
+	th = p;
+	memset(th, 0, thl);
+	put16(th, s->sport);
+	put16(th + 2, s->dport);
+	put32(th + 4, s->seq);
+	put32(th + 8, s->ack);
+	th[12] = (uint8_t)((thl / 4) << 4);
+	th[13] = s->flags;
+	put16(th + 14, s->window);
+	if (s->optlen)
+		memcpy(th + 20, s->opts, s->optlen);
+	if (s->paylen)
+		memcpy(th + thl, s->payload, s->paylen);
+	put16(th + 16, t_csum(th, tl, pseudo6(ip + 8, ip + 24, tl)));
+	return len;
 }
 
 /* Spec-level mutations, then the frame, then byte-level ones. */
 static size_t build(uint8_t *b, struct t_tcp_spec *s)
 {
 	static uint8_t opts[40], ipopts[40];
-	int fix = 0, i;
-	size_t n;
+	int fix = 0, i, v6 = S.nf.v6;
+	size_t n, l4, tl;
+	uint8_t *p;
 
+	S.next6 = 0;
+	S.extlen = 0;
 	for (i = 0; i < S.nmut; i++) {
 		const struct mut *m = &S.muts[i];
 
@@ -927,16 +1320,43 @@ static size_t build(uint8_t *b, struct t_tcp_spec *s)
 			s->optlen = (m->rawlen + 3u) & ~3u;
 			break;
 		case M_IPOPT:
+			if (v6) {               /* the options in a hop-by-hop header */
+				size_t len = (m->rawlen + 2 + 7u) & ~7u;
+
+				p = ext_add(0, len, (uint8_t)(len / 8 - 1));
+				if (p)
+					memcpy(p + 2, m->raw, m->rawlen);
+				break;
+			}
 			memcpy(ipopts, m->raw, m->rawlen);
 			s->ipopts = ipopts;
 			s->ipoptlen = m->rawlen & ~3u;
 			break;
 		case M_FRAG:
+			if (v6) {
+				p = ext_add(44, 8, 0);
+				if (p)
+					put16(p + 2, (uint16_t)(m->a << 8 | m->b));
+				break;
+			}
 			s->frag_off = (uint16_t)(m->a << 8 | m->b);
 			if (!s->frag_off)
 				s->frag_off = 0x2000;   /* 0 means DF to t_build */
 			break;
+		case M_EXT6:
+			if (v6)
+				ext_mut(m->a, m->b);
+			break;
 		case M_TUPLE:
+			if (v6) {
+				switch (m->a & 3) {
+				case 0: s->dport = (uint16_t)(s->dport + 1 + m->b); break;
+				case 1: S.nf.da.w[3] = htonl(ntohl(S.nf.da.w[3]) + 1 + m->b); break;
+				case 2: s->sport = (uint16_t)(s->sport ^ (m->b | 0x100)); break;
+				default: S.nf.sa.b[13] ^= (uint8_t)(m->b + 1); break;
+				}
+				break;
+			}
 			switch (m->a & 3) {
 			case 0: s->dport = (uint16_t)(s->dport + 1 + m->b); break;
 			case 1: s->daddr = s->daddr + 1 + m->b; break;
@@ -956,7 +1376,8 @@ static size_t build(uint8_t *b, struct t_tcp_spec *s)
 		s->paylen = max_frame() - 14 - 120;
 	if (s->paylen > 65535 - 120)
 		s->paylen = 65535 - 120;
-	n = t_build(b, max_frame(), s);
+	n = v6 ? build6(b, max_frame(), s, &S.nf) : t_build(b, max_frame(), s);
+	memset(&S.nf, 0, sizeof(S.nf));
 	for (i = 0; i < S.nmut; i++) {
 		const struct mut *m = &S.muts[i];
 
@@ -981,11 +1402,16 @@ static size_t build(uint8_t *b, struct t_tcp_spec *s)
 			}
 			break;
 		case M_BADTCSUM:
-			if (n > 14 && 14 + (size_t)(b[14] & 15) * 4 + 18 <= n)
+			l4 = l4_of(b, n, &tl);
+			if (l4)
+				b[l4 + 16 + (m->b & 1)] ^= (uint8_t)(m->a | 1);
+			else if (n > 14 && 14 + (size_t)(b[14] & 15) * 4 + 18 <= n)
 				b[14 + (size_t)(b[14] & 15) * 4 + 16 + (m->b & 1)] ^= (uint8_t)(m->a | 1);
 			break;
 		case M_BADIPCSUM:
-			if (n >= 26)
+			if (v6 && n >= 18)      /* none: traffic class and flow label bits */
+				b[15 + (m->b & 1)] ^= (uint8_t)(m->a | 1);
+			else if (n >= 26)
 				b[24 + (m->b & 1)] ^= (uint8_t)(m->a | 1);
 			break;
 		case M_VLAN:
@@ -1000,14 +1426,20 @@ static size_t build(uint8_t *b, struct t_tcp_spec *s)
 				}
 			}
 			break;
-		case M_IPV6: {
+		case M_IPV6: {          /* an IPv4 frame's TCP in IPv6 from its client's IPv6 twin */
 			static uint8_t tmp[BUF_LEN];
-			size_t l4 = 14 + (n > 14 && (b[14] & 15) >= 5 ? (size_t)(b[14] & 15) * 4 : 20);
+			union cb_addr sa = a6(1, CLIENT6_LO), da = a6(1, VIP6_LO);
 
+			if (v6)
+				break;
+			l4 = 14 + (n > 14 && (b[14] & 15) >= 5 ? (size_t)(b[14] & 15) * 4 : 20);
 			if (l4 > n)
 				l4 = n;
+			if (n >= 34)
+				sa.w[3] = htonl(CLIENT6_LO + (get32(b + 26) & 0xff) - (CLIENT & 0xff));
 			memcpy(tmp, b + l4, n - l4);
-			n = build_v6(b, tmp, n - l4, m->a, m->b);
+			n = build_v6(b, tmp, n - l4, m->a, m->b, &sa, &da);
+			v6 = 1;
 			break;
 		}
 		case M_ETHERTYPE: {
@@ -1023,6 +1455,25 @@ static size_t build(uint8_t *b, struct t_tcp_spec *s)
 		case M_HDRLEN:
 			if (n < 34)
 				break;
+			if (v6 && n >= 54) {
+				l4 = l4_of(b, n, &tl);
+				switch (m->b % 3) {
+				case 0:         /* payload length */
+					put16(b + 18, (uint16_t)(get16(b + 18) + (int8_t)m->a));
+					break;
+				case 1:
+					if (l4 && l4 + 13 <= n)
+						b[l4 + 12] = (uint8_t)((m->a << 4) | (b[l4 + 12] & 15));
+					break;
+				default:        /* the first extension header's length */
+					if (n > 55 && b[20] != 6)
+						b[55] = (uint8_t)(b[55] + (int8_t)m->a);
+					else
+						put16(b + 18, (uint16_t)(m->a << 8 | m->b));
+					break;
+				}
+				break;
+			}
 			switch (m->b % 3) {
 			case 0: b[14] = (uint8_t)((b[14] & 0xf0) | (m->a & 15)); break;
 			case 1:
@@ -1040,7 +1491,9 @@ static size_t build(uint8_t *b, struct t_tcp_spec *s)
 				b[14] = (uint8_t)((m->a << 4) | (b[14] & 15));
 			break;
 		case M_PROTO:
-			if (n > 23)
+			if (v6 && n > 20)
+				b[20] = m->a;   /* the first next header */
+			else if (n > 23)
 				b[23] = m->a;
 			break;
 		}
@@ -1094,9 +1547,9 @@ static void check_flow_content(const struct cb_flow_key *k, const struct cb_flow
 			       const char *when)
 {
 	if (!cookie_valid(k, f->server_isn, f->client_isn, NULL)) {
-		fail("%s: flow %08x:%u -> %08x:%u has server_isn %#x, not a valid cookie for "
-		     "client_isn %#x", when, ntohl(k->saddr_be), ntohs(k->sport_be),
-		     ntohl(k->daddr_be), ntohs(k->dport_be), f->server_isn, f->client_isn);
+		fail("%s: flow %s:%u -> %s:%u has server_isn %#x, not a valid cookie for "
+		     "client_isn %#x", when, astr(&k->saddr), ntohs(k->sport_be),
+		     astr(&k->daddr), ntohs(k->dport_be), f->server_isn, f->client_isn);
 	}
 	if (f->snd_nxt != f->server_isn + 1)
 		fail("%s: flow snd_nxt %#x, server_isn %#x", when, f->snd_nxt, f->server_isn);
@@ -1111,29 +1564,137 @@ static void check_flow_content(const struct cb_flow_key *k, const struct cb_flow
 	}
 }
 
+/* A segment the program sent, parsed here (either family). */
+struct rview {
+	int v6;
+	uint8_t smac[6], dmac[6];
+	union cb_addr sa, da;
+	uint16_t sport, dport, window;
+	uint32_t seq, ack;
+	uint8_t flags;
+	size_t optlen, paylen;
+	int mss, wscale, sack_ok, ts;           /* -1: absent */
+	uint32_t tsval, tsecr;
+};
+
+/* Parse and check a reply's headers; NULL if well formed, else what is not. */
+static const char *rv_parse(const uint8_t *f, size_t len, struct rview *v)
+{
+	const uint8_t *ip = f + 14, *th, *o;
+	size_t l3, tl, i;
+
+	memset(v, 0, sizeof(*v));
+	v->mss = v->wscale = -1;
+	if (len < 14 + 20)
+		return "shorter than Ethernet + IPv4";
+	memcpy(v->dmac, f, 6);
+	memcpy(v->smac, f + 6, 6);
+	if (get16(f + 12) == 0x86dd) {
+		v->v6 = 1;
+		l3 = 40;
+		if (len < 14 + 40 + 20)
+			return "IPv6 reply shorter than its headers";
+		if (get32(ip) != 0x60000000u)
+			return "IPv6 version, traffic class or flow label not 6, 0, 0";
+		if (ip[6] != 6 || ip[7] != 64)
+			return "IPv6 next header not TCP or hop limit not 64";
+		if (14 + 40 + (size_t)get16(ip + 4) != len)
+			return "IPv6 payload length is not the frame's";
+		memcpy(&v->sa, ip + 8, 16);
+		memcpy(&v->da, ip + 24, 16);
+		if (cb_addr_is_v4(&v->sa) || cb_addr_is_v4(&v->da))
+			return "IPv6 reply with a v4-mapped address";
+	} else if (get16(f + 12) == 0x0800) {
+		l3 = 20;
+		if (len < 14 + 40)
+			return "IPv4 reply shorter than its headers";
+		if (ip[0] != 0x45 || ip[8] != 64 || ip[9] != 6 || get16(ip + 6) != 0x4000)
+			return "IPv4 header not 20 bytes, TTL 64, TCP, DF";
+		if (14 + (size_t)get16(ip + 2) != len)
+			return "IPv4 total length is not the frame's";
+		if (t_csum(ip, 20, 0))
+			return "bad IPv4 header checksum";
+		v->sa = a4(get32(ip + 12));
+		v->da = a4(get32(ip + 16));
+	} else {
+		return "neither IPv4 nor IPv6";
+	}
+	th = ip + l3;
+	tl = len - 14 - l3;
+	if ((size_t)(th[12] >> 4) * 4 < 20 || (size_t)(th[12] >> 4) * 4 > tl)
+		return "TCP data offset out of the segment";
+	if (t_csum(th, tl, pseudo_of(&v->sa, &v->da, tl)))
+		return "bad TCP checksum";
+	v->sport = get16(th);
+	v->dport = get16(th + 2);
+	v->seq = get32(th + 4);
+	v->ack = get32(th + 8);
+	v->flags = th[13];
+	v->window = get16(th + 14);
+	v->optlen = (size_t)(th[12] >> 4) * 4 - 20;
+	v->paylen = tl - 20 - v->optlen;
+	o = th + 20;
+	for (i = 0; i < v->optlen;) {
+		uint8_t k = o[i];
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 2 > v->optlen || o[i + 1] < 2 || i + o[i + 1] > v->optlen)
+			return "malformed TCP options";
+		if (k == 2 && o[i + 1] == 4)
+			v->mss = get16(o + i + 2);
+		else if (k == 3 && o[i + 1] == 3)
+			v->wscale = o[i + 2];
+		else if (k == 4 && o[i + 1] == 2)
+			v->sack_ok = 1;
+		else if (k == 8 && o[i + 1] == 10) {
+			v->ts = 1;
+			v->tsval = get32(o + i + 2);
+			v->tsecr = get32(o + i + 6);
+		} else
+			return "an unexpected TCP option";
+		i += o[i + 1];
+	}
+	return NULL;
+}
+
 /* Reply checks common to every segment the program built (I8). */
 static void check_reply_shape(const struct pv *in, const uint8_t *out, size_t out_len,
-			      struct t_tcp_view *v)
+			      struct rview *v)
 {
+	const char *why;
+
 	if (in->cls != PV_OK)
 		fail("TX of a frame the parser does not accept");
-	if (t_view(out, out_len, v))
-		fail("TX frame is not IPv4/TCP");
-	if (t_verify_csums(out, out_len))
-		fail("TX reply has a bad IP or TCP checksum");
+	why = rv_parse(out, out_len, v);
+	if (why)
+		fail("TX reply malformed: %s", why);
+	if (v->v6 != in->v6 || cb_addr_is_v4(&in->sa) == v->v6)
+		fail("TX reply is IPv%d for an IPv%d segment from %s", v->v6 ? 6 : 4,
+		     in->v6 ? 6 : 4, astr(&in->sa));
 	if (memcmp(v->dmac, in->smac, 6) || memcmp(v->smac, in->dmac, 6))
 		fail("TX reply MACs are not the segment's, swapped");
-	if (v->saddr != in->daddr || v->daddr != in->saddr || v->sport != in->dport ||
+	if (!addr_eq(&v->sa, &in->da) || !addr_eq(&v->da, &in->sa) || v->sport != in->dport ||
 	    v->dport != in->sport)
 		fail("TX reply addresses are not the segment's, swapped");
-	if (v->ihl != 5 || v->ttl != 64 || v->paylen != 0 || 14u + v->tot_len != out_len)
-		fail("TX reply header: ihl %u ttl %u payload %zu tot_len %u in %zu bytes", v->ihl,
-		     v->ttl, v->paylen, v->tot_len, out_len);
+	if (v->paylen != 0)
+		fail("TX reply with %zu bytes of payload", v->paylen);
 }
 
 static const uint16_t mss_table[4] = { 536, 1300, 1440, 1460 };
 
-static void check_synack(const struct pv *in, const struct t_tcp_view *v)
+/* The MSS offered: cb_config.mss is IPv4's (MTU - 40); over IPv6 20 bytes
+ * less (MTU - 60), not below IPv4's minimum 536. */
+static unsigned our_mss(const struct pv *v)
+{
+	return v->v6 && S.cfg.mss > 556 ? S.cfg.mss - 20u : S.cfg.mss;
+}
+
+static void check_synack(const struct pv *in, const struct rview *v)
 {
 	struct cb_cookie_info ci;
 	int idx = 0;
@@ -1144,8 +1705,9 @@ static void check_synack(const struct pv *in, const struct t_tcp_view *v)
 		fail("SYN-ACK cookie made with slot %u, current is %u", cb_cookie_slot(v->seq), S.slot);
 	if (v->ack != in->seq + 1)
 		fail("SYN-ACK acks %#x, SYN seq %#x", v->ack, in->seq);
-	if (v->mss != S.cfg.mss)
-		fail("SYN-ACK MSS %d, configured %u", v->mss, S.cfg.mss);
+	if (v->mss != our_mss(in))
+		fail("SYN-ACK MSS %d, configured %u (IPv%d: %u)", v->mss, S.cfg.mss,
+		     in->v6 ? 6 : 4, our_mss(in));
 	if ((in->ws >= 0) != (v->wscale >= 0) || (in->ws >= 0 && v->wscale != S.cfg.wscale))
 		fail("SYN-ACK window scale %d for a SYN with %d", v->wscale, in->ws);
 	if (v->sack_ok != in->sack || v->ts != in->ts || (in->ts && v->tsecr != in->tsval))
@@ -1163,7 +1725,7 @@ static void check_synack(const struct pv *in, const struct t_tcp_view *v)
 }
 
 /* I7: what an ACK or RST|ACK to the flow's client claims, against the ring. */
-static void check_claim(struct trk *t, const struct t_tcp_view *v, const char *what)
+static void check_claim(struct trk *t, const struct rview *v, const char *what)
 {
 	if (!t || !t->inc || t->inc_snd_nxt != v->seq)
 		fail("%s (seq %#x, ack %#x) for a flow created in no packet of this input", what,
@@ -1301,13 +1863,21 @@ static void run_egress(const uint8_t *in, size_t len)
 	memset(&C, 0, sizeof(C));
 	C.in = in;
 	C.in_len = len;
-	/* the guard's own reading: no version or length checks, only the offset */
-	if (len >= 34 && get16(in + 12) == 0x0800 && in[23] == 6 && !(get16(in + 20) & 0x1fff) &&
-	    (in[14] & 15) >= 5 && 14 + (size_t)(in[14] & 15) * 4 + 20 <= len) {
-		const uint8_t *th = in + 14 + (size_t)(in[14] & 15) * 4;
+	/* the guard's own reading: no version or length checks, only the offset;
+	 * IPv6 only with TCP right after the header (no extension header walk) */
+	if ((len >= 34 && get16(in + 12) == 0x0800 && in[23] == 6 && !(get16(in + 20) & 0x1fff) &&
+	     (in[14] & 15) >= 5 && 14 + (size_t)(in[14] & 15) * 4 + 20 <= len) ||
+	    (len >= 54 + 20 && get16(in + 12) == 0x86dd && in[20] == 6)) {
+		int e6 = get16(in + 12) == 0x86dd;
+		const uint8_t *th = in + (e6 ? 54 : 14 + (size_t)(in[14] & 15) * 4);
 
-		memcpy(&k.saddr_be, in + 30, 4);
-		memcpy(&k.daddr_be, in + 26, 4);
+		if (e6) {
+			memcpy(&k.saddr, in + 38, 16);
+			memcpy(&k.daddr, in + 22, 16);
+		} else {
+			k.saddr = a4(get32(in + 30));
+			k.daddr = a4(get32(in + 26));
+		}
 		memcpy(&k.sport_be, th + 2, 2);
 		memcpy(&k.dport_be, th, 2);
 		has_f = !bpf_map_lookup_elem(S.I->flows_fd, &k, &f);
@@ -1428,6 +1998,9 @@ static void run_ingress(const uint8_t *in, size_t len)
 	/* I3: counters */
 	if (d[CB_STAT_PKT_SEEN] != 1)
 		fail("PKT_SEEN moved by %llu", (unsigned long long)d[CB_STAT_PKT_SEEN]);
+	if (!!d[CB_STAT_PKT_IPV6] != v.v6)
+		fail("PKT_IPV6 moved by %llu for a frame of ethertype %#06x",
+		     (unsigned long long)d[CB_STAT_PKT_IPV6], get16(in + 12));
 	for (c = 0; c < CB_STAT_MAX; c++) {
 		int cl = stat_class(c);
 
@@ -1476,7 +2049,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 		static const int cls_stat[] = {
 			[PV_NOT_IP] = CB_STAT_PASS_NOT_IP, [PV_NOT_TCP] = CB_STAT_PASS_NOT_TCP,
 			[PV_FRAG] = CB_STAT_PASS_FRAGMENT, [PV_MALFORMED] = CB_STAT_PASS_MALFORMED,
-			[PV_BADOPT] = CB_STAT_DROP_BAD_OPTIONS,
+			[PV_BADOPT] = CB_STAT_DROP_BAD_OPTIONS, [PV_V6EXT] = CB_STAT_PASS_IPV6_EXT,
 		};
 		int want = v.cls == PV_OK ? -1 : cls_stat[v.cls];
 
@@ -1487,8 +2060,9 @@ static void run_ingress(const uint8_t *in, size_t len)
 			     stat_names[want], stat_names[primary]);
 		if (want < 0 && (d[CB_STAT_PASS_NOT_IP] || d[CB_STAT_PASS_NOT_TCP] ||
 				 d[CB_STAT_PASS_FRAGMENT] || d[CB_STAT_PASS_MALFORMED] ||
-				 d[CB_STAT_DROP_BAD_OPTIONS]))
-			fail("a well-formed IPv4/TCP frame counted %s", stat_names[primary]);
+				 d[CB_STAT_DROP_BAD_OPTIONS] || d[CB_STAT_PASS_IPV6_EXT]))
+			fail("a well-formed IPv%d/TCP frame (%d extension headers) counted %s",
+			     v.v6 ? 6 : 4, v.next6, stat_names[primary]);
 	}
 
 	/* I6: ring records, read in place.  A flow this packet created starts
@@ -1593,7 +2167,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 				     (uint32_t)want_isn, v.seq);
 			if (post_f.client_isn != (uint32_t)want_isn || post_f.server_isn != v.ack - 1 ||
 			    post_f.state != CB_FLOW_UNBOUND || post_f.rcv_wnd != S.cfg.flow_byte_cap ||
-			    post_f.mss != (ci.mss < S.cfg.mss ? ci.mss : S.cfg.mss) ||
+			    post_f.mss != (ci.mss < our_mss(&v) ? ci.mss : our_mss(&v)) ||
 			    !!(post_f.opts & CB_OPT_TS) != v.ts ||
 			    !!(post_f.opts & CB_OPT_SACK) != ci.sack ||
 			    !!(post_f.opts & CB_OPT_WSCALE) != (ci.wscale != CB_WSCALE_NONE))
@@ -1682,7 +2256,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 
 	/* I7, I8: what was sent */
 	if (vc == VC_TX) {
-		struct t_tcp_view rv;
+		struct rview rv;
 
 		if (d[CB_STAT_REDIRECTED]) {
 			const struct cb_remote *r = has_pre_r ? &pre_r : NULL;
@@ -1761,12 +2335,12 @@ static void run_ingress(const uint8_t *in, size_t len)
 			continue;
 		}
 		if (o->has_f != now_t.has_f || (o->has_f && memcmp(&o->f, &now_t.f, sizeof(o->f))))
-			fail("a packet changed another tuple's flow (%08x:%u)", ntohl(o->k.saddr_be),
+			fail("a packet changed another tuple's flow (%s:%u)", astr(&o->k.saddr),
 			     ntohs(o->k.sport_be));
 	}
 
 	if (v.cls == PV_OK) {
-		struct cb_flow_key lk = client_key(4);
+		struct cb_flow_key lk = client_key(4), lk6 = client_key(NROLE + 4);
 
 		if (!v.tcsum_ok) {
 			obs[OBS_FLOW_BAD_TCSUM] += created;
@@ -1776,7 +2350,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 		}
 		if (!v.ipcsum_ok && (created || (vc == VC_TX && !d[CB_STAT_REDIRECTED])))
 			obs[OBS_BAD_IPCSUM]++;
-		if (d[CB_STAT_SYN_COOKIE_SENT] && key_eq(&v.key, &lk))
+		if (d[CB_STAT_SYN_COOKIE_SENT] && (key_eq(&v.key, &lk) || key_eq(&v.key, &lk6)))
 			obs[OBS_SYNACK_LIVE_SOCK]++;
 	}
 	feature(0, vc, d);
@@ -1785,14 +2359,14 @@ static void run_ingress(const uint8_t *in, size_t len)
 
 	/* the client learns from what came back */
 	if (vc == VC_TX && !d[CB_STAT_REDIRECTED] && v.cls == PV_OK) {
-		struct t_tcp_view rv;
+		struct rview rv;
 		int k;
 
-		t_view(out, out_len, &rv);
+		rv_parse(out, out_len, &rv);
 		for (k = 0; k < NCL; k++) {
 			struct client *cl = &S.cl[k];
 
-			if (rv.daddr != cl->saddr || rv.dport != cl->sport)
+			if (!addr_eq(&rv.da, &cl->saddr) || rv.dport != cl->sport)
 				continue;
 			if (rv.flags == (F_SYN | F_ACK) && rv.ack == cl->isn + 1) {
 				cl->cookie = rv.seq;
@@ -1814,8 +2388,11 @@ static void client_spec(struct t_tcp_spec *s, int k, uint8_t *opts)
 	struct client *cl = &S.cl[k];
 
 	memset(s, 0, sizeof(*s));
-	s->saddr = cl->saddr;
-	s->daddr = cl->daddr;
+	s->saddr = ntohl(cl->saddr.w[3]);
+	s->daddr = ntohl(cl->daddr.w[3]);
+	S.nf.v6 = cl->v6;
+	S.nf.sa = cl->saddr;
+	S.nf.da = cl->daddr;
 	s->sport = cl->sport;
 	s->dport = cl->dport;
 	s->window = 502;
@@ -1845,7 +2422,7 @@ static void send_spec(struct t_tcp_spec *s)
 static void op_syn(struct rd *r)
 {
 	static const uint16_t mss[4] = { 1460, 536, 0, 1300 };
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	uint8_t o = rd8(r), isnb = rd8(r), pl = rd8(r), opts[40], pay[32];
 	struct client *cl = &S.cl[k];
 	struct t_tcp_spec s;
@@ -1891,7 +2468,7 @@ static void op_syn(struct rd *r)
 
 static void op_ack(struct rd *r)
 {
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	uint8_t corr = rd8(r), opts[12], pay[64];
 	struct client *cl = &S.cl[k];
 	struct t_tcp_spec s;
@@ -1926,7 +2503,7 @@ static void op_data(struct rd *r)
 	 * to its last 8 bytes (a record: 8 bytes of header, 32 of event, the bytes,
 	 * rounded to 8; the producer may not get a whole ring ahead) */
 	static uint8_t pay[MAX_FRAME];
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	uint8_t lb = rd8(r), fl;
 	int8_t off = (int8_t)rd8(r);
 	struct client *cl = &S.cl[k];
@@ -1959,7 +2536,7 @@ static void op_data(struct rd *r)
 
 static void op_fin_rst(struct rd *r, int rst)
 {
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	int8_t off = (int8_t)rd8(r);
 	uint8_t fl = rst ? rd8(r) : 0, opts[12];
 	struct client *cl = &S.cl[k];
@@ -1980,7 +2557,7 @@ static void op_fin_rst(struct rd *r, int rst)
 
 static void op_pureack(struct rd *r)
 {
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	int8_t ad = (int8_t)rd8(r), sd = (int8_t)rd8(r);
 	uint8_t opts[12];
 	struct t_tcp_spec s;
@@ -2027,9 +2604,18 @@ static void op_raw(struct rd *r)
 		put32(b + 26, CLIENT); put32(b + 30, VIP);
 		hdr = 34;
 		break;
-	case 3:                 /* IPv6 ethertype, raw after */
+	case 3:                 /* IPv6 ethertype, raw after; b4: a valid IPv6 header
+				 * to the IPv6 service (next header b5 ? raw : TCP) */
 		memcpy(b, T_MAC_DIR, 6); memcpy(b + 6, T_MAC_CLIENT, 6); put16(b + 12, 0x86dd);
 		hdr = 14;
+		if (tmpl & 16) {
+			union cb_addr sa = a6(1, CLIENT6_LO), da = a6(1, VIP6_LO);
+
+			b[14] = 0x60; b[20] = 6; b[21] = 64;
+			memcpy(b + 22, &sa, 16);
+			memcpy(b + 38, &da, 16);
+			hdr = 54;
+		}
 		break;
 	}
 	for (i = 0; i < len; i++)
@@ -2043,6 +2629,15 @@ static void op_raw(struct rd *r)
 		if (tmpl & 8)
 			fix_csums(b, len);
 	}
+	if ((tmpl & 3) == 3 && (tmpl & 16)) {
+		put16(b + 18, (uint16_t)(len - 54));
+		if (tmpl & 32)
+			b[20] = rd8(r);
+		if ((tmpl & 4) && len >= 58)
+			put16(b + 56, VPORT);
+		if (tmpl & 8)
+			fix_csums(b, len);
+	}
 	if (len < 14)
 		len = 14;
 	S.nmut = 0;
@@ -2052,7 +2647,7 @@ static void op_raw(struct rd *r)
 static void op_ipv6(struct rd *r)
 {
 	static uint8_t b[BUF_LEN];
-	int k = rd8(r) % NCL;
+	int k = NROLE + rdk(r) % NROLE;
 	uint8_t ext = rd8(r), fl = rd8(r), tcp[64];
 	struct client *cl = &S.cl[k];
 
@@ -2066,7 +2661,8 @@ static void op_ipv6(struct rd *r)
 	put16(tcp + 14, 64240);
 	memcpy(tcp + 20, "GET / HTTP/1.1\r\n", 16);
 	S.nmut = 0;
-	run_ingress(b, build_v6(b, tcp, (fl & 0x10) ? 36 : 20, ext, fl));
+	memset(&S.nf, 0, sizeof(S.nf));
+	run_ingress(b, build_v6(b, tcp, (fl & 0x10) ? 36 : 20, ext, fl, &cl->saddr, &cl->daddr));
 }
 
 static void op_ctl(struct rd *r)
@@ -2074,7 +2670,7 @@ static void op_ctl(struct rd *r)
 	static const uint32_t states[10] = { 0, CB_FLOW_UNBOUND, CB_FLOW_LOCAL, CB_FLOW_FROZEN,
 					     CB_FLOW_SHIPPING, CB_FLOW_REDIRECT, CB_FLOW_PENDING,
 					     CB_FLOW_MOVING, 8, 0xffffffffu };
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	uint8_t what = rd8(r), arg = rd8(r);
 	struct cb_flow_key key = client_key(k);
 	struct trk *t = trk_add(&key);
@@ -2144,8 +2740,8 @@ static void write_secrets(void)
 
 static void op_flood(struct rd *r, int forge)
 {
-	int n = forge ? rd8(r) % 16 + 1 : rd8(r) % 32 + 1, i;
-	uint8_t seed = rd8(r), opts[40], pay[16];
+	uint8_t nb = rd8(r), seed = rd8(r), opts[40], pay[16];
+	int n = forge ? nb % 16 + 1 : nb % 32 + 1, i, v6 = nb >> 7;
 	struct t_tcp_spec s;
 
 	for (i = 0; i < n; i++) {
@@ -2154,6 +2750,12 @@ static void op_flood(struct rd *r, int forge)
 		memset(&s, 0, sizeof(s));
 		s.saddr = 0xc6120000u | (0x100u + (h & 0xfff));
 		s.daddr = VIP;
+		if (v6) {               /* 2001:db8::1:xxxx, one per /64 or not */
+			S.nf.v6 = 1;
+			S.nf.sa = a6(1, 0x10000u | (h & 0xfff));
+			S.nf.sa.w[1] = htonl((h >> 12) & 3);
+			S.nf.da = a6(1, VIP6_LO);
+		}
 		s.sport = (uint16_t)(1024 + (h >> 16) % 60000);
 		s.dport = VPORT;
 		s.seq = h * 7919u;
@@ -2179,14 +2781,17 @@ static void op_flood(struct rd *r, int forge)
 static void op_egress(struct rd *r)
 {
 	static uint8_t b[BUF_LEN];
-	int k = rd8(r) % NCL;
+	int k = rdk(r);
 	uint8_t fl = rd8(r);
 	struct client *cl = &S.cl[k];
-	struct t_tcp_spec s = { .saddr = cl->daddr, .daddr = cl->saddr, .sport = cl->dport,
-				.dport = cl->sport, .seq = client_cookie(k) + 1, .ack = cl->nxt,
-				.window = 1000 };
+	struct t_tcp_spec s = { .saddr = ntohl(cl->daddr.w[3]), .daddr = ntohl(cl->saddr.w[3]),
+				.sport = cl->dport, .dport = cl->sport, .seq = client_cookie(k) + 1,
+				.ack = cl->nxt, .window = 1000 };
 	size_t n;
 
+	S.nf.v6 = cl->v6;
+	S.nf.sa = cl->daddr;
+	S.nf.da = cl->saddr;
 	s.flags = (uint8_t)((fl & 1) ? F_RST : F_ACK) | ((fl & 4) ? F_FIN : 0);
 	if (fl & 2) {
 		s.payload = (const uint8_t *)"HTTP/1.1 200 OK\r\n\r\n";
@@ -2235,10 +2840,18 @@ static void input_begin(const uint8_t *data, size_t size, struct rd *r)
 	S.I->peek_pos = *S.I->cons_pos;
 	ksock_renew();
 	for (k = 0; k < NCL; k++) {
-		S.cl[k].saddr = k < 4 ? CLIENT + (uint32_t)(k >> 1) : LO_ADDR;
-		S.cl[k].daddr = k < 4 ? VIP : LO_ADDR;
-		S.cl[k].sport = k < 4 ? (uint16_t)(CPORT + k) : k == 4 ? lo_est_port : lo_tw_port;
-		S.cl[k].dport = k < 4 ? VPORT : lo_port;
+		int f6 = k >= NROLE, j = k % NROLE;
+
+		S.cl[k].v6 = f6;
+		if (f6) {
+			S.cl[k].saddr = j < 4 ? a6(1, CLIENT6_LO + (uint32_t)(j >> 1)) : a6(0, 1);
+			S.cl[k].daddr = j < 4 ? a6(1, VIP6_LO) : a6(0, 1);
+		} else {
+			S.cl[k].saddr = a4(j < 4 ? CLIENT + (uint32_t)(j >> 1) : LO_ADDR);
+			S.cl[k].daddr = a4(j < 4 ? VIP : LO_ADDR);
+		}
+		S.cl[k].sport = j < 4 ? (uint16_t)(CPORT + j) : j == 4 ? lo_est_port[f6] : lo_tw_port[f6];
+		S.cl[k].dport = j < 4 ? VPORT : lo_port[f6];
 		S.cl[k].isn = CISN + (uint32_t)k * 0x1000000u;
 		S.cl[k].nxt = S.cl[k].isn + 1;
 		S.cl[k].tsval = 1000u + (uint32_t)k;
@@ -2263,8 +2876,8 @@ static void input_end(void)
 		if (bpf_map_lookup_elem(S.I->flows_fd, &k, &f))
 			continue;
 		if (!trk_find(&k) && !S.trk_overflow)
-			fail("a flow no packet created: %08x:%u -> %08x:%u", ntohl(k.saddr_be),
-			     ntohs(k.sport_be), ntohl(k.daddr_be), ntohs(k.dport_be));
+			fail("a flow no packet created: %s:%u -> %s:%u", astr(&k.saddr),
+			     ntohs(k.sport_be), astr(&k.daddr), ntohs(k.dport_be));
 		check_flow_content(&k, &f, "at the end of the input");
 	}
 	for (i = 0; i < S.ntrk; i++) {
@@ -2376,6 +2989,8 @@ static void E(struct enc *e, int n, ...)
 /* SYN options byte: sack, ts, mss 1460, ws 7 (Linux) */
 #define SYN_LINUX 0x73
 #define DATA_LEN(n) ((n) / 7)
+#define V6(k) (0x80 | (k))                      /* IPv6 client k */
+#define EXT6(kind, units, copies) ((kind) | (units) << 3 | ((copies) - 1) << 5)
 
 static void handshake(struct enc *e, int k, int opts)
 {
@@ -2606,6 +3221,170 @@ static void write_seeds(const char *dir)
 	E(&e, 5, OP_DATA, 5, 10, 0, 0);                 /* cookie ACK with data */
 	E(&e, 4, OP_CTL, 4, 0, 2);
 	seed_write(dir, "kernel_sockets", &e);
+
+	/* ---- IPv6 ---- */
+	/* a full connection over IPv6 (XDP, TC), and one without options */
+	for (i = 0; i < 2; i++) {
+		memset(&e, 0, sizeof(e));
+		E(&e, 3, i, 0, 0);
+		handshake(&e, V6(0), SYN_LINUX);
+		E(&e, 5, OP_DATA, V6(0), DATA_LEN(140), 0, 0x02);
+		E(&e, 5, OP_DATA, V6(0), DATA_LEN(700), 0, 0x02);
+		E(&e, 5, OP_DATA, V6(0), DATA_LEN(700), 0, 0x02);      /* duplicate */
+		E(&e, 4, OP_PUREACK, V6(0), 0, 0);
+		E(&e, 3, OP_FIN, V6(0), 0);
+		E(&e, 5, OP_SYN, V6(1), 0xf0, 0, 0);
+		E(&e, 3, OP_ACK, V6(1), 0);
+		E(&e, 5, OP_DATA, V6(1), DATA_LEN(1400), 0, 0x03);     /* data + FIN */
+		E(&e, 5, OP_SYN, V6(2), 0x3b, 0, 3);                    /* mss 536, data on the SYN */
+		E(&e, 3, OP_ACK, V6(2), 0xc0 | 20);                     /* cookie ACK with data */
+		E(&e, 4, OP_RST, V6(2), 0, 1);
+		seed_write(dir, i ? "v6_handshake_data_fin_tc" : "v6_handshake_data_fin_xdp", &e);
+	}
+	/* extension headers a TCP endpoint skips: hop-by-hop, destination
+	 * options, routing with no segments left, up to 4 of them, 512 bytes */
+	memset(&e, 0, sizeof(e));
+	E(&e, 3, 0, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(0, 0, 1), 0);
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 1, 1), 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(2, 0, 1), 0);
+	E(&e, 3, OP_ACK, V6(0), 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(0, 3, 1), 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 2), 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(2, 2, 1), 0);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(700), 0, 0x02);       /* 4 headers */
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0x80 | 62);     /* 504 + 8 bytes */
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(70), 0, 0x02);
+	E(&e, 8, OP_MUT, M_IPOPT, 4, 0, 5, 2, 0, 0);            /* router alert in hop-by-hop */
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(70), 0, 0x01);        /* + FIN */
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0);
+	E(&e, 4, OP_IPV6, V6(1), 1 | (3 << 2), 0);              /* raw SYN behind dstopts */
+	E(&e, 4, OP_IPV6, V6(1), 3 | (0 << 2) | (1 << 4) | (3 << 6), 0x10);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(0, 0, 1), 0);
+	E(&e, 4, OP_MUT, M_FIXCSUM, 0, 0);
+	E(&e, 3, OP_FIN, V6(1), 0);
+	seed_write(dir, "v6_ext_walked", &e);
+	/* extension headers passed or malformed, each on a SYN, then one that works */
+	memset(&e, 0, sizeof(e));
+	E(&e, 3, 1, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(4, 0, 1), 0);             /* fragment, offset 0 */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_FRAG, 0, 9);                          /* fragment, M, offset 1 */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(5, 1, 1), 0);             /* AH */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(6, 0, 1), 0);             /* ESP */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(3, 0, 1), 2);             /* routing, segments left 3 */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 5), 0);             /* 5 headers */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0x80 | 70);     /* 568 bytes */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(0, 0, 1), 0);             /* hop-by-hop second */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0x40 | 20);     /* length past the frame */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(7, 0, 1), 17);            /* UDP */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(7, 1, 1), 59);            /* no next header */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(7, 0, 1), 6);             /* 8 bytes as TCP */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(2, 1, 1), 0);
+	E(&e, 4, OP_MUT, M_TRUNC, 70, 0);                        /* cut in the routing header */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_SETB, 18, 0);
+	E(&e, 4, OP_MUT, M_SETB, 19, 0);                         /* payload length 0 */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_HDRLEN, 100, 0);                      /* payload length past the frame */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_IPVER, 4, 0);                         /* version 4 in an IPv6 frame */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_PROTO, 58, 0);                        /* ICMPv6 */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(0, 0, 1), 0);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(4, 0, 1), 0);             /* walked, then a fragment */
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 4, OP_IPV6, V6(0), 1 | (1 << 2), 0x01);            /* routing, segments left 1 */
+	E(&e, 4, OP_IPV6, V6(0), 2 | (0 << 2) | (2 << 4), 0x02); /* hop-by-hop, fragment M */
+	E(&e, 4, OP_IPV6, V6(0), 0, 0x04);                       /* UDP */
+	E(&e, 5, OP_RAW, 2, 3 | 16, 0x9c, 0x40);                 /* TCP header truncated */
+	E(&e, 3 + 20, OP_RAW, 20, 3 | 4 | 8 | 16, 0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50,
+	  0x02, 0xff, 0xff, 0, 0, 0, 0);
+	handshake(&e, V6(0), SYN_LINUX);
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(4, 0, 1), 0);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(70), 0, 0);           /* a fragment of the flow */
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 0, 1), 0x40 | 1);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(70), 0, 0);
+	E(&e, 4, OP_MUT, M_BADTCSUM, 1, 0);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(70), 0, 0);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(70), 0, 0);
+	seed_write(dir, "v6_ext_passed", &e);
+	/* IPv6 kernel sockets on [::1], the controller's states, TC egress */
+	memset(&e, 0, sizeof(e));
+	E(&e, 3, 1, 0, 0);
+	E(&e, 5, OP_SYN, V6(4), SYN_LINUX, 0, 0);
+	E(&e, 3, OP_ACK, V6(4), 0);
+	E(&e, 4, OP_PUREACK, V6(4), 0, 0);
+	handshake(&e, V6(5), SYN_LINUX);
+	E(&e, 4, OP_RST, V6(5), 0, 1);
+	E(&e, 4, OP_RST, V6(5), 0, 1);
+	handshake(&e, V6(0), SYN_LINUX);
+	E(&e, 3, OP_EGRESS, V6(0), 1);
+	E(&e, 3, OP_EGRESS, V6(0), 2);
+	E(&e, 4, OP_CTL, V6(0), 0, 6);                           /* PENDING */
+	E(&e, 3, OP_EGRESS, V6(0), 2);
+	E(&e, 5, OP_DATA, V6(0), 10, 0, 0);
+	E(&e, 4, OP_CTL, V6(0), 0, 2);                           /* LOCAL */
+	E(&e, 3, OP_EGRESS, V6(0), 1);
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 3, OP_ACK, V6(0), 0);
+	E(&e, 4, OP_CTL, V6(0), 4, 0x45);                        /* peer 5 up */
+	E(&e, 4, OP_CTL, V6(0), 2, 5);
+	E(&e, 4, OP_CTL, V6(0), 0, 5);                           /* REDIRECT */
+	E(&e, 5, OP_DATA, V6(0), 10, 0, 0);
+	E(&e, 3, OP_FIN, V6(0), 0);
+	E(&e, 5, OP_SYN, V6(0), SYN_LINUX, 0, 0);
+	E(&e, 3, OP_ACK, V6(0), 0);
+	E(&e, 4, OP_CTL, V6(1), 2, 66);
+	E(&e, 5, OP_DATA, V6(1), 10, 0, 0);
+	E(&e, 3, OP_EGRESS, V6(1), 1);
+	seed_write(dir, "v6_ksock_ctl_egress", &e);
+	/* both families at once on the same ports, floods of both, a small ring */
+	memset(&e, 0, sizeof(e));
+	E(&e, 3, 2, 0, 8);
+	handshake(&e, 0, SYN_LINUX);
+	handshake(&e, V6(0), SYN_LINUX);
+	E(&e, 3, OP_FLOOD, 0x80 | 31, 1);
+	E(&e, 5, OP_DATA, 0, DATA_LEN(140), 0, 0);
+	E(&e, 5, OP_DATA, V6(0), DATA_LEN(140), 0, 0);
+	E(&e, 3, OP_FORGE, 0x80 | 15, 2);
+	E(&e, 3, OP_FLOOD, 31, 3);
+	E(&e, 5, OP_DATA, V6(0), 200 + 14, 0, 0);
+	E(&e, 5, OP_DATA, 0, 200 + 0, 0, 0);
+	E(&e, 2, OP_DRAIN, 1);
+	E(&e, 4, OP_MUT, M_IPV6, 0, 0);
+	E(&e, 5, OP_DATA, 0, DATA_LEN(70), 0, 0);               /* IPv4 data as IPv6 */
+	E(&e, 4, OP_MUT, M_TUPLE, 1, 0);
+	E(&e, 5, OP_SYN, V6(1), SYN_LINUX, 0, 0);               /* not the service */
+	E(&e, 8, OP_MUT, M_TCPOPT, 4, 0, 2, 0, 1, 1);
+	E(&e, 5, OP_SYN, V6(1), SYN_LINUX, 0, 0);               /* bad options */
+	E(&e, 3, OP_FIN, V6(0), 0);
+	E(&e, 3, OP_FIN, 0, 0);
+	seed_write(dir, "v6_dual_stack", &e);
+	/* jumbo over IPv6 at XDP: records of 9216 bytes */
+	memset(&e, 0, sizeof(e));
+	E(&e, 3, 0, 2 << 6, 0);
+	handshake(&e, V6(0), SYN_LINUX);
+	E(&e, 5, OP_DATA, V6(0), 200 + 7, 0, 0);               /* 9000: checksummed */
+	E(&e, 5, OP_DATA, V6(0), 200 + 11, 0, 0);              /* 40000: 5 records */
+	E(&e, 4, OP_MUT, M_EXT6, EXT6(1, 3, 1), 0);
+	E(&e, 5, OP_DATA, V6(0), 200 + 9, 0, 0x01);            /* 9217 + FIN */
+	seed_write(dir, "v6_jumbo", &e);
 }
 
 /* ---- setup and totals ----------------------------------------------- */
@@ -2660,9 +3439,11 @@ static void teardown(void)
 	print_totals();
 	for (i = 0; i < NINST; i++)
 		inst_close(&insts[i]);
-	close(lo_est[0]);
-	close(lo_est[1]);
-	close(lo_listen);
+	for (i = 0; i < 2; i++) {
+		close(lo_est[i][0]);
+		close(lo_est[i][1]);
+		close(lo_listen[i]);
+	}
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -2677,6 +3458,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(0);
 	}
 	trace = getenv("CB_FUZZ_BPF_TRACE") != NULL;
+	mapped6 = getenv("CB_FUZZ_BPF_V4MAPPED") != NULL;
 	if (geteuid() != 0) {
 		fprintf(stderr, "fuzz_bpf: needs root to load BPF programs; inputs are not run\n");
 		return 0;
