@@ -23,40 +23,31 @@
 
 TestSuite(xdp, .init = NULL, .fini = NULL);
 
-Test(xdp, syn_gets_exact_synack_and_no_state)
+FX_TEST2(xdp, syn_gets_exact_synack_and_no_state)
 {
 	uint8_t b[256], in_copy[256];
 	struct t_tcp_view v;
 	struct cb_cookie_info ci;
 	struct cb_flow f;
-	union cb_addr ca = a4(CLIENT), va = a4(VIP);
+	union cb_addr ca = fx_addr(CLIENT), va = fx_addr(VIP);
 	size_t n;
 
 	fx_open(0, 65536);
 	n = syn(b, 1, 1, 7, NULL);
 	memcpy(in_copy, b, n);
 	cr_assert_eq(run(b, n), XDP_TX);
-	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
-	cr_expect_eq(memcmp(v.dmac, T_MAC_CLIENT, 6), 0);
-	cr_expect_eq(memcmp(v.smac, T_MAC_DIR, 6), 0);
-	cr_expect_eq(v.saddr, VIP);
-	cr_expect_eq(v.daddr, CLIENT);
-	cr_expect_eq(v.sport, VPORT);
-	cr_expect_eq(v.dport, CPORT);
+	fx_expect_reply("SYN-ACK", &v);
 	cr_expect_eq(v.flags, 0x12, "flags %#x", v.flags);
 	cr_expect_eq(v.ack, CISN + 1);
-	cr_expect_eq(v.ihl, 5);
-	cr_expect_eq(v.ttl, 64);
 	cr_expect_eq(v.doff, 10);
 	cr_expect_eq(v.paylen, 0);
 	cr_expect_eq(v.window, 65535);
-	cr_expect_eq(v.mss, 1460);
+	cr_expect_eq(v.mss, FX_MSS);
 	cr_expect_eq(v.wscale, 7);
 	cr_expect_eq(v.sack_ok, 1);
 	cr_expect_eq(v.ts, 1);
 	cr_expect_eq(v.tsecr, 777);
-	cr_expect_eq(F.out_len, 14 + 20 + 40);
-	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "checksums");
+	cr_expect_eq(F.out_len, fx_l4() + 40);
 	/* the ISN is a cookie that validates with the map's key and carries the options */
 	cr_expect_eq(cb_cookie_check(KEY0, v.seq, &ca, &va, htons(CPORT),
 				     htons(VPORT), CISN, tai_counter(), &ci), 0);
@@ -69,22 +60,22 @@ Test(xdp, syn_gets_exact_synack_and_no_state)
 	fx_close();
 }
 
-Test(xdp, syn_without_options_gets_mss_only)
+FX_TEST2(xdp, syn_without_options_gets_mss_only)
 {
 	uint8_t b[256];
 	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
 				.seq = CISN, .flags = 0x02, .window = 8192 };
 	struct t_tcp_view v;
 	struct cb_cookie_info ci;
-	union cb_addr ca = a4(CLIENT), va = a4(VIP);
+	union cb_addr ca = fx_addr(CLIENT), va = fx_addr(VIP);
 	size_t n;
 
 	fx_open(0, 65536);
-	n = t_build(b, sizeof(b), &s);
+	n = fx_build(b, sizeof(b), &s);
 	cr_assert_eq(run(b, n), XDP_TX);
 	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
 	cr_expect_eq(v.doff, 6);
-	cr_expect_eq(v.mss, 1460);
+	cr_expect_eq(v.mss, FX_MSS);
 	cr_expect_eq(v.wscale, -1);
 	cr_expect_eq(v.sack_ok, 0);
 	cr_expect_eq(v.ts, 0);
@@ -96,7 +87,7 @@ Test(xdp, syn_without_options_gets_mss_only)
 	fx_close();
 }
 
-Test(xdp, sack_and_wscale_without_timestamps)
+FX_TEST2(xdp, sack_and_wscale_without_timestamps)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -118,7 +109,7 @@ Test(xdp, sack_and_wscale_without_timestamps)
 					.flags = 0x10, .window = 100 };
 		struct cb_flow f;
 
-		n = t_build(b, sizeof(b), &s);
+		n = fx_build(b, sizeof(b), &s);
 		cr_assert_eq(run(b, n), XDP_DROP);
 		cr_assert_eq(get_flow(&f), 0);
 		cr_expect_eq(f.opts, CB_OPT_SACK | CB_OPT_WSCALE);
@@ -149,7 +140,7 @@ Test(xdp, syn_with_ip_options_answered_without_them)
 	fx_close();
 }
 
-Test(xdp, syn_with_data_acks_only_the_syn)
+FX_TEST2(xdp, syn_with_data_acks_only_the_syn)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -166,7 +157,7 @@ Test(xdp, syn_with_data_acks_only_the_syn)
 	fx_close();
 }
 
-Test(xdp, valid_ack_creates_flow_with_state)
+FX_TEST2(xdp, valid_ack_creates_flow_with_state)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -186,7 +177,7 @@ Test(xdp, valid_ack_creates_flow_with_state)
 	cr_expect_eq(f.server_isn, v.seq);
 	cr_expect_eq(f.rcv_nxt, CISN + 1);
 	cr_expect_eq(f.snd_nxt, v.seq + 1);
-	cr_expect_eq(f.mss, 1460);
+	cr_expect_eq(f.mss, FX_MSS);
 	cr_expect_eq(f.snd_wscale, 7);
 	cr_expect_eq(f.rcv_wscale, 7);
 	cr_expect_eq(f.opts, CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE);
@@ -218,7 +209,7 @@ Test(xdp, valid_ack_creates_flow_with_state)
 	fx_close();
 }
 
-Test(xdp, bad_cookie_creates_nothing)
+FX_TEST2(xdp, bad_cookie_creates_nothing)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -258,7 +249,7 @@ Test(xdp, bad_cookie_creates_nothing)
  * brings the lost bytes back.  Without that hint, or with a hint the cookie
  * does not match, it is a segment of no flow, as before.
  */
-Test(xdp, late_first_segment_finds_its_syn_isn)
+FX_TEST2(xdp, late_first_segment_finds_its_syn_isn)
 {
 	static const char first[] = "GET / HTTP/1.1\r\n", rest[] = "Host: x\r\n\r\n";
 	uint8_t b[256];
@@ -337,7 +328,7 @@ Test(xdp, late_first_segment_finds_its_syn_isn)
 	fx_close();
 }
 
-Test(xdp, old_secret_slot_still_validates_after_rotation)
+FX_TEST2(xdp, old_secret_slot_still_validates_after_rotation)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -357,7 +348,7 @@ Test(xdp, old_secret_slot_still_validates_after_rotation)
 	fx_close();
 }
 
-Test(xdp, local_and_frozen_states)
+FX_TEST2(xdp, local_and_frozen_states)
 {
 	uint8_t b[256];
 	struct cb_flow f;
@@ -383,7 +374,7 @@ Test(xdp, local_and_frozen_states)
 	fx_close();
 }
 
-Test(xdp, syn_on_closed_local_socket_starts_a_new_flow)
+FX_TEST2(xdp, syn_on_closed_local_socket_starts_a_new_flow)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -406,7 +397,7 @@ Test(xdp, syn_on_closed_local_socket_starts_a_new_flow)
 	fx_close();
 }
 
-Test(xdp, not_a_service_passes_untouched)
+FX_TEST2(xdp, not_a_service_passes_untouched)
 {
 	uint8_t b[256], o[40];
 	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = 81,
@@ -415,13 +406,13 @@ Test(xdp, not_a_service_passes_untouched)
 
 	fx_open(0, 65536);
 	s.optlen = t_syn_opts(o, 1460, 1, 1, 5, 7);
-	n = t_build(b, sizeof(b), &s);
+	n = fx_build(b, sizeof(b), &s);
 	cr_expect_eq(run(b, n), XDP_PASS);
 	cr_expect_eq(F.out_len, n);
 	cr_expect_eq(memcmp(F.out, b, n), 0);
 	s.dport = VPORT;
 	s.daddr = VIP + 1;
-	n = t_build(b, sizeof(b), &s);
+	n = fx_build(b, sizeof(b), &s);
 	cr_expect_eq(run(b, n), XDP_PASS);
 	cr_expect_eq(XSTAT(PASS_NOT_SERVICE), 2);
 	fx_close();
@@ -505,19 +496,41 @@ void fx_expect_counted(const char *name, const enum cb_stat *w, size_t n, const 
 	}
 }
 
+void fx_expect_reply(const char *name, struct t_tcp_view *v)
+{
+	cr_assert_eq(t_view(F.out, F.out_len, v), 0, "%s: a TCP frame", name);
+	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "%s: checksums", name);
+	cr_expect_eq(memcmp(v->dmac, T_MAC_CLIENT, 6), 0, "%s: h_dest", name);
+	cr_expect_eq(memcmp(v->smac, T_MAC_DIR, 6), 0, "%s: h_source", name);
+	cr_expect_eq(v->v6, FX_V6, "%s: family", name);
+	if (FX_V6) {
+		cr_expect_eq(F.out[12], 0x86, "%s: ethertype", name);
+		cr_expect_eq(F.out[13], 0xdd, "%s: ethertype", name);
+		cr_expect_eq(v->ver_tc_flow, 0x60000000u, "%s: version 6, class and label 0: %#x",
+			     name, v->ver_tc_flow);
+		cr_expect_eq(v->plen, F.out_len - T_ETH_LEN - 40, "%s: payload length %u", name,
+			     v->plen);
+		cr_expect_eq(v->nexthdr, 6, "%s: next header %u", name, v->nexthdr);
+		cr_expect_eq(v->l3len, 40, "%s: no extension header", name);
+		cr_expect_eq(memcmp(v->saddr6, VIP6, 16), 0, "%s: from VIP6", name);
+		cr_expect_eq(memcmp(v->daddr6, CLIENT6, 16), 0, "%s: to CLIENT6", name);
+	} else {
+		cr_expect_eq(v->ihl, 5, "%s: no IP options", name);
+		cr_expect_eq(v->tot_len, F.out_len - T_ETH_LEN, "%s: total length", name);
+		cr_expect_eq(v->saddr, VIP, "%s", name);
+		cr_expect_eq(v->daddr, CLIENT, "%s", name);
+	}
+	cr_expect_eq(v->ttl, 64, "%s: TTL / hop limit %u", name, v->ttl);
+	cr_expect_eq(v->sport, VPORT, "%s", name);
+	cr_expect_eq(v->dport, CPORT, "%s", name);
+}
+
 void fx_expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack)
 {
 	struct t_tcp_view v;
 
-	cr_assert_eq(t_view(F.out, F.out_len, &v), 0, "%s", name);
-	cr_expect_eq(F.out_len, 54, "%s: %zu bytes", name, F.out_len);
-	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "%s: checksums", name);
-	cr_expect_eq(memcmp(v.dmac, T_MAC_CLIENT, 6), 0, "%s", name);
-	cr_expect_eq(memcmp(v.smac, T_MAC_DIR, 6), 0, "%s", name);
-	cr_expect_eq(v.saddr, VIP, "%s", name);
-	cr_expect_eq(v.daddr, CLIENT, "%s", name);
-	cr_expect_eq(v.sport, VPORT, "%s", name);
-	cr_expect_eq(v.dport, CPORT, "%s", name);
+	fx_expect_reply(name, &v);
+	cr_expect_eq(F.out_len, fx_l4() + 20, "%s: %zu bytes", name, F.out_len);
 	cr_expect_eq(v.flags, flags, "%s: flags %#x", name, v.flags);
 	cr_expect_eq(v.seq, seq, "%s: seq %u", name, v.seq);
 	cr_expect_eq(v.ack, ack, "%s: ack %u", name, v.ack);

@@ -31,6 +31,24 @@
 #define VPORT 80
 #define CISN 1000000u
 
+/*
+ * The family the fixture's packets use: FX_V6 = 1 makes syn(), seg(),
+ * fx_build(), flow_key(), fx_service() and the reply checks use CLIENT6 and
+ * VIP6 (2001:db8::1 -> [2001:db8::100]:VPORT) where the IPv4 ones name
+ * CLIENT and VIP.  Each test runs in its own process: set it before use.
+ * FX_TEST2(suite, name) defines the test twice: name (IPv4) and name_v6.
+ */
+extern int FX_V6;
+/* The MSS the programs offer: cb_config.mss (fx_config: 1460) for IPv4, 20
+ * less for IPv6 (its header is 20 bytes longer). */
+#define FX_MSS (FX_V6 ? 1440 : 1460)
+extern const uint8_t CLIENT6[16], VIP6[16];
+#define FX_TEST2(suite, name, ...)                                               \
+	static void name##_fam(void);                                            \
+	Test(suite, name, ##__VA_ARGS__) { FX_V6 = 0; name##_fam(); }            \
+	Test(suite, name##_v6, ##__VA_ARGS__) { FX_V6 = 1; name##_fam(); }       \
+	static void name##_fam(void)
+
 extern const __u32 KEY0[2];
      /* cookie secret, slot 0 (current) */
 
@@ -64,7 +82,22 @@ void fx_open(uint32_t ring_bytes, uint32_t cap);
 void fx_open_hook(enum fx_hook hook, uint32_t ring_bytes, uint32_t cap);
 void fx_close(void);
 void fx_config(uint32_t cap, uint32_t rst_rate);
+/* Serve vip:port (vip an IPv4 address, mapped to IPv6 as fx_addr6 does when
+ * FX_V6); fx_open installs VIP:VPORT and VIP6:VPORT both. */
 void fx_service(uint32_t vip, uint16_t port);
+void fx_service_addr(union cb_addr vip, uint16_t port);
+/* The service key of VIP:VPORT in the current family. */
+struct cb_service_key fx_service_key(void);
+/* The IPv6 stand-in of an IPv4 test address: CLIENT + k -> CLIENT6 + k,
+ * VIP + k -> VIP6 + k, 127.0.0.1 -> ::1, others 64:ff9b::a.b.c.d. */
+void fx_addr6(uint32_t v4, uint8_t out[16]);
+/* The address CLIENT or VIP (any IPv4 address) in the current family. */
+union cb_addr fx_addr(uint32_t v4);
+/* t_build() of s in the current family: s's IPv4 addresses are mapped to
+ * their IPv6 stand-ins when FX_V6. */
+size_t fx_build(uint8_t *buf, size_t cap, const struct t_tcp_spec *s);
+/* Where TCP starts in a frame of fx_build() without options/extensions. */
+size_t fx_l4(void);
 
 int run_prog(int prog, const uint8_t *in, size_t len);
 int run(const uint8_t *in, size_t len);
@@ -90,7 +123,12 @@ void fx_snapshot(const enum cb_stat *w, size_t n, uint64_t *v);
  * moved since `before`, each by one. */
 void fx_expect_counted(const char *name, const enum cb_stat *w, size_t n, const uint64_t *before,
 		       const enum cb_stat *want);
-/* F.out is a bare RST (54 bytes, window 0, no options, no payload) from
+/* F.out is a reply of the current family from VIP:VPORT to CLIENT:CPORT,
+ * MACs swapped, checksums right: IPv4 without options, TTL 64; IPv6
+ * version 6, traffic class and flow label 0, payload length = the frame's,
+ * next header TCP (no extension header), hop limit 64.  Parsed into v. */
+void fx_expect_reply(const char *name, struct t_tcp_view *v);
+/* F.out is a bare RST (54 bytes, 74 for IPv6, window 0, no options, no payload) from
  * VIP:VPORT to the client, with these flags and numbers. */
 void fx_expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack);
 

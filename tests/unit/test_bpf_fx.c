@@ -14,6 +14,67 @@
 
 const __u32 KEY0[2] = { 0x11111111, 0x22222222 };
 
+int FX_V6;
+const uint8_t CLIENT6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x01 };
+const uint8_t VIP6[16] = { 0x20, 0x01, 0x0d, 0xb8, [14] = 0x01, [15] = 0x00 };
+
+void fx_addr6(uint32_t v4, uint8_t out[16])
+{
+	uint32_t base = 0, k = 0;
+
+	memset(out, 0, 16);
+	if (v4 - CLIENT < 16) {
+		memcpy(out, CLIENT6, 16);
+		base = 1;
+		k = v4 - CLIENT;
+	} else if (v4 - VIP < 16) {
+		memcpy(out, VIP6, 16);
+		base = 0x100;
+		k = v4 - VIP;
+	} else if (v4 == 0x7f000001) {
+		out[15] = 1;
+		return;
+	} else {
+		out[1] = 0x64;
+		out[2] = 0xff;
+		out[3] = 0x9b;
+		out[12] = (uint8_t)(v4 >> 24);
+		out[13] = (uint8_t)(v4 >> 16);
+		out[14] = (uint8_t)(v4 >> 8);
+		out[15] = (uint8_t)v4;
+		return;
+	}
+	out[14] = (uint8_t)((base + k) >> 8);
+	out[15] = (uint8_t)(base + k);
+}
+
+union cb_addr fx_addr(uint32_t v4)
+{
+	union cb_addr a;
+
+	if (!FX_V6)
+		return a4(v4);
+	fx_addr6(v4, a.b);
+	return a;
+}
+
+size_t fx_build(uint8_t *buf, size_t cap, const struct t_tcp_spec *s)
+{
+	struct t_tcp_spec c = *s;
+
+	if (FX_V6 && !c.v6) {
+		c.v6 = 1;
+		fx_addr6(s->saddr, c.saddr6);
+		fx_addr6(s->daddr, c.daddr6);
+	}
+	return t_build(buf, cap, &c);
+}
+
+size_t fx_l4(void)
+{
+	return FX_V6 ? T_ETH_LEN + 40 : T_ETH_LEN + 20;
+}
+
 struct fx F;
 
 static int on_rec(void *ctx, void *data, size_t size)
@@ -38,10 +99,23 @@ void fx_config(uint32_t cap, uint32_t rst_rate)
 
 void fx_service(uint32_t vip, uint16_t port)
 {
-	struct cb_service_key k = { .port_be = htons(port) };
-	struct cb_service v = { .id = 0 };
+	fx_service_addr(fx_addr(vip), port);
+}
 
-	cb_addr_set_v4(&k.vip, htonl(vip));
+struct cb_service_key fx_service_key(void)
+{
+	struct cb_service_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.vip = fx_addr(VIP);
+	k.port_be = htons(VPORT);
+	return k;
+}
+
+void fx_service_addr(union cb_addr vip, uint16_t port)
+{
+	struct cb_service_key k = { .vip = vip, .port_be = htons(port) };
+	struct cb_service v = { .id = 0 };
 
 	cr_assert_eq(bpf_map_update_elem(F.svc_fd, &k, &v, BPF_ANY), 0);
 }
@@ -89,7 +163,13 @@ void fx_open_hook(enum fx_hook hook, uint32_t ring_bytes, uint32_t cap)
 	fx_maps(obj);
 	fx_config(cap, CB_RST_RATE_DEFAULT);
 	cr_assert_eq(bpf_map_update_elem(F.sec_fd, &zero, &s, BPF_ANY), 0);
-	fx_service(VIP, VPORT);
+	fx_service_addr(a4(VIP), VPORT);
+	{
+		union cb_addr v6;
+
+		memcpy(v6.b, VIP6, 16);
+		fx_service_addr(v6, VPORT);
+	}
 }
 
 void fx_open(uint32_t ring_bytes, uint32_t cap)
@@ -144,12 +224,7 @@ uint64_t fx_stat(int fd, enum cb_stat s)
 
 struct cb_flow_key flow_key(void)
 {
-	struct cb_flow_key k = { .sport_be = htons(CPORT), .dport_be = htons(VPORT) };
-
-	cb_addr_set_v4(&k.saddr, htonl(CLIENT));
-	cb_addr_set_v4(&k.daddr, htonl(VIP));
-
-	return k;
+	return t_key(fx_addr(CLIENT), fx_addr(VIP), CPORT, VPORT);
 }
 
 int get_flow(struct cb_flow *f)
@@ -178,7 +253,7 @@ size_t syn(uint8_t *buf, int sack, int ts, int ws, const char *data)
 		s.payload = (const uint8_t *)data;
 		s.paylen = strlen(data);
 	}
-	return t_build(buf, 256, &s);
+	return fx_build(buf, 256, &s);
 }
 
 size_t seg(uint8_t *buf, size_t cap, uint32_t seq, uint32_t ack, uint8_t flags,
@@ -193,7 +268,7 @@ size_t seg(uint8_t *buf, size_t cap, uint32_t seq, uint32_t ack, uint8_t flags,
 	o[6] = (uint8_t)(tsval >> 8); o[7] = (uint8_t)tsval;
 	o[8] = (uint8_t)(tsecr >> 24); o[9] = (uint8_t)(tsecr >> 16);
 	o[10] = (uint8_t)(tsecr >> 8); o[11] = (uint8_t)tsecr;
-	return t_build(buf, cap, &s);
+	return fx_build(buf, cap, &s);
 }
 
 uint32_t handshake(uint32_t *srv_tsval)

@@ -109,7 +109,7 @@ static void noflow_rows_on(enum fx_hook hook)
 			s.optlen = sizeof(ts_opt);
 		}
 		fx_config(65536, r->rst_rate);
-		n = t_build(b, sizeof(b), &s);
+		n = fx_build(b, sizeof(b), &s);
 		fx_snapshot(watched, N_WATCHED, before);
 		cr_expect_eq(run(b, n), verdict(r->verdict), "%s: verdict", r->name);
 		if (r->verdict == TX)
@@ -120,6 +120,8 @@ static void noflow_rows_on(enum fx_hook hook)
 		cr_expect_neq(get_flow(&f), 0, "%s: nothing stored", r->name);
 		cr_expect_eq(drain(), 0, "%s: no event", r->name);
 	}
+	cr_expect_eq(XSTAT(PKT_IPV6), FX_V6 ? i : 0, "every IPv6 segment counted, no other");
+	cr_expect_eq(XSTAT(PKT_SEEN), i);
 	fx_close();
 }
 
@@ -133,8 +135,20 @@ Test(noflow, rows_tc)
 	noflow_rows_on(FX_TC);
 }
 
+Test(noflow, rows_xdp_v6)
+{
+	FX_V6 = 1;
+	noflow_rows_on(FX_XDP);
+}
+
+Test(noflow, rows_tc_v6)
+{
+	FX_V6 = 1;
+	noflow_rows_on(FX_TC);
+}
+
 /* A pure SYN still gets a cookie, whatever rst_rate says. */
-Test(noflow, syn_gets_a_cookie_not_an_rst)
+FX_TEST2(noflow, syn_gets_a_cookie_not_an_rst)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -152,7 +166,7 @@ Test(noflow, syn_gets_a_cookie_not_an_rst)
 }
 
 /* The per-CPU bucket: rst_rate RSTs at once, then one per 1/rst_rate s. */
-Test(noflow, bucket_empties_and_refills)
+FX_TEST2(noflow, bucket_empties_and_refills)
 {
 	struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
 				.seq = 7000, .ack = 42, .flags = 0x10, .window = 502 };
@@ -169,7 +183,7 @@ Test(noflow, bucket_empties_and_refills)
 	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
 	fx_open(0, 65536);
 	fx_config(65536, 10);
-	n = t_build(b, sizeof(b), &s);
+	n = fx_build(b, sizeof(b), &s);
 	for (i = 0; i < 10; i++)
 		cr_expect_eq(run(b, n), XDP_TX, "RST %d of a full bucket", i + 1);
 	cr_expect_eq(run(b, n), XDP_DROP, "bucket empty");

@@ -197,7 +197,7 @@ static void rows_on(enum fx_hook hook)
 			put_remote(r->remote == REMOTE_UP     ? PEER_ID
 				   : r->remote == REMOTE_DOWN ? PEER_ID + 1
 							      : CB_MAX_PEERS + 3);
-		n = t_build(b, sizeof(b), &s);
+		n = fx_build(b, sizeof(b), &s);
 		fx_snapshot(watched, N_WATCHED, before);
 		t0 = 0;
 		{
@@ -261,8 +261,20 @@ Test(steer, rows_xdp)
 	rows_on(FX_XDP);
 }
 
+Test(steer, rows_xdp_v6)
+{
+	FX_V6 = 1;
+	rows_on(FX_XDP);
+}
+
 Test(steer, rows_tc)
 {
+	rows_on(FX_TC);
+}
+
+Test(steer, rows_tc_v6)
+{
+	FX_V6 = 1;
 	rows_on(FX_TC);
 }
 
@@ -300,8 +312,20 @@ Test(steer, closing_time_is_the_first_xdp)
 	closing_kept_on(FX_XDP);
 }
 
+Test(steer, closing_time_is_the_first_xdp_v6)
+{
+	FX_V6 = 1;
+	closing_kept_on(FX_XDP);
+}
+
 Test(steer, closing_time_is_the_first_tc)
 {
+	closing_kept_on(FX_TC);
+}
+
+Test(steer, closing_time_is_the_first_tc_v6)
+{
+	FX_V6 = 1;
 	closing_kept_on(FX_TC);
 }
 
@@ -326,7 +350,7 @@ static void failover_on(enum fx_hook hook)
 					.dport = VPORT, .seq = 100, .ack = 200u + (uint32_t)i,
 					.flags = 0x10, .window = 502 };
 
-		n = t_build(b, sizeof(b), &s);
+		n = fx_build(b, sizeof(b), &s);
 		cr_expect_eq(run(b, n), V_TX);
 		cr_expect_eq(memcmp(F.out, T_MAC_PEER, 6), 0, "flow %d steered", i);
 	}
@@ -337,7 +361,7 @@ static void failover_on(enum fx_hook hook)
 					.flags = 0x10, .window = 502 };
 		struct t_tcp_view v;
 
-		n = t_build(b, sizeof(b), &s);
+		n = fx_build(b, sizeof(b), &s);
 		cr_expect_eq(run(b, n), V_TX);
 		cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
 		cr_expect_eq(v.flags, 0x04, "flow %d reset", i);
@@ -355,8 +379,20 @@ Test(steer, peer_down_resets_all_its_flows_xdp)
 	failover_on(FX_XDP);
 }
 
+Test(steer, peer_down_resets_all_its_flows_xdp_v6)
+{
+	FX_V6 = 1;
+	failover_on(FX_XDP);
+}
+
 Test(steer, peer_down_resets_all_its_flows_tc)
 {
+	failover_on(FX_TC);
+}
+
+Test(steer, peer_down_resets_all_its_flows_tc_v6)
+{
+	FX_V6 = 1;
 	failover_on(FX_TC);
 }
 
@@ -368,7 +404,7 @@ Test(steer, peer_down_resets_all_its_flows_tc)
  */
 static void service_removed_on(enum fx_hook hook)
 {
-	struct cb_service_key sk = { .vip = a4(VIP), .port_be = htons(VPORT) };
+	struct cb_service_key sk = fx_service_key();
 	struct cb_flow_key k = flow_key();
 	uint8_t b[256];
 	size_t n;
@@ -395,8 +431,20 @@ Test(steer, service_removed_xdp)
 	service_removed_on(FX_XDP);
 }
 
+Test(steer, service_removed_xdp_v6)
+{
+	FX_V6 = 1;
+	service_removed_on(FX_XDP);
+}
+
 Test(steer, service_removed_tc)
 {
+	service_removed_on(FX_TC);
+}
+
+Test(steer, service_removed_tc_v6)
+{
+	FX_V6 = 1;
 	service_removed_on(FX_TC);
 }
 
@@ -423,8 +471,20 @@ Test(steer, big_segment_forwarded_whole_xdp)
 	big_segment_on(FX_XDP);
 }
 
+Test(steer, big_segment_forwarded_whole_xdp_v6)
+{
+	FX_V6 = 1;
+	big_segment_on(FX_XDP);
+}
+
 Test(steer, big_segment_forwarded_whole_tc)
 {
+	big_segment_on(FX_TC);
+}
+
+Test(steer, big_segment_forwarded_whole_tc_v6)
+{
+	FX_V6 = 1;
 	big_segment_on(FX_TC);
 }
 
@@ -462,7 +522,7 @@ static const enum cb_stat egress_watched[] = {
 	CB_STAT_EGRESS_PASS,
 };
 
-Test(steer, egress_rows)
+FX_TEST2(steer, egress_rows)
 {
 	uint8_t payload[20] = "HTTP/1.1 200 OK\r\n\r\n";
 	int eg;
@@ -482,7 +542,7 @@ Test(steer, egress_rows)
 		clear_tuple();
 		if (r->flow != NONE)
 			put_flow(r->flow);
-		n = t_build(b, sizeof(b), &s);
+		n = fx_build(b, sizeof(b), &s);
 		for (j = 0; j < 4; j++)
 			before[j] = fx_stat(F.stats_fd, egress_watched[j]);
 		cr_expect_eq(run_prog(eg, b, n), r->shot ? TC_ACT_SHOT : TC_ACT_OK, "%s", r->name);
@@ -496,7 +556,7 @@ Test(steer, egress_rows)
 		struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT,
 					.dport = VPORT, .seq = 1, .ack = 2, .flags = 0x14 };
 		uint8_t b[256];
-		size_t n = t_build(b, sizeof(b), &s);
+		size_t n = fx_build(b, sizeof(b), &s);
 
 		clear_tuple();
 		put_flow(CB_FLOW_PENDING);
@@ -559,12 +619,30 @@ Test(steer, syn_reuses_a_closed_tuple_xdp)
 	syn_reuses_closed_tuple_on(FX_XDP, 1);
 }
 
+Test(steer, syn_reuses_a_closed_tuple_xdp_v6)
+{
+	FX_V6 = 1;
+	syn_reuses_closed_tuple_on(FX_XDP, 1);
+}
+
 Test(steer, syn_reuses_a_closed_tuple_tc)
 {
 	syn_reuses_closed_tuple_on(FX_TC, 1);
 }
 
+Test(steer, syn_reuses_a_closed_tuple_tc_v6)
+{
+	FX_V6 = 1;
+	syn_reuses_closed_tuple_on(FX_TC, 1);
+}
+
 Test(steer, syn_reuses_a_closed_remote_only_tuple_xdp)
 {
+	syn_reuses_closed_tuple_on(FX_XDP, 0);
+}
+
+Test(steer, syn_reuses_a_closed_remote_only_tuple_xdp_v6)
+{
+	FX_V6 = 1;
 	syn_reuses_closed_tuple_on(FX_XDP, 0);
 }

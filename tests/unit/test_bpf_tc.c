@@ -16,7 +16,7 @@
 #include "cb_tc.skel.h"
 #include "test_bpf.h"
 
-Test(tc, ingress_answers_syn_like_xdp)
+FX_TEST2(tc, ingress_answers_syn_like_xdp)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -28,18 +28,18 @@ Test(tc, ingress_answers_syn_like_xdp)
 	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
 	cr_expect_eq(v.flags, 0x12);
 	cr_expect_eq(v.ack, CISN + 1);
-	cr_expect_eq(v.mss, 1460);
+	cr_expect_eq(v.mss, FX_MSS);
 	cr_expect_eq(v.wscale, 7);
 	cr_expect_eq(v.tsecr, 777);
 	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
 	/* not a service: TC_ACT_OK */
 	n = syn(b, 1, 1, 7, NULL);
-	b[14 + 20 + 3] = 81;
+	b[fx_l4() + 3] = 81;
 	cr_expect_eq(run(b, n), TC_ACT_OK);
 	fx_close();
 }
 
-Test(tc, ingress_data_path_matches_xdp)
+FX_TEST2(tc, ingress_data_path_matches_xdp)
 {
 	uint8_t b[512];
 	struct t_tcp_view v;
@@ -68,7 +68,7 @@ Test(tc, ingress_data_path_matches_xdp)
 	fx_close();
 }
 
-Test(tc, egress_blocks_kernel_rst_for_held_flow)
+FX_TEST2(tc, egress_blocks_kernel_rst_for_held_flow)
 {
 	struct cb_flow f = { .state = CB_FLOW_UNBOUND };
 	struct cb_flow_key k = flow_key();
@@ -80,7 +80,7 @@ Test(tc, egress_blocks_kernel_rst_for_held_flow)
 
 	fx_open_hook(FX_TC, 0, 65536);
 	eg = bpf_program__fd(F.tc->progs.cb_tc_egress);
-	n = t_build(b, sizeof(b), &s);
+	n = fx_build(b, sizeof(b), &s);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "no flow: the kernel's RST goes out");
 	cr_assert_eq(bpf_map_update_elem(F.flows_fd, &k, &f, BPF_ANY), 0);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_SHOT);
@@ -90,7 +90,7 @@ Test(tc, egress_blocks_kernel_rst_for_held_flow)
 	s.flags = 0x10;
 	f.state = CB_FLOW_UNBOUND;
 	bpf_map_update_elem(F.flows_fd, &k, &f, BPF_ANY);
-	n = t_build(b, sizeof(b), &s);
+	n = fx_build(b, sizeof(b), &s);
 	cr_expect_eq(run_prog(eg, b, n), TC_ACT_OK, "only RSTs are filtered");
 	cr_expect_eq(XSTAT(EGRESS_RST_BLOCKED), 1);
 	fx_close();

@@ -17,7 +17,7 @@
 #include "cb_tc.skel.h"
 #include "test_bpf.h"
 
-Test(xdp, data_goes_to_ring_then_is_acked)
+FX_TEST2(xdp, data_goes_to_ring_then_is_acked)
 {
 	uint8_t b[2048];
 	const char *req1 = "GET /a HTTP/1.1\r\nHost: ex", *req2 = "ample.test\r\n\r\n";
@@ -31,7 +31,8 @@ Test(xdp, data_goes_to_ring_then_is_acked)
 	isn = handshake(&tsv);
 	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, req1, l1, 502);
 	cr_assert_eq(run(b, n), XDP_TX);
-	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+	fx_expect_reply("data ACK", &v);
+	cr_expect_eq(F.out_len, fx_l4() + 32, "an ACK with timestamps");
 	cr_expect_eq(v.flags, 0x10);
 	cr_expect_eq(v.ack, CISN + 1 + l1);
 	cr_expect_eq(v.seq, isn + 1);
@@ -47,8 +48,11 @@ Test(xdp, data_goes_to_ring_then_is_acked)
 	cr_expect_eq(ev->len, l1);
 	cr_expect_eq(memcmp(ev + 1, req1, l1), 0);
 	cr_expect_eq(F.rec_len[0], sizeof(*ev) + l1);
-	cr_expect_eq(memcmp(&ev->key, &(struct cb_flow_key){ a4(CLIENT), a4(VIP),
-							     htons(CPORT), htons(VPORT) }, sizeof(ev->key)), 0);
+	{
+		struct cb_flow_key k = flow_key();
+
+		cr_expect_eq(memcmp(&ev->key, &k, sizeof(k)), 0, "the record's key");
+	}
 
 	n = seg(b, sizeof(b), CISN + 1 + l1, isn + 1, 0x18, 801, tsv, req2, l2, 502);
 	cr_assert_eq(run(b, n), XDP_TX);
@@ -67,7 +71,7 @@ Test(xdp, data_goes_to_ring_then_is_acked)
 	fx_close();
 }
 
-Test(xdp, bad_checksum_not_queued_not_acked)
+FX_TEST2(xdp, bad_checksum_not_queued_not_acked)
 {
 	uint8_t b[2048], odd[1401];
 	struct cb_flow f;
@@ -96,7 +100,7 @@ Test(xdp, bad_checksum_not_queued_not_acked)
 	fx_close();
 }
 
-Test(xdp, out_of_order_dropped_with_dup_ack)
+FX_TEST2(xdp, out_of_order_dropped_with_dup_ack)
 {
 	uint8_t b[2048];
 	struct t_tcp_view v;
@@ -117,7 +121,7 @@ Test(xdp, out_of_order_dropped_with_dup_ack)
 	fx_close();
 }
 
-Test(xdp, retransmission_and_overlap)
+FX_TEST2(xdp, retransmission_and_overlap)
 {
 	uint8_t b[2048];
 	const struct cb_event *ev;
@@ -149,7 +153,7 @@ Test(xdp, retransmission_and_overlap)
 	fx_close();
 }
 
-Test(xdp, past_window_cap_not_acked)
+FX_TEST2(xdp, past_window_cap_not_acked)
 {
 	uint8_t b[2048], data[1400];
 	struct t_tcp_view v;
@@ -172,7 +176,7 @@ Test(xdp, past_window_cap_not_acked)
 	fx_close();
 }
 
-Test(xdp, ring_full_drops_unacknowledged)
+FX_TEST2(xdp, ring_full_drops_unacknowledged)
 {
 	uint8_t b[2048], data[1400];
 	struct cb_flow f;
@@ -198,7 +202,7 @@ Test(xdp, ring_full_drops_unacknowledged)
 	fx_close();
 }
 
-Test(xdp, fin_on_unbound_flow_resets_and_removes)
+FX_TEST2(xdp, fin_on_unbound_flow_resets_and_removes)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -211,7 +215,7 @@ Test(xdp, fin_on_unbound_flow_resets_and_removes)
 	isn = handshake(&tsv);
 	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x11, 800, tsv, NULL, 0, 502);
 	cr_assert_eq(run(b, n), XDP_TX);
-	t_view(F.out, F.out_len, &v);
+	fx_expect_reply("FIN's RST", &v);
 	cr_expect_eq(v.flags & 0x04, 0x04, "RST");
 	cr_expect_eq(v.seq, isn + 1);
 	cr_expect_eq(t_verify_csums(F.out, F.out_len), 0);
@@ -224,7 +228,7 @@ Test(xdp, fin_on_unbound_flow_resets_and_removes)
 	fx_close();
 }
 
-Test(xdp, rst_on_unbound_flow_removes)
+FX_TEST2(xdp, rst_on_unbound_flow_removes)
 {
 	uint8_t b[256];
 	struct cb_flow f;
@@ -240,7 +244,7 @@ Test(xdp, rst_on_unbound_flow_removes)
 	fx_close();
 }
 
-Test(xdp, rst_validation_blind_and_in_window)
+FX_TEST2(xdp, rst_validation_blind_and_in_window)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -258,7 +262,7 @@ Test(xdp, rst_validation_blind_and_in_window)
 	/* in the window but not at rcv_nxt: challenge ACK (RFC 5961) */
 	n = seg(b, sizeof(b), CISN + 100, isn + 1, 0x14, 800, tsv, NULL, 0, 0);
 	cr_assert_eq(run(b, n), XDP_TX);
-	t_view(F.out, F.out_len, &v);
+	fx_expect_reply("challenge ACK", &v);
 	cr_expect_eq(v.flags, 0x10);
 	cr_expect_eq(v.ack, CISN + 1);
 	cr_expect_eq(v.seq, isn + 1);
@@ -268,7 +272,7 @@ Test(xdp, rst_validation_blind_and_in_window)
 	fx_close();
 }
 
-Test(xdp, syn_on_held_flow_gets_challenge_ack)
+FX_TEST2(xdp, syn_on_held_flow_gets_challenge_ack)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -298,7 +302,7 @@ Test(xdp, syn_on_held_flow_gets_challenge_ack)
 	fx_close();
 }
 
-Test(xdp, segments_must_ack_our_syn)
+FX_TEST2(xdp, segments_must_ack_our_syn)
 {
 	uint8_t b[256];
 	struct cb_flow f;
@@ -322,7 +326,7 @@ Test(xdp, segments_must_ack_our_syn)
 	fx_close();
 }
 
-Test(xdp, early_fin_is_out_of_order)
+FX_TEST2(xdp, early_fin_is_out_of_order)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -343,7 +347,7 @@ Test(xdp, early_fin_is_out_of_order)
 	fx_close();
 }
 
-Test(xdp, paws_and_rejected_segments_keep_ts_recent)
+FX_TEST2(xdp, paws_and_rejected_segments_keep_ts_recent)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
@@ -375,7 +379,7 @@ Test(xdp, paws_and_rejected_segments_keep_ts_recent)
 	fx_close();
 }
 
-Test(xdp, coalesced_segment_beyond_mss_is_accepted)
+FX_TEST2(xdp, coalesced_segment_beyond_mss_is_accepted)
 {
 	static uint8_t b[4096], data[3000];
 	const struct cb_event *ev;
@@ -390,7 +394,7 @@ Test(xdp, coalesced_segment_beyond_mss_is_accepted)
 	/* 3000 bytes > MSS 1460: what GRO hands to generic XDP or TC, with a
 	 * partial checksum; it is not checked again */
 	n = seg(b, sizeof(b), CISN + 1, isn + 1, 0x18, 800, tsv, data, sizeof(data), 502);
-	b[50] ^= 0xff;           /* checksum field no longer complete */
+	b[fx_l4() + 16] ^= 0xff; /* checksum field no longer complete */
 	cr_assert_eq(run(b, n), XDP_TX);
 	t_view(F.out, F.out_len, &v);
 	cr_expect_eq(v.ack, CISN + 1 + sizeof(data));
@@ -401,11 +405,11 @@ Test(xdp, coalesced_segment_beyond_mss_is_accepted)
 	fx_close();
 }
 
-Test(xdp, held_flow_outlives_its_service)
+FX_TEST2(xdp, held_flow_outlives_its_service)
 {
 	uint8_t b[256];
 	struct t_tcp_view v;
-	struct cb_service_key k = { .vip = a4(VIP), .port_be = htons(VPORT) };
+	struct cb_service_key k = fx_service_key();
 	uint32_t tsv, isn;
 	size_t n;
 
@@ -419,12 +423,12 @@ Test(xdp, held_flow_outlives_its_service)
 	cr_expect_eq(drain(), 1);
 	/* but a new SYN to the removed service is no longer answered */
 	n = syn(b, 1, 1, 7, NULL);
-	b[14 + 20 + 1] ^= 1;      /* another client port: no flow */
+	b[fx_l4() + 1] ^= 1;      /* another client port: no flow */
 	cr_expect_eq(run(b, n), XDP_PASS);
 	fx_close();
 }
 
-Test(xdp, zero_window_ack_recorded)
+FX_TEST2(xdp, zero_window_ack_recorded)
 {
 	uint8_t b[256];
 	struct cb_flow f;
