@@ -37,6 +37,16 @@ cli() { nsx "$CB_NS_CLIENT" "$@"; }
 counter() { dir "$CB" -j status "$CB_IF_DIR" | jq -r ".[0].counters.$1"; }
 SKIP=77
 
+# The cb_flows key of client $1 port $3 -> service $2 port $4, as bpftool
+# takes it: bytes in decimal, 16-byte addresses (IPv4 mapped), ports.
+flow_key_bytes() {
+	python3 -c "import ipaddress as i, struct, sys
+def a(s):
+    x = i.ip_address(s)
+    return x.packed if x.version == 6 else i.IPv6Address('::ffff:' + s).packed
+print(' '.join('%d' % b for b in a(sys.argv[1]) + a(sys.argv[2]) + struct.pack('!HH', int(sys.argv[3]), int(sys.argv[4]))))" "$@"
+}
+
 # Start `connbroker -j events` in the background, writing to $1.
 events_start() {
 	# nsenter execs the command, so $! is the process itself (a shell
@@ -1105,7 +1115,7 @@ test_controller_resets_vanished_flow() {
 	flows=$(dir "$CB" -j flows "$CB_IF_DIR")
 	cport=$(jq -r '.[0].client' <<<"$flows" | cut -d: -f2)
 	[ -n "$cport" ] && [ "$cport" != null ] || die "no flow: $flows"
-	key=$(python3 -c "import socket,struct; print(' '.join('%d' % b for b in socket.inet_aton('$CB_IP_CLIENT') + socket.inet_aton('$CB_VIP') + struct.pack('!HH', $cport, 80)))")
+	key=$(flow_key_bytes "$CB_IP_CLIENT" "$CB_VIP" "$cport" 80)
 	bpftool map delete pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" key $key || die "delete the flow"
 	wait "$curl"; rc=$?
 	t1=$(date +%s%N)
@@ -1187,7 +1197,7 @@ except socket.timeout:
 	cport=$(jq -r '.[0].client' <<<"$flows" | cut -d: -f2)
 	[ -n "$cport" ] && [ "$cport" != null ] || die "no flow: $flows"
 	# the entry disappears, as an LRU eviction would make it
-	key=$(python3 -c "import socket,struct; print(' '.join('%d' % b for b in socket.inet_aton('$CB_IP_CLIENT') + socket.inet_aton('$CB_VIP') + struct.pack('!HH', $cport, 80)))")
+	key=$(flow_key_bytes "$CB_IP_CLIENT" "$CB_VIP" "$cport" 80)
 	bpftool map delete pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" key $key || die "delete the flow"
 	wait "$client"
 	cat "$WORK/unk.txt"

@@ -45,12 +45,15 @@ nsx() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
 # tentative), no router solicitation, RA or autoconfiguration.  Set before
 # any interface exists there: default.* is what new ones get, all.* reaches
 # lo, and DAD runs unless both all.accept_dad and the interface's are 0.
+# keep_addr_on_down: tests that take a host's link down and up (a backend
+# dying, a renamed interface) must find its IPv6 addresses again, as IPv4's.
 topo_ipv6_quiet() {
 	local c
 	for c in all default; do
 		nsx "$1" sysctl -qw net.ipv6.conf.$c.disable_ipv6=0 net.ipv6.conf.$c.accept_dad=0 \
 			net.ipv6.conf.$c.dad_transmits=0 net.ipv6.conf.$c.router_solicitations=0 \
-			net.ipv6.conf.$c.accept_ra=0 net.ipv6.conf.$c.autoconf=0 >/dev/null
+			net.ipv6.conf.$c.accept_ra=0 net.ipv6.conf.$c.autoconf=0 \
+			net.ipv6.conf.$c.keep_addr_on_down=1 >/dev/null
 	done
 }
 
