@@ -80,6 +80,66 @@ static void expect_error(const char *text, const char *want)
 	cr_expect(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);
 }
 
+/* listen = a list: one service on IPv4 and IPv6, found by either address. */
+Test(config, listen_on_both_families)
+{
+	static struct cb_config_file c;
+	static const char *text =
+		"[service dual]\n"
+		"listen = 198.18.0.100:80, [2001:db8::100]:80\n"
+		"[service v6]\n"
+		"listen = [2001:db8::100]:443,[2001:db8::200]:443\n";
+	struct cb_service_key k;
+	union cb_addr v6;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_parse(text, "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.n_services, 2);
+	cr_expect_eq(c.services[0].n_listen, 2);
+	cr_expect(cb_addr_is_v4(&c.services[0].listen[0].vip));
+	cr_expect_eq(c.services[0].listen[0].vip.w[3], inet_addr("198.18.0.100"));
+	cr_expect_eq(ntohs(c.services[0].listen[0].port_be), 80);
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8::100", &v6), 1);
+	cr_expect_eq(memcmp(&c.services[0].listen[1].vip, &v6, 16), 0);
+	cr_expect_eq(ntohs(c.services[0].listen[1].port_be), 80);
+	cr_expect_eq(c.services[1].n_listen, 2, "no space after the comma");
+	/* cb_service_find by either address */
+	cr_assert_eq(cb_parse_service("198.18.0.100:80", &k), 0);
+	cr_expect_eq(cb_service_find(&c, &k), 0);
+	cr_assert_eq(cb_parse_service("[2001:db8::100]:80", &k), 0);
+	cr_expect_eq(cb_service_find(&c, &k), 0);
+	cr_assert_eq(cb_parse_service("[2001:db8::200]:443", &k), 0);
+	cr_expect_eq(cb_service_find(&c, &k), 1);
+	cr_assert_eq(cb_parse_service("[2001:db8::100]:443", &k), 0);
+	cr_expect_eq(cb_service_find(&c, &k), 1);
+	cr_assert_eq(cb_parse_service("198.18.0.100:443", &k), 0);
+	cr_expect_lt(cb_service_find(&c, &k), 0, "not a service");
+	cr_assert_eq(cb_parse_service("[::c612:64]:80", &k), 0);
+	cr_expect_lt(cb_service_find(&c, &k), 0, "IPv4-compatible is not the IPv4 VIP");
+	/* four addresses are allowed */
+	cr_expect_eq(cb_config_parse("[service a]\nlisten = 198.18.0.1:80, 198.18.0.2:80, "
+				     "[2001:db8::1]:80, [2001:db8::2]:80\n", "t.conf", &c, err,
+				     sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.services[0].n_listen, 4);
+}
+
+Test(config, listen_lists_refused)
+{
+	expect_error("[service a]\nlisten = 198.18.0.1:80, 198.18.0.2:80, [2001:db8::1]:80, "
+		     "[2001:db8::2]:80, [2001:db8::3]:80\n", "t.conf:2: listen: more than 4");
+	expect_error("[service a]\nlisten = [2001:db8::1]:80, [2001:db8::1]:80\n",
+		     "t.conf:2: listen: '[2001:db8::1]:80' given twice");
+	expect_error("[service a]\nlisten = 198.18.0.1:80,198.18.0.1:80\n", "t.conf:2: listen:");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n[service b]\n"
+		     "listen = [2001:db8::1]:80, 198.18.0.1:80\n",
+		     "t.conf:3: [service b]: listens on the same address as [service a]");
+	expect_error("[service a]\nlisten = [2001:db8::1]:80\n[service b]\n"
+		     "listen = [2001:db8:0::1]:80\n", "listens on the same address");
+	expect_error("[service a]\nlisten = 2001:db8::1:80\n", "t.conf:2: listen: bad address");
+	expect_error("[service a]\nlisten = [2001:db8::1]\n", "t.conf:2: listen: bad address");
+	expect_error("[service a]\nlisten = ,\n", "t.conf:2: listen");
+}
+
 Test(config, errors_name_the_line)
 {
 	expect_error("[service a]\nlisten = 198.18.0.1\n", "t.conf:2: listen: bad address");

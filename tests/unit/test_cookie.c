@@ -134,3 +134,82 @@ Test(cookie, forgery_rate_matches_mac_width)
 	}
 	cr_expect_lt(ok, 8);
 }
+
+/* ---- the addresses' family ------------------------------------------ */
+
+/* 2001:db8::1 -> 2001:db8::100 */
+static const union cb_addr SA6_ = { .b = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x01 } };
+static const union cb_addr DA6_ = { .b = { 0x20, 0x01, 0x0d, 0xb8, [14] = 0x01 } };
+
+/* An IPv4 cookie is what it was before IPv6: the MAC over 5 words (both
+ * 4-byte addresses, ports, ISN, time and data), so cookies made by an older
+ * director during an upgrade still validate. */
+Test(cookie, ipv4_mac_is_over_five_words_as_before)
+{
+	struct cb_cookie_opts o = { .mss = 1460, .wscale = 7, .sack = 1 };
+	__u32 t, slot;
+
+	for (t = 100; t < 103; t++)
+		for (slot = 0; slot < 2; slot++) {
+			__u32 data = cb_cookie_data(&o, t, slot);
+			__u32 m[5] = { SA4, DA4, (SP << 16) | DP, 1000, (t << 16) ^ data };
+			__u32 want = (cb_halfsiphash(key, m, 5) & CB_COOKIE_MAC_MASK) | data;
+
+			cr_expect_eq(make(&o, t, slot), want, "t %u slot %u", t, slot);
+		}
+}
+
+/* IPv6: the MAC over all 32 bytes of addresses, 11 words. */
+Test(cookie, ipv6_mac_is_over_both_whole_addresses)
+{
+	struct cb_cookie_opts o = { .mss = 1440, .wscale = 9, .sack = 0 };
+	__u32 data = cb_cookie_data(&o, 77, 0);
+	__u32 m[11] = { SA6_.w[0], SA6_.w[1], SA6_.w[2], SA6_.w[3], DA6_.w[0], DA6_.w[1],
+			DA6_.w[2], DA6_.w[3], (SP << 16) | DP, 4242, (77u << 16) ^ data };
+	__u32 c = cb_cookie_make(key, 0, &SA6_, &DA6_, (__u16)SP, (__u16)DP, 4242, 77, &o);
+	struct cb_cookie_info ci = { 0 };
+
+	cr_expect_eq(c, (cb_halfsiphash(key, m, 11) & CB_COOKIE_MAC_MASK) | data);
+	cr_assert_eq(cb_cookie_check(key, c, &SA6_, &DA6_, (__u16)SP, (__u16)DP, 4242, 78, &ci), 0);
+	cr_expect_eq(ci.mss, 1440);
+	cr_expect_eq(ci.wscale, 9);
+	cr_expect_eq(ci.sack, 0);
+}
+
+/* An IPv6 cookie made for one address pair fails for any other: each of the
+ * 256 address bits flipped, the addresses swapped, and the IPv4 addresses
+ * whose mapped form shares the low word. */
+Test(cookie, ipv6_any_address_bit_invalidates)
+{
+	struct cb_cookie_opts o = { .mss = 1460, .wscale = 7, .sack = 1 };
+	__u32 c = cb_cookie_make(key, 1, &SA6_, &DA6_, (__u16)SP, (__u16)DP, 1000, 7, &o);
+	struct cb_cookie_info ci = { 0 };
+	union cb_addr s4 = { .w = { 0, 0, CB_V4MAPPED_W2, SA6_.w[3] } };
+	union cb_addr d4 = { .w = { 0, 0, CB_V4MAPPED_W2, DA6_.w[3] } };
+	int bit, fails = 0;
+
+	cr_assert_eq(cb_cookie_check(key, c, &SA6_, &DA6_, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
+	for (bit = 0; bit < 256; bit++) {
+		union cb_addr s = SA6_, d = DA6_;
+
+		if (bit < 128)
+			s.b[bit / 8] ^= (__u8)(1 << (bit % 8));
+		else
+			d.b[(bit - 128) / 8] ^= (__u8)(1 << (bit % 8));
+		fails += cb_cookie_check(key, c, &s, &d, (__u16)SP, (__u16)DP, 1000, 7, &ci) != 0;
+	}
+	cr_expect_eq(fails, 256, "every address bit is in the MAC");
+	cr_expect_neq(cb_cookie_check(key, c, &DA6_, &SA6_, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
+	cr_expect_neq(cb_cookie_check(key, c, &s4, &d4, (__u16)SP, (__u16)DP, 1000, 7, &ci), 0);
+	/* an IPv4 cookie does not validate for the IPv6 pair with its low words */
+	{
+		union cb_addr s6 = SA6_, d6 = DA6_;
+		__u32 c4;
+
+		s6.w[3] = SA4;
+		d6.w[3] = DA4;
+		c4 = make(&o, 7, 1);
+		cr_expect_neq(cb_cookie_check(key, c4, &s6, &d6, (__u16)SP, (__u16)DP, 1000, 7,
+					      &ci), 0);
+	}
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include "connbroker.h"
 
 struct fake {
@@ -275,4 +276,89 @@ Test(libconnbroker, release_sends_fd_target_and_blob)
 	close(sp[1]);
 	close(p[0]);
 	close(p[1]);
+}
+
+/* client=[v6]:port (docs/app-protocol.md) into a sockaddr_in6; bad forms
+ * refused. */
+Test(libconnbroker, parse_flow_ipv6_client)
+{
+	static const char *bad[] = {
+		"2001:db8::1:40000", "[2001:db8::1]", "[2001:db8::1]:0", "[x]:80", "[]:80",
+		"[2001:db8::1:80", "2001:db8::1]:80", "[2001:db8::1]:70000", "[2001:db8::1]:-1",
+		"[198.18.0.1]:80", "[2001:db8::1]:", "[2001:db8::1]80",
+	};
+	struct cb_conn_info ci;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ci.client;
+	struct in6_addr want;
+	char msg[256];
+	size_t i;
+
+	cr_assert_eq(parse("FLOW client=[2001:db8::1]:40000 service=s rule=r app=a bytes=7", &ci), 0);
+	cr_expect_eq(ci.client.ss_family, AF_INET6);
+	cr_expect_eq(ntohs(s6->sin6_port), 40000);
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8::1", &want), 1);
+	cr_expect_eq(memcmp(&s6->sin6_addr, &want, 16), 0);
+	cr_expect_eq(ci.request_bytes, 7);
+	cr_expect_str_eq(ci.service, "s");
+	cr_assert_eq(parse("FLOW client=[::1]:1 service=s rule=r app=a bytes=0", &ci), 0);
+	cr_expect_eq(ci.client.ss_family, AF_INET6);
+	cr_expect_eq(ntohs(s6->sin6_port), 1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(msg, sizeof(msg), "FLOW client=%s service=s rule=r app=a bytes=0", bad[i]);
+		cr_expect_eq(parse(msg, &ci), -1, "accepted %s", bad[i]);
+	}
+}
+
+/* ASK client=... from the controller: cb_app_accept_or_ask reports it, with
+ * an IPv6 or an IPv4 client; a bad client is a protocol error. */
+Test(libconnbroker, ask_with_ipv6_and_ipv4_clients)
+{
+	struct fake f = { 0 };
+	struct cb_conn_info ci;
+	struct cb_release_ask ask;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ask.client;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ask.client;
+	struct in6_addr want;
+	pthread_t t;
+	int p[2], sp[2], fd;
+
+	cr_assert_eq(pipe(p), 0);
+	f.pipe_rd = p[0];
+	start(&f, &t, "OK");
+	struct cb_app *a = cb_app_register(f.path, "api");
+
+	cr_assert_not_null(a);
+	fd = cb_app_accept(a, &ci);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	pthread_join(t, NULL);
+	/* from here the app talks to this test over a socket pair */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	dup2(sp[0], cb_app_fd(a));
+	cr_assert_gt(send(sp[1], "ASK client=[2001:db8::1]:40000 to=web", 37, 0), 0);
+	cr_assert_eq(cb_app_accept_or_ask(a, &ci, &ask), CB_APP_ASKED);
+	cr_expect_eq(ask.client.ss_family, AF_INET6);
+	cr_expect_eq(ntohs(s6->sin6_port), 40000);
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8::1", &want), 1);
+	cr_expect_eq(memcmp(&s6->sin6_addr, &want, 16), 0);
+	cr_expect_str_eq(ask.to, "web");
+	cr_assert_gt(send(sp[1], "ASK client=198.18.0.1:40001", 27, 0), 0);
+	cr_assert_eq(cb_app_accept_or_ask(a, &ci, &ask), CB_APP_ASKED);
+	cr_expect_eq(ask.client.ss_family, AF_INET);
+	cr_expect_eq(ntohs(s4->sin_port), 40001);
+	cr_expect_eq(s4->sin_addr.s_addr, inet_addr("198.18.0.1"));
+	cr_expect_str_eq(ask.to, "");
+	cr_assert_gt(send(sp[1], "ASK client=[2001:db8::1] to=web", 31, 0), 0);
+	cr_expect_eq(cb_app_accept_or_ask(a, &ci, &ask), -1);
+	cr_expect_eq(errno, EPROTO);
+	cr_assert_gt(send(sp[1], "ASK client=2001:db8::1:80", 25, 0), 0);
+	cr_expect_eq(cb_app_accept_or_ask(a, &ci, &ask), -1);
+	cr_expect_eq(errno, EPROTO);
+	cb_app_close(a);
+	close(sp[0]);
+	close(sp[1]);
+	close(p[0]);
+	close(p[1]);
+	close(f.lsock);
+	unlink(f.path);
 }

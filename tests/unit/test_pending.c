@@ -90,6 +90,49 @@ Test(pending, per_source_bound_then_table_bound)
 	cr_expect_eq(p, &T->p[7]);
 }
 
+static struct cb_flow_key key6(const char *src, uint16_t port)
+{
+	return t_key(a6(src), a6("2001:db8::100"), port, 80);
+}
+
+/* An IPv6 client is bounded by its /64 (it may pick any interface id): two
+ * addresses of one /64 share the bound, another /64 has its own. */
+Test(pending, ipv6_source_is_its_64)
+{
+	struct cb_flow_key k;
+	struct pending *p;
+	union cb_addr x;
+	int i;
+
+	for (i = 0; i < CB_PENDING_PER_SOURCE; i++) {
+		k = key6(i & 1 ? "2001:db8:0:1::1" : "2001:db8:0:1:ffff:ffff:ffff:ffff",
+			 (uint16_t)(1000 + i));
+		cr_assert_eq(cb_pending_create(T, &k, 0, &p), 0, "flow %d", i);
+	}
+	x = a6("2001:db8:0:1::1234");
+	cr_expect_eq(cb_pending_from(T, &x), CB_PENDING_PER_SOURCE, "counted by the /64");
+	k = key6("2001:db8:0:1::77", 9999);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), -EDQUOT, "the /64 holds its share");
+	k = key6("2001:db8:0:2::1", 1000);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), 0, "the next /64 is another source");
+	k = key6("2001:db8:1:1::1", 1000);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), 0, "a /64 differing in its first half");
+	x = a6("2001:db8:0:2::9");
+	cr_expect_eq(cb_pending_from(T, &x), 1);
+	/* an IPv4 client whose address is the /64's low word is its own source */
+	k = key(0xffffffff, 1000);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), 0);
+	x = a4(0xffffffff);
+	cr_expect_eq(cb_pending_from(T, &x), 1);
+	/* and IPv4 clients are still counted per address */
+	k = key(0xc6120001, 1);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), 0);
+	k = key(0xc6120002, 1);
+	cr_expect_eq(cb_pending_create(T, &k, 0, &p), 0);
+	x = a4(0xc6120001);
+	cr_expect_eq(cb_pending_from(T, &x), 1);
+}
+
 Test(pending, append_in_order_duplicates_and_gaps)
 {
 	struct cb_flow_key a = key(0xc6120001, 1000);

@@ -272,6 +272,35 @@ Test(repair, unacked_and_unsent_survive_image_move_ipv6)
 	unacked_and_unsent_survive(AF_INET6, true);
 }
 
+/* An IPv6 flow's key gives AF_INET6 addresses and its own ports. */
+Test(repair, state_from_an_ipv6_xdp_flow)
+{
+	struct cb_flow_key k = t_key(a6("2001:db8::1"), a6("2001:db8::100"), 40000, 80);
+	struct cb_flow f = {
+		.client_isn = 1000, .server_isn = 5000, .rcv_nxt = 1001, .snd_nxt = 5001,
+		.snd_wnd = 64512, .rcv_wnd = 65536, .state = CB_FLOW_UNBOUND, .mss = 1440,
+		.snd_wscale = 7, .rcv_wscale = 7, .opts = CB_OPT_SACK | CB_OPT_WSCALE,
+	};
+	struct cb_sock_state st;
+
+	cb_state_from_flow(&st, &k, &f, NULL, 0, 1000000);
+	cr_expect_eq(st.local.in6.sin6_family, AF_INET6);
+	cr_expect_eq(memcmp(&st.local.in6.sin6_addr, k.daddr.b, 16), 0);
+	cr_expect_eq(st.local.in6.sin6_port, htons(80));
+	cr_expect_eq(st.peer.in6.sin6_family, AF_INET6);
+	cr_expect_eq(memcmp(&st.peer.in6.sin6_addr, k.saddr.b, 16), 0);
+	cr_expect_eq(st.peer.in6.sin6_port, htons(40000));
+	cr_expect_eq(cb_sockaddr_len(&st.local), sizeof(struct sockaddr_in6));
+	cr_expect_eq(cb_sockaddr_len(&st.peer), sizeof(struct sockaddr_in6));
+	cr_expect_eq(st.snd_una, 5001);
+	cr_expect_eq(st.rcv_seq, 1001);
+	/* and an IPv4 key still gives AF_INET */
+	k = t_key(a4(0xc6120001), a4(0xc6120064), 40000, 80);
+	cb_state_from_flow(&st, &k, &f, NULL, 0, 1000000);
+	cr_expect_eq(st.local.in4.sin_family, AF_INET);
+	cr_expect_eq(cb_sockaddr_len(&st.local), sizeof(struct sockaddr_in));
+}
+
 Test(repair, state_from_an_xdp_flow)
 {
 	struct cb_flow_key k = t_key(a4(0xc6120001), a4(0xc6120064), 40000, 80);

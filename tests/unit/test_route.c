@@ -63,6 +63,36 @@ Test(route, waits_for_more_until_bound_or_forced, .init = key_init)
 	free(c);
 }
 
+/* A dual-stack service: an IPv6 flow to its IPv6 address is routed by the
+ * same rules; the IPv6 address's last word equal to the IPv4 VIP is not it. */
+Test(route, ipv6_flow_to_a_dual_stack_service)
+{
+	static const char *dual =
+		"[service shop]\nlisten = 198.18.0.100:80, [2001:db8::100]:80\ndefault = web\n"
+		"[service v6only]\nlisten = [2001:db8::200]:80\ndefault = api\n"
+		"[rule api]\nservice = shop\npath_prefix = /api/\napp = api\n"
+		"[app web]\n[app api]\n";
+	struct cb_config_file *c = load(dual);
+	struct cb_flow_key k = t_key(a6("2001:db8::1"), a6("2001:db8::100"), 40000, 80);
+	struct cb_decision d;
+	const char *a = "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n";
+
+	cr_expect_eq(cb_route_decide(c, &k, (const uint8_t *)a, strlen(a), 0, &d), 0);
+	cr_expect_eq(d.service, 0);
+	cr_expect_eq(d.rule, 0);
+	cr_expect_eq(d.app, cb_config_app(c, "api"));
+	k.daddr = a6("2001:db8::200");
+	cr_expect_eq(cb_route_decide(c, &k, (const uint8_t *)a, strlen(a), 0, &d), 0);
+	cr_expect_eq(d.service, 1);
+	cr_expect_eq(d.app, cb_config_app(c, "api"), "v6only's default");
+	k.daddr = a6("::c612:64");
+	cr_expect_eq(cb_route_decide(c, &k, (const uint8_t *)a, strlen(a), 1, &d), -ENOENT);
+	k.daddr = a4(0xc6120064);
+	cr_expect_eq(cb_route_decide(c, &k, (const uint8_t *)a, strlen(a), 0, &d), 0);
+	cr_expect_eq(d.service, 0, "the IPv4 address of the same service");
+	free(c);
+}
+
 Test(route, no_service_on_that_address, .init = key_init)
 {
 	struct cb_config_file *c = load(conf);
