@@ -201,7 +201,8 @@ FX_TEST2(noflow, bucket_empties_and_refills)
 
 /*
  * A real TCP connection over loopback in the test's namespace: the kernel
- * socket lookup of the program finds it.  127.0.0.1:lport is made a service.
+ * socket lookup of the program finds it.  127.0.0.1:lport is made a service
+ * (IPv6: [::1]:lport, an AF_INET6 socket).
  */
 struct conn {
 	int lfd, cfd, afd;
@@ -210,20 +211,33 @@ struct conn {
 
 static void conn_open(struct conn *c)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} a;
+	int fam = FX_V6 ? AF_INET6 : AF_INET;
+	socklen_t al = FX_V6 ? sizeof(a.in6) : sizeof(a.in4), len = al;
 
-	c->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof(a));
+	if (FX_V6) {
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_addr = in6addr_loopback;
+	} else {
+		a.in4.sin_family = AF_INET;
+		a.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	c->lfd = socket(fam, SOCK_STREAM, 0);
 	cr_assert_geq(c->lfd, 0);
-	cr_assert_eq(bind(c->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(bind(c->lfd, &a.sa, len), 0);
 	cr_assert_eq(listen(c->lfd, 4), 0);
-	cr_assert_eq(getsockname(c->lfd, (struct sockaddr *)&a, &al), 0);
-	c->lport = ntohs(a.sin_port);
-	c->cfd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(c->cfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	al = sizeof(a);
-	cr_assert_eq(getsockname(c->cfd, (struct sockaddr *)&a, &al), 0);
-	c->cport = ntohs(a.sin_port);
+	cr_assert_eq(getsockname(c->lfd, &a.sa, &al), 0);
+	c->lport = ntohs(FX_V6 ? a.in6.sin6_port : a.in4.sin_port);
+	c->cfd = socket(fam, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c->cfd, &a.sa, len), 0);
+	al = len;
+	cr_assert_eq(getsockname(c->cfd, &a.sa, &al), 0);
+	c->cport = ntohs(FX_V6 ? a.in6.sin6_port : a.in4.sin_port);
 	c->afd = accept(c->lfd, NULL, NULL);
 	cr_assert_geq(c->afd, 0);
 }
@@ -244,7 +258,7 @@ static size_t lo_seg(uint8_t *b, uint16_t sport, uint16_t dport, uint8_t flags, 
 				.dport = dport, .seq = seq, .ack = ack, .flags = flags,
 				.window = 502 };
 
-	return t_build(b, 256, &s);
+	return fx_build(b, 256, &s);
 }
 
 static const struct ksock_row {
@@ -296,12 +310,24 @@ Test(noflow, kernel_socket_owns_the_tuple_tc)
 	ksock_rows_on(FX_TC);
 }
 
+Test(noflow, kernel_socket_owns_the_tuple_xdp_v6)
+{
+	FX_V6 = 1;
+	ksock_rows_on(FX_XDP);
+}
+
+Test(noflow, kernel_socket_owns_the_tuple_tc_v6)
+{
+	FX_V6 = 1;
+	ksock_rows_on(FX_TC);
+}
+
 /*
  * A valid cookie never takes a tuple a live kernel socket owns (1 in 2^23
  * segments of a kernel connection would pass as one): the ACK goes to the
  * socket.  Once the socket is in TIME_WAIT, the same ACK creates a flow.
  */
-Test(noflow, valid_cookie_yields_to_a_live_socket)
+FX_TEST2(noflow, valid_cookie_yields_to_a_live_socket)
 {
 	struct conn c;
 	struct t_tcp_view v;
@@ -313,8 +339,7 @@ Test(noflow, valid_cookie_yields_to_a_live_socket)
 	fx_open(0, 65536);
 	conn_open(&c);
 	fx_service(0x7f000001, c.lport);
-	k = (struct cb_flow_key){ a4(0x7f000001), a4(0x7f000001), htons(c.cport),
-				  htons(c.lport) };
+	k = t_key(fx_addr(0x7f000001), fx_addr(0x7f000001), c.cport, c.lport);
 	n = lo_seg(b, c.cport, c.lport, 0x02, 1000, 0);
 	cr_assert_eq(run(b, n), XDP_TX, "a SYN gets a cookie, socket or not");
 	cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
@@ -342,7 +367,7 @@ Test(noflow, valid_cookie_yields_to_a_live_socket)
  * gone, and is reset rather than left to TIME_WAIT's re-ACK (which would
  * leave that client hanging for a minute).  RSTs stay TIME_WAIT's.
  */
-Test(noflow, time_wait_tuple_data_is_reset_rst_is_passed)
+FX_TEST2(noflow, time_wait_tuple_data_is_reset_rst_is_passed)
 {
 	struct conn c;
 	struct t_tcp_view v;
