@@ -3372,6 +3372,22 @@ static void write_seeds(const char *dir)
 	E(&e, 5, OP_DATA, V6(1), 10, 0, 0);
 	E(&e, 3, OP_EGRESS, V6(1), 1);
 	seed_write(dir, "v6_ksock_ctl_egress", &e);
+	/* every controller state of an IPv6 flow, at XDP */
+	memset(&e, 0, sizeof(e));
+	E(&e, 3, 0, 0, 0);
+	handshake(&e, V6(1), SYN_LINUX);
+	for (i = 3; i <= 9; i++) {
+		E(&e, 4, OP_CTL, V6(1), 0, i);          /* FROZEN ... bogus */
+		E(&e, 5, OP_DATA, V6(1), 10, 0, 0);
+	}
+	E(&e, 4, OP_CTL, V6(1), 3, 0);                  /* REDIRECT without cb_remote */
+	E(&e, 4, OP_CTL, V6(1), 0, 5);
+	E(&e, 5, OP_DATA, V6(1), 10, 0, 0);
+	E(&e, 4, OP_CTL, V6(1), 4, 0x49);               /* peer 9 up, steered to it */
+	E(&e, 4, OP_CTL, V6(1), 2, 9);
+	E(&e, 5, OP_DATA, V6(1), 10, 0, 0);
+	E(&e, 4, OP_RST, V6(1), 0, 1);
+	seed_write(dir, "v6_controller_states", &e);
 	/* both families at once on the same ports, floods of both, a small ring */
 	memset(&e, 0, sizeof(e));
 	E(&e, 3, 2, 0, 8);
