@@ -239,6 +239,7 @@ static __always_inline enum cb_parse_res cb_parse_ip4(const struct ethhdr *eth,
  * routing header with segments left, or more than that are passed as
  * CB_PARSE_IPV6_EXT: the kernel knows what to do with them, connbroker
  * will not guess.  Another next header (ICMPv6, UDP, no next) is not TCP.
+ * IPv4-mapped addresses, a multicast or unspecified source: malformed.
  */
 static __always_inline enum cb_parse_res cb_parse_ip6(const struct ethhdr *eth,
 						      const void *data_end, __u32 frame_len,
@@ -296,6 +297,12 @@ static __always_inline enum cb_parse_res cb_parse_ip6(const struct ethhdr *eth,
 		return CB_PARSE_MALFORMED;
 	__builtin_memcpy(&pk->saddr, &h->saddr, 16);
 	__builtin_memcpy(&pk->daddr, &h->daddr, 16);
+	/* An IPv4-mapped address never travels in IPv6 (RFC 4291 2.5.5.2): it
+	 * would name an IPv4 flow.  A multicast or unspecified source is no
+	 * TCP peer.  Both are the kernel's to drop. */
+	if (cb_addr_is_v4(&pk->saddr) || cb_addr_is_v4(&pk->daddr) || pk->saddr.b[0] == 0xff ||
+	    !(pk->saddr.w[0] | pk->saddr.w[1] | pk->saddr.w[2] | pk->saddr.w[3]))
+		return CB_PARSE_MALFORMED;
 	pk->ip_tos = (__u8)(((ip6[0] & 0xf) << 4) | (ip6[1] >> 4));
 	return cb_parse_tcp(eth, (const void *)(ip6 + CB_CLAMP(off, 1023)), data_end,
 			    CB_ETH_HLEN + off, plen - (off - CB_IP6_HLEN), pk);

@@ -3,5 +3,5 @@
 # Seeds: CB_FUZZ_BPF_WRITE_SEEDS=tests/fuzz/corpus/bpf build/fuzz/fuzz_bpf
 FUZZ_SRCS_bpf := tests/unit/pkt.c
 FUZZ_LIBS_bpf := -lbpf -lelf -lz
-# IPv4-mapped IPv6 frames (expected passed as malformed, which bpf/ does not do
-# yet): CB_FUZZ_BPF_V4MAPPED=1 build/fuzz/fuzz_bpf ...
+# IPv4-mapped IPv6 frames are sent and expected passed as malformed;
+# CB_FUZZ_BPF_NO_V4MAPPED=1 build/fuzz/fuzz_bpf ... sends none.

@@ -277,7 +277,7 @@ struct inst {
 
 static struct inst insts[NINST];
 static int ncpus, enabled, trace;
-static int mapped6;                     /* CB_FUZZ_BPF_V4MAPPED: send v4-mapped IPv6 */
+static int mapped6;                     /* send v4-mapped IPv6 (unless CB_FUZZ_BPF_NO_V4MAPPED) */
 static __u32 stat_keys[CB_STAT_MAX];
 static uint64_t stat_vals[CB_STAT_MAX * MAX_CPUS];
 
@@ -907,13 +907,18 @@ static int pv_parse6(const uint8_t *b, size_t n, struct pv *v)
 		return v->cls = PV_MALFORMED;
 	memcpy(&v->sa, ip + 8, 16);
 	memcpy(&v->da, ip + 24, 16);
-	/* Not in parse.h's specification: an IPv4-mapped address never appears
-	 * on the wire (RFC 4291 2.5.5.2; Linux drops such a source in
-	 * ip6_rcv_core), and as a key it is an IPv4 flow's.  With
-	 * CB_FUZZ_BPF_V4MAPPED the fuzzer sends them and expects them passed as
-	 * malformed; by default it sends none. */
-	if (mapped6 && (cb_addr_is_v4(&v->sa) || cb_addr_is_v4(&v->da)))
-		return v->cls = PV_MALFORMED;
+	/* An IPv4-mapped address never appears on the wire (RFC 4291 2.5.5.2;
+	 * Linux drops such a source in ip6_rcv_core), and as a key it would be
+	 * an IPv4 flow's; a multicast or unspecified source is no TCP peer:
+	 * all passed as malformed (the fuzzer sends mapped ones unless
+	 * CB_FUZZ_BPF_NO_V4MAPPED is set). */
+	{
+		static const uint8_t zero[16];
+
+		if (cb_addr_is_v4(&v->sa) || cb_addr_is_v4(&v->da) || v->sa.b[0] == 0xff ||
+		    !memcmp(&v->sa, zero, 16))
+			return v->cls = PV_MALFORMED;
+	}
 	v->ihl = off;
 	v->ipcsum_ok = 1;               /* IPv6 has none */
 	return pv_tcp(b, n, v, plen - (off - 40));
@@ -1137,8 +1142,8 @@ static void fix_csums(uint8_t *b, size_t n)
 
 /* An IPv6 frame carrying tcp (tcplen bytes, its checksum redone for v6),
  * behind up to 3 extension headers (the fuzzer's first IPv6 frames: kept for
- * what they reach).  fl b0: routing with segments left; with
- * CB_FUZZ_BPF_V4MAPPED set, the addresses are v4-mapped (see mapped6). */
+ * what they reach).  fl b0: routing with segments left, and the addresses
+ * v4-mapped (see mapped6). */
 
 static size_t build_v6(uint8_t *b, const uint8_t *tcp, size_t tcplen, uint8_t ext, uint8_t fl,
 		       const union cb_addr *sa, const union cb_addr *da)
@@ -3517,7 +3522,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(0);
 	}
 	trace = getenv("CB_FUZZ_BPF_TRACE") != NULL;
-	mapped6 = getenv("CB_FUZZ_BPF_V4MAPPED") != NULL;
+	mapped6 = getenv("CB_FUZZ_BPF_NO_V4MAPPED") == NULL;
 	if (geteuid() != 0) {
 		fprintf(stderr, "fuzz_bpf: needs root to load BPF programs; inputs are not run\n");
 		return 0;

@@ -32,7 +32,15 @@ enum { P_HOPOPTS = 0, P_TCP = 6, P_UDP = 17, P_ROUTING = 43, P_FRAGMENT = 44, P_
 
 /* What is done to the built frame. */
 enum { M_NONE, M_PLEN0, M_PLEN_PAST_FRAME, M_VERSION4, M_CUT_IN_EXT, M_EXT_PAST_PLEN,
-       M_NOT_TCP };
+       M_NOT_TCP, M_SRC, M_DST };      /* M_SRC/M_DST: that address := addr_rows[mut_arg] */
+
+/* Addresses no IPv6 segment to a service may carry (parse.h). */
+static const uint8_t addr_rows[][16] = {
+	{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1 },     /* ::ffff:198.18.0.1 */
+	{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 100 },   /* ::ffff:VIP */
+	{ 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },        /* ff02::1 */
+	{ 0 },                                                           /* :: */
+};
 
 enum { SYNACK = 1, PASS };
 
@@ -95,6 +103,15 @@ static const struct ext_row {
 	  { CB_STAT_PASS_NOT_TCP, END } },
 	{ "hop-by-hop, then ICMPv6", P_HOPOPTS, { HBH(P_ICMPV6) }, 8, M_NONE, 0, PASS,
 	  { CB_STAT_PASS_NOT_TCP, END } },
+	/* never on the wire, or no TCP peer: an IPv4-mapped address would name
+	 * the IPv4 service and flows (the reply would be IPv4 in an IPv6 frame) */
+	{ "IPv4-mapped source", P_TCP, { 0 }, 0, M_SRC, 0, PASS, { CB_STAT_PASS_MALFORMED, END } },
+	{ "IPv4-mapped destination (the IPv4 VIP)", P_TCP, { 0 }, 0, M_DST, 1, PASS,
+	  { CB_STAT_PASS_MALFORMED, END } },
+	{ "IPv4-mapped source and destination", P_TCP, { 0 }, 0, M_SRC, 0 | 0x80, PASS,
+	  { CB_STAT_PASS_MALFORMED, END } },
+	{ "multicast source", P_TCP, { 0 }, 0, M_SRC, 2, PASS, { CB_STAT_PASS_MALFORMED, END } },
+	{ "unspecified source", P_TCP, { 0 }, 0, M_SRC, 3, PASS, { CB_STAT_PASS_MALFORMED, END } },
 };
 
 /* The client's IPv6 SYN with these extension headers in b. */
@@ -173,6 +190,14 @@ static void ext_rows_on(enum fx_hook hook)
 			break;
 		case M_NOT_TCP:
 			b[T_ETH_LEN + 6] = r->mut_arg;
+			break;
+		case M_SRC:
+			memcpy(b + T_ETH_LEN + 8, addr_rows[r->mut_arg & 0x7f], 16);
+			if (r->mut_arg & 0x80)  /* and the destination the IPv4 VIP */
+				memcpy(b + T_ETH_LEN + 24, addr_rows[1], 16);
+			break;
+		case M_DST:
+			memcpy(b + T_ETH_LEN + 24, addr_rows[r->mut_arg], 16);
 			break;
 		}
 		want[k++] = CB_STAT_PKT_SEEN;

@@ -138,6 +138,12 @@ Test(config, listen_lists_refused)
 	expect_error("[service a]\nlisten = 2001:db8::1:80\n", "t.conf:2: listen: bad address");
 	expect_error("[service a]\nlisten = [2001:db8::1]\n", "t.conf:2: listen: bad address");
 	expect_error("[service a]\nlisten = ,\n", "t.conf:2: listen");
+	expect_error("[service a]\nlisten = 198.18.0.1:80,\n",
+		     "t.conf:2: listen: an empty address in the list");
+	expect_error("[service a]\nlisten = 198.18.0.1:80,,[2001:db8::1]:80\n",
+		     "t.conf:2: listen: an empty address in the list");
+	expect_error("[service a]\nlisten = 198.18.0.1:80 [2001:db8::1]:80\n",
+		     "t.conf:2: listen: '198.18.0.1:80 [2001:db8::1]:80': addresses are separated by commas");
 }
 
 Test(config, errors_name_the_line)

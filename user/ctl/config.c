@@ -329,18 +329,27 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
  */
 static int parse_listen(struct pstate *ps, struct cb_service_cfg *s, const char *v)
 {
-	char buf[4 * CB_ADDR_PORT_STRLEN + 16], *tok, *save = NULL;
+	char buf[4 * CB_ADDR_PORT_STRLEN + 16], *tok, *next;
 	int n = 0, i;
 
 	if (strlen(v) >= sizeof(buf))
 		return fail(ps, "listen: too long: at most %d addresses", CB_SVC_LISTEN_MAX);
 	strcpy(buf, v);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = buf; tok; tok = next) {
 		struct cb_service_key key;
+		size_t end;
 
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = 0;
 		while (*tok == ' ' || *tok == '\t')
 			tok++;
-		tok[strcspn(tok, " \t")] = 0;
+		end = strcspn(tok, " \t");
+		if (tok[end + strspn(tok + end, " \t")])
+			return fail(ps, "listen: '%s': addresses are separated by commas", tok);
+		tok[end] = 0;
+		if (!*tok)
+			return fail(ps, "listen: an empty address in the list");
 		if (cb_parse_service(tok, &key))
 			return fail(ps, "listen: bad address '%s': expected IPv4:PORT or "
 				    "[IPv6]:PORT, comma-separated", tok);
