@@ -100,10 +100,14 @@ static void check_parsed(const struct cb_config_file *c)
 		const struct cb_service_cfg *s = &c->services[i];
 
 		if (!ends_within(s->name, sizeof(s->name)) || !cb_config_name_ok(s->name) ||
-		    cb_config_service(c, s->name) != i || s->n_listen < 1 || s->n_listen > CB_SVC_LISTEN_MAX ||
-		    s->default_app < -1 || s->default_app >= c->n_apps ||
-		    cb_service_find(c, &s->listen) != i)
+		    cb_config_service(c, s->name) != i || s->n_listen < 1 ||
+		    s->n_listen > CB_SVC_LISTEN_MAX || s->default_app < -1 ||
+		    s->default_app >= c->n_apps)
 			abort();
+		/* every address it listens on finds it, and no other service */
+		for (j = 0; j < s->n_listen; j++)
+			if (cb_service_find(c, &s->listen[j]) != i || !s->listen[j].port_be)
+				abort();
 		for (j = 0; j < (int)(sizeof(reqs) / sizeof(reqs[0])); j++) {
 			const uint8_t *b = (const uint8_t *)reqs[j];
 			int r;
