@@ -9,23 +9,43 @@
 #include <bpf/bpf_endian.h>
 #include "lib/core.h"
 
+CB_PARSE_ENTRY(cb_parse_tc, struct __sk_buff, ctx->len)
+
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 #define TC_ACT_REDIRECT 7
 
-/* Headers the core reads directly must be in the linear area: Ethernet, the
- * IP header (IPv6 with its walked extension headers) and TCP with options. */
-#define CB_TC_PULL (CB_ETH_HLEN + CB_IP6_HLEN + CB_IP6_EXT_BYTES + 60)
+/*
+ * Headers the core reads directly must be in the linear area: Ethernet, the
+ * IP header and TCP with options (134 bytes covers IPv4 with options and
+ * IPv6 without extension headers); an IPv6 packet whose next header is not
+ * TCP may need its extension headers too (up to CB_IP6_EXT_BYTES more).
+ * Pulls only what is missing, never on a packet already linear that far:
+ * a pull may copy.
+ */
+#define CB_TC_PULL (CB_ETH_HLEN + 60 + 60)
+#define CB_TC_PULL_EXT (CB_ETH_HLEN + CB_IP6_HLEN + CB_IP6_EXT_BYTES + 60)
 
-static __always_inline void cb_tc_pull(struct __sk_buff *skb)
+static __always_inline void cb_tc_pull_to(struct __sk_buff *skb, __u32 want)
 {
 	void *data = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data);
 	void *data_end = (void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end);
-	__u32 need = skb->len < CB_TC_PULL ? skb->len : CB_TC_PULL;
+	__u32 need = skb->len < want ? skb->len : want;
 
-	/* only when the headers are not linear already: a pull may copy */
 	if (data + need > data_end)
 		bpf_skb_pull_data(skb, need);
+}
+
+static __always_inline void cb_tc_pull(struct __sk_buff *skb)
+{
+	__u8 h[CB_ETH_HLEN + 7];        /* through the IPv6 next header */
+
+	cb_tc_pull_to(skb, CB_TC_PULL);
+	if (bpf_skb_load_bytes(skb, 0, h, sizeof(h)))
+		return;
+	if (h[12] == (CB_ETH_P_IPV6 >> 8) && h[13] == (CB_ETH_P_IPV6 & 0xff) &&
+	    h[CB_ETH_HLEN + 6] != IPPROTO_TCP)
+		cb_tc_pull_to(skb, CB_TC_PULL_EXT);
 }
 
 SEC("tc")

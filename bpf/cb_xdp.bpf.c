@@ -5,6 +5,8 @@
 #include <bpf/bpf_endian.h>
 #include "lib/core.h"
 
+CB_PARSE_ENTRY(cb_parse_xdp, struct xdp_md, (__u32)bpf_xdp_get_buff_len(ctx))
+
 SEC("xdp")
 int cb_xdp(struct xdp_md *ctx)
 {

@@ -261,16 +261,29 @@ int main(int argc, char **argv)
 	}
 	ep = epoll_create1(0);
 	if (listen_on) {
+		/* IP:PORT or [IPv6]:PORT, as connbroker's own addresses */
 		struct sockaddr_in sa = { .sin_family = AF_INET };
+		struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
+		struct sockaddr *sp = (struct sockaddr *)&sa;
+		socklen_t sl = sizeof(sa);
 		char ip[64];
 		int port, one = 1;
 
-		if (sscanf(listen_on, "%63[^:]:%d", ip, &port) != 2 || inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+		if (sscanf(listen_on, "[%63[^]]]:%d", ip, &port) == 2 &&
+		    inet_pton(AF_INET6, ip, &sa6.sin6_addr) == 1) {
+			sa6.sin6_port = htons((uint16_t)port);
+			sp = (struct sockaddr *)&sa6;
+			sl = sizeof(sa6);
+		} else if (sscanf(listen_on, "%63[^:]:%d", ip, &port) == 2 &&
+			   inet_pton(AF_INET, ip, &sa.sin_addr) == 1) {
+			sa.sin_port = htons((uint16_t)port);
+		} else {
+			fprintf(stderr, "http_app: --listen %s: expected IP:PORT or [IPv6]:PORT\n", listen_on);
 			return 2;
-		sa.sin_port = htons((uint16_t)port);
-		src = socket(AF_INET, SOCK_STREAM, 0);
+		}
+		src = socket(sp->sa_family, SOCK_STREAM, 0);
 		setsockopt(src, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(src, (struct sockaddr *)&sa, sizeof(sa)) || listen(src, 4096)) {
+		if (bind(src, sp, sl) || listen(src, 4096)) {
 			perror("http_app: listen");
 			return 1;
 		}

@@ -103,6 +103,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 						 const struct cb_secrets *sec,
 						 const struct cb_flow_key *key)
 {
+	struct cb_syn_hint hint;
 	struct cb_cookie_opts co = {
 		.mss = pk->opt.mss, .wscale = pk->opt.wscale, .sack = pk->opt.sack_ok,
 	};
@@ -127,7 +128,9 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	if (pk->payload_len)
 		cb_count(CB_STAT_SYN_WITH_DATA);     /* no TFO: payload not acked */
 	/* a hint for cb_handshake_cookie_ok(); losing it loses nothing else */
-	bpf_map_update_elem(&cb_syn_isn, key, &pk->seq, BPF_ANY);
+	hint.isn = pk->seq;
+	hint.at_ms = (__u32)(bpf_ktime_get_ns() / CB_NSEC_PER_MSEC);
+	bpf_map_update_elem(&cb_syn_isn, key, &hint, BPF_ANY);
 	if (cb_reply_emit(ctx, hook, pk, &r)) {
 		cb_count(CB_STAT_SYN_TX_FAIL);
 		return CB_V_DROP;
@@ -203,23 +206,30 @@ static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, 
  * further on, and the ISN its SYN carried (cb_syn_isn, a hint) is tried.
  */
 static __always_inline int cb_handshake_cookie_ok(const struct cb_pkt *pk,
+						  const struct cb_config *cfg,
 						  const struct cb_secrets *sec,
 						  const struct cb_flow_key *key,
 						  struct cb_cookie_info *ci, __u32 *isn)
 {
 	__u32 cookie = pk->ack_seq - 1;
 	const __u32 *key_s = sec->key[cb_cookie_slot(cookie)];
-	__u32 tnow = cb_cookie_time();
-	const __u32 *hint;
+	__u32 tnow = cb_cookie_time(), now_ms, win;
+	const struct cb_syn_hint *hint;
 
 	*isn = pk->seq - 1;
 	if (cb_cookie_check(key_s, cookie, &pk->saddr, &pk->daddr, pk->sport, pk->dport,
 			    *isn, tnow, ci) == 0)
 		return 1;
 	hint = bpf_map_lookup_elem(&cb_syn_isn, key);
-	if (!hint || *hint == pk->seq - 1)
+	if (!hint || hint->isn == pk->seq - 1)
 		return 0;
-	*isn = *hint;
+	/* Believed only while fresh, and only for a segment the window our
+	 * SYN-ACK offered allows (no ACK of ours has moved it since). */
+	now_ms = (__u32)(bpf_ktime_get_ns() / CB_NSEC_PER_MSEC);
+	win = cfg->flow_byte_cap > 0xffff ? 0xffff : cfg->flow_byte_cap;
+	if (now_ms - hint->at_ms > CB_SYN_HINT_MS || pk->seq - (hint->isn + 1) > win)
+		return 0;
+	*isn = hint->isn;
 	return cb_cookie_check(key_s, cookie, &pk->saddr, &pk->daddr, pk->sport, pk->dport,
 			       *isn, tnow, ci) == 0;
 }
@@ -391,10 +401,11 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 	int ack_only = (pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK;
 	struct cb_cookie_info ci = {};
 	__u32 isn = 0;
-	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, sec, key, &ci, &isn);
+	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, cfg, sec, key, &ci, &isn);
 	int ks = cb_kernel_sock_state(ctx, pk);
 
-	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie:
+	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie
+	 * (2^22 within CB_SYN_HINT_MS of a SYN on the tuple: two ISNs tried):
 	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
 	 * new connection on that tuple replaces it when materialized). */
 	if (cookie_ok && !cb_ksock_live(ks))
@@ -445,9 +456,9 @@ static __always_inline enum cb_verdict cb_send_ack(void *ctx, const enum cb_hook
  * its behalf, so we check too.  Sums are in memory order throughout.
  */
 static __always_inline int cb_tcp_csum_ok(void *ctx, const enum cb_hook hook,
-					  const struct cb_pkt *pk, const __u8 *buf, __u32 len)
+					  const struct cb_pkt *pk, const __u8 *buf, __u32 len,
+					  __u8 *th)
 {
-	__u8 th[64];
 	__u32 thl = pk->payload_off - pk->l4_off;
 	__u64 sum = cb_csum_pseudo(&pk->saddr, &pk->daddr, pk->tcp_len);
 	__u32 i, tail;
@@ -519,7 +530,7 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 			cb_count(CB_STAT_DROP_MALFORMED);
 			return -1;
 		}
-		if (!cb_tcp_csum_ok(ctx, hook, pk, s->data, n)) {
+		if (!cb_tcp_csum_ok(ctx, hook, pk, s->data, n, s->tcph)) {
 			cb_count(CB_STAT_DATA_BAD_CSUM);
 			return -1;
 		}
@@ -686,10 +697,11 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
  * On a steered tuple its client closed: is this the ACK of our cookie, the
  * handshake of a new connection reusing the port?  Then the steering goes
  * (the caller drops the cb_flows entry) and the segment is a no-flow one.
- * Asked only of closing entries: 1 in 2^23 segments of a live flow would
- * pass as a cookie.
+ * Asked only of closing entries: 1 in 2^23 (2^22 with a fresh SYN hint)
+ * segments of a live flow would pass as a cookie.
  */
 static __always_inline int cb_remote_reused(const struct cb_pkt *pk,
+					    const struct cb_config *cfg,
 					    const struct cb_secrets *sec,
 					    const struct cb_flow_key *key)
 {
@@ -697,7 +709,7 @@ static __always_inline int cb_remote_reused(const struct cb_pkt *pk,
 	__u32 isn;
 
 	if ((pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) != CB_TCP_ACK ||
-	    !cb_handshake_cookie_ok(pk, sec, key, &ci, &isn))
+	    !cb_handshake_cookie_ok(pk, cfg, sec, key, &ci, &isn))
 		return 0;
 	bpf_map_delete_elem(&cb_remote, key);
 	cb_count(CB_STAT_REDIRECT_REUSED);
@@ -794,7 +806,13 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 	enum cb_parse_res res;
 
 	cb_count(CB_STAT_PKT_SEEN);
-	res = cb_parse(data, data_end, cb_frame_len(ctx, hook), &pk);
+	/* A global function per hook (parse.h): the verifier checks it once and
+	 * forgets what it wrote, so IPv4, IPv6 and every extension header
+	 * layout leave one state for the rest of the core, not one each. */
+	if (hook == CB_HOOK_XDP)
+		res = cb_parse_xdp(ctx, &pk);
+	else
+		res = cb_parse_tc(ctx, &pk);
 	if (pk.v6)
 		cb_count(CB_STAT_PKT_IPV6);
 	switch (res) {
@@ -891,7 +909,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 					f = NULL;
 					break;
 				}
-				if (cb_remote_reused(&pk, sec, &fkey)) {
+				if (cb_remote_reused(&pk, cfg, sec, &fkey)) {
 					bpf_map_delete_elem(&cb_flows, &fkey);
 					f = NULL;
 					break;
@@ -929,7 +947,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 		 * kernel, which resets them: fail closed.)
 		 */
 		r = bpf_map_lookup_elem(&cb_remote, &fkey);
-		if (r && !(r->closing_ns && cb_remote_reused(&pk, sec, &fkey))) {
+		if (r && !(r->closing_ns && cb_remote_reused(&pk, cfg, sec, &fkey))) {
 			cb_count(CB_STAT_REDIRECT_BY_REMOTE);
 			goto steer;
 		}

@@ -75,18 +75,20 @@ struct {
  * checked against the ISN the first segment after the handshake implies
  * (seq - 1); when the handshake's ACK and the first data were both lost, the
  * next segment arrives further on and that guess fails.  The cookie is then
- * checked once more against the ISN its SYN carried, kept here.  The MAC
- * still decides.  A flow's creation removes its hint, so a segment that
- * outlives its flow still meets an RST.  Under a SYN flood entries are
- * evicted and the check falls back to seq - 1 alone, as Linux's syncookies do.  Per-CPU LRU lists: SYNs
- * on different CPUs do not contend.
+ * checked once more against the ISN its SYN carried, kept here, if the hint
+ * is at most CB_SYN_HINT_MS old and the segment lies within the window the
+ * SYN-ACK offered.  The MAC still decides.  A flow's creation removes its
+ * hint, so a segment that outlives its flow still meets an RST (on another
+ * director behind ECMP the hint lives on, CB_SYN_HINT_MS at most).  Under a
+ * SYN flood entries are evicted and the check falls back to seq - 1 alone,
+ * as Linux's syncookies do.  One LRU for all CPUs: with per-CPU lists a
+ * single RX queue would get max_entries / possible CPUs.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CB_MAX_SYN_HINTS);
 	__type(key, struct cb_flow_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(value, struct cb_syn_hint);
 } cb_syn_isn SEC(".maps");
 
 /* One token bucket per CPU for RSTs to segments of no flow (core.h). */
@@ -126,6 +128,8 @@ _Static_assert((CB_SEG_BUF & (CB_SEG_BUF - 1)) == 0 && CB_SEG_BUF >= CB_SEG_MAX,
 struct cb_scratch {
 	struct cb_event ev;
 	__u8 data[CB_SEG_BUF];
+	__u8 tcph[64];          /* the TCP header, for its checksum (off the stack) */
+	__u8 reply[128];        /* the reply frame being built (reply.h; off the stack) */
 };
 
 struct {

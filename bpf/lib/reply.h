@@ -55,18 +55,30 @@ static __always_inline int cb_reply_resize(void *ctx, const enum cb_hook hook, _
 	return cb_resize_tail(ctx, hook, cur, len) ? -1 : 0;
 }
 
-/* Replace the received frame by s, sent back to pk's sender; 0 on success. */
+_Static_assert(sizeof(struct cb_reply_frame) <= sizeof(((struct cb_scratch *)0)->reply),
+	       "cb_scratch.reply holds a reply frame");
+
+/*
+ * Replace the received frame by s, sent back to pk's sender; 0 on success.
+ * The frame is built in the per-CPU scratch, not on the stack: the 512
+ * bytes of stack are shared with the parser's global function (parse.h).
+ */
 static __always_inline int cb_reply_emit(void *ctx, const enum cb_hook hook,
 					 const struct cb_pkt *pk, struct cb_seg *s)
 {
-	struct cb_reply_frame f;
-	__u32 len = cb_reply_build(&f, pk, s);
+	__u32 zero = 0, len;
+	struct cb_scratch *sc = bpf_map_lookup_elem(&cb_scratch_map, &zero);
+	struct cb_reply_frame *f;
 
-	if (len > sizeof(f))
+	if (!sc)
+		return -1;
+	f = (struct cb_reply_frame *)sc->reply;
+	len = cb_reply_build(f, pk, s);
+	if (len > sizeof(*f))
 		return -1;
 	if (cb_reply_resize(ctx, hook, len))
 		return -1;
-	if (cb_store_bytes(ctx, hook, 0, &f, len))
+	if (cb_store_bytes(ctx, hook, 0, f, len))
 		return -1;
 	return 0;
 }

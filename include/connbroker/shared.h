@@ -28,6 +28,7 @@
 #ifndef CB_MAX_SYN_HINTS
 #define CB_MAX_SYN_HINTS 65536      /* cb_syn_isn: client ISNs of recent SYNs */
 #endif
+#define CB_SYN_HINT_MS 3000         /* how long a SYN's ISN hint is believed */
 #define CB_MAX_PEERS 64             /* cb_peers: peer ids 0..63 */
 #ifndef CB_MAX_REMOTE
 #define CB_MAX_REMOTE 65536         /* cb_remote: flows steered to peers at once */
@@ -233,6 +234,12 @@ struct cb_remote {
 #define CB_REMOTE_SEEN_FIN 0x1
 #define CB_REMOTE_SEEN_RST 0x2
 
+/* ---- cb_syn_isn: the ISN a recent SYN carried (bpf/lib/maps.h) ------ */
+struct cb_syn_hint {
+	__u32 isn;                  /* the SYN's sequence number */
+	__u32 at_ms;                /* bpf_ktime_get_ns() / 1e6 when it came, truncated */
+};
+
 /* ---- SYN cookie secrets, rotated by userspace ----------------------- */
 struct cb_secrets {
 	__u32 key[2][2];            /* two HalfSipHash keys: slot 0 and 1 */
@@ -392,6 +399,7 @@ _Static_assert(sizeof(struct cb_config) == 20, "cb_config layout");
 _Static_assert(sizeof(struct cb_peer) == 16, "cb_peer layout");
 _Static_assert(sizeof(struct cb_remote) == 40, "cb_remote layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
+_Static_assert(sizeof(struct cb_syn_hint) == 8, "cb_syn_hint layout");
 _Static_assert(sizeof(struct cb_rst_bucket) == 16, "cb_rst_bucket layout");
 _Static_assert(sizeof(struct cb_event) == 56, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
@@ -403,6 +411,6 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 		       (sizeof(struct cb_peer) << 20) ^ (sizeof(struct cb_event) << 16) ^ \
 		       (sizeof(struct cb_config) << 12) ^ (sizeof(struct cb_remote) << 8) ^ \
 		       (CB_STAT_MAX << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ \
-		       (sizeof(struct cb_flow_key) << 2) ^ 3))
+		       (sizeof(struct cb_flow_key) << 2) ^ (sizeof(struct cb_service_key) << 9) ^ 3))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -531,17 +531,29 @@ static int cookie_valid(const struct cb_flow_key *k, uint32_t cookie, uint32_t c
 
 /*
  * The client ISN a cookie ACK makes its flow with (core.h's
- * cb_handshake_cookie_ok): seq - 1, or else the hint its SYN left, if the
- * cookie is valid for either; -1 when neither.
+ * cb_handshake_cookie_ok): seq - 1, or else the ISN the hint its SYN left
+ * says, if the hint is at most CB_SYN_HINT_MS old and seq lies within the
+ * window the SYN-ACK offered, and the cookie is valid for either; -1 when
+ * neither.  (have_hint: read just before the packet; inputs last
+ * milliseconds, far from the age limit.)
  */
 static int64_t cookie_isn(const struct cb_flow_key *k, uint32_t cookie, uint32_t seq,
-			  int have_hint, uint32_t hint, struct cb_cookie_info *ci)
+			  int have_hint, struct cb_syn_hint hint, struct cb_cookie_info *ci)
 {
+	uint32_t win = S.cfg.flow_byte_cap > 0xffff ? 0xffff : S.cfg.flow_byte_cap;
+	struct timespec ts;
+	uint32_t now_ms;
+
 	if (cookie_valid(k, cookie, seq - 1, ci))
 		return seq - 1;
-	if (have_hint && hint != seq - 1 && cookie_valid(k, cookie, hint, ci))
-		return hint;
-	return -1;
+	if (!have_hint || hint.isn == seq - 1 || seq - (hint.isn + 1) > win)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	if (now_ms - hint.at_ms > CB_SYN_HINT_MS)
+		return -1;
+	/* int64_t on both sides: a uint32_t one would make -1 0xffffffff */
+	return cookie_valid(k, cookie, hint.isn, ci) ? (int64_t)hint.isn : -1;
 }
 
 static void hexdump(const char *what, const uint8_t *p, size_t n)
@@ -1965,7 +1977,7 @@ static void run_ingress(const uint8_t *in, size_t len)
 	struct cb_flow pre_f, post_f;
 	struct cb_remote pre_r, post_r;
 	int has_pre = 0, has_post = 0, has_pre_r = 0, has_post_r = 0, has_hint = 0;
-	uint32_t hint = 0;
+	struct cb_syn_hint hint = { 0 };
 	int64_t want_isn = -1;          /* the ISN a cookie ACK creates its flow with */
 	int retval, vc, c, nrec, nprim = 0, primary = -1, opens = 0, closes = 0, datas = 0;
 	int created = 0, i;

@@ -198,7 +198,7 @@ FX_TEST2(xdp, valid_ack_creates_flow_with_state)
 	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1);
 	{
 		struct cb_flow_key k = flow_key();
-		uint32_t hint;
+		struct cb_syn_hint hint;
 
 		cr_expect_neq(bpf_map_lookup_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &hint),
 			      0, "the SYN's ISN hint is spent when its flow is made");
@@ -306,26 +306,45 @@ FX_TEST2(xdp, late_first_segment_finds_its_syn_isn)
 	cr_expect_eq(XSTAT(ACK_COOKIE_LATE), 1);
 	fx_close();
 
-	/* a later SYN on the tuple (another ISN) replaced the hint: no flow */
-	fx_open(0, 65536);
-	n = syn(b, 1, 1, 7, NULL);
-	cr_assert_eq(run(b, n), XDP_TX);
-	t_view(F.out, F.out_len, &v);
+	/*
+	 * No flow, an RST as to a segment of no flow, when the hint is not
+	 * believed: a later SYN on the tuple (another ISN) replaced it; it is
+	 * older than CB_SYN_HINT_MS; the segment lies past the window our
+	 * SYN-ACK offered (65535: no ACK of ours can have opened more).
+	 */
 	{
-		struct cb_flow_key k = flow_key();
-		uint32_t other = CISN + 777;
+		static const struct { const char *why; uint32_t isn; int age_ms; uint32_t seq; } rows[] = {
+			{ "another ISN", CISN + 777, 0, CISN + 1 + sizeof(first) - 1 },
+			{ "a stale hint", CISN, CB_SYN_HINT_MS + 500, CISN + 1 + sizeof(first) - 1 },
+			{ "past the offered window", CISN, 0, CISN + 1 + 65536 },
+		};
+		size_t i;
 
-		cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &other,
-						 BPF_ANY), 0);
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			struct cb_flow_key k = flow_key();
+			struct cb_syn_hint h = { .isn = rows[i].isn };
+			struct timespec ts;
+
+			fx_open(0, 65536);
+			n = syn(b, 1, 1, 7, NULL);
+			cr_assert_eq(run(b, n), XDP_TX);
+			t_view(F.out, F.out_len, &v);
+			clock_gettime(CLOCK_MONOTONIC, &ts);    /* bpf_ktime_get_ns()'s clock */
+			h.at_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) -
+				  (uint32_t)rows[i].age_ms;
+			cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &h,
+							 BPF_ANY), 0);
+			n = seg(b, sizeof(b), rows[i].seq, v.seq + 1, 0x18, 780, v.tsval, rest,
+				sizeof(rest) - 1, 502);
+			cr_assert_eq(run(b, n), XDP_TX, "%s", rows[i].why);
+			t_view(F.out, F.out_len, &a);
+			cr_expect_eq(a.flags, 0x04, "%s: an RST, as to a segment of no flow", rows[i].why);
+			cr_expect_neq(get_flow(&f), 0, "%s", rows[i].why);
+			cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 1, "%s", rows[i].why);
+			cr_expect_eq(XSTAT(ACK_COOKIE_LATE), 0, "%s", rows[i].why);
+			fx_close();
+		}
 	}
-	n = seg(b, sizeof(b), late, v.seq + 1, 0x18, 780, v.tsval, rest, sizeof(rest) - 1, 502);
-	cr_assert_eq(run(b, n), XDP_TX);
-	t_view(F.out, F.out_len, &a);
-	cr_expect_eq(a.flags, 0x04, "an RST, as to a segment of no flow");
-	cr_expect_neq(get_flow(&f), 0);
-	cr_expect_eq(XSTAT(ACK_COOKIE_BAD), 1);
-	cr_expect_eq(XSTAT(ACK_COOKIE_LATE), 0);
-	fx_close();
 }
 
 FX_TEST2(xdp, old_secret_slot_still_validates_after_rotation)

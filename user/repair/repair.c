@@ -416,6 +416,21 @@ static int dump_once(int fd, struct cb_sock_state *st, void (*between)(void *), 
 	return memcmp(&a, &b, sizeof(a)) ? 1 : 0;
 }
 
+/* An IPv4 connection on an AF_INET6 socket (an app's [::] listener) has
+ * ::ffff:a.b.c.d addresses: it is rebuilt, and keyed, as the IPv4 one it is
+ * (a rebuilt AF_INET6 socket is IPV6_V6ONLY). */
+static void fold_v4mapped(union cb_sockaddr *a)
+{
+	struct sockaddr_in in4 = { .sin_family = AF_INET };
+
+	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return;
+	in4.sin_port = a->in6.sin6_port;
+	memcpy(&in4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	a->in4 = in4;
+}
+
 static int dump_addrs(int fd, struct cb_sock_state *st)
 {
 	socklen_t sl = sizeof(st->local);
@@ -423,7 +438,11 @@ static int dump_addrs(int fd, struct cb_sock_state *st)
 	if (getsockname(fd, &st->local.sa, &sl))
 		return -errno;
 	sl = sizeof(st->peer);
-	return getpeername(fd, &st->peer.sa, &sl) ? -errno : 0;
+	if (getpeername(fd, &st->peer.sa, &sl))
+		return -errno;
+	fold_v4mapped(&st->local);
+	fold_v4mapped(&st->peer);
+	return 0;
 }
 
 int cb_repair_dump_hook(int fd, struct cb_sock_state *st, void (*between)(void *), void *arg)
