@@ -273,6 +273,42 @@ Test(repair, unacked_and_unsent_survive_image_move_ipv6)
 }
 
 /* An IPv6 flow's key gives AF_INET6 addresses and its own ports. */
+/*
+ * An IPv4 client on an app's dual-stack [::] listener: its socket is
+ * AF_INET6 with ::ffff:a.b.c.d addresses.  Dumped, it is the IPv4
+ * connection it is (a rebuilt AF_INET6 socket is IPV6_V6ONLY and could not
+ * reach a mapped address); moved through an image, it keeps talking.
+ */
+Test(repair, ipv4_on_a_dual_stack_socket_moves_as_ipv4)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct cb_sock_state st;
+	int l, cli, srv, fd, off = 0;
+
+	need_root();
+	l = socket(AF_INET6, SOCK_STREAM, 0);
+	cr_assert_geq(l, 0);
+	setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	to.sin_port = a.sin6_port;
+	cli = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(cli, (struct sockaddr *)&to, sizeof(to)), 0);
+	srv = accept(l, NULL, NULL);
+	cr_assert_geq(srv, 0);
+	close(l);
+	cr_assert_eq(cb_repair_dump(srv, &st), 0);
+	cr_expect_eq(st.local.sa.sa_family, AF_INET, "the local address folded to IPv4");
+	cr_expect_eq(st.peer.sa.sa_family, AF_INET, "the peer folded to IPv4");
+	cr_expect_eq(st.peer.in4.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	cb_sock_state_free(&st);
+	fd = move(srv, true);
+	talk_and_close(cli, fd);
+}
+
 Test(repair, state_from_an_ipv6_xdp_flow)
 {
 	struct cb_flow_key k = t_key(a6("2001:db8::1"), a6("2001:db8::100"), 40000, 80);
