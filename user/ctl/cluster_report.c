@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/cluster_priv.h"
+#include "ctl/prom.h"
 #include "peer/link.h"
 
 static int cmp_u32(const void *a, const void *b)
@@ -38,7 +39,7 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		   "# TYPE connbroker_node_up gauge\n");
 	for (i = 0; i < c->n_nodes; i++)
 		if (i != c->self)
-			fprintf(o, "connbroker_node_up{node=\"%s\"} %d\n", cfg->nodes[i].name,
+			fprintf(o, "connbroker_node_up{node=\"%s\"} %d\n", CB_PROM_ESC(cfg->nodes[i].name),
 				c->nodes[i].link);
 	fprintf(o, "# HELP connbroker_placements_total Flows placed, by node and reason.\n"
 		   "# TYPE connbroker_placements_total counter\n");
@@ -46,11 +47,13 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		for (r = 0; r < CB_PLACE_R_MAX; r++)
 			if (c->nodes[i].placed[r])
 				fprintf(o, "connbroker_placements_total{node=\"%s\",reason=\"%s\"} %lu\n",
-					cfg->nodes[i].name, cb_place_reason_name(r),
+					CB_PROM_ESC(cfg->nodes[i].name), cb_place_reason_name(r),
 					c->nodes[i].placed[r]);
 	fprintf(o, "# HELP connbroker_handoffs_total Flows shipped to other nodes, by node and result.\n"
 		   "# TYPE connbroker_handoffs_total counter\n");
 	for (i = 0; i < c->n_nodes; i++) {
+		const char *node = CB_PROM_ESC(cfg->nodes[i].name);
+
 		if (i == c->self)
 			continue;
 		fprintf(o, "connbroker_handoffs_total{node=\"%s\",result=\"committed\"} %lu\n"
@@ -58,10 +61,8 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 			   "connbroker_handoffs_total{node=\"%s\",result=\"timeout\"} %lu\n"
 			   "connbroker_handoffs_total{node=\"%s\",result=\"failed\"} %lu\n"
 			   "connbroker_handoffs_total{node=\"%s\",result=\"recommitted\"} %lu\n",
-			cfg->nodes[i].name, c->nodes[i].committed, cfg->nodes[i].name,
-			c->nodes[i].refused, cfg->nodes[i].name, c->nodes[i].timed_out,
-			cfg->nodes[i].name, c->nodes[i].failed, cfg->nodes[i].name,
-			c->nodes[i].recommitted);
+			node, c->nodes[i].committed, node, c->nodes[i].refused, node,
+			c->nodes[i].timed_out, node, c->nodes[i].failed, node, c->nodes[i].recommitted);
 	}
 	fprintf(o, "# HELP connbroker_adoptions_total Flows shipped here by other nodes, by result.\n"
 		   "# TYPE connbroker_adoptions_total counter\n"
@@ -110,7 +111,8 @@ void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 		for (r = 1; ls && r < CB_LINK_R_MAX; r++)
 			if (ls->closed[r])
 				fprintf(o, "connbroker_peer_channel_closed_total{node=\"%s\",reason=\"%s\"} %llu\n",
-					name, cb_link_reason_name(r), (unsigned long long)ls->closed[r]);
+					CB_PROM_ESC(name), cb_link_reason_name(r),
+					(unsigned long long)ls->closed[r]);
 	}
 }
 

@@ -798,6 +798,7 @@ static int open_fds(struct ctl *c)
 				    c->st.default_hits)))
 		return err;
 	if (strcmp(c->cfg->metrics, "off")) {
+		cb_libver_get(&c->libver);
 		c->metrics = cb_metrics_start(c->cfg->metrics, cb_ctl_render_metrics, c);
 		if (!c->metrics)
 			return -EADDRINUSE;

@@ -17,6 +17,7 @@
 #include "ctl/loop.h"
 #include "ctl/pending.h"
 #include "ctl/release.h"
+#include "util/libver.h"
 #include "ctl/supervise.h"
 #include "datapath/flows.h"
 #include "util/fault.h"
@@ -68,6 +69,7 @@ struct ctl {
 	uint64_t status_ms;                     /* last status snapshot (status.c) */
 	unsigned long flows_by_state[CB_FLOW_STATE_MAX];        /* cached for the metrics */
 	uint64_t flows_at_ms;
+	struct cb_libver libver;        /* libbpf's and libxdp's, for connbroker_build_info */
 	struct cb_ctl_stats st;
 	int exit_err;                           /* why the loop stopped (0: a signal) */
 };

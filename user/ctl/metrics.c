@@ -5,11 +5,16 @@
  * services/rules/apps/reasons as labels, never a per-flow label.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <connbroker/version.h>
 #include "ctl/cluster.h"
+#include "ctl/prom.h"
 #include "ctl/ctl.h"
 #include "datapath/stats.h"
 #include "util/clock.h"
+#include "util/libver.h"
+#include "util/log.h"
 
 static const double hist_bounds[CB_HIST_N] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 					       0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
@@ -68,16 +73,16 @@ static void decisions(FILE *o, const struct ctl *c)
 		   "# TYPE connbroker_decisions_total counter\n");
 	for (i = 0; i < cfg->n_rules; i++)
 		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"%s\"} %lu\n",
-			cfg->services[cfg->rules[i].service].name, cfg->rules[i].name,
-			c->st.rule_hits[i]);
+			CB_PROM_ESC(cfg->services[cfg->rules[i].service].name),
+			CB_PROM_ESC(cfg->rules[i].name), c->st.rule_hits[i]);
 	for (i = 0; i < cfg->n_services; i++)
 		fprintf(o, "connbroker_decisions_total{service=\"%s\",rule=\"default\"} %lu\n",
-			cfg->services[i].name, c->st.default_hits[i]);
+			CB_PROM_ESC(cfg->services[i].name), c->st.default_hits[i]);
 	fprintf(o, "# HELP connbroker_wait_timeouts_total Flows answered with RST/503: no app within wait_ms or queue full.\n"
 		   "# TYPE connbroker_wait_timeouts_total counter\n");
 	for (i = 0; i < cfg->n_services; i++)
 		fprintf(o, "connbroker_wait_timeouts_total{service=\"%s\"} %lu\n",
-			cfg->services[i].name, c->st.svc_timeouts[i]);
+			CB_PROM_ESC(cfg->services[i].name), c->st.svc_timeouts[i]);
 }
 
 static void counters(FILE *o, const struct ctl *c)
@@ -150,7 +155,7 @@ static void apps(FILE *o, const struct ctl *c)
 	fprintf(o, "# HELP connbroker_app_instances Registered app connections, by app.\n"
 		   "# TYPE connbroker_app_instances gauge\n");
 	for (i = 0; i < c->cfg->n_apps; i++)
-		fprintf(o, "connbroker_app_instances{app=\"%s\"} %u\n", c->cfg->apps[i].name,
+		fprintf(o, "connbroker_app_instances{app=\"%s\"} %u\n", CB_PROM_ESC(c->cfg->apps[i].name),
 			cb_apps_instances(&c->apps, i));
 }
 
@@ -171,10 +176,18 @@ static void histogram(FILE *o, const struct cb_ctl_stats *s)
 		(unsigned long long)s->hist_count, s->hist_sum, (unsigned long long)s->hist_count);
 }
 
-void cb_ctl_render_metrics(void *vc, FILE *o)
+/* What this build is: constant 1, its versions as labels. */
+static void build_info(FILE *o, const struct cb_libver *v)
 {
-	struct ctl *c = vc;
+	fprintf(o, "# HELP connbroker_build_info connbroker's version and the libbpf and libxdp it runs with.\n"
+		   "# TYPE connbroker_build_info gauge\n"
+		   "connbroker_build_info{version=\"%s\",libbpf=\"%s\",libxdp=\"%s\"} 1\n",
+		CB_PROM_ESC(CB_VERSION), CB_PROM_ESC(v->libbpf), CB_PROM_ESC(v->libxdp));
+}
 
+static void render(struct ctl *c, FILE *o)
+{
+	build_info(o, &c->libver);
 	datapath(o, c->stats_fd);
 	flows(o, c);
 	decisions(o, c);
@@ -184,4 +197,26 @@ void cb_ctl_render_metrics(void *vc, FILE *o)
 	histogram(o, &c->st);
 	if (c->cluster)
 		cb_cluster_metrics(c->cluster, o);
+}
+
+/*
+ * Every sample gets interface="<ifname>": two controllers (two interfaces)
+ * of one host scraped into one Prometheus stay apart.  Rendered into memory
+ * first, then relabelled (one place, rather than every line).
+ */
+void cb_ctl_render_metrics(void *vc, FILE *o)
+{
+	struct ctl *c = vc;
+	char *text = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&text, &n);
+
+	if (!m) {
+		render(c, o);
+		return;
+	}
+	render(c, m);
+	if (fclose(m) == 0 && cb_prom_relabel(text, n, "interface", c->opts.ifname, o))
+		cb_err("metrics: a malformed sample line (a bug): the scrape is cut short");
+	free(text);
 }

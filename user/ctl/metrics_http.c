@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return reply(conn, 200, body, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
+/* libmicrohttpd's own messages, prefixed and through our log (stderr/journal). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[256];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	cb_debug("metrics: libmicrohttpd: %s", line);
+}
+
 struct cb_metrics *cb_metrics_start(const char *addr, cb_metrics_render_fn fn, void *ctx)
 {
 	struct cb_service_key k;
@@ -134,9 +150,12 @@ struct cb_metrics *cb_metrics_start(const char *addr, cb_metrics_render_fn fn, v
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CB_METRICS_PER_ADDR,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CB_METRICS_IDLE_S,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!m->d) {
-		cb_err("metrics: cannot listen on %s (in use, or not a local address)", addr);
+		cb_err("metrics: cannot listen on %s: in use (another controller? each needs its "
+		       "own: [broker] metrics = ADDR:PORT, or run --metrics ADDR:PORT|off), or not "
+		       "a local address", addr);
 		free(m);
 		return NULL;
 	}
