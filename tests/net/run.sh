@@ -47,6 +47,14 @@ def a(s):
 print(' '.join('%d' % b for b in a(sys.argv[1]) + a(sys.argv[2]) + struct.pack('!HH', int(sys.argv[3]), int(sys.argv[4]))))" "$@"
 }
 
+# The metrics endpoint of namespace $1 (the controller's default address),
+# without the interface="..." label every sample carries: the tests match
+# lines as they were before it (tests_metrics.sh checks the label itself).
+metrics_get() {
+	nsx "$1" curl -s -m 3 http://127.0.0.1:9464/metrics |
+		sed -E 's/\{interface="[^"]*",/{/; s/\{interface="[^"]*"\}//'
+}
+
 # Start `connbroker -j events` in the background, writing to $1.
 events_start() {
 	# nsenter execs the command, so $! is the process itself (a shell
@@ -400,7 +408,7 @@ CONF
 	out=$(cli curl -s -m 5 --data-binary @"$WORK/post.bin" "http://$CB_VIP/api/upload"); echo "$out"
 	grep -q "body=100000 sha256=$sum" <<<"$out" || die "100 KB POST not byte-exact"
 	# the Prometheus endpoint (loopback of the director), linted by promtool
-	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/metrics.txt" || die "metrics scrape"
+	metrics_get "$CB_NS_DIR" > "$WORK/metrics.txt" || die "metrics scrape"
 	promtool check metrics < "$WORK/metrics.txt" || die "promtool check metrics"
 	grep -q '^connbroker_decisions_total{service="shop",rule="api"} 2$' "$WORK/metrics.txt" ||
 		die "decision counter: $(grep decisions "$WORK/metrics.txt")"
@@ -530,7 +538,7 @@ CONF
 		die "200 KB POST not byte-exact"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
-	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/ka-metrics.txt"
+	metrics_get "$CB_NS_DIR" > "$WORK/ka-metrics.txt"
 	promtool check metrics < "$WORK/ka-metrics.txt" || die "promtool"
 	grep -q '^connbroker_releases_total 8$' "$WORK/ka-metrics.txt" || die "releases: $(grep releas "$WORK/ka-metrics.txt")"
 	grep -q '^connbroker_released_total{result="delivered"} 7$' "$WORK/ka-metrics.txt" || die "delivered"
@@ -553,7 +561,7 @@ LUA
 	out=$(cli wrk -t2 -c20 -d3 -s "$WORK/alternate.lua" "http://$CB_VIP/" 2>&1); echo "$out"
 	grep -q "Socket errors\|Non-2xx" <<<"$out" && die "errors under keep-alive per-request load"
 	[ "$(awk '/requests in/ {print $1}' <<<"$out")" -gt 500 ] || die "too few requests"
-	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/ka-metrics.txt"
+	metrics_get "$CB_NS_DIR" > "$WORK/ka-metrics.txt"
 	grep 'decisions_total\|released' "$WORK/ka-metrics.txt"
 	[ "$(awk '/^connbroker_decisions_total\{service="shop",rule="api"\}/ {print $2}' "$WORK/ka-metrics.txt")" -gt 200 ] ||
 		die "api requests routed"
@@ -705,7 +713,7 @@ for s in readable:
 print(reset)")
 	echo "connections reset: $out"
 	expect_eq "$out" 4 "connections beyond the per-source bound"
-	dir curl -s http://127.0.0.1:9464/metrics | grep -q '^connbroker_source_full_total 4$' || die "source_full metric"
+	metrics_get "$CB_NS_DIR" | grep -q '^connbroker_source_full_total 4$' || die "source_full metric"
 	kill -TERM "$ctl"; wait "$ctl"
 	dir "$CB" detach "$CB_IF_DIR"
 }
@@ -799,7 +807,7 @@ test_controller_restart_after_handoff() {
 	grep -q "1 flows were handed over before the restart; left to their apps" "$WORK/ra2.log" ||
 		die "the restarted controller did not recognise the handed-over flow"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep '^connbroker_recovered_local_total')
+	out=$(metrics_get "$CB_NS_DIR" | grep '^connbroker_recovered_local_total')
 	expect_eq "$out" "connbroker_recovered_local_total 1" "recovered_local metric"
 	kill -TERM "$ctl"; wait "$ctl"
 	dir "$CB" detach "$CB_IF_DIR"
@@ -858,7 +866,7 @@ test_controller_reload() {
 		{ cat "$WORK/rl.log"; die "bad file not reported"; }
 	out=$(cli curl -s -m 3 "http://$CB_VIP/v2/x"); echo "$out"
 	grep -q "app=api " <<<"$out" || die "the old configuration stopped serving"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep '^connbroker_reloads_total' | tr '\n' ' ')
+	out=$(metrics_get "$CB_NS_DIR" | grep '^connbroker_reloads_total' | tr '\n' ' ')
 	expect_eq "$out" 'connbroker_reloads_total{result="ok"} 1 connbroker_reloads_total{result="failed"} 1 ' "reload metrics"
 	kill -TERM "$ctl"; wait "$ctl"
 	dir "$CB" detach "$CB_IF_DIR"
@@ -1318,7 +1326,7 @@ cluster_ctl() {
 cluster_wait_up() {
 	local i
 	for i in $(seq 1 50); do
-		[ "$(dir curl -s http://127.0.0.1:9464/metrics | grep -c '^connbroker_node_up{node="b[12]"} 2$')" = 2 ] && return 0
+		[ "$(metrics_get "$CB_NS_DIR" | grep -c '^connbroker_node_up{node="b[12]"} 2$')" = 2 ] && return 0
 		sleep 0.1
 	done
 	cat "$WORK"/ctl-*.log
@@ -1398,7 +1406,7 @@ for s, pkts in seen.items():
         sys.exit('stream %s: the backend started at TSval %d, below the director\'s %d' % (s, min(bv), max(dv)))
 print('%d handed-off streams: TSvals continue across the hand-off' % checked)
 sys.exit(0 if checked >= 3 else 'too few handed-off streams: %d' % checked)" || die "timestamps across the hand-off"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	out=$(metrics_get "$CB_NS_DIR")
 	promtool check metrics <<<"$out" || die "promtool"
 	grep -q 'connbroker_handoffs_total{node="b1",result="committed"} 2' <<<"$out" || die "hand-offs to b1: $(grep handoffs <<<"$out")"
 	# status shows the cluster as the director sees it
@@ -1461,7 +1469,7 @@ NFT
 	[ "$moves" -ge 10 ] || die "only $moves moves"
 	[ "$(jq -r '.max_gap_ms' <<<"$out" | cut -d. -f1)" -lt 1000 ] || die "a stall of a second or more"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	out=$(metrics_get "$CB_NS_DIR")
 	grep 'relays_total\|moves_total' <<<"$out"
 	[ "$(awk '/^connbroker_relays_total\{result="committed"\}/ {print $2}' <<<"$out")" -ge 10 ] ||
 		die "the director relayed fewer than 10 moves"
@@ -1598,11 +1606,11 @@ test_cluster_drain() {
 	dir "$CB" drain b1 --wait 4 --socket "$WORK/dir.sock" || { cat "$WORK"/ctl-b1.log | tail; die "drain b1"; }
 	out=$(dir "$CB" -j drain b1 --wait 1 --socket "$WORK/dir.sock"); echo "$out"
 	jq -e '.connections == 0 and .draining' <<<"$out" >/dev/null || die "b1 not drained: $out"
-	placed=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')
+	placed=$(metrics_get "$CB_NS_DIR" | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')
 	wait "$w"
 	cat "$WORK/wrk1.txt"
 	grep -q "Socket errors\|Non-2xx" "$WORK/wrk1.txt" && die "requests failed while draining"
-	expect_eq "$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')" \
+	expect_eq "$(metrics_get "$CB_NS_DIR" | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')" \
 		"$placed" "flows placed on b1 after its drain"
 	nsx "$CB_NS_B1" "$CB" -j drain b1 --socket "$WORK/b1.sock" --wait 1 | jq -c . ||
 		die "b1 itself does not see itself drained"
@@ -1612,7 +1620,7 @@ test_cluster_drain() {
 	cli wrk -t2 -c20 -d3 "http://$CB_VIP/again" > "$WORK/wrk2.txt" 2>&1
 	cat "$WORK/wrk2.txt"
 	grep -q "Socket errors\|Non-2xx" "$WORK/wrk2.txt" && die "requests failed after b1 rejoined"
-	[ "$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')" -gt "$placed" ] ||
+	[ "$(metrics_get "$CB_NS_DIR" | awk '/^connbroker_placements_total\{node="b1"/ {s += $2} END {print s + 0}')" -gt "$placed" ] ||
 		die "b1 takes no connections after it rejoined"
 }
 
@@ -1652,7 +1660,7 @@ test_cluster_keepalive_per_request() {
 		die "100 KB POST to b2 not byte-exact"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	out=$(metrics_get "$CB_NS_DIR")
 	promtool check metrics <<<"$out" || die "promtool"
 	grep 'relays_total\|moves_total\|released_total{result="moved"}' <<<"$out"
 	[ "$(awk '/^connbroker_relays_total\{result="committed"\}/ {print $2}' <<<"$out")" -ge 3 ] ||
@@ -1678,7 +1686,7 @@ test_cluster_spills_when_saturated() {
 	cat "$WORK"/spill-*.out
 	out=$(cat "$WORK"/spill-*.out | grep -o 'node=[a-z0-9]*' | sort | tr '\n' ' ')
 	expect_eq "$out" "node=b1 node=b2 node=dir " "one request each: here, then spilled to both backends"
-	dir curl -s http://127.0.0.1:9464/metrics | grep -q 'connbroker_placements_total{node="b[12]",reason="least_loaded"}' ||
+	metrics_get "$CB_NS_DIR" | grep -q 'connbroker_placements_total{node="b[12]",reason="least_loaded"}' ||
 		die "no least_loaded placement"
 }
 
@@ -1697,7 +1705,7 @@ test_cluster_backend_dies() {
 	cli curl -s -m 15 -o /dev/null "http://$CB_VIP/one/hold/10" &
 	local held=$!; BG_PIDS+=("$held")
 	sleep 0.5
-	dir curl -s http://127.0.0.1:9464/metrics | grep -q 'connbroker_steered_flows [1-9]' || die "nothing steered"
+	metrics_get "$CB_NS_DIR" | grep -q 'connbroker_steered_flows [1-9]' || die "nothing steered"
 	nsx "$CB_NS_B1" ip link set "$CB_IF_B1" down
 	# b1's orphaned sockets go before its link comes back up (their FIN
 	# retransmissions would reach later tests' clients)
@@ -1735,7 +1743,7 @@ test_cluster_restarts_keep_flows() {
 		-w '%{local_port}' "http://$CB_VIP/one/bytes/6000000" > "$WORK/rs.port" &
 	local dl=$!; BG_PIDS+=("$dl")
 	sleep 1
-	dir curl -s http://127.0.0.1:9464/metrics | grep -q 'connbroker_steered_flows [1-9]' || die "nothing steered"
+	metrics_get "$CB_NS_DIR" | grep -q 'connbroker_steered_flows [1-9]' || die "nothing steered"
 	kill -9 "$CTL_dir"; wait "$CTL_dir" 2>/dev/null
 	sleep 0.5
 	cluster_ctl dir
@@ -1760,15 +1768,15 @@ test_cluster_restarts_keep_flows() {
 	grep -q "down for 3000 ms" "$WORK/ctl-dir.log" && die "a node was declared down across a restart"
 	# the app resets it: no FIN reaches the director, b1 tells it (the
 	# download's steering stays 30 s after its FIN: counted before)
-	before=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_steered_flows /{print $2}')
+	before=$(metrics_get "$CB_NS_DIR" | awk '/^connbroker_steered_flows /{print $2}')
 	out=$(cli curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$CB_VIP/one/reset"); echo "reset: $out"
 	for i in $(seq 1 50); do
-		steered=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_steered_flows /{print $2}')
+		steered=$(metrics_get "$CB_NS_DIR" | awk '/^connbroker_steered_flows /{print $2}')
 		[ "$steered" = "$before" ] && break
 		sleep 0.1
 	done
 	expect_eq "$steered" "$before" "steering of the reset flow removed (CLOSED from b1)"
-	nsx "$CB_NS_B1" curl -s http://127.0.0.1:9464/metrics | grep -q '^connbroker_adopted_closed_total [1-9]' ||
+	metrics_get "$CB_NS_B1" | grep -q '^connbroker_adopted_closed_total [1-9]' ||
 		die "b1 did not report the flow closed"
 }
 
@@ -1785,7 +1793,7 @@ test_cluster_refused_goes_elsewhere() {
 		out=$(cli curl -s -m 5 "http://$CB_VIP/one/r$i")
 		grep -q "node=b2" <<<"$out" || die "request $i: $out"
 	done
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="refused"}')
+	out=$(metrics_get "$CB_NS_DIR" | grep 'connbroker_handoffs_total{node="b1",result="refused"}')
 	echo "$out"
 	[ "${out##* }" -gt 0 ] || die "b1 was never tried (refusals $out)"
 	grep -q "refused it (reason 0); placing it again" "$WORK/ctl-dir.log" || die "refusal not logged"
@@ -1811,7 +1819,7 @@ test_cluster_silent_target_and_nowhere() {
 	[ "$rc" = 56 ] || [ "$rc" = 52 ] || die "the client was not reset (curl $rc, $out)"
 	[ $(( (t1 - t0) / 1000000 )) -ge 2900 ] && [ $(( (t1 - t0) / 1000000 )) -lt 6000 ] ||
 		die "reset after $(( (t1 - t0) / 1000000 )) ms, not at wait_ms (3 s)"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="timeout"}')
+	out=$(metrics_get "$CB_NS_DIR" | grep 'connbroker_handoffs_total{node="b1",result="timeout"}')
 	echo "$out"
 	[ "${out##* }" -gt 0 ] || die "b1 never timed out"
 	# b2 serves again (restarted without its fault): a flow offered to the
@@ -1855,7 +1863,7 @@ test_cluster_commit_lost() {
 	echo "answered after $(( (t1 - t0) / 1000000 )) ms"
 	grep -q "app=one path=/one/lost node=b1" <<<"$out" || die "not served by b1: $out"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="recommitted"}')
+	out=$(metrics_get "$CB_NS_DIR" | grep 'connbroker_handoffs_total{node="b1",result="recommitted"}')
 	echo "$out"
 	[ "${out##* }" -ge 1 ] || die "no COMMIT sent again"
 	grep -q "fault lose-commit" "$WORK/ctl-dir.log" || die "the channel was not dropped"
@@ -1885,7 +1893,7 @@ test_cluster_target_dies_at_commit() {
 	grep -q "not live on its node; resetting the client" "$WORK/ctl-dir.log" ||
 		die "the director did not reset the client"
 	grep -q "down for 3000 ms" "$WORK/ctl-dir.log" && die "b1 was declared down"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | awk '/^connbroker_steered_flows /{print $2}')
+	out=$(metrics_get "$CB_NS_DIR" | awk '/^connbroker_steered_flows /{print $2}')
 	expect_eq "$out" 0 "steering left"
 	# and b1 serves again
 	cluster_app b1 one; sleep 0.5
@@ -1931,10 +1939,10 @@ placement = spread"
 	sum=$(sha256sum "$WORK/both.body" | awk '{print $1}')
 	expect_eq "$sum" "$hdr" "download bytes (directed by b1, served by the director)"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs seen by the client"
-	out=$(nsx "$CB_NS_B1" curl -s http://127.0.0.1:9464/metrics |
+	out=$(metrics_get "$CB_NS_B1" |
 		grep 'connbroker_handoffs_total{node="dir",result="committed"}')
 	expect_eq "${out##* }" 2 "hand-offs from b1 to the director"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep 'connbroker_handoffs_total{node="b1",result="committed"}')
+	out=$(metrics_get "$CB_NS_DIR" | grep 'connbroker_handoffs_total{node="b1",result="committed"}')
 	expect_eq "${out##* }" 1 "hand-offs from the director to b1"
 }
 
@@ -1954,7 +1962,7 @@ s = socket.create_connection(('$CB_IP_DIR', 9400)); s.sendall(bytes(range(256)) 
 	echo | cli timeout 5 openssl s_client -connect "$CB_IP_DIR:9400" -tls1_3 \
 		-psk "$(head -c 32 /dev/urandom | xxd -p | tr -d '\n')" -psk_identity connbroker-node-2 >/dev/null 2>&1
 	sleep 0.5
-	out=$(dir curl -s http://127.0.0.1:9464/metrics | grep '^connbroker_peer_channel_closed_total'); echo "$out"
+	out=$(metrics_get "$CB_NS_DIR" | grep '^connbroker_peer_channel_closed_total'); echo "$out"
 	[ "$(grep -c . <<<"$out")" -ge 2 ] || die "refusals not counted"
 	kill -0 "$CTL_dir" || die "the director died"
 	out=$(cli curl -s -m 5 "http://$CB_VIP/one/still"); echo "$out"
@@ -1999,7 +2007,7 @@ test_app_socket_hostile_users() {
 	# 1. only root's app: nobody is closed at once, and counted
 	out=$("${nobody[@]}" timeout 10 python3 "$HERE/hostile.py" idle "$sock" 50 | head -n 1); echo "nobody, no app admits it: $out"
 	expect_eq "$(jq -r .closed <<<"$out")" 50 "connections of a uid no app admits closed at once"
-	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/hu1.txt" || die scrape
+	metrics_get "$CB_NS_DIR" > "$WORK/hu1.txt" || die scrape
 	grep -q '^connbroker_app_connections_refused_total{reason="uid"} 50$' "$WORK/hu1.txt" ||
 		die "uid refusals: $(grep refused_total "$WORK/hu1.txt")"
 	# 2. an app open to any uid: the flood is bounded per uid
@@ -2025,7 +2033,7 @@ test_app_socket_hostile_users() {
 	# 3. strict messages: a NUL and junk after the name are refused
 	out=$(python3 "$HERE/hostile.py" send "$sock" "$(printf 'REGISTER web' | xxd -p)00$(printf junk | xxd -p)")
 	expect_eq "$out" "ERR expected one REGISTER <app>" "REGISTER web\\0junk"
-	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/hu2.txt" || die scrape
+	metrics_get "$CB_NS_DIR" > "$WORK/hu2.txt" || die scrape
 	grep '^connbroker_app_connections_refused_total\|^connbroker_app_messages_bad' "$WORK/hu2.txt"
 	awk '/^connbroker_app_connections_refused_total\{reason="per_uid"\}/ { exit !($2 >= 384) }' "$WORK/hu2.txt" ||
 		die "per-uid refusals not counted"

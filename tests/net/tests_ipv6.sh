@@ -354,7 +354,7 @@ CONF
 		"largest segment from the VIP"
 	[ "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0 && ipv6.dst==$CB_VIP6")" -eq 7 ] ||
 		die "IPv6 connections: $(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0 && ipv6.dst==$CB_VIP6"), want 7"
-	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/metrics6.txt" || die "metrics scrape"
+	metrics_get "$CB_NS_DIR" > "$WORK/metrics6.txt" || die "metrics scrape"
 	grep 'decisions_total\|materializations_total' "$WORK/metrics6.txt"
 	expect_eq "$(awk '/^connbroker_decisions_total\{/ && /service="shop"/ && /rule="api"/ {s += $2} END {print s + 0}' "$WORK/metrics6.txt")" 6 \
 		"decisions by rule api"
@@ -474,7 +474,7 @@ print('%d handed-off IPv6 streams: TSvals continue across the hand-off' % checke
 sys.exit(0 if checked >= 5 else 'too few handed-off IPv6 streams: %d' % checked)" || die "timestamps across the hand-off"
 	cli ip -6 neigh show "$CB_VIP6" dev "$CB_IF_CLIENT" | grep -q "lladdr $mac_dir " ||
 		die "VIP6 no longer resolves to the director: $(cli ip -6 neigh show "$CB_VIP6")"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	out=$(metrics_get "$CB_NS_DIR")
 	grep 'handoffs_total' <<<"$out"
 	[ "$(awk '/^connbroker_handoffs_total\{/ && /node="b1"/ && /result="committed"/ {s += $2} END {print s + 0}' <<<"$out")" -ge 3 ] ||
 		die "hand-offs to b1"
@@ -503,7 +503,7 @@ sys.exit(0 if checked >= 5 else 'too few handed-off IPv6 streams: %d' % checked)
 	[ "$(tshark_count "$mpcap" "ipv6.src==$CB_VIP6 && tcp.len>0 && eth.src==$mac_b1")" -gt 0 ] &&
 	[ "$(tshark_count "$mpcap" "ipv6.src==$CB_VIP6 && tcp.len>0 && eth.src==$mac_b2")" -gt 0 ] ||
 		die "the stream was not served by both b1 and b2"
-	out=$(dir curl -s http://127.0.0.1:9464/metrics)
+	out=$(metrics_get "$CB_NS_DIR")
 	grep 'relays_total' <<<"$out"
 	[ "$(awk '/^connbroker_relays_total\{/ && /result="committed"/ {s += $2} END {print s + 0}' <<<"$out")" -ge 1 ] ||
 		die "the director relayed no move"

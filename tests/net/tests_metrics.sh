@@ -51,3 +51,30 @@ CONF
 }
 
 ALL_TESTS+=(test_metrics_prometheus_valid)
+
+# The alert rules and the dashboard in contrib/ (promtool check rules and its
+# rule unit tests; the dashboard regenerated from its script matches the
+# JSON in git) name only metrics a live cluster director exports, with the
+# label values they match (tests/net/metrics_names.py).
+test_metrics_contrib() {
+	local c=$ROOT/contrib
+	command -v promtool >/dev/null || { echo "promtool not installed (Debian: prometheus)"; return $SKIP; }
+	promtool check rules "$c/prometheus/connbroker-alerts.yml" || die "promtool check rules"
+	(cd "$c/prometheus" && promtool test rules connbroker-alerts.test.yml) || die "promtool test rules"
+	cp "$c/grafana/connbroker.json" "$WORK/dash.json"
+	python3 "$c/grafana/gen_dashboard.py" || die "gen_dashboard.py"
+	cmp -s "$c/grafana/connbroker.json" "$WORK/dash.json" ||
+		{ cp "$WORK/dash.json" "$c/grafana/connbroker.json"; die "connbroker.json is not what gen_dashboard.py writes"; }
+	jq -e '.panels | length > 0' "$c/grafana/connbroker.json" >/dev/null || die "dashboard JSON"
+	cluster_conf ""
+	cluster_start
+	cluster_app b1 one; cluster_app dir web
+	sleep 0.8
+	cli curl -s -m 5 -o /dev/null "http://$CB_VIP/one/x" || die "a request through the cluster"
+	dir curl -s -m 3 http://127.0.0.1:9464/metrics > "$WORK/scrape.txt" || die "scrape"
+	python3 "$HERE/metrics_names.py" "$WORK/scrape.txt" "$c/prometheus/connbroker-alerts.yml" \
+		"$c/grafana/connbroker.json" || die "contrib/ names metrics the controller does not export"
+	return 0
+}
+
+ALL_TESTS+=(test_metrics_contrib)
