@@ -16,6 +16,8 @@ PANELS = [
         (f'histogram_quantile(0.99, sum by (le) (rate(connbroker_handoff_seconds_bucket{{{SEL}}}[5m])))', "p99")]),
     ("Resets and refusals /s", "timeseries", [
         (f'sum by (event) (rate(connbroker_datapath_total{{{SEL},event=~"rst_no_flow|fin_unbound|rst_unbound|redirect_peer_down_rst"}}[1m]))', "datapath {{event}}"),
+        (f'sum by (reason) (rate(connbroker_resets_total{{{SEL}}}[1m]))', "controller: {{reason}}"),
+        (f'sum(rate(connbroker_answered_503_total{{{SEL}}}[1m]))', "503: no app in time"),
         (f'sum by (service) (rate(connbroker_wait_timeouts_total{{{SEL}}}[1m]))', "no app in time: {{service}}"),
         (f'sum(rate(connbroker_table_full_total{{{SEL}}}[1m]))', "pending table full"),
         (f'sum(rate(connbroker_source_full_total{{{SEL}}}[1m]))', "one source over its share"),

@@ -78,3 +78,66 @@ test_metrics_contrib() {
 }
 
 ALL_TESTS+=(test_metrics_contrib)
+
+# The decision log and reset reasons: with decision_log = all a flow served
+# by its app, one reset for want of an app and one answered 503 each give a
+# line (client, service, rule, app, outcome, reason, latency), at notice
+# priority for the reset and the 503 and info for the served one when
+# stderr is the journal ($JOURNAL_STREAM names it: the lines start with
+# <5> and <6>), and connbroker_resets_total{reason="no_app_in_time"} and
+# connbroker_answered_503_total count them.
+test_decision_log_and_reset_reasons() {
+	local conf=$WORK/d.conf sock=$WORK/d.sock log=$WORK/d.log out web ctl ino
+	cat > "$conf" <<CONF
+[broker]
+interface = $CB_IF_DIR
+metrics = 127.0.0.1:9464
+decide_ms = 200
+decision_log = all
+[service shop]
+listen = $CB_VIP:80
+default = web
+[service lonely]
+listen = $CB_VIP:81
+default = ghost
+wait_ms = 300
+on_timeout = rst
+[service busy]
+listen = $CB_VIP:82
+default = ghost
+wait_ms = 300
+on_timeout = http503
+[app web]
+[app ghost]
+CONF
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "$CB_VIP:81" --service "$CB_VIP:82" ||
+		die attach
+	at_exit "dir $CB detach $CB_IF_DIR >/dev/null 2>&1"
+	: > "$log"
+	ino=$(stat -c '%d:%i' "$log")
+	nsenter --net=/run/netns/"$CB_NS_DIR" env JOURNAL_STREAM="$ino" "$CB" run --config "$conf" \
+		--socket "$sock" 2>> "$log" >/dev/null &
+	ctl=$!; BG_PIDS+=("$ctl"); at_exit "kill $ctl 2>/dev/null"
+	sleep 0.5
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/dweb.log" 2>&1 &
+	web=$!; BG_PIDS+=("$web"); at_exit "kill $web 2>/dev/null"
+	sleep 0.5
+	out=$(cli curl -s -m 3 "http://$CB_VIP/served") || die "the served request"
+	cli curl -s -m 3 -o /dev/null "http://$CB_VIP:81/lonely"; expect_eq "$?" 56 "curl reset for want of an app"
+	expect_eq "$(cli curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$CB_VIP:82/busy")" 503 "503 for want of an app"
+	sleep 0.3
+	cat "$log" | grep decision
+	grep -qE '^<6>connbroker: decision client=198\.18\.0\.1:[0-9]+ service=shop rule=default app=web outcome=app latency_ms=[0-9]+$' "$log" ||
+		die "no info line for the served flow"
+	grep -qE '^<5>connbroker: decision client=198\.18\.0\.1:[0-9]+ service=lonely rule=default app=ghost outcome=rst reason=no_app_in_time latency_ms=[0-9]+$' "$log" ||
+		die "no notice line for the reset"
+	grep -qE '^<5>connbroker: decision client=198\.18\.0\.1:[0-9]+ service=busy rule=default app=ghost outcome=503 latency_ms=[0-9]+$' "$log" ||
+		die "no notice line for the 503"
+	out=$(metrics_get "$CB_NS_DIR")
+	grep -q '^connbroker_resets_total{reason="no_app_in_time"} 1$' <<<"$out" || die "reset reason: $(grep resets_total <<<"$out")"
+	grep -q '^connbroker_resets_total{reason="queue_full"} 0$' <<<"$out" || die "every reason exported"
+	grep -q '^connbroker_answered_503_total 1$' <<<"$out" || die "503 count"
+	return 0
+}
+
+ALL_TESTS+=(test_decision_log_and_reset_reasons)

@@ -401,3 +401,17 @@ Test(config, utf8_bom_before_the_first_section)
 				     err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(c.n_services, 1);
 }
+
+Test(config, decision_log_values)
+{
+	struct cb_config_file c;
+	char err[256];
+
+	cr_assert_eq(cb_config_parse("[broker]\ndecision_log = all\n[service a]\nlisten = 198.18.0.1:80\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.decision_log, CB_DLOG_ALL);
+	cr_assert_eq(cb_config_parse("[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c, err,
+				     sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.decision_log, CB_DLOG_RESETS, "resets by default");
+	expect_error("[broker]\ndecision_log = loud\n", "t.conf:2: decision_log: 'loud': expected resets, all or off");
+}

@@ -307,6 +307,17 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 		return parse_u32_key(ps, k, v, 1, 1u << 20, &c->decide_bytes);
 	if (!strcmp(k, "decide_ms"))
 		return parse_u32_key(ps, k, v, 1, 60000, &c->decide_ms);
+	if (!strcmp(k, "decision_log")) {
+		if (!strcmp(v, "resets"))
+			c->decision_log = CB_DLOG_RESETS;
+		else if (!strcmp(v, "all"))
+			c->decision_log = CB_DLOG_ALL;
+		else if (!strcmp(v, "off"))
+			c->decision_log = CB_DLOG_OFF;
+		else
+			return fail(ps, "decision_log: '%s': expected resets, all or off", v);
+		return 1;
+	}
 	if (!strcmp(k, "node"))
 		return copy_str(ps, c->node, sizeof(c->node), k, v);
 	if (!strcmp(k, "cluster"))
@@ -913,6 +924,7 @@ int cb_config_diff(const struct cb_config_file *a, const struct cb_config_file *
 	d_begin(&d, "broker", "settings");
 	d_u32(&d, "decide_bytes", a->decide_bytes, b->decide_bytes);
 	d_u32(&d, "decide_ms", a->decide_ms, b->decide_ms);
+	d_u32(&d, "decision_log", (uint32_t)a->decision_log, (uint32_t)b->decision_log);
 	d_field(&d, "metrics", a->metrics, b->metrics);
 	d_field(&d, "interface", a->interface, b->interface);
 	d_u32(&d, "socket_owner", (uint32_t)a->socket_uid, (uint32_t)b->socket_uid);

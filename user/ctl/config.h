@@ -7,6 +7,7 @@
  *   metrics = 127.0.0.1:9464
  *   decide_bytes = 16384         ; classify within this many bytes...
  *   decide_ms = 500              ; ...and this long, else the default app
+ *   decision_log = resets        ; or all, off: a line per flow decided
  *   node = dir                   ; this node (a [node] section), for a cluster
  *   cluster = prod               ; and the cluster's name and key (peer links)
  *   psk_file = /etc/connbroker/cluster.psk
@@ -136,10 +137,18 @@ struct cb_node_cfg {
 	int line;
 };
 
+/* [broker] decision_log: a line per flow decided (rate-limited). */
+enum cb_decision_log {
+	CB_DLOG_RESETS = 0,             /* resets and 503s only (the default) */
+	CB_DLOG_ALL,                    /* every flow: app, node, reset */
+	CB_DLOG_OFF,
+};
+
 struct cb_config_file {
 	char interface[16];
 	char metrics[64];
 	uint32_t decide_bytes, decide_ms;
+	enum cb_decision_log decision_log;
 	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */
 	char cluster[CB_CFG_NAME];      /* name both ends of a peer link must share */
 	char psk_file[256];             /* the cluster's pre-shared key (hex, >= 32 bytes) */

@@ -82,8 +82,59 @@ static void reset_vanished(const struct pending *p)
 	cb_reset_send(&p->key, seq, ack);
 }
 
+#define CB_RESET_NAME(name, label, help) case CB_RESET_##name: return label;
+const char *cb_reset_reason_name(enum cb_reset_reason r)
+{
+	switch (r) {
+	CB_RESET_REASONS(CB_RESET_NAME)
+	default: return "?";
+	}
+}
+#undef CB_RESET_NAME
+
+/*
+ * The decision log: one line per flow decided (decision_log = all) or per
+ * flow reset or answered 503 (resets, the default): client, service, rule,
+ * app or node, outcome and the time since its first byte reached us.  At
+ * most CB_DECISION_LOG_RATE lines a second; those over are counted and
+ * summed up in the next second's first line.  Resets at notice priority.
+ */
+static void decision_log(struct ctl *c, const struct pending *p, const char *outcome,
+			 int reason)
+{
+	const struct cb_config_file *cfg = c->cfg;
+	const struct cb_decision *d = &p->d;
+	char client[CB_ADDR_PORT_STRLEN];
+	uint64_t now = cb_now_ms64();
+	int bad = reason >= 0 || !strcmp(outcome, "503");
+
+	if (cfg->decision_log == CB_DLOG_OFF || (!bad && cfg->decision_log != CB_DLOG_ALL))
+		return;
+	if (c->log_rate.second != now / 1000) {
+		if (c->log_rate.used > CB_DECISION_LOG_RATE)
+			cb_info("decision log: %u lines not written in the last second (over %d/s)",
+				c->log_rate.used - CB_DECISION_LOG_RATE, CB_DECISION_LOG_RATE);
+		c->log_rate.second = now / 1000;
+		c->log_rate.used = 0;
+	}
+	if (c->log_rate.used++ >= CB_DECISION_LOG_RATE) {
+		c->st.log_suppressed++;
+		return;
+	}
+	cb_fmt_addr(&p->key.saddr, p->key.sport_be, client, sizeof(client));
+	(bad ? cb_notice : cb_info)(
+		"decision client=%s service=%s rule=%s app=%s outcome=%s%s%s latency_ms=%llu", client,
+		d->service >= 0 && d->service < cfg->n_services ? cfg->services[d->service].name : "-",
+		d->service < 0 ? "-" : d->rule >= 0 && d->rule < cfg->n_rules ? cfg->rules[d->rule].name
+									 : "default",
+		d->app >= 0 && d->app < cfg->n_apps ? cfg->apps[d->app].name : "-", outcome,
+		reason >= 0 ? " reason=" : "",
+		reason >= 0 ? cb_reset_reason_name((enum cb_reset_reason)reason) : "",
+		(unsigned long long)(p->first_ms && now > p->first_ms ? now - p->first_ms : 0));
+}
+
 /* A flow that cannot be delivered gets an RST, never a hang. */
-static void reset_flow(struct ctl *c, struct pending *p, int fd)
+static void reset_flow(struct ctl *c, struct pending *p, int fd, enum cb_reset_reason why)
 {
 	if (p->state == P_FREE || p->closed) {  /* the client itself closed meanwhile */
 		if (fd >= 0)
@@ -97,17 +148,27 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd)
 	else if (reset_held(c, &p->key) == -ENOENT)
 		reset_vanished(p);
 	c->st.failed++;
+	c->st.resets[why]++;
+	decision_log(c, p, "rst", (int)why);
 }
 
 /* No pending slot for k: reset it, counted once per flow. */
 static void refuse_flow(struct ctl *c, const struct cb_flow_key *k, int why)
 {
+	char fs[CB_FLOW_STRLEN];
+
 	if (reset_held(c, k) != 1)
 		return;
 	if (why == -EDQUOT)
 		c->st.source_full++;
 	else
 		c->st.table_full++;
+	c->st.resets[why == -EDQUOT ? CB_RESET_SOURCE_FULL : CB_RESET_TABLE_FULL]++;
+	/* no pending entry to tell more: client and reason, rate-limited as
+	 * the decision log (a flood of these is what fills the table) */
+	if (c->cfg->decision_log != CB_DLOG_OFF && c->log_rate.used++ < CB_DECISION_LOG_RATE)
+		cb_notice("decision flow=%s outcome=rst reason=%s", cb_fmt_flow(k, fs, sizeof(fs)),
+			  why == -EDQUOT ? "source_full" : "table_full");
 }
 
 /* ---- hand-off ----------------------------------------------------------------- */
@@ -136,13 +197,16 @@ static int take_socket(struct ctl *c, struct pending *p)
 	switch (fd) {
 	case -ENOENT:
 		if (!p->closed)         /* vanished, not closed: the client waits */
-			reset_flow(c, p, -1);
+			reset_flow(c, p, -1, CB_RESET_VANISHED);
 		break;
 	case -ECONNRESET:
 		/* the client closed it; a tuple FROZEN now is a newer connection
 		 * on it that the freeze caught: it cannot be handed off, reset */
-		if (cb_owner_state(&c->flows, &p->key) == CB_FLOW_FROZEN && reset_held(c, &p->key) == 1)
+		if (cb_owner_state(&c->flows, &p->key) == CB_FLOW_FROZEN && reset_held(c, &p->key) == 1) {
 			c->st.failed++;
+			c->st.resets[CB_RESET_TUPLE_REUSED]++;
+			decision_log(c, p, "rst", CB_RESET_TUPLE_REUSED);
+		}
 		break;
 	case -EALREADY:
 		/* a record that arrived after its flow went LOCAL */
@@ -150,10 +214,12 @@ static int take_socket(struct ctl *c, struct pending *p)
 		break;
 	case -ECONNABORTED:
 		c->st.failed++;         /* reset by the hand-off itself */
+		c->st.resets[CB_RESET_BUILD_FAILED]++;
+		decision_log(c, p, "rst", CB_RESET_BUILD_FAILED);
 		break;
 	default:
 		if (fd < 0)
-			reset_flow(c, p, -1);
+			reset_flow(c, p, -1, CB_RESET_BUILD_FAILED);
 	}
 	return fd;
 }
@@ -176,11 +242,12 @@ static int deliver_inetd(struct ctl *c, struct pending *p)
 	if (fd >= 0) {
 		cb_fmt_addr(&p->key.saddr, p->key.sport_be, client, sizeof(client));
 		if (cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client) < 0) {
-			reset_flow(c, p, fd);
+			reset_flow(c, p, fd, CB_RESET_SPAWN_FAILED);
 		} else {
 			close(fd);
 			c->st.materialized++;
 			observe(c, p);
+			decision_log(c, p, "app", -1);
 		}
 	}
 	cb_pending_free(&c->pend, p);
@@ -224,12 +291,13 @@ static int deliver(struct ctl *c, struct pending *p)
 		observe(c, p);
 		cb_debug("run: %s -> app %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 			 cfg->apps[p->d.app].name);
+		decision_log(c, p, "app", -1);
 	} else {
 		/* every instance busy, or the app died mid-handoff: reset, not lost */
 		cb_err("run: %s: hand-off to app %s failed: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 		       cfg->apps[p->d.app].name,
 		       err == -EAGAIN ? "every instance is busy" : strerror(-err));
-		reset_flow(c, p, fd);
+		reset_flow(c, p, fd, CB_RESET_HANDOFF_FAILED);
 	}
 	cb_pending_free(&c->pend, p);
 	return 1;
@@ -256,12 +324,15 @@ static int place_elsewhere(struct ctl *c, struct pending *p)
 		/* the client closed it; a tuple SHIPPING now is a newer
 		 * connection on it that the move caught: it cannot go, reset */
 		if (cb_owner_state(&c->flows, &p->key) == CB_FLOW_SHIPPING &&
-		    reset_held(c, &p->key) == 1)
+		    reset_held(c, &p->key) == 1) {
 			c->st.failed++;
+			c->st.resets[CB_RESET_TUPLE_REUSED]++;
+			decision_log(c, p, "rst", CB_RESET_TUPLE_REUSED);
+		}
 		cb_pending_free(&c->pend, p);
 		return 1;
 	case -ENOENT:
-		reset_flow(c, p, -1);   /* vanished (evicted?): its client waits */
+		reset_flow(c, p, -1, CB_RESET_VANISHED);   /* vanished (evicted?): its client waits */
 		cb_pending_free(&c->pend, p);
 		return 1;
 	default:
@@ -275,8 +346,14 @@ static void shipped(void *arg, struct pending *p, int outcome)
 	struct ctl *c = arg;
 
 	if (outcome == CB_SHIP_COMMITTED) {
+		char node[CB_CFG_NAME + 8];
+
 		c->st.shipped++;
 		observe(c, p);
+		snprintf(node, sizeof(node), "node:%s",
+			 p->ship_node >= 0 && p->ship_node < c->cfg->n_nodes
+				 ? c->cfg->nodes[p->ship_node].name : "?");
+		decision_log(c, p, node, -1);
 		cb_pending_free(&c->pend, p);
 		return;
 	}
@@ -300,7 +377,7 @@ static void resumed(void *arg, int fd, int app, const uint8_t *blob, size_t len)
 }
 
 /* No app within wait_ms (or the queue is full): RST or HTTP 503. */
-static void answer_timeout(struct ctl *c, struct pending *p)
+static void answer_timeout(struct ctl *c, struct pending *p, enum cb_reset_reason why)
 {
 	const struct cb_service_cfg *s = &c->cfg->services[p->d.service];
 	char fs[CB_FLOW_STRLEN];
@@ -313,10 +390,13 @@ static void answer_timeout(struct ctl *c, struct pending *p)
 		s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
 	if (s->on_timeout == CB_TIMEOUT_HTTP503) {
 		fd = take_socket(c, p);
-		if (fd >= 0)
+		if (fd >= 0) {
 			cb_answer_503(fd);
+			c->st.answered_503++;
+			decision_log(c, p, "503", -1);
+		}
 	} else {
-		reset_flow(c, p, -1);
+		reset_flow(c, p, -1, why);
 	}
 	cb_pending_free(&c->pend, p);
 }
@@ -333,7 +413,7 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 	if (err == -EAGAIN)
 		return;
 	if (err) {              /* no service listens there any more */
-		reset_flow(c, p, -1);
+		reset_flow(c, p, -1, CB_RESET_NO_SERVICE);
 		cb_pending_free(&c->pend, p);
 		return;
 	}
@@ -348,7 +428,7 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 	/* no app instance free: wait, within the service's queue bound */
 	if (cb_pending_count(&c->pend, P_WAITING, p->d.service) > cfg->services[p->d.service].queue) {
 		c->st.queue_full++;
-		answer_timeout(c, p);
+		answer_timeout(c, p, CB_RESET_QUEUE_FULL);
 	}
 }
 
@@ -672,7 +752,7 @@ static void on_tick(void *arg)
 			decide(c, p, 1);
 		else if (p->state == P_WAITING && !deliver(c, p) && !place_elsewhere(c, p) &&
 			 now - p->wait_since_ms >= c->cfg->services[p->d.service].wait_ms)
-			answer_timeout(c, p);
+			answer_timeout(c, p, CB_RESET_NO_APP);
 	}
 	if (c->cluster)
 		cb_cluster_tick(c->cluster, now);

@@ -85,9 +85,28 @@ static void decisions(FILE *o, const struct ctl *c)
 			CB_PROM_ESC(cfg->services[i].name), c->st.svc_timeouts[i]);
 }
 
+/* Every reason, 0 or not: an alert on one needs its series to exist. */
+static void resets(FILE *o, const struct cb_ctl_stats *s)
+{
+	int r;
+
+	fprintf(o, "# HELP connbroker_resets_total Flows the controller reset, by reason (ctl.h, CB_RESET_REASONS).\n"
+		   "# TYPE connbroker_resets_total counter\n");
+	for (r = 0; r < CB_RESET_MAX; r++)
+		fprintf(o, "connbroker_resets_total{reason=\"%s\"} %lu\n",
+			cb_reset_reason_name((enum cb_reset_reason)r), s->resets[r]);
+	fprintf(o, "# HELP connbroker_answered_503_total Flows answered HTTP 503 (on_timeout = http503).\n"
+		   "# TYPE connbroker_answered_503_total counter\nconnbroker_answered_503_total %lu\n"
+		   "# HELP connbroker_decision_log_suppressed_total Decision log lines not written (over the rate).\n"
+		   "# TYPE connbroker_decision_log_suppressed_total counter\n"
+		   "connbroker_decision_log_suppressed_total %lu\n", s->answered_503, s->log_suppressed);
+}
+
 static void counters(FILE *o, const struct ctl *c)
 {
 	const struct cb_ctl_stats *s = &c->st;
+
+	resets(o, s);
 
 	fprintf(o, "# HELP connbroker_materializations_total Sockets built with TCP_REPAIR and handed to apps, by result.\n"
 		   "# TYPE connbroker_materializations_total counter\n"

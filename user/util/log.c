@@ -1,35 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stdio.h>
+#include <stdlib.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "util/log.h"
 
 int cb_verbose;
 
-static void vlog(const char *fmt, va_list ap)
+/* Is stderr the journal?  Asked per line: cheap, and no state to keep. */
+static int to_journal(void)
 {
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long dev, ino;
+	struct stat st;
+
+	return js && sscanf(js, "%lu:%lu", &dev, &ino) == 2 && !fstat(STDERR_FILENO, &st) &&
+	       (unsigned long)st.st_dev == dev && (unsigned long)st.st_ino == ino;
+}
+
+static void vlog(int prio, const char *fmt, va_list ap)
+{
+	if (to_journal())
+		fprintf(stderr, "<%d>", prio);
 	fputs("connbroker: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
 
-void cb_err(const char *fmt, ...)
-{
-	va_list ap;
+#define CB_LOG_FN(name, prio)                    \
+	void name(const char *fmt, ...)          \
+	{                                        \
+		va_list ap;                      \
+                                                 \
+		va_start(ap, fmt);               \
+		vlog(prio, fmt, ap);             \
+		va_end(ap);                      \
+	}
 
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-}
-
-void cb_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-}
+CB_LOG_FN(cb_err, LOG_ERR)
+CB_LOG_FN(cb_warn, LOG_WARNING)
+CB_LOG_FN(cb_notice, LOG_NOTICE)
+CB_LOG_FN(cb_info, LOG_INFO)
 
 void cb_debug(const char *fmt, ...)
 {
@@ -38,7 +52,7 @@ void cb_debug(const char *fmt, ...)
 	if (!cb_verbose)
 		return;
 	va_start(ap, fmt);
-	vlog(fmt, ap);
+	vlog(LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }
 

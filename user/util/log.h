@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Messages to stderr, always prefixed "connbroker: ". */
+/*
+ * Messages to stderr, always prefixed "connbroker: ".  When stderr is the
+ * journal (systemd sets $JOURNAL_STREAM to its device:inode), each line
+ * starts with its syslog priority, <3> err ... <7> debug, which journald
+ * reads and strips (SyslogLevelPrefix=yes, the default).
+ */
 #ifndef CB_LOG_H
 #define CB_LOG_H
 
@@ -8,6 +13,8 @@
 extern int cb_verbose;
 
 void cb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cb_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cb_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Route libbpf's and libxdp's messages through us: hidden unless -v. */
