@@ -45,7 +45,7 @@ endif
 NET_BPF := $(patsubst tests/net/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard tests/net/*.bpf.c))
 
 all: $(OUT)/connbroker $(NET_BPF) $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
-     $(OUT)/http_app
+     $(OUT)/http_app $(OUT)/libconnbroker-preload.so
 
 # libconnbroker: the application side (include/connbroker.h)
 $(OUT)/lib/connbroker.o: lib/connbroker.c include/connbroker.h | $(OUT)/lib
@@ -59,6 +59,15 @@ $(OUT)/libconnbroker.a: $(OUT)/lib/connbroker.o
 $(OUT)/libconnbroker.so: $(OUT)/lib/connbroker.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libconnbroker.so.2 $^ -o $@
+
+# the LD_PRELOAD shim of `connbroker exec` (lib/preload.c), libconnbroker inside, hidden
+$(OUT)/lib/preload.o: lib/preload.c lib/preload.h include/connbroker.h | $(OUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(OUT)/libconnbroker-preload.so: $(OUT)/lib/preload.o $(OUT)/libconnbroker.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL $^ -ldl -lpthread -o $@
 
 $(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
 	$(call msg,CC,$@)

@@ -478,3 +478,72 @@ for n in "$CB_NS_DIR:$CB_IF_DIR" "$CB_NS_B1:$CB_IF_B1" "$CB_NS_B2:$CB_IF_B2"; do
 	nsx "${n%%:*}" "$CB" detach "${n#*:}" >/dev/null
 done
 rm -rf "$WORK"
+
+# ---- 7. an unmodified server under `connbroker exec` ---------------------------
+# The same nginx (2 workers, a 32-byte file) behind connbroker through
+# `connbroker exec` (its listen()/accept4() on :80 get the materialized
+# sockets, lib/preload.c) vs on its own kernel listener (the director's
+# address, :8080); wrk with a new connection per request and keep-alive,
+# runs interleaved, medians of 3.
+if command -v nginx >/dev/null; then
+	WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
+	mkdir -p "$WORK/www" "$WORK/tmp"
+	echo "hello from an unmodified server" > "$WORK/www/index.html"
+	for which in exec:80 real:8080; do
+		name=${which%%:*} port=${which#*:}
+		listen=$([ "$name" = real ] && echo "$CB_IP_DIR:$port" || echo "$port")
+		cat > "$WORK/$name.conf" <<NGX
+user root;
+worker_processes 2;
+daemon off;
+pid $WORK/$name.pid;
+error_log $WORK/$name.err;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/tmp/$name-body;
+    proxy_temp_path $WORK/tmp/$name-proxy;
+    fastcgi_temp_path $WORK/tmp/$name-fcgi;
+    uwsgi_temp_path $WORK/tmp/$name-uwsgi;
+    scgi_temp_path $WORK/tmp/$name-scgi;
+    server { listen $listen; root $WORK/www; }
+}
+NGX
+	done
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 4096\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$WORK/ex.conf"
+	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
+	BG_START "$CB" run --config "$WORK/ex.conf" --socket "$WORK/ex.sock"
+	sleep 0.5
+	BG_START "$CB" exec --app web --port 80 --socket "$WORK/ex.sock" -- \
+		nginx -p "$WORK" -e "$WORK/exec.err" -c "$WORK/exec.conf"
+	BG_START nginx -p "$WORK" -e "$WORK/real.err" -c "$WORK/real.conf"
+	sleep 1
+	ex_rps() {   # URL [wrk args]: requests/s
+		local url=$1; shift
+		nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" "$@" "$url" 2>&1 |
+			awk '/Requests\/sec/ { printf "%d", $2 } /Socket errors|Non-2xx/ { e = 1 } END { if (e) printf " (errors)" }'
+	}
+	echo
+	echo "nginx (2 workers, 32-byte file) under connbroker exec vs its own listener (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, medians of 3 interleaved runs)"
+	printf '%-52s %10s %8s   %s\n' "" "req/s" "ratio" "runs"
+	for mode in close keepalive; do
+		args=(); [ "$mode" = close ] && args=(-H "Connection: close")
+		re=() ex=()
+		for rep in 1 2 3; do
+			re+=("$(ex_rps "http://$CB_IP_DIR:8080/index.html" "${args[@]}")")
+			ex+=("$(ex_rps "http://$CB_VIP/index.html" "${args[@]}")")
+		done
+		label=$([ "$mode" = close ] && echo "new connection per request" || echo "keep-alive")
+		printf '%-52s %10s %8s   %s\n' "$label, own kernel listener (base)" "$(med3 "${re[@]}")" "1.00" "${re[*]}"
+		printf '%-52s %10s %8s   %s\n' "$label, connbroker exec" "$(med3 "${ex[@]}")" \
+			"$(awk -v a="$(med3 "${ex[@]}")" -v b="$(med3 "${re[@]}")" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "${ex[*]}"
+	done
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null
+	BG=()
+	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+	rm -rf "$WORK"
+else
+	echo; echo "nginx not installed: section 7 (connbroker exec) skipped"
+fi

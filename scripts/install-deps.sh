@@ -16,6 +16,8 @@ PKGS=(
   netsniff-ng haproxy openssl
   # promtool (checks the metrics endpoint in the tests)
   prometheus
+  # unmodified servers under `connbroker exec` (tests/net/tests_exec.sh, make bench)
+  nginx nodejs
 )
 
 missing=()

@@ -27,6 +27,7 @@ int cmd_check_config(const struct cb_cli *cli, int argc, char **argv);
 int cmd_run(const struct cb_cli *cli, int argc, char **argv);
 int cmd_drain(const struct cb_cli *cli, int argc, char **argv);
 int cmd_migrate(const struct cb_cli *cli, int argc, char **argv);
+int cmd_exec(const struct cb_cli *cli, int argc, char **argv);
 
 /* 0, or -EPERM with a message when not running with the privileges BPF needs. */
 int cb_require_root(const char *what);

@@ -29,6 +29,7 @@ static const struct cb_cmd cmds[] = {
 			  "                         the controller (SIGHUP: reload)" },
 	{ "drain", cmd_drain, "drain NODE [--off] [--wait S]  NODE takes no new connections; its released ones move" },
 	{ "migrate", cmd_migrate, "migrate CLIENT:PORT APP|APP@NODE|@NODE  move one live connection" },
+	{ "exec", cmd_exec, "exec --app NAME [--port LIST] [--socket PATH] -- CMD ARGS...  run an unmodified server behind connbroker" },
 };
 
 static void usage(FILE *f)
