@@ -11,27 +11,6 @@
 #include "util/parse_util.h"
 #include "datapath/pins.h"
 
-static void attach_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: connbroker attach IFNAME --service VIP:PORT [--service VIP:PORT ...]\n"
-		"                         [--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
-		"                         [--rst-rate N]\n"
-		"                         [--no-csum-verify]\n"
-		"  --mode      native: XDP in the driver (default); skb: generic XDP; tc: clsact ingress\n"
-		"  --mss       MSS offered in the SYN-ACK (536..9000; default: the interface's\n"
-		"              MTU - 40, as the kernel offers)\n"
-		"  --wscale    window scale offered (0..14; default: what the kernel offers,\n"
-		"              from net.ipv4.tcp_rmem and net.core.rmem_max)\n"
-		"  --rst-rate  RSTs per second and CPU answering segments of unknown connections\n"
-		"              to a service, as the kernel answers them (0 = never; default %u)\n"
-		"  --flow-cap  bytes an unbound flow may queue, also its receive window\n"
-		"              (1460..65536, default 65536)\n"
-		"  --no-csum-verify  acknowledge data without checking its TCP checksum (for\n"
-		"              paths that deliver partial checksums, e.g. veth with tx offload)\n",
-		CB_RST_RATE_DEFAULT);
-}
-
 int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -42,7 +21,6 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "flow-cap", required_argument, NULL, 'c' },
 		{ "rst-rate", required_argument, NULL, 'r' },
 		{ "no-csum-verify", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct cb_service_key svcs[CB_MAX_SERVICES];
@@ -53,7 +31,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 	size_t i;
 
 	cb_config_defaults(&o.cfg);
-	while ((c = getopt_long(argc, argv, "s:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (o.n_services == CB_MAX_SERVICES) {
@@ -110,19 +88,13 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		case 'C':
 			o.cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
 			break;
-		case 'h':
-			attach_usage(stdout);
-			return CB_EXIT_OK;
-		default:
-			attach_usage(stderr);
-			return CB_EXIT_USAGE;
+		default:        /* getopt said why */
+			return cb_cmd_usage(stderr, cli->cmd);
 		}
 	}
-	if (optind != argc - 1) {
-		cb_err("attach: expected exactly one interface name");
-		attach_usage(stderr);
-		return CB_EXIT_USAGE;
-	}
+	if (optind != argc - 1)
+		return cb_usage_error(cli->cmd, "attach: expected exactly one interface name, got %d",
+				      argc - optind);
 	o.ifname = argv[optind];
 	if (strlen(o.ifname) >= 16) {
 		cb_err("attach %s: interface name too long", o.ifname);
@@ -135,10 +107,9 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		o.cfg.mss = kernel.mss;
 	if (!wscale_set)
 		o.cfg.wscale = kernel.wscale;
-	if (o.n_services == 0) {
-		cb_err("attach %s: at least one --service VIP:PORT is required", o.ifname);
-		return CB_EXIT_USAGE;
-	}
+	if (o.n_services == 0)
+		return cb_usage_error(cli->cmd, "attach %s: at least one --service VIP:PORT is required",
+				      o.ifname);
 	if (cb_require_root("attach"))
 		return CB_EXIT_FAIL;
 	if (cb_attach(&o))
@@ -153,33 +124,22 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 	return CB_EXIT_OK;
 }
 
-static int detach_usage(FILE *f)
-{
-	fprintf(f, "Usage: connbroker detach IFNAME [--force]\n"
-		   "  --force  also remove connbroker programs that no pins record (orphans,\n"
-		   "           e.g. after the pin directory was removed by hand)\n");
-	return f == stdout ? CB_EXIT_OK : CB_EXIT_USAGE;
-}
-
 /* This network namespace's attachment only: pins are per namespace. */
 int cmd_detach(const struct cb_cli *cli, int argc, char **argv)
 {
-	const char *ifname = NULL;
-	int was, force = 0, i, n;
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
+	const char *ifname;
+	int was, force = 0, c, n;
 
-	(void)cli;
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
-			force = 1;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return detach_usage(stdout);
-		else if (argv[i][0] == '-' || ifname)
-			return detach_usage(stderr);
-		else
-			ifname = argv[i];
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (c != 'f')
+			return cb_cmd_usage(stderr, cli->cmd);
+		force = 1;
 	}
-	if (!ifname)
-		return detach_usage(stderr);
+	if (optind != argc - 1)
+		return cb_usage_error(cli->cmd, "detach: expected exactly one interface name, got %d",
+				      argc - optind);
+	ifname = argv[optind];
 	if (cb_require_root("detach") || cb_bpffs_ensure())
 		return CB_EXIT_FAIL;
 	if (cb_detach(ifname, &was))
@@ -197,12 +157,19 @@ int cmd_detach(const struct cb_cli *cli, int argc, char **argv)
 
 int cmd_secret(const struct cb_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = { { 0 } };
 	int fd, err;
 
-	if (argc != 3 || strcmp(argv[1], "rotate")) {
-		fprintf(stderr, "Usage: connbroker secret rotate IFNAME\n");
-		return CB_EXIT_USAGE;
-	}
+	if (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return cb_cmd_usage(stderr, cli->cmd);
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (argc < 2)
+		return cb_usage_error(cli->cmd, "secret: expected 'rotate IFNAME'");
+	if (strcmp(argv[1], "rotate"))
+		return cb_usage_error(cli->cmd, "secret: unknown subcommand '%s'", argv[1]);
+	if (argc != 3)
+		return cb_usage_error(cli->cmd, "secret rotate: expected exactly one interface name");
 	if (cb_require_root("secret rotate"))
 		return CB_EXIT_FAIL;
 	fd = cb_pin_open_map(argv[2], "cb_secrets");

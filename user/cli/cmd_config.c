@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* connbroker check-config FILE */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli/cli.h"
@@ -9,15 +10,17 @@
 
 int cmd_check_config(const struct cb_cli *cli, int argc, char **argv)
 {
-	(void)cli;
+	static const struct option opts[] = { { 0 } };
 	struct cb_config_file *c;
 	char err[512];
 	int i;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: connbroker check-config FILE\n");
-		return CB_EXIT_USAGE;
-	}
+	if (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return cb_cmd_usage(stderr, cli->cmd);
+	if (optind != argc - 1)
+		return cb_usage_error(cli->cmd, "check-config: expected exactly one FILE, got %d",
+				      argc - optind);
+	argv += optind - 1;
 	c = malloc(sizeof(*c));         /* ~400 KB: not on the stack */
 	if (!c || cb_config_load(argv[1], c, err, sizeof(err))) {
 		cb_err("check-config: %s", c ? err : "out of memory");

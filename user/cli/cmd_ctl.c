@@ -71,18 +71,22 @@ static long field(const char *json, const char *key)
 	return p ? strtol(p + strlen(k), NULL, 10) : -1;
 }
 
+/* The controller's answer: printed as it is (-j); an error in it fails the command. */
 static int answer(const struct cb_cli *cli, const char *what, const char *reply)
 {
 	const char *e = strstr(reply, "\"error\":\"");
+	char msg[512];
 
-	if (cli->json)
-		printf("%s\n", reply);
-	if (e) {
-		if (!cli->json)
-			cb_err("%s: %.*s", what, (int)strcspn(e + 9, "\""), e + 9);
-		return CB_EXIT_FAIL;
+	if (!e) {
+		if (cli->json)
+			printf("%s\n", reply);
+		return CB_EXIT_OK;
 	}
-	return CB_EXIT_OK;
+	snprintf(msg, sizeof(msg), "%s: %.*s", what, (int)strcspn(e + 9, "\""), e + 9);
+	cb_err("%s", msg);
+	if (cli->json)  /* one error object, the controller's answer in it */
+		cb_json_error(stdout, cli->cmd, msg, "reply", reply);
+	return CB_EXIT_FAIL;
 }
 
 static int talk_failed(struct ctl_target *t, int err)
@@ -92,27 +96,40 @@ static int talk_failed(struct ctl_target *t, int err)
 	return CB_EXIT_FAIL;
 }
 
-static int parse_target(int argc, char **argv, const char *shortopts, const struct option *more,
+/*
+ * The options of drain and migrate: the index of the first argument, or
+ * -CB_EXIT_USAGE after the usage was printed.
+ */
+static int parse_target(const struct cb_cli *cli, int argc, char **argv, const char *shortopts,
 			struct ctl_target *t, int *off, double *wait)
 {
 	static const struct option base[] = { { "socket", 1, NULL, 's' }, { "interface", 1, NULL, 'i' },
 					      { "off", 0, NULL, 'o' }, { "wait", 1, NULL, 'w' },
 					      { 0 } };
+	char *end;
 	int o;
 
-	(void)more;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, shortopts, base, NULL)) != -1) {
-		if (o == 's')
+		if (o == 's') {
 			t->sock = optarg;
-		else if (o == 'i')
+		} else if (o == 'i') {
 			t->ifname = optarg;
-		else if (o == 'o' && off)
+		} else if (o == 'o' && off) {
 			*off = 1;
-		else if (o == 'w' && wait && (*wait = atof(optarg)) > 0)
-			;
-		else
-			return -1;
+		} else if (o == 'w' && wait) {
+			*wait = strtod(optarg, &end);
+			if (end == optarg || *end || !(*wait > 0 && *wait <= 86400)) {
+				cb_usage_error(cli->cmd, "%s: --wait '%s': expected seconds, 0 < S <= 86400",
+					       cli->cmd, optarg);
+				return -CB_EXIT_USAGE;
+			}
+		} else {
+			if (o != '?')   /* a long option of the other command */
+				cb_err("%s: unrecognized option '--%s'", cli->cmd, o == 'o' ? "off" : "wait");
+			cb_cmd_usage(stderr, cli->cmd);
+			return -CB_EXIT_USAGE;
+		}
 	}
 	if (!t->ifname)
 		t->ifname = getenv("CONNBROKER_IFACE");
@@ -125,19 +142,18 @@ int cmd_drain(const struct cb_cli *cli, int argc, char **argv)
 	char cmd[256], reply[4096];
 	double wait = 0;
 	struct timespec ts;
-	int off = 0, i = parse_target(argc, argv, "s:i:ow:", NULL, &t, &off, &wait), err, rc;
+	int off = 0, i = parse_target(cli, argc, argv, "s:i:ow:", &t, &off, &wait), err, rc;
 	double until;
 
-	if (i < 0 || argc - i != 1) {
-		fprintf(stderr, "Usage: connbroker drain NODE [--off] [--wait SECONDS] "
-				"[--interface IF | --socket PATH]\n");
-		return CB_EXIT_USAGE;
-	}
+	if (i < 0)
+		return -i;
+	if (argc - i != 1)
+		return cb_usage_error(cli->cmd, "drain: expected exactly one NODE, got %d", argc - i);
 	snprintf(cmd, sizeof(cmd), "drain %s %s", argv[i], off ? "off" : "on");
 	if ((err = ask(&t, cmd, reply, sizeof(reply))))
 		return talk_failed(&t, err);
 	/* with --wait, JSON gives the final state only */
-	struct cb_cli quiet = { .json = cli->json && !(wait > 0 && !off) };
+	struct cb_cli quiet = { .json = cli->json && !(wait > 0 && !off), .cmd = cli->cmd };
 
 	if ((rc = answer(&quiet, "drain", reply)) || off || wait <= 0) {
 		if (!rc && !cli->json)
@@ -158,12 +174,14 @@ int cmd_drain(const struct cb_cli *cli, int argc, char **argv)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if ((double)ts.tv_sec + ts.tv_nsec / 1e9 > until) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "drain %s: still %ld connections after %.1f s "
+				 "(those its apps hold move when released)", argv[i],
+				 field(reply, "connections"), wait);
+			cb_err("%s", msg);
 			if (cli->json)
-				printf("%s\n", reply);
-			else
-				cb_err("drain %s: still %ld connections after %.1f s (those its apps "
-				       "hold move when released)", argv[i], field(reply, "connections"),
-				       wait);
+				cb_json_error(stdout, cli->cmd, msg, "state", reply);
 			return CB_EXIT_FAIL;
 		}
 		usleep(200000);
@@ -179,13 +197,13 @@ int cmd_migrate(const struct cb_cli *cli, int argc, char **argv)
 {
 	struct ctl_target t = { 0 };
 	char cmd[512], reply[4096];
-	int i = parse_target(argc, argv, "s:i:", NULL, &t, NULL, NULL), err, rc;
+	int i = parse_target(cli, argc, argv, "s:i:", &t, NULL, NULL), err, rc;
 
-	if (i < 0 || argc - i != 2) {
-		fprintf(stderr, "Usage: connbroker migrate CLIENT_IP:PORT APP|APP@NODE|@NODE "
-				"[--interface IF | --socket PATH]\n");
-		return CB_EXIT_USAGE;
-	}
+	if (i < 0)
+		return -i;
+	if (argc - i != 2)
+		return cb_usage_error(cli->cmd, "migrate: expected CLIENT_IP:PORT and a destination, "
+				      "got %d arguments", argc - i);
 	snprintf(cmd, sizeof(cmd), "migrate %s %s", argv[i], argv[i + 1]);
 	if ((err = ask(&t, cmd, reply, sizeof(reply))))
 		return talk_failed(&t, err);

@@ -4,12 +4,16 @@
  * controller exists, this is how the first bytes of a flow are seen).
  * Waits in epoll (ring_buffer__poll); stops on SIGINT/SIGTERM, after
  * --count records, or after --timeout seconds without a record.
+ * A record read here is gone for the controller: while one runs on the
+ * interface (it holds <ifname>.lock), events refuses to start, and stops
+ * when one starts, unless --force.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "cli/cli.h"
@@ -23,6 +27,23 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* " (pid N)", or "" when the pid is not known */
+static const char *who(int pid, char *buf, size_t len)
+{
+	if (pid <= 0)
+		return "";
+	snprintf(buf, len, " (pid %d)", pid);
+	return buf;
 }
 
 struct ev_ctx {
@@ -108,36 +129,53 @@ int cmd_events(const struct cb_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
 		{ 0 },
 	};
 	struct ev_ctx ctx = { .json = cli->json };
 	struct ring_buffer *rb;
 	uint32_t timeout = 0, idle_ms = 0;
-	int fd, c, err = 0;
+	uint64_t checked_ms = now_ms();
+	int fd, c, err = 0, force = 0, pid;
+	const char *ifname;
+	char pidbuf[32];
 
-	while ((c = getopt_long(argc, argv, "n:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:f", opts, NULL)) != -1) {
 		if (c == 'n' && !cb_parse_u32(optarg, 1, UINT32_MAX, &ctx.count))
 			continue;
 		if (c == 't' && !cb_parse_u32(optarg, 1, 86400, &timeout))
 			continue;
-		fprintf(stderr, "Usage: connbroker [-j] events IFNAME [--count N] [--timeout SECONDS]\n");
-		return CB_EXIT_USAGE;
+		if (c == 'f') {
+			force = 1;
+			continue;
+		}
+		if (c == 'n' || c == 't')
+			return cb_usage_error(cli->cmd, "events: --%s '%s': expected %s",
+					      c == 'n' ? "count" : "timeout", optarg,
+					      c == 'n' ? "a count >= 1" : "seconds, 1..86400");
+		return cb_cmd_usage(stderr, cli->cmd);
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "Usage: connbroker [-j] events IFNAME [--count N] [--timeout SECONDS]\n");
-		return CB_EXIT_USAGE;
-	}
+	if (optind != argc - 1)
+		return cb_usage_error(cli->cmd, "events: expected exactly one interface name, got %d",
+				      argc - optind);
+	ifname = argv[optind];
 	if (cb_require_root("events"))
 		return CB_EXIT_FAIL;
-	fd = cb_pin_open_map(argv[optind], "cb_events");
+	if (!force && (pid = cb_controller_pid(ifname)) >= 0) {
+		cb_err("events %s: a controller%s runs on %s and consumes its ring: events would "
+		       "take its connections' first bytes (they would time out); stop it, or give "
+		       "--force to read anyway", ifname, who(pid, pidbuf, sizeof(pidbuf)), ifname);
+		return CB_EXIT_FAIL;
+	}
+	fd = cb_pin_open_map(ifname, "cb_events");
 	if (fd < 0) {
-		cb_err("events %s: not attached (%s)", argv[optind], strerror(-fd));
+		cb_err("events %s: not attached (%s)", ifname, strerror(-fd));
 		return CB_EXIT_FAIL;
 	}
 	rb = ring_buffer__new(fd, on_record, &ctx, NULL);
 	if (!rb) {
 		err = -errno;
-		cb_err("events %s: open ring buffer: %s", argv[optind], strerror(errno));
+		cb_err("events %s: open ring buffer: %s", ifname, strerror(errno));
 		close(fd);
 		return CB_EXIT_FAIL;
 	}
@@ -152,12 +190,21 @@ int cmd_events(const struct cb_cli *cli, int argc, char **argv)
 			continue;
 		}
 		if (err < 0) {
-			cb_err("events %s: poll: %s", argv[optind], strerror(-err));
+			cb_err("events %s: poll: %s", ifname, strerror(-err));
 			break;
 		}
 		err = 0;
-		if (!cb_pin_dir_exists(argv[optind])) {
-			cb_info("events %s: detached; exiting", argv[optind]);
+		if (!cb_pin_dir_exists(ifname)) {
+			cb_info("events %s: detached; exiting", ifname);
+			break;
+		}
+		/* a controller that starts now would lose to us what we read: stop */
+		if (!force && now_ms() - checked_ms >= 1000 && (checked_ms = now_ms(),
+		    (pid = cb_controller_pid(ifname)) >= 0)) {
+			cb_err("events %s: a controller%s started on %s; stopping: it consumes "
+			       "the ring (--force reads anyway)", ifname, who(pid, pidbuf, sizeof(pidbuf)),
+			       ifname);
+			err = -EBUSY;
 			break;
 		}
 		idle_ms = ctx.seen == before ? idle_ms + 200 : 0;

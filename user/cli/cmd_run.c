@@ -9,15 +9,6 @@
 #include "ctl/controller.h"
 #include "util/log.h"
 
-static int usage(FILE *f)
-{
-	fprintf(f, "Usage: connbroker run --config FILE [--interface IFNAME] [--socket PATH]\n"
-		   "                      [--metrics IP:PORT|off] [--node NAME]\n"
-		   "  --node      which [node] of the configuration this is (a cluster)\n"
-		   "  SIGHUP reloads FILE; SIGTERM/SIGINT stop.\n");
-	return f == stdout ? CB_EXIT_OK : CB_EXIT_USAGE;
-}
-
 int cmd_run(const struct cb_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -26,26 +17,25 @@ int cmd_run(const struct cb_cli *cli, int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "node", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct cb_ctl_opts o = { 0 };
 	int c, err;
 
-	(void)cli;
-	while ((c = getopt_long(argc, argv, "c:i:s:m:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:s:m:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.cfg_path = optarg; break;
 		case 'i': o.ifname = optarg; break;
 		case 's': o.sock_path = optarg; break;
 		case 'm': o.metrics = optarg; break;
 		case 'n': o.node = optarg; break;
-		case 'h': return usage(stdout);
-		default: return usage(stderr);
+		default: return cb_cmd_usage(stderr, cli->cmd);
 		}
 	}
-	if (!o.cfg_path || optind != argc)
-		return usage(stderr);
+	if (!o.cfg_path)
+		return cb_usage_error(cli->cmd, "run: --config FILE is required");
+	if (optind != argc)
+		return cb_usage_error(cli->cmd, "run: unexpected argument '%s'", argv[optind]);
 	if (o.ifname && strlen(o.ifname) >= 16) {
 		cb_err("run: --interface %s: name too long", o.ifname);
 		return CB_EXIT_USAGE;

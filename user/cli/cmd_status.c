@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* connbroker status [IFNAME] | flows IFNAME */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -162,17 +163,20 @@ static void status_one(const char *ifname, void *arg)
 /* Interfaces of this network namespace only: another one's are not ours to show. */
 int cmd_status(const struct cb_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = { { 0 } };
 	struct status_ctx sc = { .json = cli->json };
 
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "Usage: connbroker [-j] status [IFNAME]\n");
-		return CB_EXIT_USAGE;
-	}
+	if (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return cb_cmd_usage(stderr, cli->cmd);
+	if (argc - optind > 1)
+		return cb_usage_error(cli->cmd, "status: expected at most one interface name, got %d",
+				      argc - optind);
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (cb_require_root("status"))
 		return CB_EXIT_FAIL;
+	/* -j: the error object, printed by main */
 	if (argc == 2 && !cb_pin_dir_exists(argv[1])) {
-		if (cli->json)
-			printf("[]\n");
 		cb_err("status %s: not attached in this network namespace", argv[1]);
 		return CB_EXIT_FAIL;
 	}
@@ -225,12 +229,15 @@ int cmd_flows(const struct cb_cli *cli, int argc, char **argv)
 	struct cb_flow_key k, next;
 	struct cb_flow f;
 	struct timespec ts;
+	static const struct option opts[] = { { 0 } };
 	int fd, more, n = 0;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: connbroker [-j] flows IFNAME\n");
-		return CB_EXIT_USAGE;
-	}
+	if (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return cb_cmd_usage(stderr, cli->cmd);
+	if (optind != argc - 1)
+		return cb_usage_error(cli->cmd, "flows: expected exactly one interface name, got %d",
+				      argc - optind);
+	argv += optind - 1;
 	if (cb_require_root("flows"))
 		return CB_EXIT_FAIL;
 	fd = cb_pin_open_map(argv[1], "cb_flows");
