@@ -3,8 +3,11 @@
  * libconnbroker-preload.so: an LD_PRELOAD shim that puts an unmodified
  * server behind connbroker (`connbroker exec --app NAME -- CMD ...`).
  *
- * When the server calls listen() on a TCP socket (AF_INET or AF_INET6)
- * bound to one of $CONNBROKER_PORTS, the shim registers as app
+ * A bind() of a TCP socket (AF_INET or AF_INET6) to one of $CONNBROKER_PORTS
+ * is recorded, not done: the port stays free (connbroker's materialized
+ * sockets hold VIP:PORT, and their TIME_WAITs, which do not have
+ * SO_REUSEADDR, would refuse the server's bind after a restart).  When the
+ * server calls listen() on such a socket, the shim registers as app
  * $CONNBROKER_APP with the controller at $CONNBROKER_SOCKET (libconnbroker,
  * linked in) and puts that registration (a SOCK_SEQPACKET unix socket,
  * readable exactly when a FLOW is queued) in place of the listening socket,
