@@ -25,7 +25,7 @@ cli_run() {
 test_cli_uniform() {
 	local cmds c h n=0 a b
 	cmds=$(cli_commands)
-	echo "commands: $(echo $cmds)"
+	echo "commands: $(tr '\n' ' ' <<<"$cmds")"
 	for c in attach detach status flows events secret check-config run drain migrate version help; do
 		grep -qx "$c" <<<"$cmds" || die "'$c' not in the list of commands"
 	done
@@ -133,7 +133,7 @@ test_cli_uniform() {
 	[ -z "$a" ] || die "groff warns: $a"
 	for c in $cmds; do
 		[ "$c" = help ] && continue
-		grep -qF ".SS \"$(sed 's/-/\\-/g' <<<"$c") " "$WORK/connbroker.8" ||
+		grep -qF ".SS \"${c//-/\\-} " "$WORK/connbroker.8" ||
 			echo "NOTE: $c is not in the man page (no entry in user/cli/usage.c)"
 	done
 	dir "$CB" detach "$CB_IF_DIR" || die detach
@@ -144,7 +144,7 @@ test_cli_uniform() {
 # reads anyway; once the controller is gone it reads; a controller that starts
 # while events runs stops it.
 test_cli_events_refuses_with_controller() {
-	local conf=$WORK/ev.conf sock=$WORK/ev.sock ctl ev rc out
+	local conf=$WORK/ev.conf sock=$WORK/ev.sock ctl ev rc
 	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach

@@ -102,6 +102,9 @@ Test(cli, errtap_keeps_the_last_message)
 	/* "connbroker is not attached ...": text, not a message */
 	feed(&t, "connbroker is not attached to any interface\n");
 	cr_expect_str_eq(t.last, "attach: unrecognized option '--bogus'");
+	/* to the journal a line starts with its syslog priority (util/log.c) */
+	feed(&t, "<3>connbroker: events eth0: a controller runs\n");
+	cr_expect_str_eq(t.last, "events eth0: a controller runs");
 }
 
 Test(cli, errtap_truncates_long_lines)
