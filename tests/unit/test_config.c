@@ -3,6 +3,8 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include "ctl/config.h"
@@ -414,4 +416,136 @@ Test(config, decision_log_values)
 				     sizeof(err)), 0, "%s", err);
 	cr_expect_eq(c.decision_log, CB_DLOG_RESETS, "resets by default");
 	expect_error("[broker]\ndecision_log = loud\n", "t.conf:2: decision_log: 'loud': expected resets, all or off");
+}
+
+/* Issue 10 part 6: a configuration as operators expect it. */
+Test(config, inline_comments)
+{
+	static struct cb_config_file c;
+	char err[256];
+
+	cr_assert_eq(cb_config_parse("[service a]   ; the shop\n"
+				     "listen = 198.18.0.1:80 # IPv4 only for now\n"
+				     "queue = 8   ; a few\n"
+				     "[rule r]\nservice = a\napp = w\npath_prefix = /a#b\n[app w]\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.services[0].n_listen, 1);
+	cr_expect_eq(c.services[0].queue, 8);
+	cr_expect_str_eq(c.rules[0].path_prefix, "/a#b", "a # not after a blank is the value's");
+}
+
+Test(config, duplicates_are_refused_with_both_lines)
+{
+	expect_error("[service a]\nlisten = 198.18.0.1:80\nqueue = 4\nlisten = 198.18.0.2:80\n",
+		     "t.conf:4: [service a]: 'listen' given twice (first on line 2)");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n\n[service a]\n",
+		     "t.conf:4: [service a] defined twice (first on line 1)");
+	expect_error("[broker]\ndecide_ms = 100\n[broker]\n",
+		     "t.conf:3: [broker] defined twice (first on line 1)");
+	expect_error("[app w]\n[app w]\n", "t.conf:2: [app w] defined twice (first on line 1)");
+	expect_error("[service a]\nlisten = 198.18.0.1:80\n  queue = 4\n",
+		     "t.conf:3: an indented line continues the previous value");
+}
+
+Test(config, users_and_groups_by_name)
+{
+	static struct cb_config_file c;
+	char err[256];
+
+	cr_assert_eq(cb_config_parse("[service a]\nlisten = 198.18.0.1:80\n[app w]\nuid = nobody\n"
+				     "gid = nogroup\n[app v]\nuid = any\n", "t.conf", &c, err,
+				     sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.apps[0].uid, 65534);
+	cr_expect_eq(c.apps[0].gid, 65534);
+	cr_expect_eq(c.apps[1].uid, -1);
+	expect_error("[app w]\nuid = no-such-user-here\n", "t.conf:2: uid: no user 'no-such-user-here'");
+}
+
+Test(config, durations_with_units)
+{
+	static const struct { const char *v; int ok; uint32_t ms; } rows[] = {
+		{ "500", 1, 500 }, { "500ms", 1, 500 }, { "2s", 1, 2000 }, { "5m", 1, 300000 },
+		{ "1h", 1, 3600000 }, { "0", 0, 0 }, { "1.5s", 0, 0 }, { "2 s", 0, 0 },
+		{ "s", 0, 0 }, { "-1s", 0, 0 }, { "2d", 0, 0 }, { "99999999999", 0, 0 },
+	};
+	static struct cb_config_file c;
+	char err[256];
+	uint32_t ms;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc = cb_config_parse_ms(rows[i].v, 1, 3600000, &ms);
+
+		cr_expect_eq(rc == 0, rows[i].ok, "'%s'", rows[i].v);
+		if (rows[i].ok)
+			cr_expect_eq(ms, rows[i].ms, "'%s'", rows[i].v);
+	}
+	cr_assert_eq(cb_config_parse("[broker]\ndecide_ms = 1s\n[service a]\nlisten = 198.18.0.1:80\n"
+				     "wait_ms = 2s\nidle_ms = 5m\n", "t.conf", &c, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_eq(c.decide_ms, 1000);
+	cr_expect_eq(c.services[0].wait_ms, 2000);
+	cr_expect_eq(c.services[0].idle_ms, 300000);
+	expect_error("[broker]\ndecide_ms = 2m\n", "t.conf:2: decide_ms: '2m': expected a duration from 1 to 60000 ms");
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(config, include_a_directory)
+{
+	static struct cb_config_file c;
+	char dir[] = "/tmp/cb-conf-XXXXXX", path[256], err[512];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/conf.d", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/conf.d/20-api.conf", dir);
+	write_file(path, "[rule api]\nservice = shop\npath_prefix = /api/\napp = api\n[app api]\n");
+	snprintf(path, sizeof(path), "%s/conf.d/10-shop.conf", dir);
+	write_file(path, "[service shop]\nlisten = 198.18.0.1:80\ndefault = web\n[app web]\n");
+	snprintf(path, sizeof(path), "%s/conf.d/README", dir);
+	write_file(path, "not a .conf file: not read\n");
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	write_file(path, "[broker]\ndecide_ms = 100\ninclude = conf.d\n");
+	cr_assert_eq(cb_config_load(path, &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.n_services, 1);
+	cr_expect_eq(c.n_rules, 1);
+	cr_expect_eq(c.n_apps, 2);
+	cr_expect_str_eq(c.apps[0].name, "web", "files in name order: 10- before 20-");
+
+	/* an error in an included file names that file and its line */
+	snprintf(path, sizeof(path), "%s/conf.d/30-bad.conf", dir);
+	write_file(path, "[app x]\nuid = 0\ncolour = blue\n");
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	cr_expect_neq(cb_config_load(path, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "conf.d/30-bad.conf:3: [app x]: unknown key 'colour'") != NULL, "%s", err);
+	/* checks across sections too: a rule's app missing, in its own file */
+	snprintf(path, sizeof(path), "%s/conf.d/30-bad.conf", dir);
+	write_file(path, "[rule r2]\nservice = shop\npath_prefix = /x/\napp = nope\n");
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	cr_expect_neq(cb_config_load(path, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "conf.d/30-bad.conf:1: [rule r2]: unknown app 'nope'") != NULL, "%s", err);
+	/* no [broker] and no include in an included file */
+	snprintf(path, sizeof(path), "%s/conf.d/30-bad.conf", dir);
+	write_file(path, "[broker]\n");
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	cr_expect_neq(cb_config_load(path, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "30-bad.conf:1: [broker] belongs in the main file") != NULL, "%s", err);
+	/* a missing directory */
+	write_file(path, "[broker]\ninclude = nowhere.d\n[service a]\nlisten = 198.18.0.1:80\n");
+	cr_expect_neq(cb_config_load(path, &c, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "include") && strstr(err, "nowhere.d: No such file"), "%s", err);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_expect_eq(system(cmd), 0);
+	}
 }

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "ctl/config.h"
 #include "util/parse_util.h"
 
@@ -29,7 +31,28 @@ struct pstate {
 	/* the section being filled */
 	enum { SEC_NONE, SEC_BROKER, SEC_SERVICE, SEC_RULE, SEC_APP, SEC_NODE } kind;
 	char section[128];
+	/* its keys so far, with their lines: a key given twice is refused */
+	struct { char key[32]; int line; } seen[CB_CFG_KEYS_MAX];
+	int n_seen;
+	int broker_line;                /* where [broker] began, 0: not yet */
+	int cont;                       /* this line starts with a space: inih continues a value */
+	/* include = DIR or FILE ([broker] of the main file): read after it */
+	char includes[CB_CFG_INCLUDES_MAX][256];
+	int include_line[CB_CFG_INCLUDES_MAX];
+	int n_includes;
+	int cur_include;                /* the include being read, for its messages */
+	int included;                   /* reading an included file now */
+	/* every file read, for messages: 0 the main one (ps->name), the rest
+	 * strdup'ed, freed at the end of the parse */
+	char *srcs[1 + CB_CFG_INCLUDES_MAX * CB_CFG_INCLUDE_FILES];
+	int n_srcs;
+	const char *main_name;
 };
+
+/* Messages about x (a service, rule, app or node) name its file and line. */
+#define AT(ps, x) ((ps)->line = (x)->line, (ps)->name = (ps)->srcs[(x)->src])
+/* ... or the main file, for what belongs to no section */
+#define AT_MAIN(ps) ((ps)->line = 0, (ps)->name = (ps)->main_name)
 
 static int fail(struct pstate *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct pstate *ps, const char *fmt, ...)
@@ -74,6 +97,9 @@ static void see_line(struct pstate *ps, const char *str, int num)
 		p += 3;                 /* a UTF-8 BOM, which inih skips too */
 	while (*p == ' ' || *p == '\t')
 		p++;
+	/* indented and not blank or a comment: inih takes it as the previous
+	 * key's value continued (a multi-line value), which nothing here means */
+	ps->cont = p > str && *p && *p != '\n' && *p != '\r' && *p != ';' && *p != '#' && *p != '[';
 	if (*p != '[' || ps->failed)
 		return;
 	rb = strchr(p, ']');
@@ -134,6 +160,44 @@ static int parse_u32_key(struct pstate *ps, const char *key, const char *v, uint
 	return 1;
 }
 
+/*
+ * A duration in milliseconds: 500 (ms, as the key's name says), 500ms, 2s,
+ * 5m, 1h; a whole number and one unit.  Within [min, max] ms.
+ */
+int cb_config_parse_ms(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	char *end;
+	unsigned long long n;
+	size_t i;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || n > UINT32_MAX)
+		return -ERANGE;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].unit)) {
+			if (n * units[i].ms < min || n * units[i].ms > max)
+				return -ERANGE;
+			*out = (uint32_t)(n * units[i].ms);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int parse_ms_key(struct pstate *ps, const char *key, const char *v, uint32_t min,
+			uint32_t max, uint32_t *out)
+{
+	if (cb_config_parse_ms(v, min, max, out))
+		return fail(ps, "%s: '%s': expected a duration from %u to %u ms: 500, 500ms, 2s, 5m, 1h",
+			    key, v, min, max);
+	return 1;
+}
+
 /* "SSH-" or "\x16\x03": bytes with \xNN and \\ escapes. */
 static int parse_prefix(struct pstate *ps, const char *v, uint8_t *out, size_t cap, size_t *len)
 {
@@ -179,10 +243,17 @@ static int begin_section(struct pstate *ps, const char *section)
 	const char *sp = strchr(section, ' ');
 	const char *name = sp ? sp + 1 : "";
 	size_t kl = sp ? (size_t)(sp - section) : strlen(section);
+	int i;
 
 	snprintf(ps->section, sizeof(ps->section), "%s", section);
+	ps->n_seen = 0;
 	if (kl == 6 && !strncmp(section, "broker", 6) && !sp) {
+		if (ps->included)
+			return fail(ps, "[broker] belongs in the main file, not in an included one");
+		if (ps->broker_line)
+			return fail(ps, "[broker] defined twice (first on line %d)", ps->broker_line);
 		ps->kind = SEC_BROKER;
+		ps->broker_line = ps->line;
 		return 1;
 	}
 	if (!*name || strlen(name) >= CB_CFG_NAME || strchr(name, ' '))
@@ -192,13 +263,15 @@ static int begin_section(struct pstate *ps, const char *section)
 		return fail(ps, "[%.*s ...]: a name is printable ASCII without spaces", (int)kl,
 			    section);
 	if (kl == 7 && !strncmp(section, "service", 7)) {
-		if (find_name(name, c->services, sizeof(c->services[0]), c->n_services) >= 0)
-			return fail(ps, "[service %s] defined twice", name);
+		if ((i = find_name(name, c->services, sizeof(c->services[0]), c->n_services)) >= 0)
+			return fail(ps, "[service %s] defined twice (first on line %d)", name,
+				    c->services[i].line);
 		if (c->n_services == CB_CFG_MAX_SERVICES)
 			return fail(ps, "more than %d services", CB_CFG_MAX_SERVICES);
 		ps->kind = SEC_SERVICE;
 		strcpy(c->services[c->n_services].name, name);
 		c->services[c->n_services].line = ps->line;
+		c->services[c->n_services].src = ps->n_srcs - 1;
 		c->services[c->n_services].default_app = -1;
 		c->services[c->n_services].queue = 64;
 		c->services[c->n_services].wait_ms = 2000;
@@ -206,34 +279,37 @@ static int begin_section(struct pstate *ps, const char *section)
 		c->n_services++;
 	} else if (kl == 4 && !strncmp(section, "rule", 4)) {
 		/* rules are named in logs, metrics and reloads: one name, one rule */
-		if (find_name(name, c->rules, sizeof(c->rules[0]), c->n_rules) >= 0)
-			return fail(ps, "[rule %s] defined twice", name);
+		if ((i = find_name(name, c->rules, sizeof(c->rules[0]), c->n_rules)) >= 0)
+			return fail(ps, "[rule %s] defined twice (first on line %d)", name, c->rules[i].line);
 		if (c->n_rules == CB_CFG_MAX_RULES)
 			return fail(ps, "more than %d rules", CB_CFG_MAX_RULES);
 		ps->kind = SEC_RULE;
 		strcpy(c->rules[c->n_rules].name, name);
 		c->rules[c->n_rules].line = ps->line;
+		c->rules[c->n_rules].src = ps->n_srcs - 1;
 		c->n_rules++;
 	} else if (kl == 3 && !strncmp(section, "app", 3)) {
-		if (find_name(name, c->apps, sizeof(c->apps[0]), c->n_apps) >= 0)
-			return fail(ps, "[app %s] defined twice", name);
+		if ((i = find_name(name, c->apps, sizeof(c->apps[0]), c->n_apps)) >= 0)
+			return fail(ps, "[app %s] defined twice (first on line %d)", name, c->apps[i].line);
 		if (c->n_apps == CB_CFG_MAX_APPS)
 			return fail(ps, "more than %d apps", CB_CFG_MAX_APPS);
 		ps->kind = SEC_APP;
 		strcpy(c->apps[c->n_apps].name, name);
 		c->apps[c->n_apps].line = ps->line;
+		c->apps[c->n_apps].src = ps->n_srcs - 1;
 		/* by default only the controller's own user may register */
 		c->apps[c->n_apps].uid = (long)geteuid();
 		c->apps[c->n_apps].gid = -1;
 		c->n_apps++;
 	} else if (kl == 4 && !strncmp(section, "node", 4)) {
-		if (find_name(name, c->nodes, sizeof(c->nodes[0]), c->n_nodes) >= 0)
-			return fail(ps, "[node %s] defined twice", name);
+		if ((i = find_name(name, c->nodes, sizeof(c->nodes[0]), c->n_nodes)) >= 0)
+			return fail(ps, "[node %s] defined twice (first on line %d)", name, c->nodes[i].line);
 		if (c->n_nodes == CB_CFG_MAX_NODES)
 			return fail(ps, "more than %d nodes", CB_CFG_MAX_NODES);
 		ps->kind = SEC_NODE;
 		strcpy(c->nodes[c->n_nodes].name, name);
 		c->nodes[c->n_nodes].line = ps->line;
+		c->nodes[c->n_nodes].src = ps->n_srcs - 1;
 		c->nodes[c->n_nodes].mac_auto = 1;
 		c->n_nodes++;
 	} else {
@@ -306,7 +382,7 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 	if (!strcmp(k, "decide_bytes"))
 		return parse_u32_key(ps, k, v, 1, 1u << 20, &c->decide_bytes);
 	if (!strcmp(k, "decide_ms"))
-		return parse_u32_key(ps, k, v, 1, 60000, &c->decide_ms);
+		return parse_ms_key(ps, k, v, 1, 60000, &c->decide_ms);
 	if (!strcmp(k, "decision_log")) {
 		if (!strcmp(v, "resets"))
 			c->decision_log = CB_DLOG_RESETS;
@@ -335,8 +411,8 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 
 /*
  * listen = ADDR:PORT[, ADDR:PORT...]: IPv4 as a.b.c.d:port, IPv6 as
- * [addr]:port; one service may answer on both families.  A second listen
- * line replaces the first, as every other key does.
+ * [addr]:port; one service may answer on both families.  (A second listen
+ * line is refused, as every key given twice.)
  */
 static int parse_listen(struct pstate *ps, struct cb_service_cfg *s, const char *v)
 {
@@ -388,7 +464,7 @@ static int key_service(struct pstate *ps, const char *k, const char *v)
 	if (!strcmp(k, "queue"))
 		return parse_u32_key(ps, k, v, 1, 65536, &s->queue);
 	if (!strcmp(k, "wait_ms"))
-		return parse_u32_key(ps, k, v, 1, 600000, &s->wait_ms);
+		return parse_ms_key(ps, k, v, 1, 600000, &s->wait_ms);
 	if (!strcmp(k, "on_timeout")) {
 		if (!strcmp(v, "rst"))
 			s->on_timeout = CB_TIMEOUT_RST;
@@ -421,7 +497,7 @@ static int key_service(struct pstate *ps, const char *k, const char *v)
 		return 1;
 	}
 	if (!strcmp(k, "idle_ms"))
-		return parse_u32_key(ps, k, v, 1, 3600000, &s->idle_ms);
+		return parse_ms_key(ps, k, v, 1, 3600000, &s->idle_ms);
 	if (!strcmp(k, "affinity_key")) {
 		if (!strcmp(v, "path"))
 			s->affinity_key = CB_AFFINITY_PATH;
@@ -463,19 +539,16 @@ static int key_rule(struct pstate *ps, const char *k, const char *v)
 static int key_app(struct pstate *ps, const char *k, const char *v)
 {
 	struct cb_app_cfg *a = &ps->c->apps[ps->c->n_apps - 1];
-	uint32_t n;
 
 	if (!strcmp(k, "uid") || !strcmp(k, "gid")) {
 		long *dst = k[0] == 'u' ? &a->uid : &a->gid;
 
-		if (!strcmp(v, "-1")) {
+		if (!strcmp(v, "-1") || !strcmp(v, "any")) {
 			*dst = -1;
 			return 1;
 		}
-		if (cb_parse_u32(v, 0, 0x7fffffff, &n))
-			return fail(ps, "%s: '%s' is not a numeric id (or -1 for any)", k, v);
-		*dst = n;
-		return 1;
+		/* a number, or a user / group name of this machine */
+		return parse_owner(ps, k, v, k[0] == 'g', dst);
 	}
 	if (!strcmp(k, "command"))
 		return copy_str(ps, a->command, sizeof(a->command), k, v);
@@ -527,14 +600,92 @@ static int key_node(struct pstate *ps, const char *k, const char *v)
 	return fail(ps, "[node %s]: unknown key '%s'", n->name, k);
 }
 
+/* include = DIR (its *.conf files, in name order) or FILE: read after the
+ * main file, as if appended to it (services, rules, apps, nodes; not
+ * [broker], not another include).  Relative to the main file's directory. */
+static int add_include(struct pstate *ps, const char *v)
+{
+	const char *slash = strrchr(ps->name, '/');
+	size_t dl;
+
+	if (ps->included)
+		return fail(ps, "include: only the main file may include others");
+	if (ps->text)
+		return fail(ps, "include: only in a configuration file (this one is text)");
+	if (ps->n_includes == CB_CFG_INCLUDES_MAX)
+		return fail(ps, "include: at most %d", CB_CFG_INCLUDES_MAX);
+	if (!*v)
+		return fail(ps, "include: expected a directory or a file");
+	/* the main file's directory, with its '/', unless v is absolute */
+	dl = v[0] == '/' || !slash ? 0 : (size_t)(slash - ps->name) + 1;
+	if (dl + strlen(v) + 1 > sizeof(ps->includes[0]))
+		return fail(ps, "include: path too long");
+	memcpy(ps->includes[ps->n_includes], ps->name, dl);
+	strcpy(ps->includes[ps->n_includes] + dl, v);
+	ps->include_line[ps->n_includes] = ps->line;
+	ps->n_includes++;
+	return 1;
+}
+
+/* A key once per section: a second one is a mistake, not an override. */
+static int see_key(struct pstate *ps, const char *name)
+{
+	int i;
+
+	for (i = 0; i < ps->n_seen; i++)
+		if (!strcmp(ps->seen[i].key, name))
+			return fail(ps, "[%s]: '%s' given twice (first on line %d)", ps->section, name,
+				    ps->seen[i].line);
+	if (ps->n_seen == CB_CFG_KEYS_MAX)
+		return fail(ps, "[%s]: more than %d keys", ps->section, CB_CFG_KEYS_MAX);
+	if (strlen(name) >= sizeof(ps->seen[0].key))
+		return fail(ps, "[%s]: unknown key '%s'", ps->section, name);
+	strcpy(ps->seen[ps->n_seen].key, name);
+	ps->seen[ps->n_seen++].line = ps->line;
+	return 1;
+}
+
+/*
+ * An inline comment: `key = value ; note` (inih removes those) and
+ * `key = value # note`, a # after a space or tab; the value is what is left,
+ * trailing blanks removed.  A # not after a blank is part of the value.
+ */
+static const char *strip_comment(const char *v, char *buf, size_t cap)
+{
+	const char *h;
+	size_t n;
+
+	for (h = strchr(v, '#'); h && h > v && h[-1] != ' ' && h[-1] != '\t'; h = strchr(h + 1, '#'))
+		;
+	if (!h)
+		return v;
+	n = (size_t)(h - v);
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	return buf;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct pstate *ps = user;
+	char vbuf[1024];
 
 	if (ps->failed)
 		return 0;
+	if (ps->cont)
+		return fail(ps, "an indented line continues the previous value, which is not "
+			    "supported: remove the indentation");
 	if (strcmp(section, ps->section))
 		return fail(ps, "key '%s' outside of a section", name);
+	value = strip_comment(value, vbuf, sizeof(vbuf));
+	if (ps->kind == SEC_BROKER && !strcmp(name, "include"))
+		return add_include(ps, value);          /* the one key that may repeat */
+	if (!see_key(ps, name))
+		return 0;
 	switch (ps->kind) {
 	case SEC_BROKER: return key_broker(ps, name, value);
 	case SEC_SERVICE: return key_service(ps, name, value);
@@ -570,7 +721,7 @@ static int resolve_nodes(struct pstate *ps)
 	for (i = 0; i < c->n_nodes; i++) {
 		struct cb_node_cfg *n = &c->nodes[i];
 
-		ps->line = n->line;
+		AT(ps, n);
 		if (!n->id || !n->control[0])
 			return fail(ps, "[node %s]: 'id' and 'control' are required", n->name);
 		for (j = 0; j < i; j++)
@@ -583,12 +734,12 @@ static int resolve_nodes(struct pstate *ps)
 	if (c->node[0]) {
 		c->self = find_name(c->node, c->nodes, sizeof(c->nodes[0]), c->n_nodes);
 		if (c->self < 0) {
-			ps->line = 0;
+			AT_MAIN(ps);
 			return fail(ps, "[broker] node = %s: no [node %s] section", c->node, c->node);
 		}
 	}
 	if (c->n_nodes > 1 && (!c->psk_file[0] || !c->cluster[0])) {
-		ps->line = 0;
+		AT_MAIN(ps);
 		return fail(ps, "[broker]: a cluster ([node] sections) needs cluster and psk_file");
 	}
 	return 1;
@@ -603,7 +754,7 @@ static int resolve(struct pstate *ps)
 	for (i = 0; i < c->n_services; i++) {
 		struct cb_service_cfg *s = &c->services[i];
 
-		ps->line = s->line;
+		AT(ps, s);
 		if (!s->n_listen)
 			return fail(ps, "[service %s]: 'listen = VIP:PORT' is required", s->name);
 		for (j = 0; j < i; j++) {
@@ -625,14 +776,14 @@ static int resolve(struct pstate *ps)
 		}
 	}
 	for (i = 0; i < c->n_apps; i++) {
-		ps->line = c->apps[i].line;
+		AT(ps, &c->apps[i]);
 		if (c->apps[i].inetd && !c->apps[i].command[0])
 			return fail(ps, "[app %s]: inetd = yes needs a command", c->apps[i].name);
 	}
 	for (i = 0; i < c->n_rules; i++) {
 		struct cb_rule_cfg *r = &c->rules[i];
 
-		ps->line = r->line;
+		AT(ps, r);
 		r->service = find_name(r->service_name, c->services, sizeof(c->services[0]),
 				       c->n_services);
 		if (r->service < 0)
@@ -647,10 +798,119 @@ static int resolve(struct pstate *ps)
 				    r->name);
 	}
 	if (!c->n_services) {
-		ps->line = 0;
+		AT_MAIN(ps);
 		return fail(ps, "no [service NAME] section");
 	}
 	return resolve_nodes(ps);
+}
+
+/* One stream (the main file or text, or an included file) through inih. */
+static int parse_stream(struct pstate *ps)
+{
+	int rc = ini_parse_stream(reader, ps, handler, ps);
+
+	if (rc > 0 && !ps->failed) {
+		ps->line = rc;
+		fail(ps, "syntax error (expected [section] or key = value)");
+	}
+	if (rc < 0 && !ps->failed)
+		fail(ps, "cannot read the file");
+	return ps->failed ? -1 : 0;
+}
+
+static int conf_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".conf");
+}
+
+/* A message at the include line of the main file: "MAIN:LINE: include ...". */
+static int include_fail(struct pstate *ps, const char *path, const char *why)
+{
+	ps->name = ps->main_name;
+	ps->line = ps->include_line[ps->cur_include];
+	return fail(ps, "include %s: %s", path, why);
+}
+
+/* Read one included file as the continuation of the configuration. */
+static int parse_included(struct pstate *ps, const char *path)
+{
+	FILE *main_f = ps->f;
+	char *copy;
+	int rc;
+
+	if (ps->n_srcs == (int)(sizeof(ps->srcs) / sizeof(ps->srcs[0])) || !(copy = strdup(path))) {
+		include_fail(ps, path, "too many files");
+		return -1;
+	}
+	ps->srcs[ps->n_srcs++] = copy;
+	ps->name = copy;
+	ps->line = 0;
+	ps->kind = SEC_NONE;
+	ps->section[0] = 0;
+	ps->n_seen = 0;
+	ps->included = 1;
+	ps->text = NULL;
+	ps->f = fopen(path, "r");
+	if (!ps->f) {
+		ps->f = main_f;
+		include_fail(ps, path, strerror(errno));
+		return -1;
+	}
+	rc = parse_stream(ps);
+	fclose(ps->f);
+	ps->f = main_f;         /* the main file's, closed by whoever opened it */
+	return rc;
+}
+
+/* The includes the main file named, in order: a directory's *.conf by name. */
+static int parse_includes(struct pstate *ps)
+{
+	char path[600];
+	int i, j, n, rc = 0;
+
+	for (i = 0; i < ps->n_includes && !rc; i++) {
+		struct dirent **list = NULL;
+		struct stat st;
+
+		ps->cur_include = i;
+		if (stat(ps->includes[i], &st)) {
+			include_fail(ps, ps->includes[i], strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			/* a regular file only: not a FIFO, a device, /dev/stdin */
+			if (S_ISREG(st.st_mode)) {
+				rc = parse_included(ps, ps->includes[i]);
+			} else {
+				include_fail(ps, ps->includes[i], "not a regular file or a directory");
+				rc = -1;
+			}
+			continue;
+		}
+		n = scandir(ps->includes[i], &list, conf_file, alphasort);
+		if (n < 0 || n > CB_CFG_INCLUDE_FILES) {
+			include_fail(ps, ps->includes[i],
+				     n < 0 ? strerror(errno) : "more than 64 *.conf files");
+			for (j = 0; j < n; j++)
+				free(list[j]);
+			free(list);
+			return -1;
+		}
+		for (j = 0; j < n; j++) {
+			snprintf(path, sizeof(path), "%s/%s", ps->includes[i], list[j]->d_name);
+			if (!rc && (stat(path, &st) || !S_ISREG(st.st_mode))) {
+				include_fail(ps, path, "not a regular file");
+				rc = -1;
+			}
+			if (!rc)
+				rc = parse_included(ps, path);
+			free(list[j]);
+		}
+		free(list);
+	}
+	return rc;
 }
 
 static int run_parse(struct pstate *ps)
@@ -664,16 +924,19 @@ static int run_parse(struct pstate *ps)
 	c->socket_uid = c->socket_gid = -1;
 	c->socket_mode = 0666;
 	strcpy(c->metrics, "127.0.0.1:9464");
-	rc = ini_parse_stream(reader, ps, handler, ps);
-	if (rc > 0 && !ps->failed) {
-		ps->line = rc;
-		fail(ps, "syntax error (expected [section] or key = value)");
-	}
-	if (rc < 0 && !ps->failed)
-		fail(ps, "cannot read the file");
-	if (ps->failed)
-		return -1;
-	return resolve(ps) ? 0 : -1;
+	ps->main_name = ps->name;
+	ps->srcs[0] = (char *)ps->name;
+	ps->n_srcs = 1;
+	rc = parse_stream(ps);
+	if (!rc)
+		rc = parse_includes(ps);
+	/* the checks across sections name each one's own file and line */
+	if (!rc && !resolve(ps))
+		rc = -1;
+	while (ps->n_srcs > 1)
+		free(ps->srcs[--ps->n_srcs]);
+	ps->name = ps->main_name;
+	return rc ? -1 : 0;
 }
 
 int cb_config_parse(const char *text, const char *name, struct cb_config_file *c, char *err,

@@ -8,6 +8,12 @@
  *   decide_bytes = 16384         ; classify within this many bytes...
  *   decide_ms = 500              ; ...and this long, else the default app
  *   decision_log = resets        ; or all, off: a line per flow decided
+ *   include = conf.d             ; then its *.conf, in name order (a file, too)
+ *
+ * Comments: whole lines with ; or #, and after a value: "; note" or " # note".
+ * A key or a section given twice is refused, naming both lines; durations
+ * (*_ms keys) take 500, 500ms, 2s, 5m, 1h; uid, gid, socket_owner and
+ * socket_group take names or numbers.
  *   node = dir                   ; this node (a [node] section), for a cluster
  *   cluster = prod               ; and the cluster's name and key (peer links)
  *   psk_file = /etc/connbroker/cluster.psk
@@ -64,6 +70,9 @@
 
 #define CB_CFG_NAME 64
 #define CB_CFG_MAX_BYTES (1 << 20)      /* a larger file is refused (not a configuration) */
+#define CB_CFG_KEYS_MAX 32              /* distinct keys one section may give */
+#define CB_CFG_INCLUDES_MAX 8           /* include = lines in [broker] */
+#define CB_CFG_INCLUDE_FILES 64         /* files one include may name (a directory) */
 #define CB_CFG_MAX_SERVICES 64
 #define CB_CFG_MAX_RULES 256
 #define CB_CFG_MAX_APPS 64
@@ -89,6 +98,7 @@ struct cb_app_cfg {
 	char command[256];
 	int inetd;                      /* 1: one process per connection, socket on stdin/stdout */
 	int line;
+	int src;                        /* its file: 0 the main one, else an include's */
 };
 
 struct cb_rule_cfg {
@@ -99,6 +109,7 @@ struct cb_rule_cfg {
 	uint8_t prefix[64];
 	size_t prefix_len;
 	int line;
+	int src;                        /* its file: 0 the main one, else an include's */
 };
 
 #define CB_SVC_LISTEN_MAX 4             /* addresses one service listens on */
@@ -120,6 +131,7 @@ struct cb_service_cfg {
 	uint32_t idle_ms;               /* a released connection's wait for its next
 	                                 * request */
 	int line;
+	int src;                        /* its file: 0 the main one, else an include's */
 };
 
 /*
@@ -135,6 +147,7 @@ struct cb_node_cfg {
 	uint64_t services;              /* bit i: it serves service i */
 	char services_text[512];        /* as written, resolved after parsing */
 	int line;
+	int src;                        /* its file: 0 the main one, else an include's */
 };
 
 /* [broker] decision_log: a line per flow decided (rate-limited). */
@@ -164,6 +177,9 @@ struct cb_config_file {
 	int n_services, n_rules, n_apps;
 };
 
+/* A duration: 500 (ms), 500ms, 2s, 5m, 1h into ms within [min, max]; 0,
+ * -EINVAL or -ERANGE. */
+int cb_config_parse_ms(const char *v, uint32_t min, uint32_t max, uint32_t *out);
 /* 0, or -1 with "FILE:LINE: message" in err. */
 int cb_config_load(const char *path, struct cb_config_file *c, char *err, size_t errlen);
 /* 1 when name is printable ASCII without spaces (section and app names). */
