@@ -108,7 +108,7 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS) $(OUT)/libconnbroker.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcriterion -lpthread -o $@
 
-unit-test: $(TEST_BIN) $(BPF_OBJS)
+unit-test: $(TEST_BIN) $(BPF_OBJS) $(OUT)/libconnbroker-preload.so
 	$(Q)$(TEST_BIN) --jobs 1
 
 # libFuzzer targets: tests/fuzz/fuzz_<name>.c, its other sources and libraries

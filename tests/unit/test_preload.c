@@ -135,3 +135,188 @@ Test(preload, copy_addr_truncates_like_the_kernel)
 	cr_assert_eq(len, sizeof(src));
 	cb_pl_copy_addr(&src, sizeof(src), NULL, &len);         /* accept(fd, NULL, NULL) */
 }
+
+/* ---- the shim itself, dlopen()ed, against a fake controller ------------------ */
+#include <dlfcn.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/un.h>
+
+struct shim {
+	void *h;
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+};
+
+/* The shim with its environment; skips the test when it is not built. */
+static void load_shim(struct shim *s, const char *sock, const char *ports)
+{
+	const char *so = getenv("CB_PRELOAD_SO") ? getenv("CB_PRELOAD_SO")
+						 : "build/libconnbroker-preload.so";
+
+	if (access(so, R_OK))
+		cr_skip_test("%s not built", so);
+	setenv("CONNBROKER_SOCKET", sock, 1);
+	setenv("CONNBROKER_APP", "web", 1);
+	setenv("CONNBROKER_PORTS", ports, 1);
+	s->h = dlopen(so, RTLD_NOW | RTLD_LOCAL);       /* its constructor reads the env */
+	cr_assert(s->h, "dlopen: %s", dlerror());
+	s->bind = dlsym(s->h, "bind");
+	s->listen = dlsym(s->h, "listen");
+	s->accept4 = dlsym(s->h, "accept4");
+	s->getsockname = dlsym(s->h, "getsockname");
+	s->getsockopt = dlsym(s->h, "getsockopt");
+	cr_assert(s->bind && s->listen && s->accept4 && s->getsockname && s->getsockopt);
+}
+
+struct fake_ctl {
+	int lsock, conn_fd;     /* conn_fd: a TCP socket to hand over */
+	char client[64];
+};
+
+/* Answers one REGISTER web with OK, then sends an ASK and a FLOW with conn_fd. */
+static void *fake_ctl_run(void *arg)
+{
+	struct fake_ctl *f = arg;
+	char buf[128], msg[256], cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = msg };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int c = accept(f->lsock, NULL, NULL);
+	ssize_t n;
+
+	if (c < 0)
+		return NULL;
+	n = recv(c, buf, sizeof(buf) - 1, 0);
+	if (n != 12 || memcmp(buf, "REGISTER web", 12))
+		return NULL;
+	send(c, "OK", 2, 0);
+	send(c, "ASK client=10.0.0.9:1 to=x", 26, 0);       /* no fd: skipped by accept */
+	iov.iov_len = (size_t)snprintf(msg, sizeof(msg),
+				       "FLOW client=%s service=s rule=default app=web bytes=0", f->client);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &f->conn_fd, sizeof(int));
+	sendmsg(c, &mh, 0);
+	sleep(2);               /* the registration stays up while the test runs */
+	close(c);
+	return NULL;
+}
+
+Test(preload, shim_listen_accept_against_a_controller)
+{
+	char dir[] = "/tmp/cb-preload-XXXXXX", path[128];
+	struct sockaddr_un su = { .sun_family = AF_UNIX };
+	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_port = htons(18080),
+				     .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct fake_ctl f = { 0 };
+	struct pollfd pfd;
+	struct shim s;
+	socklen_t len = sizeof(lo);
+	int tl, cli, fd, nfd, off = 0, v;
+	pthread_t th;
+	char txt[64], got[4] = { 0 };
+
+	cr_assert(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	load_shim(&s, path, "18080, 18081");
+	/* a real TCP connection on loopback: its server side is what the FLOW carries */
+	tl = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(tl, (struct sockaddr *)&lo, sizeof(lo)), 0);
+	cr_assert_eq(listen(tl, 1), 0);
+	cr_assert_eq(getsockname(tl, (struct sockaddr *)&lo, &len), 0);
+	cli = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(cli, (struct sockaddr *)&lo, sizeof(lo)), 0);
+	f.conn_fd = accept(tl, NULL, NULL);
+	cr_assert_geq(f.conn_fd, 0);
+	len = sizeof(lo);
+	getsockname(cli, (struct sockaddr *)&lo, &len);
+	snprintf(f.client, sizeof(f.client), "127.0.0.1:%u", ntohs(lo.sin_port));
+	strcpy(su.sun_path, path);
+	f.lsock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	cr_assert_eq(bind(f.lsock, (struct sockaddr *)&su, sizeof(su)), 0);
+	cr_assert_eq(listen(f.lsock, 4), 0);
+	pthread_create(&th, NULL, fake_ctl_run, &f);
+
+	/* a dual-stack [::]:18080 listener, non-blocking */
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	cr_assert_eq(s.bind(fd, (struct sockaddr *)&any6, sizeof(any6)), 0);
+	len = sizeof(ss);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);      /* libc's */
+	cr_assert_eq(s6->sin6_port, 0, "bind() to a captured port is not done");
+	len = sizeof(ss);
+	cr_assert_eq(s.getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	cr_assert_eq(ntohs(s6->sin6_port), 18080, "but getsockname() answers it");
+	cr_assert_eq(s.listen(fd, 16), 0);
+	len = sizeof(v);
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+	cr_assert_eq(v, AF_UNIX, "the registration is under the listener's number");
+	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK, "O_NONBLOCK kept");
+	len = sizeof(v);
+	cr_assert_eq(s.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+	cr_assert_eq(v, AF_INET6, "the shim answers as the listener");
+	len = sizeof(v);
+	cr_assert_eq(s.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len), 0);
+	cr_assert_eq(v, 1);
+	errno = 0;
+	cr_assert_eq(s.accept4(fd, NULL, NULL, 0x40000000), -1);
+	cr_assert_eq(errno, EINVAL, "unknown accept4 flags");
+
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, 2000), 1, "readable when a connection is queued");
+	len = sizeof(ss);
+	nfd = s.accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	cr_assert_geq(nfd, 0, "accept4: %s", strerror(errno));
+	cr_assert(fcntl(nfd, F_GETFL) & O_NONBLOCK, "SOCK_NONBLOCK");
+	cr_assert(fcntl(nfd, F_GETFD) & FD_CLOEXEC, "SOCK_CLOEXEC");
+	cr_assert_eq(len, sizeof(struct sockaddr_in6));
+	cr_assert_eq(s6->sin6_family, AF_INET6);
+	inet_ntop(AF_INET6, &s6->sin6_addr, txt, sizeof(txt));
+	cr_assert_str_eq(txt, "::ffff:127.0.0.1", "an IPv4 client on a dual-stack listener");
+	cr_assert_eq(s6->sin6_port, lo.sin_port, "the client's port");
+	cr_assert_eq(write(nfd, "hi!", 3), 3);
+	cr_assert_eq(read(cli, got, 3), 3);
+	cr_assert_str_eq(got, "hi!", "the handed-over socket is the connection");
+	errno = 0;
+	cr_assert_eq(s.accept4(fd, NULL, NULL, 0), -1);
+	cr_assert_eq(errno, EAGAIN, "nothing queued on a non-blocking listener");
+
+	/* a port not captured is the kernel's */
+	{
+		int u = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		cr_assert_eq(s.bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+		cr_assert_eq(s.listen(u, 4), 0);
+		len = sizeof(v);
+		cr_assert_eq(getsockopt(u, SOL_SOCKET, SO_ACCEPTCONN, &v, &len), 0);
+		cr_assert_eq(v, 1, "a real listener");
+		close(u);
+	}
+	pthread_join(th, NULL);
+	/* no controller: listen() fails, ECONNREFUSED */
+	close(f.lsock);
+	unlink(path);
+	{
+		int g = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(18081) };
+
+		cr_assert_eq(s.bind(g, (struct sockaddr *)&a, sizeof(a)), 0);
+		errno = 0;
+		cr_assert_eq(s.listen(g, 4), -1);
+		cr_assert_eq(errno, ECONNREFUSED);
+		close(g);
+	}
+	rmdir(dir);
+}
