@@ -458,7 +458,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 			real_close(nfd);
 	}
 	fl = fcntl(nfd, F_GETFL);
-	if (fl >= 0)
+	if (fl >= 0 && cb_pl_status_flags(fl, flags) != fl)
 		fcntl(nfd, F_SETFL, cb_pl_status_flags(fl, flags));
 	if (addr && addrlen) {
 		if (real_getpeername(nfd, (struct sockaddr *)&peer, &plen)) {
