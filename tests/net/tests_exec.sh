@@ -14,7 +14,8 @@
 # failure, and nothing listens on the captured port in the director; a port
 # not captured is the server's own (nginx :8081); a listen() without a
 # reachable controller fails (python); a controller restart is survived
-# (nginx: the shim registers again and moves the workers' epoll entries).
+# (nginx: the shim registers again and moves the workers' epoll entries), and
+# so is nginx's own reload (SIGHUP: new workers inherit the captured fds).
 
 EXEC_PY=/usr/bin/python3
 
@@ -182,7 +183,14 @@ NGX
 	grep preload "$w/error.log"
 	n=$(exec_many 50 "http://$CB_VIP/index.html" 32); echo "after the restart, 50 connections: $n answered"
 	expect_eq "$n" 50 "connections answered after a controller restart"
+	# nginx reloads (SIGHUP): new workers inherit the captured fds
 	master=$EXEC_PID
+	kill -HUP "$master"
+	sleep 1.5
+	n=$(exec_many 50 "http://$CB_VIP/index.html" 32); echo "after nginx's reload, 50 connections: $n answered"
+	expect_eq "$n" 50 "connections answered after nginx reloaded"
+	grep -q "reconfiguring" "$w/error.log" || die "nginx did not reload"
+	grep preload "$w/error.log" | tail -4
 	kill -QUIT "$master"; wait "$master" 2>/dev/null
 	kill -TERM "$CTL"; wait "$CTL"
 	dir "$CB" detach "$CB_IF_DIR"
