@@ -441,7 +441,6 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 
 				if (nf > 4)
 					nf = 4;
-
 				memcpy(fds, CMSG_DATA(cm), nf * sizeof(int));
 				for (k = 0; k < nf; k++) {
 					if (nfd < 0)
@@ -461,11 +460,14 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 	if (fl >= 0 && cb_pl_status_flags(fl, flags) != fl)
 		fcntl(nfd, F_SETFL, cb_pl_status_flags(fl, flags));
 	if (addr && addrlen) {
+		socklen_t slen;
+
 		if (real_getpeername(nfd, (struct sockaddr *)&peer, &plen)) {
 			memset(&peer, 0, sizeof(peer));
 			plen = sizeof(sa_family_t);
 		}
-		cb_pl_copy_addr(&shown, cb_pl_present_peer(&peer, plen, l->family, l->v6only, &shown), addr, addrlen);
+		slen = cb_pl_present_peer(&peer, plen, l->family, l->v6only, &shown);
+		cb_pl_copy_addr(&shown, slen, addr, addrlen);
 	}
 	return nfd;
 }
