@@ -29,19 +29,10 @@
 #define DEFAULT_CONFIG "/etc/connbroker/connbroker.conf"
 #define PRELOAD_SO "libconnbroker-preload.so"
 
+/* The usage is exec's entry in usage.c, as every command's. */
 static int usage(FILE *f)
 {
-	fprintf(f, "Usage: connbroker exec --app NAME [--port PORT[,PORT...]] [--config FILE]\n"
-		   "                       [--socket PATH] [--interface IFNAME] -- CMD [ARGS...]\n"
-		   "  Runs CMD (an unmodified server) so that its listen()/accept() on the\n"
-		   "  captured ports receive the connections connbroker routes to app NAME.\n"
-		   "  --port       ports to capture (default: the ports of the services of\n"
-		   "               the config that route to NAME)\n"
-		   "  --config     the controller's configuration (default " DEFAULT_CONFIG ")\n"
-		   "  --socket     the controller's app socket (default: $CONNBROKER_SOCKET,\n"
-		   "               else the default for the interface)\n"
-		   "  $CONNBROKER_PRELOAD overrides where " PRELOAD_SO " is found.\n");
-	return f == stdout ? CB_EXIT_OK : CB_EXIT_USAGE;
+	return cb_cmd_usage(f, "exec");
 }
 
 /* The shim: $CONNBROKER_PRELOAD, else beside this binary, else ../lib/connbroker/. */

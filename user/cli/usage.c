@@ -68,6 +68,18 @@ static const struct cb_opt_doc migrate_opts[] = {
 	{ 0 },
 };
 
+static const struct cb_opt_doc exec_opts[] = {
+	{ "-a, --app NAME", "the [app] whose connections CMD gets (required)" },
+	{ "-p, --port PORT[,PORT...]", "ports to capture (default: those of the config's\n"
+				       "services that route to NAME)" },
+	{ "-c, --config FILE", "the controller's configuration (default\n"
+			       "/etc/connbroker/connbroker.conf)" },
+	{ "-s, --socket PATH", "the controller's app socket (default: $CONNBROKER_SOCKET,\n"
+			       "else the default for the config's interface)" },
+	{ "-i, --interface IFNAME", "the interface whose controller's socket to use" },
+	{ 0 },
+};
+
 static const struct cb_opt_doc help_opts[] = {
 	{ "--man", "connbroker(8) in roff, from the same text as every --help" },
 	{ 0 },
@@ -125,6 +137,15 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 	  .args = "CLIENT_IP:PORT APP|APP@NODE|@NODE\n[--interface IFNAME | --socket PATH]",
 	  .summary = "move one live connection to another app or node", .opts = migrate_opts,
 	  .notes = "CLIENT_IP:PORT is the client's end: IPv4:PORT or [IPv6]:PORT." },
+	{ .name = "exec",
+	  .args = "--app NAME [--port PORT[,PORT...]] [--config FILE] [--socket PATH]\n"
+		  "[--interface IFNAME] -- CMD [ARGS...]",
+	  .summary = "run an unmodified server: its listen()/accept() get connbroker's connections",
+	  .opts = exec_opts, .runs_cmd = 1,
+	  .notes = "CMD runs in connbroker's place (same pid) with LD_PRELOAD set to\n"
+		   "libconnbroker-preload.so ($CONNBROKER_PRELOAD overrides where it is found):\n"
+		   "its listen() on a captured port registers app NAME, its accept() and accept4()\n"
+		   "receive the sockets connbroker builds, the request already in them." },
 	{ .name = "version", .args = "",
 	  .summary = "connbroker's version, and the libbpf and libxdp it runs with" },
 	{ .name = "help", .args = "[COMMAND | --man]",
