@@ -38,14 +38,27 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit-test net-test demo bench clean fuzz fuzz-smoke
+.PHONY: all deps test unit-test net-test demo bench clean fuzz fuzz-smoke install
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: where things go
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/sbin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/connbroker
+VERSION := $(shell sed -n 's/^#define CB_VERSION "\(.*\)".*/\1/p' include/connbroker/version.h)
+# libconnbroker's ABI: the soname's number (docs/app-protocol.md)
+SOMAJOR := 2
+SONAME  := libconnbroker.so.$(SOMAJOR)
+SOFILE  := libconnbroker.so.$(SOMAJOR).0.0
 
 # test-topology BPF helpers (tests/net/*.bpf.c: XDP_PASS for veth peers,
 # impairment), not part of the product
 NET_BPF := $(patsubst tests/net/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard tests/net/*.bpf.c))
 
 all: $(OUT)/connbroker $(NET_BPF) $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
-     $(OUT)/http_app $(OUT)/libconnbroker-preload.so
+     $(OUT)/http_app $(OUT)/libconnbroker-preload.so $(OUT)/connbroker.8
 
 # libconnbroker: the application side (include/connbroker.h)
 $(OUT)/lib/connbroker.o: lib/connbroker.c include/connbroker.h | $(OUT)/lib
@@ -56,9 +69,35 @@ $(OUT)/libconnbroker.a: $(OUT)/lib/connbroker.o
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(OUT)/libconnbroker.so: $(OUT)/lib/connbroker.o
+# the real file, its soname link (what programs load) and the link to build with
+$(OUT)/$(SOFILE): $(OUT)/lib/connbroker.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libconnbroker.so.2 $^ -o $@
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) $^ -o $@
+
+$(OUT)/libconnbroker.so: $(OUT)/$(SOFILE)
+	$(Q)ln -sf $(SOFILE) $(OUT)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $@
+
+# connbroker(8) from the usage table that also gives every --help
+$(OUT)/connbroker.8: $(OUT)/connbroker
+	$(call msg,GEN,$@)
+	$(Q)$(OUT)/connbroker help --man > $@
+
+install: all
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/connbroker \
+		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	$(Q)install -m 0755 $(OUT)/connbroker $(DESTDIR)$(BINDIR)/connbroker
+	$(Q)install -m 0644 $(OUT)/$(SOFILE) $(DESTDIR)$(LIBDIR)/$(SOFILE)
+	$(Q)ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libconnbroker.so
+	$(Q)install -m 0644 $(OUT)/libconnbroker.a $(DESTDIR)$(LIBDIR)/libconnbroker.a
+	$(Q)install -m 0644 $(OUT)/libconnbroker-preload.so $(DESTDIR)$(LIBDIR)/connbroker/
+	$(Q)install -m 0644 include/connbroker.h $(DESTDIR)$(INCDIR)/connbroker.h
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+		contrib/pkgconfig/connbroker.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/connbroker.pc
+	$(Q)install -m 0644 $(OUT)/connbroker.8 $(DESTDIR)$(MANDIR)/man8/connbroker.8
+	$(Q)install -m 0644 examples/connbroker.conf README.md docs/app-protocol.md $(DESTDIR)$(DOCDIR)/
+	@echo "installed under $(DESTDIR)$(PREFIX)"
 
 # the LD_PRELOAD shim of `connbroker exec` (lib/preload.c), libconnbroker inside, hidden
 $(OUT)/lib/preload.o: lib/preload.c lib/preload.h include/connbroker.h | $(OUT)/lib
