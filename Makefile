@@ -47,6 +47,7 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/connbroker
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := $(shell sed -n 's/^#define CB_VERSION "\(.*\)".*/\1/p' include/connbroker/version.h)
 # libconnbroker's ABI: the soname's number (docs/app-protocol.md)
 SOMAJOR := 2
@@ -97,6 +98,9 @@ install: all
 		contrib/pkgconfig/connbroker.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/connbroker.pc
 	$(Q)install -m 0644 $(OUT)/connbroker.8 $(DESTDIR)$(MANDIR)/man8/connbroker.8
 	$(Q)install -m 0644 examples/connbroker.conf README.md docs/app-protocol.md $(DESTDIR)$(DOCDIR)/
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|@SBINDIR@|$(BINDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' contrib/systemd/connbroker@.service.in \
+		> $(DESTDIR)$(UNITDIR)/connbroker@.service
 	@echo "installed under $(DESTDIR)$(PREFIX)"
 
 # the LD_PRELOAD shim of `connbroker exec` (lib/preload.c), libconnbroker inside, hidden

@@ -3,13 +3,51 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "ctl/config.h"
 #include "datapath/attach.h"
 #include "util/log.h"
 #include "util/parse_util.h"
 #include "datapath/pins.h"
+
+/*
+ * --config FILE: the services are every address the configuration's
+ * [service] sections listen on (with any --service given too), so the
+ * controller's file is the one place they are declared (a systemd unit
+ * attaches with the file its controller runs with).
+ */
+static int services_of_config(const char *path, struct cb_service_key *svcs, size_t *n)
+{
+	struct cb_config_file *c = malloc(sizeof(*c));  /* large: not on the stack */
+	char err[512];
+	int i, l;
+	size_t k;
+
+	if (!c || cb_config_load(path, c, err, sizeof(err))) {
+		cb_err("attach: %s", c ? err : "out of memory");
+		free(c);
+		return -1;
+	}
+	for (i = 0; i < c->n_services; i++)
+		for (l = 0; l < c->services[i].n_listen; l++) {
+			for (k = 0; k < *n; k++)
+				if (!memcmp(&svcs[k], &c->services[i].listen[l], sizeof(svcs[k])))
+					break;
+			if (k < *n)
+				continue;
+			if (*n == CB_MAX_SERVICES) {
+				cb_err("attach: %s: more than %d service addresses", path, CB_MAX_SERVICES);
+				free(c);
+				return -1;
+			}
+			svcs[(*n)++] = c->services[i].listen[l];
+		}
+	free(c);
+	return 0;
+}
 
 int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 {
@@ -21,8 +59,10 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "flow-cap", required_argument, NULL, 'c' },
 		{ "rst-rate", required_argument, NULL, 'r' },
 		{ "no-csum-verify", no_argument, NULL, 'C' },
+		{ "config", required_argument, NULL, 'F' },
 		{ 0 },
 	};
+	const char *cfg_path = NULL;
 	struct cb_service_key svcs[CB_MAX_SERVICES];
 	struct cb_attach_opts o = { .mode = CB_MODE_NATIVE, .services = svcs };
 	struct cb_config kernel;
@@ -48,6 +88,9 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 					break;
 			if (i == o.n_services)
 				o.n_services++;     /* a repeated service is not an error */
+			break;
+		case 'F':
+			cfg_path = optarg;
 			break;
 		case 'm':
 			if (cb_parse_mode(optarg, &o.mode)) {
@@ -107,9 +150,11 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		o.cfg.mss = kernel.mss;
 	if (!wscale_set)
 		o.cfg.wscale = kernel.wscale;
+	if (cfg_path && services_of_config(cfg_path, svcs, &o.n_services))
+		return CB_EXIT_FAIL;
 	if (o.n_services == 0)
-		return cb_usage_error(cli->cmd, "attach %s: at least one --service VIP:PORT is required",
-				      o.ifname);
+		return cb_usage_error(cli->cmd, "attach %s: at least one --service VIP:PORT (or "
+				      "--config FILE) is required", o.ifname);
 	if (cb_require_root("attach"))
 		return CB_EXIT_FAIL;
 	if (cb_attach(&o))

@@ -10,6 +10,8 @@
 static const struct cb_opt_doc attach_opts[] = {
 	{ "-s, --service VIP:PORT", "a service: IPv4:PORT or [IPv6]:PORT, e.g. 198.18.0.10:80 or\n"
 				    "[2001:db8::10]:80; repeat for more (up to " STR(CB_MAX_SERVICES) ")" },
+	{ "--config FILE", "every address the [service] sections of the controller's\n"
+			   "FILE listen on (one place to declare them)" },
 	{ "-m, --mode MODE", "native: XDP in the driver (default); skb: generic XDP;\n"
 			     "tc: clsact ingress" },
 	{ "--mss N", "MSS offered in the SYN-ACK (536..9000; default: the interface's\n"
@@ -96,7 +98,7 @@ const struct cb_opt_doc cb_global_opts[] = {
 
 const struct cb_cmd_doc cb_cmd_docs[] = {
 	{ .name = "attach",
-	  .args = "IFNAME --service VIP:PORT [--service VIP:PORT ...]\n"
+	  .args = "IFNAME {--service VIP:PORT ... | --config FILE}\n"
 		  "[--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
 		  "[--rst-rate N] [--no-csum-verify]",
 	  .summary = "attach the datapath to an interface for the given services",
