@@ -59,7 +59,7 @@ SOFILE  := libconnbroker.so.$(SOMAJOR).0.0
 NET_BPF := $(patsubst tests/net/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard tests/net/*.bpf.c))
 
 all: $(OUT)/connbroker $(NET_BPF) $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
-     $(OUT)/http_app $(OUT)/libconnbroker-preload.so $(OUT)/connbroker.8
+     $(OUT)/http_app $(OUT)/libconnbroker-preload.so $(OUT)/connbroker.8 $(OUT)/connbroker.bash
 
 # libconnbroker: the application side (include/connbroker.h)
 $(OUT)/lib/connbroker.o: lib/connbroker.c include/connbroker.h | $(OUT)/lib
@@ -84,6 +84,10 @@ $(OUT)/connbroker.8: $(OUT)/connbroker
 	$(call msg,GEN,$@)
 	$(Q)$(OUT)/connbroker help --man > $@
 
+$(OUT)/connbroker.bash: $(OUT)/connbroker
+	$(call msg,GEN,$@)
+	$(Q)$(OUT)/connbroker help --bash-completion > $@
+
 install: all
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/connbroker \
 		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
@@ -98,6 +102,8 @@ install: all
 		contrib/pkgconfig/connbroker.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/connbroker.pc
 	$(Q)install -m 0644 $(OUT)/connbroker.8 $(DESTDIR)$(MANDIR)/man8/connbroker.8
 	$(Q)install -m 0644 examples/connbroker.conf README.md docs/app-protocol.md $(DESTDIR)$(DOCDIR)/
+	$(Q)install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(Q)install -m 0644 $(OUT)/connbroker.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/connbroker
 	$(Q)install -d $(DESTDIR)$(UNITDIR)
 	$(Q)sed -e 's|@SBINDIR@|$(BINDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' contrib/systemd/connbroker@.service.in \
 		> $(DESTDIR)$(UNITDIR)/connbroker@.service

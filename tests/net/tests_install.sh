@@ -7,13 +7,14 @@
 # library by its soname and runs.
 
 test_make_install() {
-	local root=$WORK/root prog=$WORK/app-prog f
+	local root=$WORK/root prog=$WORK/app-prog f out
 	make -s -C "$ROOT" install DESTDIR="$root" PREFIX=/usr > "$WORK/install.log" 2>&1 ||
 		{ cat "$WORK/install.log"; die "make install"; }
 	for f in usr/sbin/connbroker usr/lib/libconnbroker.so.2.0.0 usr/lib/libconnbroker.a \
 		usr/lib/connbroker/libconnbroker-preload.so usr/include/connbroker.h \
 		usr/lib/pkgconfig/connbroker.pc usr/share/man/man8/connbroker.8 \
-		usr/share/doc/connbroker/connbroker.conf; do
+		usr/share/doc/connbroker/connbroker.conf usr/share/bash-completion/completions/connbroker \
+		usr/lib/systemd/system/connbroker@.service; do
 		[ -f "$root/$f" ] || die "not installed: /$f"
 	done
 	expect_eq "$(readlink "$root/usr/lib/libconnbroker.so.2")" libconnbroker.so.2.0.0 "the soname link"
@@ -42,6 +43,13 @@ C
 		pkg-config --cflags --libs connbroker) || die "build against the installed library"
 	readelf -d "$prog" | grep -q 'NEEDED.*\[libconnbroker.so.2\]' || die "the program needs libconnbroker.so.2"
 	expect_eq "$(LD_LIBRARY_PATH="$root/usr/lib" "$prog")" "libconnbroker ok" "the program runs"
+	# the completion, from the same table as --help: commands, options, modes
+	out=$(bash -c 'source "$1"
+		COMP_WORDS=(connbroker att); COMP_CWORD=1; _connbroker; echo "${COMPREPLY[*]}"
+		COMP_WORDS=(connbroker attach eth0 --mo); COMP_CWORD=3; _connbroker; echo "${COMPREPLY[*]}"
+		COMP_WORDS=(connbroker attach eth0 --mode ""); COMP_CWORD=4; _connbroker; echo "${COMPREPLY[*]}"' \
+		_ "$root/usr/share/bash-completion/completions/connbroker" | tr '\n' '|')
+	expect_eq "$out" "attach|--mode|native skb tc|" "bash completion"
 	# the installed binary and its man page
 	"$root/usr/sbin/connbroker" --version | grep -q '^connbroker ' || die "installed binary"
 	MANWIDTH=80 man -l "$root/usr/share/man/man8/connbroker.8" 2>/dev/null | grep -q 'exec' ||

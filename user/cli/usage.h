@@ -38,5 +38,7 @@ void cb_usage_print(FILE *f, const struct cb_cmd_doc *d);
 void cb_opts_print(FILE *f, const struct cb_opt_doc *o);
 /* connbroker(8) in roff, from the same table. */
 void cb_usage_man(FILE *f, const char *version);
+/* A bash completion script, from the same table. */
+void cb_usage_bash(FILE *f);
 
 #endif
