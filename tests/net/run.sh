@@ -1555,15 +1555,25 @@ cluster_http_app() {
 # next request is answered there, on the same connection, no RST.  A
 # migration of an unknown target is refused with a message.
 test_cluster_migrate_cli() {
-	local out from to port pcap=$WORK/migcli.pcap
 	cluster_conf ""
 	cluster_start
 	cluster_http_app b1 web; cluster_http_app b2 web
 	sleep 0.8
-	capture_start "$pcap"
+	migrate_between_requests "$CB_VIP" "$CB_IP_CLIENT" ""
+}
+
+# The body of the migrate tests (IPv4 here, IPv6 in tests_ipv6.sh), once
+# the cluster serves the http app on b1 and b2: a client of VIP $1 asks
+# /before, `connbroker migrate $2:PORT web@OTHER` on the node that served it
+# (a bad target refused first), then /after comes from the other node on
+# the same connection; one SYN, no RST.  $3 suffixes the work files.
+migrate_between_requests() {
+	local vip=$1 caddr=$2 out from to port pcap=$WORK/migcli$3.pcap ns client
+	local done_file=$WORK/migrated$3 log=$WORK/migcli$3.out
+	capture_start "$pcap" "tcp and host $vip"
 	cli python3 -c "
 import os, socket, sys, time
-s = socket.create_connection(('$CB_VIP', 80), timeout=10)
+s = socket.create_connection(('$vip', 80), timeout=10)
 def get(p):
     s.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % p)
     data = b''
@@ -1572,31 +1582,31 @@ def get(p):
     return data.decode().split('\r\n\r\n')[1].strip()
 print(s.getsockname()[1], get(b'/before'), flush=True)
 for _ in range(100):
-    if os.path.exists('$WORK/migrated'):
+    if os.path.exists('$done_file'):
         break
     time.sleep(0.05)
 print(get(b'/after'), flush=True)
-" > "$WORK/migcli.out" 2>&1 &
-	local client=$!; BG_PIDS+=("$client")
-	for _ in $(seq 50); do [ -s "$WORK/migcli.out" ] && break; sleep 0.1; done
-	out=$(cat "$WORK/migcli.out"); echo "$out"
+" > "$log" 2>&1 &
+	client=$!; BG_PIDS+=("$client")
+	for _ in $(seq 50); do [ -s "$log" ] && break; sleep 0.1; done
+	out=$(cat "$log"); echo "$out"
 	port=${out%% *}
 	from=$(grep -o 'tag=b[12]' <<<"$out" | head -1 | cut -d= -f2)
 	[ -n "$from" ] || die "first answer: $out"
 	to=b1; [ "$from" = b1 ] && to=b2
-	local ns=$CB_NS_B1; [ "$from" = b2 ] && ns=$CB_NS_B2
-	nsx "$ns" "$CB" migrate "$CB_IP_CLIENT:$port" "web@nowhere" --socket "$WORK/$from.sock" 2>&1 |
-		tee "$WORK/mig-bad.txt"
-	grep -q "no node 'nowhere'" "$WORK/mig-bad.txt" || die "a bad target was not refused"
-	out=$(nsx "$ns" "$CB" -j migrate "$CB_IP_CLIENT:$port" "web@$to" --socket "$WORK/$from.sock") ||
-		die "migrate: $out"
+	ns=$CB_NS_B1; [ "$from" = b2 ] && ns=$CB_NS_B2
+	nsx "$ns" "$CB" migrate "$caddr:$port" "web@nowhere" --socket "$WORK/$from.sock" 2>&1 |
+		tee "$WORK/mig-bad$3.txt"
+	grep -q "no node 'nowhere'" "$WORK/mig-bad$3.txt" || die "a bad target was not refused"
+	out=$(nsx "$ns" "$CB" -j migrate "$caddr:$port" "web@$to" --socket "$WORK/$from.sock") ||
+		die "migrate $caddr:$port: $out"
 	echo "$out"
 	jq -e '.result == "asked" and .apps_asked >= 1' <<<"$out" >/dev/null || die "migrate answer"
 	sleep 0.5
-	touch "$WORK/migrated"
+	touch "$done_file"
 	wait "$client"
 	capture_stop
-	out=$(cat "$WORK/migcli.out"); echo "$out"
+	out=$(cat "$log"); echo "$out"
 	grep -q "app=web tag=$to method=GET path=/after" <<<"$out" || die "not answered by $to after the migration"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"

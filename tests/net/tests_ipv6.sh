@@ -515,48 +515,11 @@ sys.exit(0 if checked >= 5 else 'too few handed-off IPv6 streams: %d' % checked)
 # (connbroker migrate [2001:db8::1]:PORT web@OTHER) between two requests;
 # the next request is answered there on the same connection, no RST.
 test_ipv6_cluster_migrate_cli() {
-	local out from to port pcap=$WORK/migcli6.pcap ns
 	cluster6_conf ""
 	cluster6_start
 	cluster_http_app b1 web; cluster_http_app b2 web
 	sleep 0.8
-	capture_start "$pcap" "tcp and host $CB_VIP6"
-	cli python3 -c "
-import os, socket, sys, time
-s = socket.create_connection(('$CB_VIP6', 80), timeout=10)
-def get(p):
-    s.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % p)
-    data = b''
-    while b'body=0' not in data:
-        data += s.recv(4096)
-    return data.decode().split('\r\n\r\n')[1].strip()
-print(s.getsockname()[1], get(b'/before'), flush=True)
-for _ in range(100):
-    if os.path.exists('$WORK/migrated6'):
-        break
-    time.sleep(0.05)
-print(get(b'/after'), flush=True)
-" > "$WORK/migcli6.out" 2>&1 &
-	local client=$!; BG_PIDS+=("$client")
-	for _ in $(seq 50); do [ -s "$WORK/migcli6.out" ] && break; sleep 0.1; done
-	out=$(cat "$WORK/migcli6.out"); echo "$out"
-	port=${out%% *}
-	from=$(grep -o 'tag=b[12]' <<<"$out" | head -1 | cut -d= -f2)
-	[ -n "$from" ] || die "first answer: $out"
-	to=b1; [ "$from" = b1 ] && to=b2
-	ns=$CB_NS_B1; [ "$from" = b2 ] && ns=$CB_NS_B2
-	out=$(nsx "$ns" "$CB" -j migrate "[$CB_IP6_CLIENT]:$port" "web@$to" --socket "$WORK/$from.sock") ||
-		die "migrate [$CB_IP6_CLIENT]:$port: $out"
-	echo "$out"
-	jq -e '.result == "asked" and .apps_asked >= 1' <<<"$out" >/dev/null || die "migrate answer"
-	sleep 0.5
-	touch "$WORK/migrated6"
-	wait "$client"
-	capture_stop
-	out=$(cat "$WORK/migcli6.out"); echo "$out"
-	grep -q "app=web tag=$to method=GET path=/after" <<<"$out" || die "not answered by $to after the migration"
-	expect_eq "$(tshark_count "$pcap" "tcp.flags.syn==1 && tcp.flags.ack==0")" 1 "one connection"
-	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	migrate_between_requests "$CB_VIP6" "[$CB_IP6_CLIENT]" 6
 }
 
 ALL_TESTS+=(test_ipv6_topology test_ipv6_handshake_native test_ipv6_handshake_tc
