@@ -81,6 +81,31 @@ capture_start() { capture_in "$CB_NS_CLIENT" "$CB_IF_CLIENT" "$1" "${2:-tcp and 
 capture_stop() { sleep 0.3; kill "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; }
 tshark_count() { tshark -r "$1" -Y "$2" 2>/dev/null | wc -l; }
 
+# In capture $1, the service's segments (display filter $2) of every
+# handed-off connection: the backend's first TSval is not below the last
+# the director sent (PAWS at the client); at least $3 such connections.
+tsvals_continue() {
+	tshark -r "$1" -Y "$2 && tcp.options.timestamp.tsval" -T fields \
+		-e tcp.stream -e eth.src -e tcp.options.timestamp.tsval 2>/dev/null | python3 -c "
+import sys
+seen = {}
+for line in sys.stdin:
+    s, mac, v = line.split()
+    seen.setdefault(s, []).append((mac, int(v)))
+checked = 0
+for s, pkts in seen.items():
+    director = pkts[0][0]                   # the SYN-ACK comes from the director
+    dv = [v for m, v in pkts if m == director]
+    bv = [v for m, v in pkts if m != director]
+    if not bv:
+        continue
+    checked += 1
+    if (min(bv) - max(dv)) % (1 << 32) > (1 << 31):
+        sys.exit('stream %s: the backend started at TSval %d, below the director\'s %d' % (s, min(bv), max(dv)))
+print('%d handed-off streams: TSvals continue across the hand-off' % checked)
+sys.exit(0 if checked >= $3 else 'too few handed-off streams: %d' % checked)"
+}
+
 # RSTs in capture $1, but for those on a connection whose two FINs were
 # both seen already: a closed socket answering a late duplicate (a peer's
 # second ACK of a FIN reaching a client past LAST_ACK) is the kernel's
@@ -1399,26 +1424,7 @@ test_cluster_routes_by_path() {
 	expect_eq "$(rst_count "$pcap")" 0 "RSTs (but a closed socket's answer to a late duplicate)"
 	# across the hand-off: every TSval the backend sends is at least the last
 	# one the director's program sent on that connection (PAWS at the client)
-	tshark -r "$pcap" -Y "ip.src==$CB_VIP && tcp.options.timestamp.tsval" -T fields \
-		-e tcp.stream -e eth.src -e tcp.options.timestamp.tsval 2>/dev/null > "$WORK/tsvals.txt"
-	python3 -c "
-import sys
-seen = {}
-for line in open('$WORK/tsvals.txt'):
-    s, mac, v = line.split()
-    seen.setdefault(s, []).append((mac, int(v)))
-checked = 0
-for s, pkts in seen.items():
-    director = pkts[0][0]                   # the SYN-ACK comes from the director
-    dv = [v for m, v in pkts if m == director]
-    bv = [v for m, v in pkts if m != director]
-    if not bv:
-        continue
-    checked += 1
-    if (min(bv) - max(dv)) % (1 << 32) > (1 << 31):
-        sys.exit('stream %s: the backend started at TSval %d, below the director\'s %d' % (s, min(bv), max(dv)))
-print('%d handed-off streams: TSvals continue across the hand-off' % checked)
-sys.exit(0 if checked >= 3 else 'too few handed-off streams: %d' % checked)" || die "timestamps across the hand-off"
+	tsvals_continue "$pcap" "ip.src==$CB_VIP" 3 || die "timestamps across the hand-off"
 	out=$(metrics_get "$CB_NS_DIR")
 	promtool check metrics <<<"$out" || die "promtool"
 	grep -q 'connbroker_handoffs_total{node="b1",result="committed"} 2' <<<"$out" || die "hand-offs to b1: $(grep handoffs <<<"$out")"

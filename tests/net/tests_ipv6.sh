@@ -452,26 +452,7 @@ CONF
 			die "no responses from VIP6 with ${p% *}'s MAC at the client (not direct server return?)"
 	done
 	expect_eq "$(rst_count "$pcap")" 0 "RSTs (but a closed socket's answer to a late duplicate)"
-	tshark -r "$pcap" -Y "ipv6.src==$CB_VIP6 && tcp.options.timestamp.tsval" -T fields \
-		-e tcp.stream -e eth.src -e tcp.options.timestamp.tsval 2>/dev/null > "$WORK/tsvals6.txt"
-	python3 -c "
-import sys
-seen = {}
-for line in open('$WORK/tsvals6.txt'):
-    s, mac, v = line.split()
-    seen.setdefault(s, []).append((mac, int(v)))
-checked = 0
-for s, pkts in seen.items():
-    director = pkts[0][0]                   # the SYN-ACK comes from the director
-    dv = [v for m, v in pkts if m == director]
-    bv = [v for m, v in pkts if m != director]
-    if not bv:
-        continue
-    checked += 1
-    if (min(bv) - max(dv)) % (1 << 32) > (1 << 31):
-        sys.exit('stream %s: the backend started at TSval %d, below the director\'s %d' % (s, min(bv), max(dv)))
-print('%d handed-off IPv6 streams: TSvals continue across the hand-off' % checked)
-sys.exit(0 if checked >= 5 else 'too few handed-off IPv6 streams: %d' % checked)" || die "timestamps across the hand-off"
+	tsvals_continue "$pcap" "ipv6.src==$CB_VIP6" 5 || die "timestamps across the hand-off"
 	cli ip -6 neigh show "$CB_VIP6" dev "$CB_IF_CLIENT" | grep -q "lladdr $mac_dir " ||
 		die "VIP6 no longer resolves to the director: $(cli ip -6 neigh show "$CB_VIP6")"
 	out=$(metrics_get "$CB_NS_DIR")
