@@ -38,10 +38,13 @@ static __always_inline void cb_tc_pull_to(struct __sk_buff *skb, __u32 want)
 
 static __always_inline void cb_tc_pull(struct __sk_buff *skb)
 {
-	__u8 h[CB_ETH_HLEN + 7];        /* through the IPv6 next header */
+	const __u8 *h, *end;
 
 	cb_tc_pull_to(skb, CB_TC_PULL);
-	if (bpf_skb_load_bytes(skb, 0, h, sizeof(h)))
+	/* read in place (linear now, or the frame is shorter): no copy per packet */
+	h = (const void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data);
+	end = (const void *)(long)CB_CTX_LOAD32(skb, struct __sk_buff, data_end);
+	if (h + CB_ETH_HLEN + 7 > end)  /* through the IPv6 next header */
 		return;
 	if (h[12] == (CB_ETH_P_IPV6 >> 8) && h[13] == (CB_ETH_P_IPV6 & 0xff) &&
 	    h[CB_ETH_HLEN + 6] != IPPROTO_TCP)
