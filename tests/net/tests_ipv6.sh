@@ -28,6 +28,9 @@ v6_wait_listen() {
 		nsx "$1" ss -Hltn | awk '{print $4}' | grep -qxF "$2" && return 0
 		sleep 0.1
 	done
+	# what the server said, and who holds the port (a CI failure once, not reproduced)
+	[ -n "${3:-}" ] && cat "$3"
+	nsx "$1" ss -Htanp | head -20
 	die "nothing listens on $2 in $1"
 }
 
@@ -37,7 +40,7 @@ v6_kernel_http() {
 	nsenter --net=/run/netns/"$1" python3 -m http.server "$3" --bind "$2" --directory "$4" \
 		> "$WORK/http-$1-$3.log" 2>&1 &
 	BG_PIDS+=($!)
-	v6_wait_listen "$1" "[$2]:$3"
+	v6_wait_listen "$1" "[$2]:$3" "$WORK/http-$1-$3.log"
 }
 
 # ---- the topology, kernel only ----------------------------------------------
