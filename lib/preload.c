@@ -5,8 +5,9 @@
  *
  * A bind() of a TCP socket (AF_INET or AF_INET6) to one of $CONNBROKER_PORTS
  * is recorded, not done: the port stays free (connbroker's materialized
- * sockets hold VIP:PORT, and their TIME_WAITs, which do not have
- * SO_REUSEADDR, would refuse the server's bind after a restart).  When the
+ * sockets hold VIP:PORT, and their TIME_WAITs would refuse the bind of a
+ * server that does not set SO_REUSEADDR, or binds another address of that
+ * port, after a restart).  When the
  * server calls listen() on such a socket, the shim registers as app
  * $CONNBROKER_APP with the controller at $CONNBROKER_SOCKET (libconnbroker,
  * linked in) and puts that registration (a SOCK_SEQPACKET unix socket,
@@ -285,7 +286,7 @@ static struct listener *add_entry(int fd, const struct sockaddr_storage *ss, soc
 /*
  * bind() to a captured port is recorded, not done: the port stays free
  * (connbroker's materialized sockets hold it, and their TIME_WAITs would
- * refuse the server's bind after a restart); getsockname() answers it.
+ * refuse a bind without SO_REUSEADDR); getsockname() answers it.
  */
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {

@@ -223,6 +223,45 @@ Test(repair, request_survives_image_move_ipv6)
 	request_survives(AF_INET6, true);
 }
 
+/*
+ * The server closes first, so the moved socket ends in TIME_WAIT on the
+ * service's address: a server's own listener (SO_REUSEADDR, as every server
+ * sets) must still bind that address, as it could next to the TIME_WAIT of
+ * a socket the kernel accepted from such a listener.
+ */
+static void time_wait_lets_the_port_be_bound(int family)
+{
+	union cb_sockaddr a;
+	socklen_t al = sizeof(a);
+	int cli, srv, fd, l, v = 0;
+
+	need_root();
+	pair(family, &cli, &srv);
+	fd = move(srv, false);
+	al = sizeof(v);
+	cr_expect_eq(getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, &al), 0);
+	cr_expect_eq(v, 1, "SO_REUSEADDR on the live socket: %d", v);
+	al = sizeof(a);
+	cr_assert_eq(getsockname(fd, &a.sa, &al), 0);
+	talk_and_close(cli, fd);
+	l = socket(family, SOCK_STREAM, 0);
+	v = 1;
+	cr_assert_eq(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)), 0);
+	cr_expect_eq(bind(l, &a.sa, cb_sockaddr_len(&a)), 0,
+		     "a listener's bind next to the moved socket's TIME_WAIT: %s", strerror(errno));
+	close(l);
+}
+
+Test(repair, time_wait_lets_the_port_be_bound_ipv4)
+{
+	time_wait_lets_the_port_be_bound(AF_INET);
+}
+
+Test(repair, time_wait_lets_the_port_be_bound_ipv6)
+{
+	time_wait_lets_the_port_be_bound(AF_INET6);
+}
+
 /* A client that does not read: the server's send queue fills, part of it
  * sent and unacknowledged, part never sent. */
 static void unacked_and_unsent_survive(int family, bool via_image)

@@ -142,12 +142,12 @@ static int freeze_live(struct cb_cluster *c, const struct cb_flow_key *k)
  */
 static void resume_here(struct cb_cluster *c, struct move *mv, const char *why)
 {
-	int off = TCP_REPAIR_OFF, err;
 	char fs[CB_FLOW_STRLEN];
+	int err;
 
 	err = cb_owner_move(c->env.flows, &mv->key, CB_FLOW_MOVING, CB_FLOW_LOCAL, NULL, NULL);
-	if (!err && setsockopt(mv->fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)))
-		err = -errno;
+	if (!err)
+		err = cb_repair_off(mv->fd, TCP_REPAIR_OFF);
 	mv->used = 0;
 	if (err) {
 		cb_err("run: %s: live move failed (%s) and it cannot resume here: %s; resetting "

@@ -254,6 +254,13 @@ fail:
 	return err;
 }
 
+int cb_repair_off(int fd, int mode)
+{
+	int err = set_int(fd, IPPROTO_TCP, TCP_REPAIR, mode);
+
+	return err ? err : set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+}
+
 int cb_repair_go_live(int fd, const struct cb_sock_state *st, const char **step)
 {
 	static const uint8_t probe;     /* discarded by the peer: any value */
@@ -263,11 +270,11 @@ int cb_repair_go_live(int fd, const struct cb_sock_state *st, const char **step)
 	if (!step)
 		step = &dummy;
 	if (rtt_probe(st)) {
-		STEP("repair off", set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP));
+		STEP("repair off", cb_repair_off(fd, TCP_REPAIR_OFF_NO_WP));
 		STEP("rtt probe", send_all(fd, &probe, 1));
 	} else {
 		/* the window probe's answer acknowledges what is in flight */
-		STEP("repair off", set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF));
+		STEP("repair off", cb_repair_off(fd, TCP_REPAIR_OFF));
 	}
 	if (st->unsent_len)
 		STEP("unsent data", send_all(fd, st->unsent, st->unsent_len));

@@ -117,6 +117,17 @@ int cb_repair_build(const struct cb_sock_state *st, const char **step);
  */
 int cb_repair_go_live(int fd, const struct cb_sock_state *st, const char **step);
 
+/*
+ * Leave repair mode (mode TCP_REPAIR_OFF sends a window probe,
+ * TCP_REPAIR_OFF_NO_WP nothing) and give the socket SO_REUSEADDR, which
+ * leaving repair mode clears (sk_reuse = SK_NO_REUSE).  A socket the kernel
+ * accepts inherits its listener's SO_REUSEADDR, which every server sets; a
+ * repaired one without it would leave a TIME_WAIT that refuses the server's
+ * own bind() of the service's port for 60 s (seen: python http.server on
+ * [VIP6]:80 after connbroker served it).  0 or a negative errno.
+ */
+int cb_repair_off(int fd, int mode);
+
 /* cb_repair_build() then cb_repair_go_live(): the fd or a negative errno. */
 int cb_repair_restore(const struct cb_sock_state *st, const char **step);
 
