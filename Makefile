@@ -52,7 +52,7 @@ VERSION := $(shell sed -n 's/^#define CB_VERSION "\(.*\)".*/\1/p' include/connbr
 # libconnbroker's ABI: the soname's number (docs/app-protocol.md)
 SOMAJOR := 2
 SONAME  := libconnbroker.so.$(SOMAJOR)
-SOFILE  := libconnbroker.so.$(SOMAJOR).0.0
+SOFILE  := libconnbroker.so.$(SOMAJOR).1.0
 
 # test-topology BPF helpers (tests/net/*.bpf.c: XDP_PASS for veth peers,
 # impairment), not part of the product

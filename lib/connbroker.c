@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* libconnbroker: register for an app, receive connections as fds. */
+/*
+ * libconnbroker: register for an app, receive connections as fds, and
+ * register again by itself when the controller restarts.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include "connbroker.h"
 #include "connbroker/paths.h"
-
-struct cb_app {
-	int fd;
-};
+#include "connbroker_priv.h"
 
 /* The value of " key=" in msg (a word of its own), or NULL. */
 static const char *value_of(const char *msg, const char *key)
@@ -143,61 +149,6 @@ bad:
 	return -1;
 }
 
-struct cb_app *cb_app_register(const char *path, const char *app)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char def[108], msg[128], reply[128];
-	struct cb_app *a;
-	ssize_t n;
-
-	if (!path)
-		path = getenv("CONNBROKER_SOCKET");
-	if (!path) {
-		const char *ifn = getenv("CONNBROKER_IFACE");
-		char ns[64];
-
-		/* the controller's default: per interface and network namespace */
-		if (cb_netns_subdir(ns, sizeof(ns)))
-			ns[0] = 0;
-		snprintf(def, sizeof(def), "/run/connbroker/%s%s.sock", ns, ifn ? ifn : "eth0");
-		path = def;
-	}
-	if (!app || strlen(path) >= sizeof(sa.sun_path) ||
-	    snprintf(msg, sizeof(msg), "REGISTER %s", app) >= (int)sizeof(msg)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	strcpy(sa.sun_path, path);
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
-	a->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (a->fd < 0 || connect(a->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    send(a->fd, msg, strlen(msg), MSG_NOSIGNAL) < 0)
-		goto fail;
-	n = recv(a->fd, reply, sizeof(reply) - 1, 0);
-	if (n <= 0) {
-		errno = n == 0 ? ECONNRESET : errno;
-		goto fail;
-	}
-	reply[n] = 0;
-	if (strcmp(reply, "OK")) {
-		errno = ECONNREFUSED;
-		goto fail;
-	}
-	return a;
-fail:
-	{
-		int e = errno;
-
-		if (a->fd >= 0)
-			close(a->fd);
-		free(a);
-		errno = e;
-	}
-	return NULL;
-}
-
 /* "ASK client=IP:PORT to=TARGET" (IPv6: [IP]:PORT): give that connection back. */
 static int parse_ask(const char *msg, size_t len, struct cb_release_ask *ask)
 {
@@ -215,7 +166,165 @@ static int parse_ask(const char *msg, size_t len, struct cb_release_ask *ask)
 	return parse_client(client, &ask->client);
 }
 
-int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask)
+
+/*
+ * The registration.  cb_app_fd() is an epoll fd that holds the current
+ * socket, and while the controller is away a timerfd for the next attempt:
+ * the app's own poll or epoll of that one fd never goes stale, and it is
+ * readable exactly when cb_app_accept*() has something to do.
+ */
+
+/* after the controller went away: the first attempt at once, then 50 ms,
+ * doubling up to 1 s between attempts */
+#define RETRY_FIRST_MS 50
+#define RETRY_MAX_MS 1000
+#define ASKED (-4096)           /* step()'s CB_APP_ASKED, apart from every -errno */
+
+enum reg_state {
+	REG_UP,                 /* registered: FLOW and ASK arrive on sock */
+	REG_PENDING,            /* REGISTER sent again, its answer not read yet */
+	REG_AWAY,               /* no controller: the timer says when to try again */
+	REG_REFUSED,            /* the controller said no: over */
+};
+
+struct cb_app {
+	int ep;                 /* cb_app_fd() */
+	int sock;               /* -1 while away */
+	int timer;              /* armed only while away (else never readable) */
+	enum reg_state state;
+	unsigned int delay_ms;  /* the backoff: 0 (at once), 50 .. 1000 */
+	unsigned int reconnects;
+	uint64_t up_ms;         /* when the registration was answered OK */
+	pthread_mutex_t mu;     /* state, sock, timer between threads; not held while waiting */
+	struct sockaddr_un sa;
+	char reg[128];          /* "REGISTER <app>" */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A socket connected to the controller, REGISTER sent: the fd or -errno.
+ * nonblock: do not wait for room in the controller's backlog (a reconnect
+ * must not stall an event loop); the socket itself stays blocking
+ * (cb_app_release waits for room to send, as it always did).
+ */
+static int dial(const struct cb_app *a, int nonblock)
+{
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	int err;
+
+	if (s < 0)
+		return -errno;
+	if (connect(s, (const struct sockaddr *)&a->sa, sizeof(a->sa)) ||
+	    (nonblock && fcntl(s, F_SETFL, 0)) ||
+	    send(s, a->reg, strlen(a->reg), MSG_NOSIGNAL) < 0) {
+		err = -errno;
+		close(s);
+		return err;
+	}
+	return s;
+}
+
+/* The answer to REGISTER: 0 (OK), -ECONNREFUSED (anything else), -EAGAIN
+ * (none yet, with MSG_DONTWAIT), -ECONNRESET (EOF) or another -errno. */
+static int answer(int s, int flags)
+{
+	char r[128];
+	ssize_t n;
+
+	do
+		n = recv(s, r, sizeof(r), flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	return n == 2 && !memcmp(r, "OK", 2) ? 0 : -ECONNREFUSED;
+}
+
+/* Errors that mean the controller went away. */
+static int gone(int err)
+{
+	return err == -ECONNRESET || err == -EPIPE || err == -ENOTCONN;
+}
+
+/* The timer fires in ms (0: disarmed, and its readability cleared). */
+static void arm(struct cb_app *a, unsigned int ms)
+{
+	struct itimerspec its = { .it_value = { ms / 1000, (long)(ms % 1000) * 1000000 } };
+
+	timerfd_settime(a->timer, 0, &its, NULL);
+}
+
+static void backoff(struct cb_app *a)
+{
+	a->delay_ms = !a->delay_ms ? RETRY_FIRST_MS
+		      : a->delay_ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : a->delay_ms * 2;
+	arm(a, a->delay_ms);
+}
+
+static void drop_sock(struct cb_app *a)
+{
+	if (a->sock < 0)
+		return;
+	epoll_ctl(a->ep, EPOLL_CTL_DEL, a->sock, NULL);
+	close(a->sock);
+	a->sock = -1;
+}
+
+/*
+ * The controller went away: the next attempt at once if the registration
+ * had lasted, else one backoff step on (a controller that drops every
+ * registration at once is not hammered).
+ */
+static void away(struct cb_app *a)
+{
+	int lasted = a->state == REG_UP && now_ms() - a->up_ms >= RETRY_MAX_MS;
+
+	drop_sock(a);
+	a->state = REG_AWAY;
+	if (lasted)
+		a->delay_ms = 0;        /* the timer is disarmed: due now */
+	else
+		backoff(a);
+}
+
+/*
+ * Away: one attempt to register again when it is due (the timer has run
+ * out or was never armed), or at once with force.  0 when REGISTER is on
+ * its way (PENDING), -EAGAIN when nothing more can be done before the timer.
+ */
+static int attempt(struct cb_app *a, int force)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct itimerspec its;
+	int s;
+
+	if (!force && (timerfd_gettime(a->timer, &its) || its.it_value.tv_sec ||
+		       its.it_value.tv_nsec))
+		return -EAGAIN;
+	arm(a, 0);
+	s = dial(a, 1);
+	ev.data.fd = s;
+	if (s >= 0 && !epoll_ctl(a->ep, EPOLL_CTL_ADD, s, &ev)) {
+		a->sock = s;
+		a->state = REG_PENDING;
+		return 0;
+	}
+	if (s >= 0)
+		close(s);
+	backoff(a);
+	return -EAGAIN;
+}
+
+/* One message on the registration: an fd (a FLOW), ASKED, or -errno. */
+static int take(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask)
 {
 	char buf[FLOW_TEXT_MAX + 1 + CB_APP_BLOB_MAX + 1], cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
@@ -225,30 +334,154 @@ int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_
 	int fd = -1;
 	ssize_t n;
 
-	for (;;) {
-		n = recvmsg(a->fd, &mh, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		break;
-	}
-	if (n <= 0) {
-		if (n == 0)
-			errno = ECONNRESET;
-		return -1;
-	}
+	do
+		n = recvmsg(a->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	/* what the controller sent before it died is read first: EOF comes last */
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : -errno;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	if (fd < 0 && ask && !(mh.msg_flags & MSG_TRUNC) && !parse_ask(buf, (size_t)n, ask))
-		return CB_APP_ASKED;
+		return ASKED;
 	if (fd < 0 || (mh.msg_flags & MSG_TRUNC) || cb_app_parse_flow(buf, (size_t)n, info)) {
 		if (fd >= 0)
 			close(fd);
-		errno = EPROTO;
-		return -1;
+		return -EPROTO;
 	}
 	return fd;
+}
+
+/* What there is without waiting: an fd, ASKED or -errno (-EAGAIN: nothing
+ * yet); the registration moves on as far as it can on the way. */
+static int step(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask)
+{
+	int r;
+
+	for (;;) {
+		switch (a->state) {
+		case REG_UP:
+			if (!gone(r = take(a, info, ask)))
+				return r;
+			away(a);
+			break;
+		case REG_PENDING:
+			r = answer(a->sock, MSG_DONTWAIT);
+			if (r == -EAGAIN)
+				return r;
+			if (r == -ECONNREFUSED) {
+				drop_sock(a);
+				a->state = REG_REFUSED;
+				return r;
+			}
+			if (r) {
+				away(a);
+				break;
+			}
+			a->state = REG_UP;
+			a->up_ms = now_ms();
+			a->reconnects++;
+			break;
+		case REG_AWAY:
+			if ((r = attempt(a, 0)))
+				return r;
+			break;
+		default:
+			return -ECONNREFUSED;
+		}
+	}
+}
+
+static int init(struct cb_app *a)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
+
+	a->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (a->ep < 0)
+		return -errno;
+	a->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (a->timer < 0)
+		return -errno;
+	ev.data.fd = a->timer;
+	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, a->timer, &ev))
+		return -errno;
+	/* the first registration is as it always was: blocking, and a failure
+	 * is the caller's to see (there is nothing to reconnect to yet) */
+	if ((a->sock = dial(a, 0)) < 0)
+		return a->sock;
+	if ((err = answer(a->sock, 0)))
+		return err;
+	ev.data.fd = a->sock;
+	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, a->sock, &ev))
+		return -errno;
+	a->state = REG_UP;
+	a->up_ms = now_ms();
+	return 0;
+}
+
+struct cb_app *cb_app_register(const char *path, const char *app)
+{
+	char def[108];
+	struct cb_app *a;
+	int err;
+
+	if (!path)
+		path = getenv("CONNBROKER_SOCKET");
+	if (!path) {
+		const char *ifn = getenv("CONNBROKER_IFACE");
+		char ns[64];
+
+		/* the controller's default: per interface and network namespace */
+		if (cb_netns_subdir(ns, sizeof(ns)))
+			ns[0] = 0;
+		snprintf(def, sizeof(def), "/run/connbroker/%s%s.sock", ns, ifn ? ifn : "eth0");
+		path = def;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->ep = a->sock = a->timer = -1;
+	pthread_mutex_init(&a->mu, NULL);
+	a->sa.sun_family = AF_UNIX;
+	if (!app || strlen(path) >= sizeof(a->sa.sun_path) ||
+	    snprintf(a->reg, sizeof(a->reg), "REGISTER %s", app) >= (int)sizeof(a->reg)) {
+		cb_app_close(a);
+		errno = EINVAL;
+		return NULL;
+	}
+	strcpy(a->sa.sun_path, path);
+	if ((err = init(a))) {
+		cb_app_close(a);
+		errno = -err;
+		return NULL;
+	}
+	return a;
+}
+
+int cb_app_accept_or_ask(struct cb_app *a, struct cb_conn_info *info, struct cb_release_ask *ask)
+{
+	int fl = fcntl(a->ep, F_GETFL), r;
+	struct epoll_event ev;
+
+	pthread_mutex_lock(&a->mu);
+	while ((r = step(a, info, ask)) == -EAGAIN && fl >= 0 && !(fl & O_NONBLOCK)) {
+		/* blocking: until the socket or the timer has something (a
+		 * signal: look again, the call does not fail with EINTR) */
+		pthread_mutex_unlock(&a->mu);
+		epoll_wait(a->ep, &ev, 1, -1);
+		pthread_mutex_lock(&a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (r == ASKED)
+		return CB_APP_ASKED;
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
 }
 
 int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
@@ -261,6 +494,35 @@ int cb_app_accept(struct cb_app *a, struct cb_conn_info *info)
 	while ((fd = cb_app_accept_or_ask(a, info, &ask)) == CB_APP_ASKED)
 		;
 	return fd;
+}
+
+int cb_app_set_nonblock(struct cb_app *a, int on)
+{
+	int fl = fcntl(a->ep, F_GETFL);
+
+	if (fl < 0 || fcntl(a->ep, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK))
+		return -1;
+	return 0;
+}
+
+/* Send a RELEASE: if the controller is away, or goes away under this send,
+ * one attempt to register again and the message sent behind REGISTER (the
+ * controller reads them in order).  0 or -errno. */
+static int send_release(struct cb_app *a, const struct msghdr *mh)
+{
+	int tried = 0, r;
+
+	for (;;) {
+		if (a->state == REG_REFUSED)
+			return -ECONNREFUSED;
+		if (a->state == REG_AWAY && (tried++ || attempt(a, 1)))
+			return -ECONNRESET;
+		while ((r = sendmsg(a->sock, mh, MSG_NOSIGNAL) < 0 ? -errno : 0) == -EINTR)
+			;
+		if (!gone(r))
+			return r;
+		away(a);
+	}
 }
 
 int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, size_t blob_len)
@@ -293,12 +555,9 @@ int cb_app_release(struct cb_app *a, int fd, const char *to, const void *blob, s
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	while (sendmsg(a->fd, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR) {
-			err = errno == EPIPE ? ECONNRESET : errno;
-			break;
-		}
-	}
+	pthread_mutex_lock(&a->mu);
+	err = -send_release(a, &mh);
+	pthread_mutex_unlock(&a->mu);
 out:
 	/* the controller holds its own reference now: ours goes either way */
 	if (fd >= 0)
@@ -309,13 +568,34 @@ out:
 
 int cb_app_fd(const struct cb_app *a)
 {
-	return a->fd;
+	return a->ep;
+}
+
+int cb_app_socket(const struct cb_app *a)
+{
+	return a->sock;
+}
+
+unsigned int cb_app_reconnects(const struct cb_app *a)
+{
+	return __atomic_load_n(&a->reconnects, __ATOMIC_RELAXED);
+}
+
+int cb_app_registered(const struct cb_app *a)
+{
+	return __atomic_load_n(&a->state, __ATOMIC_RELAXED) == REG_UP;
 }
 
 void cb_app_close(struct cb_app *a)
 {
 	if (!a)
 		return;
-	close(a->fd);
+	if (a->sock >= 0)
+		close(a->sock);
+	if (a->timer >= 0)
+		close(a->timer);
+	if (a->ep >= 0)
+		close(a->ep);
+	pthread_mutex_destroy(&a->mu);
 	free(a);
 }

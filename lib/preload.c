@@ -48,6 +48,7 @@
 #include <sys/timerfd.h>
 #include "connbroker.h"
 #include "connbroker/paths.h"
+#include "connbroker_priv.h"
 #include "preload.h"
 
 #define CB_PL_MAX_LISTENERS 64
@@ -233,7 +234,9 @@ static int register_app(void)
 
 	if (!a)
 		return -1;
-	fd = fcntl(cb_app_fd(a), F_DUPFD_CLOEXEC, 0);
+	/* the socket itself, not cb_app_fd()'s epoll fd: it goes in the
+	 * listener's place, and the shim registers again on its own (below) */
+	fd = fcntl(cb_app_socket(a), F_DUPFD_CLOEXEC, 0);
 	cb_app_close(a);
 	return fd;
 }
