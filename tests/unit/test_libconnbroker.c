@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include "connbroker.h"
+#include "../../lib/connbroker_priv.h"
 
 struct fake {
 	char path[108];
@@ -93,10 +94,13 @@ Test(libconnbroker, register_and_accept)
 	/* a message without an fd and bad fields: EPROTO, not a crash */
 	cr_expect_eq(cb_app_accept(a, &ci), -1);
 	cr_expect_eq(errno, EPROTO);
-	/* the controller goes away: ECONNRESET */
+	/* the controller goes away: no error, the library registers again
+	 * (tests/unit/test_app_reconnect.c); non-blocking, EAGAIN meanwhile */
 	pthread_join(t, NULL);
+	cr_assert_eq(cb_app_set_nonblock(a, 1), 0);
 	cr_expect_eq(cb_app_accept(a, &ci), -1);
-	cr_expect_eq(errno, ECONNRESET);
+	cr_expect_eq(errno, EAGAIN);
+	cr_expect_not(cb_app_registered(a));
 	cr_expect_str_eq(f.got, "REGISTER api");
 	cb_app_close(a);
 	close(p[0]);
@@ -245,7 +249,7 @@ Test(libconnbroker, release_sends_fd_target_and_blob)
 	{
 		/* an app handle over sp[0], as register would leave it */
 		struct cb_app *h = a;
-		int old = cb_app_fd(h);
+		int old = cb_app_socket(h);
 
 		dup2(sp[0], old);
 		cr_expect_eq(cb_app_release(h, fd, "web", "st\0te", 5), 0);
@@ -334,7 +338,7 @@ Test(libconnbroker, ask_with_ipv6_and_ipv4_clients)
 	pthread_join(t, NULL);
 	/* from here the app talks to this test over a socket pair */
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
-	dup2(sp[0], cb_app_fd(a));
+	dup2(sp[0], cb_app_socket(a));
 	cr_assert_gt(send(sp[1], "ASK client=[2001:db8::1]:40000 to=web", 37, 0), 0);
 	cr_assert_eq(cb_app_accept_or_ask(a, &ci, &ask), CB_APP_ASKED);
 	cr_expect_eq(ask.client.ss_family, AF_INET6);
