@@ -34,7 +34,9 @@
  * restarted, upgraded), the library connects to the same socket path again
  * and registers for the same app, by itself: the first attempt at once,
  * then after 50 ms, doubling up to 1 s between attempts, for as long as it
- * takes.  Meanwhile cb_app_accept*() wait (or, non-blocking, return EAGAIN);
+ * takes (a registration that lasted under 1 s goes on backing off instead
+ * of starting over at once: a controller that drops every registration is
+ * not hammered).  Meanwhile cb_app_accept*() wait (or, non-blocking, return EAGAIN);
  * they do not fail.  Connections the app already holds are its own sockets
  * and keep working; connections the controller sent before it died are
  * still delivered.  A registration the new controller refuses (the app is

@@ -576,14 +576,28 @@ int cb_app_socket(const struct cb_app *a)
 	return a->sock;
 }
 
+/* (the mutex is not part of what const promises: the state it guards is
+ * read consistently, as another thread may be changing it) */
 unsigned int cb_app_reconnects(const struct cb_app *a)
 {
-	return __atomic_load_n(&a->reconnects, __ATOMIC_RELAXED);
+	pthread_mutex_t *mu = (pthread_mutex_t *)&a->mu;
+	unsigned int n;
+
+	pthread_mutex_lock(mu);
+	n = a->reconnects;
+	pthread_mutex_unlock(mu);
+	return n;
 }
 
 int cb_app_registered(const struct cb_app *a)
 {
-	return __atomic_load_n(&a->state, __ATOMIC_RELAXED) == REG_UP;
+	pthread_mutex_t *mu = (pthread_mutex_t *)&a->mu;
+	int up;
+
+	pthread_mutex_lock(mu);
+	up = a->state == REG_UP;
+	pthread_mutex_unlock(mu);
+	return up;
 }
 
 void cb_app_close(struct cb_app *a)
