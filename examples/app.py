@@ -16,11 +16,100 @@ it reads exactly one request, answers it keeping the connection open, and
 gives the connection back (RELEASE, with the socket and a small state blob):
 connbroker routes the next request, perhaps to another app, which gets the
 blob with the socket.  The answer names the blob it was given (prev=...).
+
+When the controller goes away (killed, restarted), the app connects and
+registers again by itself, as libconnbroker does: at once, then after 50 ms,
+doubling up to 1 s between attempts; connections it holds are its own and
+are not affected.  A registration the new controller refuses ends it.
 """
 import hashlib
 import socket
 import ssl
 import sys
+import time
+
+RETRY_FIRST, RETRY_MAX = 0.05, 1.0
+
+
+class Controller:
+    """The registration for one app, made again whenever the controller
+    goes away."""
+
+    def __init__(self, path, app):
+        self.path, self.app = path, app
+        self.sock, self.up_since, self.delay, self.reconnects = None, 0.0, 0.0, 0
+
+    def register(self):
+        """One attempt: True when registered, False when no controller
+        answered; exits when one refuses the app."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.connect(self.path)
+            s.send(b"REGISTER " + self.app.encode())
+            answer = s.recv(256)
+        except OSError:
+            answer = b""
+        if answer != b"OK":
+            s.close()
+            if answer:
+                sys.exit("register %s: %s" % (self.app, answer.decode("latin-1")))
+            return False
+        self.sock, self.up_since = s, time.monotonic()
+        return True
+
+    def next_delay(self):
+        return min(self.delay * 2, RETRY_MAX) if self.delay else RETRY_FIRST
+
+    def drop(self):
+        if self.sock:
+            self.sock.close()
+        self.sock = None
+
+    def registered_again(self):
+        self.reconnects += 1
+        print("registered again as %s (reconnect %d)" % (self.app, self.reconnects), flush=True)
+
+    def away(self):
+        """The controller went away: register again, however long it takes.
+        A registration that lasted starts at once, one dropped at once goes
+        on backing off (a controller that drops every one is not hammered)."""
+        self.drop()
+        lasted = time.monotonic() - self.up_since >= RETRY_MAX
+        self.delay = 0.0 if lasted else self.next_delay()
+        print("the controller went away; registering %s again" % self.app, flush=True)
+        while True:
+            time.sleep(self.delay)
+            if self.register():
+                break
+            self.delay = self.next_delay()
+        self.registered_again()
+
+    def recv(self):
+        """The next message and its fds, across controller restarts."""
+        while True:
+            msg, fds = b"", []
+            if self.sock:
+                try:
+                    msg, fds, _, _ = socket.recv_fds(self.sock, 512 + 1 + 4096, 1)
+                except ConnectionError:
+                    pass
+            if msg or fds:
+                return msg, fds
+            self.away()
+
+    def release(self, data, fd):
+        """RELEASE with the socket.  The controller gone: one attempt to
+        register again, and the message sent on the new registration."""
+        if self.sock:
+            try:
+                socket.send_fds(self.sock, [data], [fd])
+                return
+            except ConnectionError:
+                self.drop()
+        if not self.register():
+            raise ConnectionResetError("release: the controller went away")
+        self.registered_again()
+        socket.send_fds(self.sock, [data], [fd])
 
 
 def read_request(conn, exact):
@@ -86,7 +175,7 @@ def serve(conn, meta, ctl):
     if keep:
         # the state the next app gets with the connection
         state = ("served-by=%s" % sys.argv[2]).encode()
-        socket.send_fds(ctl, [b"RELEASE blob=%d\n" % len(state) + state], [conn.fileno()])
+        ctl.release(b"RELEASE blob=%d\n" % len(state) + state, conn.fileno())
         return True
     if isinstance(conn, ssl.SSLSocket):
         conn.unwrap()
@@ -98,21 +187,16 @@ def serve(conn, meta, ctl):
 
 def main():
     path, app = sys.argv[1], sys.argv[2]
-    ctl = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ctl.connect(path)
-    ctl.send(b"REGISTER " + app.encode())
-    answer = ctl.recv(256)
-    if answer != b"OK":
-        sys.exit("register %s: %s" % (app, answer.decode()))
+    ctl = Controller(path, app)
+    if not ctl.register():
+        sys.exit("register %s: no controller at %s" % (app, path))
     tls = None
     if len(sys.argv) > 4:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(sys.argv[3], sys.argv[4])
     print("registered as %s" % app, flush=True)
     while True:
-        msg, fds, _, _ = socket.recv_fds(ctl, 512 + 1 + 4096, 1)
-        if not msg:
-            return
+        msg, fds = ctl.recv()
         for fd in fds:
             with socket.socket(fileno=fd) as conn:
                 try:

@@ -13,6 +13,11 @@
  * drain), it gives it back as soon as it is between two requests, for the
  * app and node asked for.
  *
+ * It survives controller restarts: libconnbroker registers again by itself
+ * (non-blocking here, so the loop keeps serving the connections it holds
+ * meanwhile), and the app says so on stderr.  It exits only when the new
+ * controller refuses the app.
+ *
  *   http_app --app NAME [--socket PATH] [--tag T]   connections from connbroker
  *                                            (T is added to every answer: tag=T)
  *   http_app --app NAME --listen IP:PORT     an ordinary listener (baseline)
@@ -236,6 +241,53 @@ static void on_ask(int ep, const struct cb_release_ask *ask)
 	}
 }
 
+/* Say when the controller went away and when the app is registered again. */
+static void report_registration(struct cb_app *a)
+{
+	static int was_up = 1;
+	static unsigned int seen;
+	unsigned int n = cb_app_reconnects(a);
+	int up = cb_app_registered(a);
+
+	if (n != seen)
+		fprintf(stderr, "http_app: %s registered again (reconnect %u)\n", app_name, n);
+	else if (was_up && !up)
+		fprintf(stderr, "http_app: %s: the controller went away; registering again\n", app_name);
+	seen = n;
+	was_up = up;
+}
+
+/*
+ * Everything the controller has queued (connections, requests to give one
+ * back), until EAGAIN; while it restarts, the library's attempts to
+ * register again (EAGAIN too).  0, or -1 (refused: the app is no longer in
+ * its config).
+ */
+static int on_controller(int ep, struct cb_app *a)
+{
+	static struct cb_conn_info ci;
+	struct cb_release_ask ask;
+	int fd;
+
+	for (;;) {
+		fd = cb_app_accept_or_ask(a, &ci, &ask);
+		if (fd >= 0)
+			add_conn(ep, fd, ci.per_request);
+		else if (fd == CB_APP_ASKED)
+			on_ask(ep, &ask);
+		else if (errno != EPROTO)       /* a bad message is skipped */
+			break;
+	}
+	report_registration(a);
+	if (errno == EAGAIN)
+		return 0;
+	if (errno == ECONNREFUSED)
+		fprintf(stderr, "http_app: %s: the controller refused the app; exiting\n", app_name);
+	else
+		fprintf(stderr, "http_app: %s: %s; exiting\n", app_name, strerror(errno));
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "app", 1, NULL, 'a' }, { "socket", 1, NULL, 's' },
@@ -245,7 +297,6 @@ int main(int argc, char **argv)
 	struct epoll_event evs[64], ev = { .events = EPOLLIN };
 	struct cb_app *a = NULL;
 	int ep, src, o, i, n;
-	static struct cb_conn_info ci;
 
 	while ((o = getopt_long(argc, argv, "a:s:l:t:", opts, NULL)) != -1) {
 		if (o == 'a')
@@ -293,7 +344,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "http_app: register %s: %s\n", app_name, strerror(errno));
 			return 1;
 		}
-		src = cb_app_fd(a);
+		cb_app_set_nonblock(a, 1);
+		src = cb_app_fd(a);     /* the same fd across controller restarts */
 		ctl = a;
 	}
 	fprintf(stderr, "http_app: %s ready\n", app_name);
@@ -302,17 +354,14 @@ int main(int argc, char **argv)
 	for (;;) {
 		n = epoll_wait(ep, evs, 64, -1);
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.u32 == 1) {
-				struct cb_release_ask ask;
-				int fd = a ? cb_app_accept_or_ask(a, &ci, &ask)
-					   : accept4(src, NULL, NULL, SOCK_CLOEXEC);
+			if (evs[i].data.u32 == 1 && a) {
+				if (on_controller(ep, a))
+					return 1;
+			} else if (evs[i].data.u32 == 1) {
+				int fd = accept4(src, NULL, NULL, SOCK_CLOEXEC);
 
 				if (fd >= 0)
-					add_conn(ep, fd, a && ci.per_request);
-				else if (fd == CB_APP_ASKED)
-					on_ask(ep, &ask);
-				else if (a && errno != EPROTO)
-					return 0;       /* the controller went away */
+					add_conn(ep, fd, 0);
 			} else {
 				on_conn(ep, (int)evs[i].data.u32 - 2);
 			}
