@@ -4,6 +4,8 @@
  * See docs/architecture.md for the table this implements:
  *
  *   SYN to a service, no flow        -> SYN-cookie SYN-ACK, no state kept
+ *   SYN or cookie ACK to a service,  -> RST (fail closed: cb_controller's
+ *   no controller                       beat older than cfg->no_ctl_ms)
  *   ACK, no flow, valid cookie       -> UNBOUND flow created
  *   other segment to a service,      -> RST as the kernel sends for an unknown
  *   no flow                             connection, rate-limited; RSTs dropped;
@@ -101,7 +103,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 						 const struct cb_pkt *pk,
 						 const struct cb_config *cfg,
 						 const struct cb_secrets *sec,
-						 const struct cb_flow_key *key)
+						 const struct cb_flow_key *key, __u64 now)
 {
 	struct cb_syn_hint hint;
 	struct cb_cookie_opts co = {
@@ -121,7 +123,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 		.wscale = pk->opt.wscale == CB_WSCALE_NONE ? CB_WSCALE_NONE : cfg->wscale,
 		.sack = pk->opt.sack_ok,
 		.ts = pk->opt.ts_present,
-		.tsval = cb_ts_now(cb_ts_offset(sec->key[slot], pk)),
+		.tsval = (__u32)(now / CB_NSEC_PER_MSEC) + cb_ts_offset(sec->key[slot], pk),
 		.tsecr = pk->opt.tsval,
 	};
 
@@ -129,7 +131,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 		cb_count(CB_STAT_SYN_WITH_DATA);     /* no TFO: payload not acked */
 	/* a hint for cb_handshake_cookie_ok(); losing it loses nothing else */
 	hint.isn = pk->seq;
-	hint.at_ms = (__u32)(bpf_ktime_get_ns() / CB_NSEC_PER_MSEC);
+	hint.at_ms = (__u32)(now / CB_NSEC_PER_MSEC);
 	bpf_map_update_elem(&cb_syn_isn, key, &hint, BPF_ANY);
 	if (cb_reply_emit(ctx, hook, pk, &r)) {
 		cb_count(CB_STAT_SYN_TX_FAIL);
@@ -383,6 +385,23 @@ static __always_inline enum cb_verdict cb_reset_unknown(void *ctx, const enum cb
 }
 
 /*
+ * Fail closed: no controller has beaten (cb_controller) for cfg->no_ctl_ms,
+ * so a new connection would be held for nobody; it is refused as the kernel
+ * refuses one that nothing listens for.  Signed: a beat written just after
+ * now was read is not in the future by 2^64 ns.
+ */
+static __always_inline int cb_no_controller(const struct cb_config *cfg, __u64 now)
+{
+	const struct cb_ctl_beat *b;
+	__u32 zero = 0;
+
+	if (!cfg->no_ctl_ms)
+		return 0;
+	b = bpf_map_lookup_elem(&cb_controller, &zero);
+	return b && (__s64)(now - b->seen_ns) > (__s64)cfg->no_ctl_ms * (__s64)CB_NSEC_PER_MSEC;
+}
+
+/*
  * A segment other than a SYN, to a service, with no flow.  An ACK with a
  * valid cookie creates the flow (returned when the segment goes on to
  * cb_on_unbound()); a kernel socket that owns the tuple gets the segment;
@@ -408,8 +427,14 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 	 * (2^22 within CB_SYN_HINT_MS of a SYN on the tuple: two ISNs tried):
 	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
 	 * new connection on that tuple replaces it when materialized). */
-	if (cookie_ok && !cb_ksock_live(ks))
+	if (cookie_ok && !cb_ksock_live(ks)) {
+		if (cb_no_controller(cfg, bpf_ktime_get_ns())) {
+			cb_count(CB_STAT_ACK_NO_CONTROLLER);
+			*v = cb_reset_unknown(ctx, hook, pk, cfg);
+			return NULL;
+		}
 		return cb_flow_create(pk, cfg, sec, svc, key, &ci, isn, v);
+	}
 	/*
 	 * A live socket's segments are the kernel's.  A TIME_WAIT socket is an
 	 * older connection on this tuple whose client has closed: a segment
@@ -934,8 +959,16 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 			cb_count(CB_STAT_PASS_NOT_SERVICE);
 			return CB_V_PASS;
 		}
-		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN)
-			return cb_on_syn(ctx, hook, &pk, cfg, sec, &fkey);
+		if ((pk.flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST | CB_TCP_FIN)) == CB_TCP_SYN) {
+			__u64 now = bpf_ktime_get_ns();
+
+			/* refused as a segment of no connection: RST|ACK, rate-limited */
+			if (cb_no_controller(cfg, now)) {
+				cb_count(CB_STAT_SYN_NO_CONTROLLER);
+				return cb_reset_unknown(ctx, hook, &pk, cfg);
+			}
+			return cb_on_syn(ctx, hook, &pk, cfg, sec, &fkey, now);
+		}
 		/*
 		 * A flow steered to a peer whose cb_flows entry was evicted is
 		 * still steered.  Looked up only here, for segments to a

@@ -40,7 +40,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CB_STAT_MAX);
+	__uint(max_entries, CB_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } cb_stats SEC(".maps");
@@ -107,6 +107,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cb_stash_slot);
 } cb_stash SEC(".maps");
+
+/* The controller's heartbeat (shared.h: struct cb_ctl_beat): written by the
+ * controller, and once by a fresh attach; read on the SYN and cookie paths. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_ctl_beat);
+} cb_controller SEC(".maps");
 
 /* Written by the loader only: what is attached, for status and detach. */
 struct {

@@ -175,9 +175,32 @@ struct cb_config {
 	                             * h_source of frames steered to a peer; all
 	                             * zero: the frame's own h_dest is used */
 	__u16 pad;
+	__u32 no_ctl_ms;            /* fail closed: once no controller has beaten
+	                             * (cb_controller) for this long, SYNs and
+	                             * handshake ACKs are answered with an RST;
+	                             * 0: held for a controller to come */
+	__u32 reserved[3];          /* 0; room for settings of later versions
+	                             * without a new layout (upgrades in place) */
 };
 
 #define CB_CFG_VERIFY_CSUM 0x01     /* check TCP checksums of data before acking it */
+
+/* ---- the controller's heartbeat (cb_controller, one entry) ---------- */
+/*
+ * The controller writes it every CB_CTL_BEAT_MS; a fresh attach writes the
+ * first (pid 0), so a controller started after it has no_ctl_ms to come.
+ * A controller that is killed, hangs or never starts stops it: new
+ * connections are refused at once instead of being held for nobody (the
+ * kernel's answer when nothing listens).  Flows held already keep waiting.
+ */
+struct cb_ctl_beat {
+	__u64 seen_ns;              /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 pid;                  /* the controller's (0: written by attach) */
+	__u32 pad;
+};
+
+#define CB_CTL_BEAT_MS 200
+#define CB_NO_CTL_MS_DEFAULT 2000   /* ten beats: a busy loop is not "gone" */
 
 /* A client whose flow is gone (evicted, removed) retransmits a few times with
  * backoff: a thousand RSTs a second per CPU answers every such client within
@@ -338,10 +361,12 @@ struct cb_event {
 	X(DROP_MALFORMED,    "dropped: malformed segment of a held flow") \
 	X(DROP_BAD_OPTIONS,  "dropped: malformed TCP options") \
 	X(SYN_COOKIE_SENT,   "SYN answered with a SYN-cookie SYN-ACK") \
+	X(SYN_NO_CONTROLLER, "SYN to a service while no controller runs (fail closed: no beat for no_ctl_ms): refused as a segment of no connection (then rst_no_flow or rst_rate_limited)") \
 	X(SYN_WITH_DATA,     "SYN carried payload (ignored, not acked)") \
 	X(SYN_TX_FAIL,       "dropped: could not build the SYN-ACK") \
 	X(ACK_COOKIE_OK,     "ACK with a valid cookie: flow created") \
 	X(ACK_COOKIE_LATE,   "cookie ACK not at the client ISN + 1 (its handshake ACK and first data lost): checked with its SYN's ISN (cb_syn_isn), flow created, then dup-acked") \
+	X(ACK_NO_CONTROLLER, "cookie ACK while no controller runs (fail closed): no flow created, refused as a segment of no connection (then rst_no_flow or rst_rate_limited)") \
 	X(ACK_COOKIE_BAD,    "ACK with a bad or expired cookie, no kernel socket (then rst_no_flow or rst_rate_limited)") \
 	X(FLOW_INSERT_FAIL,  "dropped: flow table insert failed") \
 	X(DATA_QUEUED,       "data segment sent to the ring and acked") \
@@ -390,12 +415,18 @@ enum cb_stat {
 };
 #undef CB_STAT_ENUM
 
+/* cb_stats has room for counters of later versions: adding one keeps the
+ * layout (upgrades in place keep the pins and every flow). */
+#define CB_STAT_SLOTS 128
+_Static_assert(CB_STAT_MAX <= CB_STAT_SLOTS, "cb_stats: more counters than slots");
+
 /* ---- static layout checks ------------------------------------------ */
 _Static_assert(sizeof(union cb_addr) == 16, "cb_addr layout");
 _Static_assert(sizeof(struct cb_service_key) == 20, "cb_service_key layout");
 _Static_assert(sizeof(struct cb_flow_key) == 36, "cb_flow_key layout");
 _Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
-_Static_assert(sizeof(struct cb_config) == 20, "cb_config layout");
+_Static_assert(sizeof(struct cb_config) == 36, "cb_config layout");
+_Static_assert(sizeof(struct cb_ctl_beat) == 16, "cb_ctl_beat layout");
 _Static_assert(sizeof(struct cb_peer) == 16, "cb_peer layout");
 _Static_assert(sizeof(struct cb_remote) == 40, "cb_remote layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
@@ -410,7 +441,8 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 #define CB_ABI ((__u32)((CB_FLOW_STATE_MAX << 28) ^ (sizeof(struct cb_flow) << 24) ^ \
 		       (sizeof(struct cb_peer) << 20) ^ (sizeof(struct cb_event) << 16) ^ \
 		       (sizeof(struct cb_config) << 12) ^ (sizeof(struct cb_remote) << 8) ^ \
-		       (CB_STAT_MAX << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ \
-		       (sizeof(struct cb_flow_key) << 2) ^ (sizeof(struct cb_service_key) << 9) ^ 3))
+		       (CB_STAT_SLOTS << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ \
+		       (sizeof(struct cb_flow_key) << 2) ^ (sizeof(struct cb_service_key) << 9) ^ \
+		       (sizeof(struct cb_ctl_beat) << 1) ^ 4))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -19,7 +19,8 @@
  * controller's file is the one place they are declared (a systemd unit
  * attaches with the file its controller runs with).
  */
-static int services_of_config(const char *path, struct cb_service_key *svcs, size_t *n)
+static int services_of_config(const char *path, struct cb_service_key *svcs, size_t *n,
+			      uint32_t *no_ctl_ms)
 {
 	struct cb_config_file *c = malloc(sizeof(*c));  /* large: not on the stack */
 	char err[512];
@@ -45,6 +46,7 @@ static int services_of_config(const char *path, struct cb_service_key *svcs, siz
 			}
 			svcs[(*n)++] = c->services[i].listen[l];
 		}
+	*no_ctl_ms = c->no_ctl_ms;
 	free(c);
 	return 0;
 }
@@ -60,14 +62,15 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "rst-rate", required_argument, NULL, 'r' },
 		{ "no-csum-verify", no_argument, NULL, 'C' },
 		{ "config", required_argument, NULL, 'F' },
+		{ "no-controller", required_argument, NULL, 'N' },
 		{ 0 },
 	};
 	const char *cfg_path = NULL;
 	struct cb_service_key svcs[CB_MAX_SERVICES];
 	struct cb_attach_opts o = { .mode = CB_MODE_NATIVE, .services = svcs };
 	struct cb_config kernel;
-	int c, mss_set = 0, wscale_set = 0;
-	uint32_t v;
+	int c, mss_set = 0, wscale_set = 0, no_ctl_set = 0;
+	uint32_t v, file_no_ctl;
 	size_t i;
 
 	cb_config_defaults(&o.cfg);
@@ -131,6 +134,17 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		case 'C':
 			o.cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
 			break;
+		case 'N':
+			if (!strcmp(optarg, "hold")) {
+				v = 0;
+			} else if (cb_config_parse_ms(optarg, 4 * CB_CTL_BEAT_MS, 3600000, &v)) {
+				cb_err("attach: --no-controller '%s': expected hold or a duration "
+				       "from %u ms to 1h: 800ms, 2s, 1m", optarg, 4 * CB_CTL_BEAT_MS);
+				return CB_EXIT_USAGE;
+			}
+			o.cfg.no_ctl_ms = v;
+			no_ctl_set = 1;
+			break;
 		default:        /* getopt said why */
 			return cb_cmd_usage(stderr, cli->cmd);
 		}
@@ -150,8 +164,10 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		o.cfg.mss = kernel.mss;
 	if (!wscale_set)
 		o.cfg.wscale = kernel.wscale;
-	if (cfg_path && services_of_config(cfg_path, svcs, &o.n_services))
+	if (cfg_path && services_of_config(cfg_path, svcs, &o.n_services, &file_no_ctl))
 		return CB_EXIT_FAIL;
+	if (cfg_path && !no_ctl_set)
+		o.cfg.no_ctl_ms = file_no_ctl;
 	if (o.n_services == 0)
 		return cb_usage_error(cli->cmd, "attach %s: at least one --service VIP:PORT (or "
 				      "--config FILE) is required", o.ifname);

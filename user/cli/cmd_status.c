@@ -14,6 +14,7 @@
 #include "datapath/attach.h"
 #include "util/log.h"
 #include "util/parse_util.h"
+#include "datapath/beat.h"
 #include "datapath/pins.h"
 #include "datapath/stats.h"
 
@@ -92,6 +93,45 @@ static void print_controller(const char *ifname, int json)
 	fputs(buf, stdout);
 }
 
+/*
+ * Fail closed: the attachment's no_controller setting and the controller's
+ * last heartbeat.  *policy_ms = -1 and *age_ms = -1 when they cannot be read.
+ */
+static void beat_of(const char *ifname, long long *policy_ms, long long *age_ms, uint32_t *pid)
+{
+	struct cb_ctl_beat b;
+	struct cb_config cfg;
+	uint32_t zero = 0;
+	int fd = cb_pin_open_map(ifname, "cb_config");
+
+	*policy_ms = *age_ms = -1;
+	*pid = 0;
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &cfg))
+		*policy_ms = cfg.no_ctl_ms;
+	if (fd >= 0)
+		close(fd);
+	if (!cb_beat_read(ifname, &b)) {
+		*age_ms = (long long)((cb_mono_ns() - b.seen_ns) / 1000000);
+		*pid = b.pid;
+	}
+}
+
+static void print_beat_text(long long policy_ms, long long age_ms, uint32_t pid)
+{
+	if (policy_ms < 0)
+		return;
+	if (policy_ms == 0)
+		printf("  no controller: hold new connections\n");
+	else
+		printf("  no controller: reset new connections after %lld ms%s\n", policy_ms,
+		       age_ms > policy_ms ? " (refusing now)" : "");
+	if (age_ms >= 0 && pid)
+		printf("  last heartbeat: %lld ms ago (controller pid %u)\n", age_ms, pid);
+	else if (age_ms >= 0)
+		printf("  last heartbeat: %lld ms ago (the attach; no controller has run since)\n",
+		       age_ms);
+}
+
 static void status_one(const char *ifname, void *arg)
 {
 	struct status_ctx *sc = arg;
@@ -99,6 +139,8 @@ static void status_one(const char *ifname, void *arg)
 	uint64_t st[CB_STAT_MAX];
 	char buf[64], pins[256];
 	int live, ffd, stfd, i;
+	long long policy_ms, age_ms;
+	uint32_t beat_pid;
 	long flows;
 
 	memset(&info, 0, sizeof(info));
@@ -111,6 +153,7 @@ static void status_one(const char *ifname, void *arg)
 		memset(st, 0, sizeof(st));
 	if (cb_pin_path(pins, sizeof(pins), ifname, NULL))
 		pins[0] = 0;
+	beat_of(ifname, &policy_ms, &age_ms, &beat_pid);
 
 	if (sc->json) {
 		printf("%s{\"ifname\":", sc->n ? "," : "");
@@ -130,7 +173,9 @@ static void status_one(const char *ifname, void *arg)
 		for (i = 0; i < CB_STAT_MAX; i++)
 			printf("%s\"%s\":%" PRIu64, i ? "," : "", cb_stat_name(i, buf, sizeof(buf)),
 			       st[i]);
-		printf("},\"controller\":");
+		printf("},\"no_controller_ms\":%lld,\"heartbeat_age_ms\":%lld,\"heartbeat_pid\":%u",
+		       policy_ms, age_ms, beat_pid);
+		printf(",\"controller\":");
 		print_controller(ifname, 1);
 		printf("}");
 	} else {
@@ -147,6 +192,7 @@ static void status_one(const char *ifname, void *arg)
 		if (mode_note(info.mode)[0])
 			printf("  note: %s\n", mode_note(info.mode));
 		print_controller(ifname, 0);
+		print_beat_text(policy_ms, age_ms, beat_pid);
 		printf("  counters:\n");
 		for (i = 0; i < CB_STAT_MAX; i++)
 			if (st[i])

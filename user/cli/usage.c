@@ -25,6 +25,10 @@ static const struct cb_opt_doc attach_opts[] = {
 			  "(0 = never; default " STR(CB_RST_RATE_DEFAULT) ")" },
 	{ "--no-csum-verify", "acknowledge data without checking its TCP checksum (for paths\n"
 			      "that deliver partial checksums, e.g. veth with tx offload)" },
+	{ "--no-controller DURATION|hold", "fail closed: once no controller has run for DURATION\n"
+					   "(800ms..1h, default 2s), SYNs and handshake ACKs to\n"
+					   "the services get an RST; hold: accept and hold them\n"
+					   "for a controller to come (as [broker] no_controller)" },
 	{ 0 },
 };
 
@@ -101,10 +105,12 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 	{ .name = "attach",
 	  .args = "IFNAME {--service VIP:PORT ... | --config FILE}\n"
 		  "[--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
-		  "[--rst-rate N] [--no-csum-verify]",
+		  "[--rst-rate N] [--no-csum-verify] [--no-controller DURATION|hold]",
 	  .summary = "attach the datapath to an interface for the given services",
 	  .opts = attach_opts,
-	  .notes = "Attaching again updates the services; in another mode it fails (detach first)." },
+	  .notes = "Attaching again updates the services and settings; in another mode it fails\n"
+		   "(detach first).  With --config, [broker] no_controller is read from the file\n"
+		   "unless --no-controller is given." },
 	{ .name = "detach", .args = "IFNAME [--force]",
 	  .summary = "remove programs, pins and the clsact qdisc connbroker created",
 	  .opts = detach_opts,

@@ -394,6 +394,17 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 			return fail(ps, "decision_log: '%s': expected resets, all or off", v);
 		return 1;
 	}
+	if (!strcmp(k, "no_controller")) {
+		if (!strcmp(v, "hold")) {
+			c->no_ctl_ms = 0;
+			return 1;
+		}
+		/* at least a few beats (CB_CTL_BEAT_MS): a busy loop is not gone */
+		if (cb_config_parse_ms(v, 4 * CB_CTL_BEAT_MS, 3600000, &c->no_ctl_ms))
+			return fail(ps, "no_controller: '%s': expected hold or a duration from "
+				    "%u ms to 1h: 800ms, 2s, 1m", v, 4 * CB_CTL_BEAT_MS);
+		return 1;
+	}
 	if (!strcmp(k, "node"))
 		return copy_str(ps, c->node, sizeof(c->node), k, v);
 	if (!strcmp(k, "cluster"))
@@ -921,6 +932,7 @@ static int run_parse(struct pstate *ps)
 	memset(c, 0, sizeof(*c));
 	c->decide_bytes = 16384;
 	c->decide_ms = 500;
+	c->no_ctl_ms = CB_NO_CTL_MS_DEFAULT;
 	c->socket_uid = c->socket_gid = -1;
 	c->socket_mode = 0666;
 	strcpy(c->metrics, "127.0.0.1:9464");
@@ -1188,6 +1200,7 @@ int cb_config_diff(const struct cb_config_file *a, const struct cb_config_file *
 	d_u32(&d, "decide_bytes", a->decide_bytes, b->decide_bytes);
 	d_u32(&d, "decide_ms", a->decide_ms, b->decide_ms);
 	d_u32(&d, "decision_log", (uint32_t)a->decision_log, (uint32_t)b->decision_log);
+	d_u32(&d, "no_controller", a->no_ctl_ms, b->no_ctl_ms);
 	d_field(&d, "metrics", a->metrics, b->metrics);
 	d_field(&d, "interface", a->interface, b->interface);
 	d_u32(&d, "socket_owner", (uint32_t)a->socket_uid, (uint32_t)b->socket_uid);

@@ -8,6 +8,9 @@
  *   decide_bytes = 16384         ; classify within this many bytes...
  *   decide_ms = 500              ; ...and this long, else the default app
  *   decision_log = resets        ; or all, off: a line per flow decided
+ *   no_controller = 2s           ; or hold: with no controller for this long,
+ *                                ; new connections get an RST (read by
+ *                                ; `attach --config`, which sets the programs)
  *   include = conf.d             ; then its *.conf, in name order (a file, too)
  *
  * Comments: whole lines with ; or #, and after a value: "; note" or " # note".
@@ -162,6 +165,7 @@ struct cb_config_file {
 	char metrics[64];
 	uint32_t decide_bytes, decide_ms;
 	enum cb_decision_log decision_log;
+	uint32_t no_ctl_ms;             /* no_controller: cb_config.no_ctl_ms, 0 = hold */
 	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */
 	char cluster[CB_CFG_NAME];      /* name both ends of a peer link must share */
 	char psk_file[256];             /* the cluster's pre-shared key (hex, >= 32 bytes) */

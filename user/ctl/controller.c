@@ -24,6 +24,7 @@
 #include "ctl/status.h"
 #include "ctl/route.h"
 #include "datapath/attach.h"
+#include "datapath/beat.h"
 #include "datapath/pins.h"
 #include "datapath/stash.h"
 #include "util/clock.h"
@@ -733,6 +734,25 @@ static void check_attachment(struct ctl *c, uint64_t now)
 	c->loop.stop = 1;
 }
 
+/*
+ * The heartbeat the programs check before they accept a new connection
+ * (fail closed, cb_config.no_ctl_ms): written from the loop, so a controller
+ * that is stuck stops it as surely as one that died.
+ */
+static void beat(struct ctl *c, uint64_t now)
+{
+	int err;
+
+	if (now - c->beat_ms < CB_CTL_BEAT_MS)
+		return;
+	c->beat_ms = now;
+	err = cb_beat_write(c->beat_fd, (uint32_t)getpid());
+	if (err && !c->beat_failing)    /* said once, not every beat */
+		cb_err("run: %s: heartbeat: %s; new connections will be refused after "
+		       "no_controller", c->opts.ifname, strerror(-err));
+	c->beat_failing = err != 0;
+}
+
 static void on_tick(void *arg)
 {
 	struct ctl *c = arg;
@@ -762,6 +782,7 @@ static void on_tick(void *arg)
 		c->status_ms = now;
 	}
 	check_attachment(c, now);
+	beat(c, now);
 }
 
 static void on_signal(void *arg)
@@ -802,7 +823,8 @@ static int open_datapath(struct ctl *c)
 	}
 	c->stats_fd = cb_pin_open_map(ifn, "cb_stats");
 	c->ring_fd = cb_pin_open_map(ifn, "cb_events");
-	if (c->ring_fd < 0 || c->stats_fd < 0) {
+	c->beat_fd = cb_pin_open_map(ifn, "cb_controller");
+	if (c->ring_fd < 0 || c->stats_fd < 0 || c->beat_fd < 0) {
 		cb_err("run: %s: pinned maps missing (detach and attach again)", ifn);
 		return -ENOENT;
 	}
@@ -905,6 +927,8 @@ static void teardown(struct ctl *c)
 		close(c->ring_fd);
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);
+	if (c->beat_fd >= 0)
+		close(c->beat_fd);
 	if (c->tfd >= 0)
 		close(c->tfd);
 	if (c->sfd >= 0)
@@ -980,7 +1004,7 @@ int cb_ctl_run(const struct cb_ctl_opts *o)
 	if (!c)
 		return -ENOMEM;
 	c->opts = *o;
-	c->ring_fd = c->stats_fd = c->tfd = c->sfd = c->lock_fd = -1;
+	c->ring_fd = c->stats_fd = c->tfd = c->sfd = c->lock_fd = c->beat_fd = -1;
 	c->flows.fd = -1;
 	c->apps.lsock = -1;
 	c->loop.ep = -1;

@@ -86,6 +86,9 @@ struct ctl {
 	struct cb_flows flows;
 	struct ring_buffer *rb;
 	int ring_fd, stats_fd, tfd, sfd;
+	int beat_fd;                            /* cb_controller: our heartbeat */
+	uint64_t beat_ms;                       /* when we last wrote it */
+	int beat_failing;                       /* the last write failed (said once) */
 	struct cb_stash_slot *stash;
 	size_t stash_size;
 	struct cb_pending pend;

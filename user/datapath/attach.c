@@ -26,6 +26,7 @@
 #include "cb_tc.skel.h"
 #include "cb_xdp.skel.h"
 #include "datapath/attach.h"
+#include "datapath/beat.h"
 #include "util/log.h"
 #include "datapath/pins.h"
 #include "datapath/steer.h"
@@ -39,6 +40,7 @@ void cb_config_defaults(struct cb_config *cfg)
 	cfg->mss = 1460;
 	cfg->wscale = 7;
 	cfg->flags = CB_CFG_VERIFY_CSUM;
+	cfg->no_ctl_ms = CB_NO_CTL_MS_DEFAULT;
 }
 
 /* The last number of a /proc/sys file ("4096 131072 33554432" -> 33554432). */
@@ -379,6 +381,9 @@ static int write_maps(struct cb_tc *tskel, const struct cb_attach_opts *o, int f
 		return -errno;
 	/* Re-attaching keeps the secrets, so cookies in flight stay valid. */
 	if (fresh && (err = secrets_init(bpf_map__fd(tskel->maps.cb_secrets))))
+		return err;
+	/* the first beat: a controller started now has no_ctl_ms to come */
+	if (fresh && (err = cb_beat_write(bpf_map__fd(tskel->maps.cb_controller), 0)))
 		return err;
 	return cb_services_replace(bpf_map__fd(tskel->maps.cb_services), o->services,
 				   o->n_services);

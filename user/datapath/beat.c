@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The controller's heartbeat: see beat.h. */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "datapath/beat.h"
+#include "datapath/pins.h"
+
+uint64_t cb_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int cb_beat_write(int map_fd, uint32_t pid)
+{
+	struct cb_ctl_beat b = { .seen_ns = cb_mono_ns(), .pid = pid };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(map_fd, &zero, &b, BPF_ANY) ? -errno : 0;
+}
+
+int cb_beat_read(const char *ifname, struct cb_ctl_beat *b)
+{
+	uint32_t zero = 0;
+	int fd = cb_pin_open_map(ifname, "cb_controller"), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, b))
+		err = -errno;
+	close(fd);
+	return err;
+}
