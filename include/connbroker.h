@@ -36,17 +36,21 @@
  * then after 50 ms, doubling up to 1 s between attempts, for as long as it
  * takes (a registration that lasted under 1 s goes on backing off instead
  * of starting over at once: a controller that drops every registration is
- * not hammered).  Meanwhile cb_app_accept*() wait (or, non-blocking, return EAGAIN);
- * they do not fail.  Connections the app already holds are its own sockets
- * and keep working; connections the controller sent before it died are
- * still delivered.  A registration the new controller refuses (the app is
- * no longer in its config, or not allowed) ends it: cb_app_accept*() fail
- * with ECONNREFUSED from then on.  cb_app_reconnects() counts the
+ * not hammered).  Meanwhile cb_app_accept*() wait (or, non-blocking, return
+ * EAGAIN); they do not fail.  Connections the app already holds are its own
+ * sockets and keep working; connections the controller sent before it died
+ * are still delivered.  A registration the new controller refuses (the app
+ * is no longer in its config, or not allowed) ends it: cb_app_accept*()
+ * fail with ECONNREFUSED from then on.  cb_app_reconnects() counts the
  * re-registrations, cb_app_registered() says whether one is in place now.
  *
  * A struct cb_app may be used by several threads (one blocked in
  * cb_app_accept(), others releasing); it is one process's: a child of
  * fork() registers on its own rather than sharing its parent's.
+ *
+ * libconnbroker.so.2.1 added the reconnecting, cb_app_set_nonblock(),
+ * cb_app_reconnects() and cb_app_registered(); cb_app_fd() became an epoll
+ * fd (pollable as before, but no longer the socket itself).
  */
 #ifndef CONNBROKER_H
 #define CONNBROKER_H
