@@ -286,7 +286,10 @@ struct cb_attach_info {
 	__u32 tc_egress_id;         /* the RST guard, every mode */
 	__u32 clsact_created;       /* 1 if the loader created the clsact qdisc */
 	__u32 abi;                  /* CB_ABI of the loader that attached */
-	__u32 pad;
+	__u32 build;                /* a hash of the programs it attached (0: an
+	                             * older loader): attaching with other
+	                             * programs of the same ABI replaces them in
+	                             * place, keeping the maps and every flow */
 };
 
 /* ---- in-place state changes (bpf/cb_ctl.bpf.c, run by the controller):

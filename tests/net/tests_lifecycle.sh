@@ -6,6 +6,14 @@
 #       counted; served once a controller and an app run; refused again
 #       after the controller is killed; with --no-controller hold a SYN is
 #       held instead and served when a controller comes.
+#   test_upgrade_in_place_keeps_flows     attach over a live attachment whose
+#       programs are another build's (its record says so) and attach
+#       --replace: the programs are swapped (new ids) on the director (XDP)
+#       and a backend (TC ingress and egress), pins kept, while a steered
+#       download (REDIRECT), a local one (LOCAL), a held request (UNBOUND) and
+#       table entries in every transient state live: the downloads end
+#       byte-exact with no RST, the held request is served by an app that
+#       registers after the upgrade, the other entries are untouched.
 
 # Wait (up to $1 tenths of a second) until status says new connections are
 # refused now; 1 when they never are.
@@ -71,4 +79,101 @@ test_fail_closed_without_controller() {
 	kill "$pid" "$web" 2>/dev/null; wait "$pid"
 }
 
-ALL_TESTS+=(test_fail_closed_without_controller)
+# The director's flow state counts from its metrics: "unbound local redirect".
+dir_flow_states() {
+	metrics_get "$CB_NS_DIR" | awk -F'[ "]' '/^connbroker_flows\{state=/ { v[$2] = $NF }
+		END { print v["unbound"] + 0, v["local"] + 0, v["redirect"] + 0 }'
+}
+
+# Attachment $2 in namespace $1 as JSON (connbroker status -j).
+attach_json() { nsx "$1" "$CB" -j status "$2" | jq -c '.[0]'; }
+
+test_upgrade_in_place_keeps_flows() {
+	local pcap=$WORK/up.pcap pins key st before after dl_r dl_l held f sum hdr ids0 ids1 out
+	local -a keys=()
+	cluster_conf ""
+	# the held request waits for an app that comes after the upgrade
+	sed -i 's/^wait_ms = 3000$/wait_ms = 20000/' "$WORK/cluster.conf"
+	grep -q '^wait_ms = 20000$' "$WORK/cluster.conf" || die "wait_ms not raised"
+	cluster_start
+	cluster_app b1 one; cluster_app dir web
+	sleep 0.8
+	capture_start "$pcap"
+	cli curl -s -m 40 --limit-rate 1M -D "$WORK/up-r.hdr" -o "$WORK/up-r.body" \
+		-w '%{local_port}' "http://$CB_VIP/one/bytes/4000000" > "$WORK/up-r.port" &
+	dl_r=$!
+	cli curl -s -m 40 --limit-rate 1M -D "$WORK/up-l.hdr" -o "$WORK/up-l.body" \
+		-w '%{local_port}' "http://$CB_VIP/bytes/4000000" > "$WORK/up-l.port" &
+	dl_l=$!
+	cli curl -s -m 40 -o "$WORK/up-h.body" "http://$CB_VIP/two/held" &
+	held=$!
+	BG_PIDS+=("$dl_r" "$dl_l" "$held")
+	sleep 1
+	read -r -a st <<<"$(dir_flow_states)"
+	echo "director flows before: unbound ${st[0]} local ${st[1]} redirect ${st[2]}"
+	[ "${st[0]}" -ge 1 ] && [ "${st[1]}" -ge 1 ] && [ "${st[2]}" -ge 1 ] ||
+		die "not every live state on the director (unbound local redirect: ${st[*]})"
+
+	# the transient states, as entries of clients that send nothing
+	pins=$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")
+	for f in 3 4 6 7; do            # FROZEN SHIPPING PENDING MOVING
+		key=$(flow_key_bytes 198.18.0.$((200 + f)) "$CB_VIP" $((1000 + f)) 80)
+		bpftool map update pinned "$pins/cb_flows" key $key value \
+			$(python3 -c "import struct, time; print(' '.join(str(b) for b in struct.pack('<QQ9II HBBBBH', time.monotonic_ns(), time.monotonic_ns(), *([7] * 9), $f, 1460, 7, 7, 0, 0, 0)))") ||
+			die "insert a flow in state $f"
+		keys+=("$key")
+	done
+	before=$(for key in "${keys[@]}"; do bpftool map lookup pinned "$pins/cb_flows" key $key; done)
+
+	# the director: its record says another build attached (build 0, as an
+	# older loader): attach upgrades without being asked
+	ids0=$(attach_json "$CB_NS_DIR" "$CB_IF_DIR" | jq -c '[.xdp_prog_id, .tc_egress_id]')
+	bpftool map update pinned "$pins/cb_attach" key 0 0 0 0 value \
+		$(bpftool -j map lookup pinned "$pins/cb_attach" key 0 0 0 0 | python3 -c "
+import json, sys
+v = [int(b, 16) for b in json.load(sys.stdin)['value']]
+print(' '.join(map(str, v[:36] + [0, 0, 0, 0])))") ||
+		die "record another build"
+	out=$(dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode native 2>&1); echo "$out"
+	grep -q "programs replaced in place (mode native" <<<"$out" || die "director not upgraded"
+	ids1=$(attach_json "$CB_NS_DIR" "$CB_IF_DIR" | jq -c '[.xdp_prog_id, .tc_egress_id]')
+	echo "director programs: $ids0 -> $ids1"
+	[ "$(jq '.[0] != .[2] and .[1] != .[3]' <<<"[${ids0:1:-1},${ids1:1:-1}]")" = true ] ||
+		die "the director's program ids did not change: $ids0 -> $ids1"
+	# the same build again: nothing to replace
+	out=$(dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode native 2>&1)
+	grep -q "replaced" <<<"$out" && die "replaced without a new build: $out"
+	# b1 (TC ingress and egress), asked to
+	ids0=$(attach_json "$CB_NS_B1" "$CB_IF_B1" | jq -c '[.tc_ingress_id, .tc_egress_id]')
+	out=$(nsx "$CB_NS_B1" "$CB" attach "$CB_IF_B1" --service "$CB_VIP:80" --mode tc --replace 2>&1)
+	echo "$out"
+	grep -q "programs replaced in place (mode tc" <<<"$out" || die "b1 not upgraded"
+	ids1=$(attach_json "$CB_NS_B1" "$CB_IF_B1" | jq -c '[.tc_ingress_id, .tc_egress_id]')
+	echo "b1 programs: $ids0 -> $ids1"
+	[ "$(jq '.[0] != .[2] and .[1] != .[3]' <<<"[${ids0:1:-1},${ids1:1:-1}]")" = true ] ||
+		die "b1's program ids did not change: $ids0 -> $ids1"
+
+	after=$(for key in "${keys[@]}"; do bpftool map lookup pinned "$pins/cb_flows" key $key; done)
+	expect_eq "$after" "$before" "the transient entries across the upgrade"
+	for key in "${keys[@]}"; do bpftool map delete pinned "$pins/cb_flows" key $key; done
+
+	# the held request: served by an app that comes now
+	cluster_app b2 two
+	wait "$held" || die "the held request failed (curl $?)"
+	grep -q "app=two path=/two/held node=b2" "$WORK/up-h.body" || die "held answer: $(head -c 300 "$WORK/up-h.body")"
+	wait "$dl_r" || die "the steered download failed across the upgrade (curl $?)"
+	wait "$dl_l" || die "the local download failed across the upgrade (curl $?)"
+	capture_stop
+	for f in r l; do
+		hdr=$(grep -i '^x-sha256' "$WORK/up-$f.hdr" | tr -d '\r' | awk '{print $2}')
+		sum=$(sha256sum "$WORK/up-$f.body" | awk '{print $1}')
+		expect_eq "$(stat -c %s "$WORK/up-$f.body")" 4000000 "download $f size"
+		expect_eq "$sum" "$hdr" "download $f bytes"
+		expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && tcp.port==$(cat "$WORK/up-$f.port")")" 0 \
+			"RSTs on download $f"
+	done
+	# both controllers lived through it (they check the attachment every second)
+	kill -0 "$CTL_dir" && kill -0 "$CTL_b1" || die "a controller exited across the upgrade"
+}
+
+ALL_TESTS+=(test_fail_closed_without_controller test_upgrade_in_place_keeps_flows)

@@ -63,6 +63,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "no-csum-verify", no_argument, NULL, 'C' },
 		{ "config", required_argument, NULL, 'F' },
 		{ "no-controller", required_argument, NULL, 'N' },
+		{ "replace", no_argument, NULL, 'R' },
 		{ 0 },
 	};
 	const char *cfg_path = NULL;
@@ -133,6 +134,9 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 			break;
 		case 'C':
 			o.cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
+			break;
+		case 'R':
+			o.replace = 1;
 			break;
 		case 'N':
 			if (!strcmp(optarg, "hold")) {

@@ -29,6 +29,9 @@ static const struct cb_opt_doc attach_opts[] = {
 					   "(800ms..1h, default 2s), SYNs and handshake ACKs to\n"
 					   "the services get an RST; hold: accept and hold them\n"
 					   "for a controller to come (as [broker] no_controller)" },
+	{ "--replace", "over a live attachment, load this build's programs and swap\n"
+		       "them in even if the running ones are this build's (they are\n"
+		       "swapped anyway when they are another build's)" },
 	{ 0 },
 };
 
@@ -105,12 +108,16 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 	{ .name = "attach",
 	  .args = "IFNAME {--service VIP:PORT ... | --config FILE}\n"
 		  "[--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
-		  "[--rst-rate N] [--no-csum-verify] [--no-controller DURATION|hold]",
+		  "[--rst-rate N] [--no-csum-verify] [--no-controller DURATION|hold]\n"
+		  "[--replace]",
 	  .summary = "attach the datapath to an interface for the given services",
 	  .opts = attach_opts,
-	  .notes = "Attaching again updates the services and settings; in another mode it fails\n"
-		   "(detach first).  With --config, [broker] no_controller is read from the file\n"
-		   "unless --no-controller is given." },
+	  .notes = "Attaching again updates the services and settings, and upgrades in place:\n"
+		   "programs of another build (same map layout) are replaced atomically, the\n"
+		   "pinned maps and every held, local and steered flow kept.  Another map layout\n"
+		   "is re-attached (its flows dropped, with a warning); another mode fails (detach\n"
+		   "first).  With --config, [broker] no_controller is read from the file unless\n"
+		   "--no-controller is given." },
 	{ .name = "detach", .args = "IFNAME [--force]",
 	  .summary = "remove programs, pins and the clsact qdisc connbroker created",
 	  .opts = detach_opts,

@@ -722,8 +722,12 @@ static void check_attachment(struct ctl *c, uint64_t now)
 		return;
 	c->checked_ms = now;
 	err = cb_attach_check(c->opts.ifname);
-	if (!err)
+	/* twice in a row: an upgrade in place swaps the programs a moment
+	 * before it writes their ids in the record */
+	if (!err || !c->attach_missed++) {
+		c->attach_missed = err ? c->attach_missed : 0;
 		return;
+	}
 	if (err == -ENODEV)
 		cb_err("run: %s: the interface is gone (deleted, renamed or moved to another "
 		       "namespace); exiting", c->opts.ifname);

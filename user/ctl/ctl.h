@@ -102,6 +102,7 @@ struct ctl {
 	struct cb_cluster *cluster;             /* NULL: a single node */
 	char node_err[256];
 	uint64_t checked_ms;                    /* last check of the attachment */
+	int attach_missed;                      /* checks in a row that found it gone */
 	uint64_t status_ms;                     /* last status snapshot (status.c) */
 	unsigned long flows_by_state[CB_FLOW_STATE_MAX];        /* cached for the metrics */
 	uint64_t flows_at_ms;

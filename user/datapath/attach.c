@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <xdp/libxdp.h>
 #include "cb_tc.skel.h"
 #include "cb_xdp.skel.h"
@@ -389,6 +390,136 @@ static int write_maps(struct cb_tc *tskel, const struct cb_attach_opts *o, int f
 				   o->n_services);
 }
 
+uint32_t cb_build_id(void)
+{
+	const uint8_t *obj[2];
+	size_t len[2], i, k;
+	uint32_t h = 2166136261u;       /* FNV-1a */
+
+	obj[0] = cb_xdp__elf_bytes(&len[0]);
+	obj[1] = cb_tc__elf_bytes(&len[1]);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < len[k]; i++)
+			h = (h ^ obj[k][i]) * 16777619u;
+	return h ? h : 1;               /* 0 is an older loader's record */
+}
+
+/* The id of a loaded program, 0 when it cannot be read. */
+static uint32_t prog_id_of(int fd)
+{
+	struct bpf_prog_info pi;
+	uint32_t len = sizeof(pi);
+
+	memset(&pi, 0, sizeof(pi));
+	return bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
+}
+
+/*
+ * Swap the XDP program old_id for new_fd in one step (XDP_FLAGS_REPLACE:
+ * the kernel refuses if old_id is not the one attached).  Under libxdp's
+ * dispatcher (not on kernels that refuse freplace) there is no such step.
+ */
+static int xdp_replace(const char *ifname, int ifindex, uint32_t mode, uint32_t old_id, int new_fd)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	int old_fd, err, legacy;
+
+	if ((err = xdp_find(ifindex, old_id, &mp, &p))) {
+		cb_err("attach %s: the attached XDP program %u is gone", ifname, old_id);
+		return err;
+	}
+	legacy = xdp_multiprog__is_legacy(mp);
+	xdp_multiprog__close(mp);
+	if (!legacy) {
+		cb_err("attach %s: connbroker runs under libxdp's dispatcher, which has no atomic "
+		       "replace; detach and attach (held flows are dropped)", ifname);
+		return -EOPNOTSUPP;
+	}
+	old_fd = bpf_prog_get_fd_by_id(old_id);
+	if (old_fd < 0)
+		return -errno;
+	{
+		LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = old_fd);
+		uint32_t flags = XDP_FLAGS_REPLACE |
+				 (mode == CB_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+
+		err = bpf_xdp_attach(ifindex, new_fd, flags, &xo) ? -errno : 0;
+	}
+	close(old_fd);
+	if (err)
+		cb_err("attach %s: replace XDP program %u: %s", ifname, old_id, strerror(-err));
+	return err;
+}
+
+/*
+ * Load this build's programs against the pinned maps and swap them in for
+ * the running ones (info: the live attachment; updated and written back).
+ * A map this build would shape differently fails the load (libbpf checks
+ * type, sizes and flags of every pin it reuses): nothing is swapped then.
+ */
+static int attach_replace(const struct cb_attach_opts *o, struct cb_attach_info *info)
+{
+	struct cb_tc *tskel = cb_tc__open();
+	struct cb_xdp *xskel = NULL;
+	struct cb_attach_info next = *info;
+	uint32_t zero = 0;
+	int ifindex = (int)info->ifindex, err;
+
+	err = tskel ? cb_pin_maps(tskel->obj, o->ifname) : -errno;
+	if (!err && o->mode != CB_MODE_TC)
+		bpf_program__set_autoload(tskel->progs.cb_tc_ingress, false);
+	if (!err)
+		err = cb_tc__load(tskel);
+	if (!err && o->mode != CB_MODE_TC) {
+		xskel = cb_xdp__open();
+		err = xskel ? cb_pin_maps(xskel->obj, o->ifname) : -errno;
+		if (!err)
+			err = cb_xdp__load(xskel);
+	}
+	if (err) {
+		cb_err("attach %s: load this build's programs against the pinned maps: %s (a map "
+		       "this build shapes differently?); the running programs are kept", o->ifname,
+		       strerror(-err));
+		goto out;
+	}
+	/* ingress first: what it passes to the kernel, egress then guards */
+	if (o->mode == CB_MODE_TC) {
+		err = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(tskel->progs.cb_tc_ingress),
+				&next.tc_ingress_id, NULL);
+		if (err)
+			cb_err("attach %s: replace TC ingress: %s", o->ifname, strerror(-err));
+	} else {
+		err = xdp_replace(o->ifname, ifindex, o->mode, info->xdp_prog_id,
+				  bpf_program__fd(xskel->progs.cb_xdp));
+		next.xdp_prog_id = prog_id_of(bpf_program__fd(xskel->progs.cb_xdp));
+	}
+	if (err)
+		goto out;
+	err = tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(tskel->progs.cb_tc_egress),
+			&next.tc_egress_id, NULL);
+	if (err)
+		cb_err("attach %s: replace TC egress (ingress is replaced; attach again): %s",
+		       o->ifname, strerror(-err));
+	else
+		next.build = cb_build_id();
+	/* what runs now, even half-way: detach must find it */
+	if (bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_attach), &zero, &next, BPF_ANY) && !err)
+		err = -errno;
+	if (!err)
+		cb_info("%s: programs replaced in place (mode %s: %s %u -> %u, tc egress %u -> %u); "
+			"maps and flows kept", o->ifname, cb_mode_name(o->mode),
+			o->mode == CB_MODE_TC ? "tc ingress" : "xdp",
+			o->mode == CB_MODE_TC ? info->tc_ingress_id : info->xdp_prog_id,
+			o->mode == CB_MODE_TC ? next.tc_ingress_id : next.xdp_prog_id,
+			info->tc_egress_id, next.tc_egress_id);
+	*info = next;
+out:
+	cb_xdp__destroy(xskel);
+	cb_tc__destroy(tskel);
+	return err;
+}
+
 /* Attach over an existing, live attachment in the same mode: update config and
  * services only (secrets, peers and steered flows are kept). */
 static int attach_update(const struct cb_attach_opts *o, const struct cb_attach_info *info)
@@ -441,11 +572,16 @@ int cb_attach(const struct cb_attach_opts *o)
 
 	memset(&old, 0, sizeof(old));
 	if (cb_attach_info_read(o->ifname, &old) == 0 || cb_pin_dir_exists(o->ifname)) {
-		if (old.ifindex == (uint32_t)ifindex && old.abi == CB_ABI && cb_attachment_live(&old))
+		if (old.ifindex == (uint32_t)ifindex && old.abi == CB_ABI && cb_attachment_live(&old)) {
+			if (old.mode == o->mode && (old.build != cb_build_id() || o->replace) &&
+			    (err = attach_replace(o, &old)))
+				return err;
 			return attach_update(o, &old);
+		}
 		if (old.ifindex && old.abi != CB_ABI)
-			cb_info("%s: attached by another build (map layout differs); re-attaching,"
-				" unbound flows are dropped", o->ifname);
+			cb_warn("%s: attached by a build with another map layout (abi %#x, this "
+				"build %#x): it cannot be upgraded in place; re-attaching drops "
+				"every held and steered flow", o->ifname, old.abi, CB_ABI);
 		else
 			cb_debug("%s: stale pins from an earlier attach; replacing them", o->ifname);
 		cb_detach(o->ifname, NULL);
@@ -453,6 +589,7 @@ int cb_attach(const struct cb_attach_opts *o)
 
 	memset(&info, 0, sizeof(info));
 	info.abi = CB_ABI;
+	info.build = cb_build_id();
 	info.ifindex = (uint32_t)ifindex;
 	info.mode = o->mode;
 	info.attached_at = (uint64_t)time(NULL);

@@ -20,6 +20,9 @@ struct cb_attach_opts {
 	const struct cb_service_key *services;
 	size_t n_services;
 	struct cb_config cfg;
+	int replace;                            /* replace the programs of a live
+						 * attachment even if they are this
+						 * build's (attach --replace) */
 };
 
 void cb_config_defaults(struct cb_config *cfg);
@@ -31,7 +34,16 @@ void cb_config_defaults(struct cb_config *cfg);
  * figure cannot be read.
  */
 void cb_config_like_kernel(struct cb_config *cfg, const char *ifname);
+/*
+ * Attach, or, over a live attachment of the same map layout (CB_ABI) and
+ * mode: update config and services, and when its programs are another
+ * build's (or o->replace), load this build's against the pinned maps and
+ * swap them in atomically (XDP_FLAGS_REPLACE, tc replace at the same
+ * handle): no packet sees no program, every flow and counter stays.
+ */
 int cb_attach(const struct cb_attach_opts *o);
+/* A hash of the BPF objects built into this binary (cb_attach_info.build). */
+uint32_t cb_build_id(void);
 /* 0 when detached, also when nothing was attached (*was_attached = 0). */
 int cb_detach(const char *ifname, int *was_attached);
 /*
