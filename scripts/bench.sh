@@ -65,9 +65,19 @@ flood() {
 
 cb_counter() { nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r ".[0].counters.$1"; }
 
+# The SYN figures have no controller running: a heartbeat an hour ahead
+# keeps the programs on the path a live controller gives them (fail closed
+# checks the beat on every SYN; without one every SYN would be refused).
+fresh_beat() {
+	bpftool map update pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_controller" key 0 0 0 0 \
+		value $(python3 -c "import struct, time
+print(' '.join(str(b) for b in struct.pack('<QII', time.monotonic_ns() + 3600 * 10**9, 1, 0)))")
+}
+
 bench_connbroker() {   # mode -> "answered_pps offered_pps ns_per_packet_in_program"
 	local mode=$1 offered sent id ns
 	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode "$mode" >/dev/null
+	fresh_beat
 	id=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0] | if .xdp_prog_id > 0 then .xdp_prog_id else .tc_ingress_id end')
 	offered=$(flood)
 	sent=$(cb_counter syn_cookie_sent)
@@ -146,6 +156,7 @@ syn_family_bench() {
 	f4=$(mktemp /tmp/cb-syn4.XXXXXX) f6=$(mktemp /tmp/cb-syn6.XXXXXX)
 	syn_frame 4 "$f4"; syn_frame 6 "$f6"
 	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" >/dev/null
+	fresh_beat
 	id=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].xdp_prog_id')
 	for i in $(seq 1 "$SYN_RUNS"); do
 		v4+=("$(syn_ns "$id" "$f4")"); v6+=("$(syn_ns "$id" "$f6")")

@@ -32,8 +32,10 @@ echo "created: $CB_ALL_NS"
 step "2. Nothing listens on the director"
 show nsx "$CB_NS_DIR" ss -ltn
 
-step "3. Attach connbroker to the director's NIC ($MODE mode), service $CB_VIP:80"
-show nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode "$MODE"
+step "3. Attach connbroker to the director's NIC ($MODE mode), service $CB_VIP:80
+   (--no-controller hold: no controller runs until step 9, so connections are held;
+   by default they would be refused after 2 s without one: fail closed)"
+show nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --mode "$MODE" --no-controller hold
 show nsx "$CB_NS_DIR" "$CB" status
 
 step "4. The client connects and sends an HTTP request"

@@ -7,19 +7,23 @@
 # library by its soname and runs.
 
 test_make_install() {
-	local root=$WORK/root prog=$WORK/app-prog f out
+	local root=$WORK/root prog=$WORK/app-prog f out so
+	# the library's file name, as the Makefile versions it (major.minor.patch)
+	so=$(awk '$1 == "SOFILE" { print $3 }' "$ROOT/Makefile" |
+		sed "s/\$(SOMAJOR)/$(awk '$1 == "SOMAJOR" { print $3 }' "$ROOT/Makefile")/")
+	[[ $so =~ ^libconnbroker\.so\.2\.[0-9]+\.[0-9]+$ ]] || die "library file name from the Makefile: '$so'"
 	make -s -C "$ROOT" install DESTDIR="$root" PREFIX=/usr > "$WORK/install.log" 2>&1 ||
 		{ cat "$WORK/install.log"; die "make install"; }
-	for f in usr/sbin/connbroker usr/lib/libconnbroker.so.2.0.0 usr/lib/libconnbroker.a \
+	for f in usr/sbin/connbroker usr/lib/$so usr/lib/libconnbroker.a \
 		usr/lib/connbroker/libconnbroker-preload.so usr/include/connbroker.h \
 		usr/lib/pkgconfig/connbroker.pc usr/share/man/man8/connbroker.8 \
 		usr/share/doc/connbroker/connbroker.conf usr/share/bash-completion/completions/connbroker \
 		usr/lib/systemd/system/connbroker@.service; do
 		[ -f "$root/$f" ] || die "not installed: /$f"
 	done
-	expect_eq "$(readlink "$root/usr/lib/libconnbroker.so.2")" libconnbroker.so.2.0.0 "the soname link"
+	expect_eq "$(readlink "$root/usr/lib/libconnbroker.so.2")" "$so" "the soname link"
 	expect_eq "$(readlink "$root/usr/lib/libconnbroker.so")" libconnbroker.so.2 "the link to build with"
-	readelf -d "$root/usr/lib/libconnbroker.so.2.0.0" | grep -q 'SONAME.*\[libconnbroker.so.2\]' ||
+	readelf -d "$root/usr/lib/$so" | grep -q 'SONAME.*\[libconnbroker.so.2\]' ||
 		die "soname"
 	grep -q '^prefix=/usr$' "$root/usr/lib/pkgconfig/connbroker.pc" || die "pkg-config prefix"
 	# an app built against the staged root, the way a packager's user would

@@ -172,7 +172,9 @@ s.bind(('$CB_VIP6', 0)); s.sendto(b'from VIP6', ('$CB_IP6_CLIENT', 9))" || die "
 handshake6_in_mode() {
 	local mode=$1 ev=$WORK/ev6-$1.jsonl pcap=$WORK/cap6-$1.pcap out6 out4 flows holder n
 	dir ss -Hltn | grep -q ":80 " && die "something listens on :80 in the director"
-	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" --mode "$mode" ||
+	# hold: no controller here, the flows wait (not refused: no_controller)
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" --mode "$mode" \
+		--no-controller hold ||
 		die "attach $mode with [$CB_VIP6]:80"
 	at_exit "nsx $CB_NS_DIR $CB detach $CB_IF_DIR >/dev/null 2>&1"
 	dir "$CB" -j status "$CB_IF_DIR" > "$WORK/status6-$mode.json" || die "status"
