@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include "ctl/apps.h"
 #include "ctl/loop.h"
+#include "util/clock.h"
 
 #define NOBODY 65534
 
@@ -231,6 +232,42 @@ Test(apps, register_with_junk_is_refused)
 		registered += r->apps.conns[i].app >= 0;
 	cr_expect_eq(registered, 0);
 	cr_expect_geq(r->apps.bad_messages, 3u);
+	rig_close(r);
+}
+
+/*
+ * Refused registrations are counted by reason (unknown_app, credentials),
+ * and a connection that never registers is closed after CB_REGISTER_MS and
+ * counted (no_register): each refusal has its label in the metrics.
+ */
+Test(apps, refusals_counted_by_reason)
+{
+	struct rig *r = rig_open(-1, 0666);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int closed, refused, fd;
+	char b;
+
+	r->cfg.n_apps = 2;                      /* admin: root only */
+	strcpy(r->cfg.apps[1].name, "admin");
+	r->cfg.apps[1].uid = 0;
+	r->cfg.apps[1].gid = -1;
+	run_hostile(r, 2, "REGISTER nosuch", &closed, &refused);
+	cr_expect_eq(r->apps.refused_unknown, 2);
+	cr_expect_eq(r->apps.refused_cred, 0);
+	run_hostile(r, 3, "REGISTER admin", &closed, &refused);
+	cr_expect_eq(r->apps.refused_cred, 3, "uid 65534 registering a root-only app");
+	cr_expect_eq(r->apps.refused_unknown, 2);
+	/* ours says nothing: closed once CB_REGISTER_MS has passed */
+	strcpy(sa.sun_path, r->path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	pump(&r->loop, 20);
+	cb_apps_tick(&r->apps, cb_now_ms64() + CB_REGISTER_MS / 2);
+	cr_expect_eq(r->apps.register_timeouts, 0, "closed before its time");
+	cb_apps_tick(&r->apps, cb_now_ms64() + CB_REGISTER_MS + 1000);
+	cr_expect_eq(r->apps.register_timeouts, 1);
+	cr_expect_eq(recv(fd, &b, 1, MSG_DONTWAIT), 0, "closed: EOF");
+	close(fd);
 	rig_close(r);
 }
 

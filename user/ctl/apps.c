@@ -111,7 +111,7 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
 		snprintf(reply, sizeof(reply), "ERR unknown app '%.60s'", name);
 		send_msg(c->fd, reply, -1);
 		cb_info("run: registration for unknown app '%.60s' refused", name);
-		a->refused++;
+		a->refused_unknown++;
 		return;
 	}
 	if (!peer_allowed(c->fd, &cfg->apps[app], &cred)) {
@@ -119,7 +119,7 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
 		cb_info("run: app %s: registration by pid %d (uid %u, gid %u) refused: the config "
 			"allows uid %ld, gid %ld (-1: any)", name, (int)cred.pid, (unsigned)cred.uid,
 			(unsigned)cred.gid, cfg->apps[app].uid, cfg->apps[app].gid);
-		a->refused++;
+		a->refused_cred++;
 		return;
 	}
 	c->app = app;
@@ -527,8 +527,10 @@ void cb_apps_tick(struct cb_apps *a, uint64_t now_ms)
 	/* a connection that never registers must not hold a slot forever */
 	for (i = 0; i < CB_APP_CONNS_MAX; i++)
 		if (a->conns[i].fd >= 0 && a->conns[i].app < 0 &&
-		    now_ms - a->conns[i].since_ms > CB_REGISTER_MS)
+		    now_ms - a->conns[i].since_ms > CB_REGISTER_MS) {
 			conn_close(a, &a->conns[i]);
+			a->register_timeouts++;
+		}
 }
 
 unsigned int cb_apps_instances(const struct cb_apps *a, int app)

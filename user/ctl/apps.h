@@ -52,7 +52,9 @@ struct cb_apps {
 	const struct cb_config_file *const *cfg;
 	struct cb_app_conn conns[CB_APP_CONNS_MAX];
 	unsigned long rr;               /* round-robin cursor */
-	unsigned long refused;          /* registrations refused */
+	/* registrations refused: no such [app], or SO_PEERCRED not admitted */
+	unsigned long refused_unknown, refused_cred;
+	unsigned long register_timeouts; /* closed: no REGISTER within CB_REGISTER_MS */
 	/* connections closed at accept: a uid no app admits (nor root, nor
 	 * the controller's), over CB_APP_UNREG_PER_UID / CB_APP_CONNS_PER_UID,
 	 * every slot taken */

@@ -127,18 +127,22 @@ static void counters(FILE *o, const struct ctl *c)
 		   "# TYPE connbroker_reloads_total counter\n"
 		   "connbroker_reloads_total{result=\"ok\"} %lu\nconnbroker_reloads_total{result=\"failed\"} %lu\n",
 		s->reloads, s->reload_failures);
-	fprintf(o, "# HELP connbroker_app_registrations_refused_total App registrations refused (unknown app or SO_PEERCRED).\n"
+	fprintf(o, "# HELP connbroker_app_registrations_refused_total App registrations refused, by reason: unknown_app (no such [app]), credentials (its SO_PEERCRED uid/gid not admitted).\n"
 		   "# TYPE connbroker_app_registrations_refused_total counter\n"
-		   "connbroker_app_registrations_refused_total %lu\n", c->apps.refused);
+		   "connbroker_app_registrations_refused_total{reason=\"unknown_app\"} %lu\n"
+		   "connbroker_app_registrations_refused_total{reason=\"credentials\"} %lu\n",
+		c->apps.refused_unknown, c->apps.refused_cred);
 	fprintf(o, "# HELP connbroker_app_messages_bad_total Malformed messages from app connections (ignored; any fd they carried closed).\n"
 		   "# TYPE connbroker_app_messages_bad_total counter\n"
 		   "connbroker_app_messages_bad_total %lu\n", c->apps.bad_messages);
-	fprintf(o, "# HELP connbroker_app_connections_refused_total Connections to the app socket closed at once: a uid no app admits, a uid over its limits, every slot taken.\n"
+	fprintf(o, "# HELP connbroker_app_connections_refused_total Connections to the app socket closed: at accept, a uid no app admits (uid), a uid over its limits (per_uid), every slot taken (full); later, no REGISTER within 5 s (no_register).\n"
 		   "# TYPE connbroker_app_connections_refused_total counter\n"
 		   "connbroker_app_connections_refused_total{reason=\"uid\"} %lu\n"
 		   "connbroker_app_connections_refused_total{reason=\"per_uid\"} %lu\n"
-		   "connbroker_app_connections_refused_total{reason=\"full\"} %lu\n",
-		c->apps.refused_uid, c->apps.refused_per_uid, c->apps.refused_full);
+		   "connbroker_app_connections_refused_total{reason=\"full\"} %lu\n"
+		   "connbroker_app_connections_refused_total{reason=\"no_register\"} %lu\n",
+		c->apps.refused_uid, c->apps.refused_per_uid, c->apps.refused_full,
+		c->apps.register_timeouts);
 }
 
 /* Connections apps gave back (ctl/release.c). */
