@@ -1753,6 +1753,8 @@ test_cluster_backend_dies() {
 	grep -q "node b1 is down" "$WORK/ctl-dir.log" || die "the director did not log b1 down"
 	grep -q "node b1 down for 3000 ms: 1 of its clients reset" "$WORK/ctl-dir.log" ||
 		die "the director did not reset b1's client after the grace"
+	metrics_get "$CB_NS_DIR" | grep -q '^connbroker_resets_total{reason="node_lost"} 1$' ||
+		die "the reset not counted as node_lost: $(metrics_get "$CB_NS_DIR" | grep resets_total)"
 }
 
 # Controllers restart under a live steered download: the director's (its

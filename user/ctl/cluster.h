@@ -34,6 +34,7 @@
 #include "ctl/config.h"
 #include "ctl/pending.h"
 #include "ctl/place.h"
+#include "ctl/reset.h"
 
 struct cb_loop;
 struct cb_flows;
@@ -65,6 +66,9 @@ struct cb_cluster_env {
 	 * was released with */
 	void (*resumed)(void *arg, int fd, int app, const uint8_t *blob, size_t len);
 	void *arg;
+	/* the controller's reset counters (CB_RESET_MAX, by enum
+	 * cb_reset_reason): the cluster counts the clients it resets there */
+	unsigned long *resets;
 };
 
 /*

@@ -256,6 +256,7 @@ static void adopt_failed(struct cb_cluster *c, int node, struct adopt *a, int li
 				      NULL);
 		cb_reset_send(&a->key, a->snd_nxt, a->rcv_nxt);
 	}
+	cl_count_reset(c, CB_RESET_ADOPT_FAILED, 1);
 	c->adopt_failed++;
 	cl_send_ref(c, node, CB_MSG_CLOSED, &a->key, a->epoch, CB_CLOSED_FAILED);
 }

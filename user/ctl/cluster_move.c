@@ -157,6 +157,7 @@ static void resume_here(struct cb_cluster *c, struct move *mv, const char *why)
 			cb_owner_move(c->env.flows, &mv->key, CB_FLOW_LOCAL, CB_OWNER_NONE, NULL,
 				      NULL);
 		cb_reset_send(&mv->key, mv->snd_nxt, mv->rcv_nxt);
+		cl_count_reset(c, CB_RESET_MOVE_FAILED, 1);
 		c->moves_failed++;
 		return;
 	}
@@ -454,6 +455,7 @@ static void move_here(struct cb_cluster *c, int src, const struct cb_msg_ship *m
 		} else {
 			cb_reset_socket(fd);    /* live: the kernel resets its client */
 		}
+		cl_count_reset(c, CB_RESET_ADOPT_FAILED, 1);
 		c->moves_failed++;
 		return;
 	}

@@ -297,4 +297,11 @@ void cl_adopt_leases(struct cb_cluster *c, uint64_t now);
 void cl_reask(struct cb_cluster *c, int node);
 void cl_clear_pending(struct cb_cluster *c);
 
+/* n clients reset for why: connbroker_resets_total{reason} */
+static inline void cl_count_reset(struct cb_cluster *c, enum cb_reset_reason why, unsigned long n)
+{
+	if (c->env.resets)
+		c->env.resets[why] += n;
+}
+
 #endif

@@ -185,6 +185,7 @@ static void reset_steered_client(struct cb_cluster *c, const struct cb_flow_key 
 	cb_info("run: %s: not live on its node; resetting the client",
 		cb_fmt_flow(k, fs, sizeof(fs)));
 	cb_reset_send(k, seq, ack);
+	cl_count_reset(c, CB_RESET_NODE_LOST, 1);
 }
 
 /* COMMITs without DONE: again while the node's channel is up, then reset. */
@@ -496,6 +497,7 @@ void cl_node_down(struct cb_cluster *c, int i)
 	cb_info("run: node %s down for %d ms: %lu of its clients reset",
 		cfg_of(c)->nodes[i].name, CB_DOWN_GRACE_MS, d.reset);
 	c->nodes[i].lost += d.reset;
+	cl_count_reset(c, CB_RESET_NODE_LOST, d.reset);
 }
 
 /* Steering of flows that ended: removed once closed and quiet (sweep_one). */
@@ -554,6 +556,7 @@ static int recover_flow(const struct cb_flow_key *k, const struct cb_flow *f, vo
 	    cb_owner_move(rc->c->env.flows, k, CB_FLOW_REDIRECT, CB_OWNER_NONE, NULL, NULL))
 		return 0;
 	cb_reset_send(k, f->snd_nxt, f->rcv_nxt);
+	cl_count_reset(rc->c, CB_RESET_ORPHANED, 1);
 	rc->orphans++;
 	return 0;
 }

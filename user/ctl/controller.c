@@ -863,7 +863,7 @@ static int open_cluster(struct ctl *c)
 		.loop = &c->loop, .cfg = (const struct cb_config_file *const *)&c->cfg,
 		.ifname = c->opts.ifname, .flows = &c->flows, .apps = &c->apps, .pend = &c->pend,
 		.faults = &c->faults, .drain = drain, .shipped = shipped, .resumed = resumed,
-		.arg = c,
+		.arg = c, .resets = c->st.resets,
 	};
 
 	if (c->opts.node && cb_config_set_node(c->cfg, c->opts.node, c->node_err,
