@@ -6,6 +6,7 @@
  * original client must not notice.  Needs root (CAP_NET_ADMIN).
  */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -415,6 +416,54 @@ Test(repair, state_from_an_xdp_flow)
 	cr_expect_eq(st.win.snd_wnd, 64512);
 	cr_expect_eq(st.win.max_window, 64512);
 	cr_expect_eq(st.sndq_len + st.unsent_len, 0);
+}
+
+/*
+ * Built in repair mode (nothing is sent, not even by close()) for a VIP
+ * that is not a local address here: IP_TRANSPARENT lets bind and connect
+ * through (IP_FREEBIND alone fails the repair connect with ENETUNREACH);
+ * for a local one nothing is set (a syscall less on every connection).
+ * Returns IP_TRANSPARENT's value.
+ */
+static int built_transparent(uint32_t vip, uint32_t client)
+{
+	struct cb_flow_key k;
+	struct cb_flow f = {
+		.client_isn = 1000, .server_isn = 5000, .rcv_nxt = 1001, .snd_nxt = 5001,
+		.snd_wnd = 64512, .rcv_wnd = 65536, .state = CB_FLOW_UNBOUND, .mss = 1460,
+	};
+	union cb_sockaddr a;
+	socklen_t al = sizeof(a);
+	struct cb_sock_state st;
+	const char *step = NULL;
+	int fd, v = -1;
+
+	k = t_key(a4(client), a4(vip), 40000, 80);    /* client -> VIP */
+	cb_state_from_flow(&st, &k, &f, NULL, 0, 1000000);
+	fd = cb_repair_build(&st, &step);
+	cr_assert_geq(fd, 0, "build failed at %s: %s", step, strerror(-fd));
+	cr_assert_eq(getsockname(fd, &a.sa, &al), 0);
+	cr_expect_eq(a.in4.sin_addr.s_addr, htonl(vip), "bound to the VIP");
+	al = sizeof(v);
+	cr_assert_eq(getsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &v, &al), 0);
+	close(fd);
+	return v;
+}
+
+/* In a network namespace of its own (gone with the test's process): a
+ * veth with 198.19.255.1/24 (no dummy driver here), the client
+ * 198.19.255.2 on its link. */
+Test(repair, nonlocal_vip_binds_transparent)
+{
+	need_root();
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up && ip link add cbt0 type veth peer name cbt1 && "
+			    "ip link set cbt1 up && ip link set cbt0 up && "
+			    "ip addr add 198.19.255.1/24 dev cbt0"), 0);
+	cr_expect_eq(built_transparent(0xc613ff64u, 0xc613ff02u), 1,
+		     "198.19.255.100 is not local: IP_TRANSPARENT");
+	cr_expect_eq(built_transparent(0xc613ff01u, 0xc613ff02u), 0,
+		     "198.19.255.1 is local: nothing set");
 }
 
 /* ---- a queue that changes under a dump (P7) ------------------------ */

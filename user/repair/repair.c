@@ -65,11 +65,21 @@ static int get_int(int fd, int level, int opt, int *v)
 	return getsockopt(fd, level, opt, v, &sl) ? -errno : 0;
 }
 
-/* Write a queue in repair mode; a large write can fail with ENOMEM: halve. */
-static int write_queue(int fd, int queue, const uint8_t *p, size_t len)
+/*
+ * Write a queue in repair mode; a large write can fail with ENOMEM: halve.
+ * *selected is the queue TCP_REPAIR_QUEUE names now (connect() keeps it):
+ * selected again only when it differs, and not at all for nothing to write
+ * (each setsockopt is a syscall on every connection built).
+ */
+static int write_queue(int fd, int queue, const uint8_t *p, size_t len, int *selected)
 {
 	size_t chunk = len;
-	int err = set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue);
+	int err = 0;
+
+	if (!len)
+		return 0;
+	if (*selected != queue && !(err = set_int(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue)))
+		*selected = queue;
 
 	while (!err && len) {
 		ssize_t n = send(fd, p, chunk < len ? chunk : len, 0);
@@ -119,16 +129,30 @@ static int check_state(const struct cb_sock_state *st)
 	return st->tcp_state == TCP_ESTABLISHED ? 0 : -EOPNOTSUPP;
 }
 
-/* The VIP need not be a local address (backends behind a director). */
-static int set_freebind(int fd, sa_family_t fam)
+/*
+ * bind() to the VIP.  It is usually a local address (the director's
+ * interface, a backend's lo): nothing else is needed, and nothing is set (a
+ * syscall less on every connection).  Where it is not (routed here by
+ * policy, as TPROXY setups do), IP_TRANSPARENT lets the bind and the repair
+ * connect() through; IP_FREEBIND alone does not: connect() then fails with
+ * ENETUNREACH (repair::nonlocal_vip_binds_transparent).
+ * A v6 socket never stands for a v4-mapped flow: IPV6_V6ONLY first.
+ */
+static int bind_vip(int fd, const union cb_sockaddr *local)
 {
+	sa_family_t fam = local->sa.sa_family;
+	socklen_t len = cb_sockaddr_len(local);
 	int err;
 
-	if (fam == AF_INET)
-		return set_int(fd, IPPROTO_IP, IP_FREEBIND, 1);
-	/* a v6 socket never stands for a v4-mapped flow */
-	err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	return err ? err : set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1);
+	if (fam == AF_INET6 && (err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)))
+		return err;
+	if (!bind(fd, &local->sa, len))
+		return 0;
+	if (errno != EADDRNOTAVAIL)
+		return -errno;
+	err = fam == AF_INET ? set_int(fd, IPPROTO_IP, IP_TRANSPARENT, 1)
+			     : set_int(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, 1);
+	return err ? err : bind(fd, &local->sa, len) ? -errno : 0;
 }
 
 /* Room for what the queues already hold, beyond the defaults' reach (a
@@ -221,7 +245,7 @@ int cb_repair_build(const struct cb_sock_state *st, const char **step)
 {
 	sa_family_t fam = st->local.sa.sa_family;
 	const char *dummy;
-	int fd, err;
+	int fd, err, queue;
 
 	if (!step)
 		step = &dummy;
@@ -237,15 +261,15 @@ int cb_repair_build(const struct cb_sock_state *st, const char **step)
 	/* the probe byte goes out at snd_una - 1 */
 	STEP("send queue seq", set_queue_seq(fd, TCP_SEND_QUEUE, st->snd_una - rtt_probe(st)));
 	STEP("recv queue seq", set_queue_seq(fd, TCP_RECV_QUEUE, st->rcv_seq));
-	STEP("freebind", set_freebind(fd, fam));
+	queue = TCP_RECV_QUEUE;         /* selected last: the data goes there first */
 	STEP("maxseg", set_maxseg(fd, st->mss));
-	STEP("bind", bind(fd, &st->local.sa, cb_sockaddr_len(&st->local)) ? -errno : 0);
+	STEP("bind", bind_vip(fd, &st->local));
 	STEP("connect", repair_connect(fd, st));
 	STEP("options", set_options(fd, st));
 	if (st->opts & CB_OPT_TS)
 		STEP("timestamp", set_int(fd, IPPROTO_TCP, TCP_TIMESTAMP, (int)st->tsval));
-	STEP("recv queue data", write_queue(fd, TCP_RECV_QUEUE, st->rcvq, st->rcvq_len));
-	STEP("send queue data", write_queue(fd, TCP_SEND_QUEUE, st->sndq, st->sndq_len));
+	STEP("recv queue data", write_queue(fd, TCP_RECV_QUEUE, st->rcvq, st->rcvq_len, &queue));
+	STEP("send queue data", write_queue(fd, TCP_SEND_QUEUE, st->sndq, st->sndq_len, &queue));
 	STEP("window", set_window(fd, st));
 	*step = NULL;
 	return fd;
