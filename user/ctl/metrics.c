@@ -108,7 +108,7 @@ static void counters(FILE *o, const struct ctl *c)
 
 	resets(o, s);
 
-	fprintf(o, "# HELP connbroker_materializations_total Sockets built with TCP_REPAIR and handed to apps, by result.\n"
+	fprintf(o, "# HELP connbroker_materializations_total Flows the controller held: ok, built with TCP_REPAIR and handed to an app; failed, not delivered (reset or answered 503: connbroker_resets_total says why, or a failed shipment).\n"
 		   "# TYPE connbroker_materializations_total counter\n"
 		   "connbroker_materializations_total{result=\"ok\"} %lu\n"
 		   "connbroker_materializations_total{result=\"failed\"} %lu\n", s->materialized, s->failed);
