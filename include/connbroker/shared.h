@@ -439,13 +439,20 @@ _Static_assert(sizeof(struct cb_event) == 56, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
 _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap stride");
 
-/* Changes whenever a pinned map's layout does: pins from another build are
- * replaced on attach instead of being reused with the wrong shape. */
-#define CB_ABI ((__u32)((CB_FLOW_STATE_MAX << 28) ^ (sizeof(struct cb_flow) << 24) ^ \
-		       (sizeof(struct cb_peer) << 20) ^ (sizeof(struct cb_event) << 16) ^ \
-		       (sizeof(struct cb_config) << 12) ^ (sizeof(struct cb_remote) << 8) ^ \
-		       (CB_STAT_SLOTS << 4) ^ (sizeof(struct cb_stash_slot) & 0xff) ^ \
-		       (sizeof(struct cb_flow_key) << 2) ^ (sizeof(struct cb_service_key) << 9) ^ \
-		       (sizeof(struct cb_ctl_beat) << 1) ^ 4))
+/* Changes whenever a pinned map's layout or size does: pins of another
+ * build are replaced on attach (with a warning: their flows are dropped)
+ * instead of being reused with the wrong shape; the same CB_ABI is what an
+ * upgrade in place needs.  A polynomial over every term, so that two
+ * changes cannot cancel out as they could in a XOR. */
+#define CB_ABI_MIX(h, v) ((__u32)(h) * 1000003u + (__u32)(v))
+#define CB_ABI ((__u32)CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(     \
+	CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(        \
+	CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(5,                  \
+	CB_FLOW_STATE_MAX), sizeof(struct cb_flow)), sizeof(struct cb_peer)),                 \
+	sizeof(struct cb_event)), sizeof(struct cb_config)), sizeof(struct cb_remote)),       \
+	CB_STAT_SLOTS), sizeof(struct cb_stash_slot)), sizeof(struct cb_flow_key)),           \
+	sizeof(struct cb_service_key)), sizeof(struct cb_ctl_beat)), CB_MAX_FLOWS),           \
+	CB_MAX_SERVICES), CB_MAX_SYN_HINTS), CB_MAX_PEERS), CB_MAX_REMOTE), CB_RING_BYTES),  \
+	CB_STASH_SLOTS), CB_STASH_BYTES))
 
 #endif /* CONNBROKER_SHARED_H */

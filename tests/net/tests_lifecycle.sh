@@ -14,6 +14,11 @@
 #       table entries in every transient state live: the downloads end
 #       byte-exact with no RST, the held request is served by an app that
 #       registers after the upgrade, the other entries are untouched.
+#   test_new_layout_reattaches_and_ends_the_controller   the record says
+#       another map layout (abi): attach warns that flows are dropped and
+#       re-attaches with new maps; the running controller notices that the
+#       pins are not its maps and exits with a message (a restart opens
+#       them); the new controller serves.
 
 # Wait (up to $1 tenths of a second) until status says new connections are
 # refused now; 1 when they never are.
@@ -176,4 +181,38 @@ print(' '.join(map(str, v[:36] + [0, 0, 0, 0])))") ||
 	kill -0 "$CTL_dir" && kill -0 "$CTL_b1" || die "a controller exited across the upgrade"
 }
 
-ALL_TESTS+=(test_fail_closed_without_controller test_upgrade_in_place_keeps_flows)
+test_new_layout_reattaches_and_ends_the_controller() {
+	local conf=$WORK/nl.conf sock=$WORK/nl.sock pins out pid rc i
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --config "$conf" || die attach
+	at_exit "dir $CB detach $CB_IF_DIR >/dev/null 2>&1"
+	ctl_start "$conf" "$sock" "$WORK/nl1.log"; pid=$CTL
+	pins=$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")
+	# the record: abi (bytes 32..35) of another build
+	bpftool map update pinned "$pins/cb_attach" key 0 0 0 0 value \
+		$(bpftool -j map lookup pinned "$pins/cb_attach" key 0 0 0 0 | python3 -c "
+import json, sys
+v = [int(b, 16) for b in json.load(sys.stdin)['value']]
+print(' '.join(map(str, v[:32] + [1, 2, 3, 4] + v[36:])))") || die "record another layout"
+	out=$(dir "$CB" attach "$CB_IF_DIR" --config "$conf" 2>&1); echo "$out"
+	grep -q "another map layout .*re-attaching drops every held and steered flow" <<<"$out" ||
+		die "no warning for another layout"
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && die "the controller runs on against the old maps"
+	wait "$pid"; rc=$?
+	cat "$WORK/nl1.log"
+	[ "$rc" -ne 0 ] || die "the controller exited 0"
+	grep -q "attached again with new maps" "$WORK/nl1.log" || die "no message from the controller"
+	# restarted (as systemd would), it serves on the new maps
+	ctl_start "$conf" "$sock" "$WORK/nl2.log"; pid=$CTL
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/nlweb.log" 2>&1 &
+	BG_PIDS+=($!)
+	sleep 0.5
+	out=$(cli curl -s -m 5 "http://$CB_VIP/after") || { cat "$WORK/nl2.log"; die "curl after the restart"; }
+	grep -q "path=/after " <<<"$out" || die "answer: $out"
+	kill "$pid"; wait "$pid"
+}
+
+ALL_TESTS+=(test_fail_closed_without_controller test_upgrade_in_place_keeps_flows
+	    test_new_layout_reattaches_and_ends_the_controller)

@@ -722,6 +722,16 @@ static void check_attachment(struct ctl *c, uint64_t now)
 		return;
 	c->checked_ms = now;
 	err = cb_attach_check(c->opts.ifname);
+	/* attached again by a build with another map layout: its pins are new
+	 * maps, ours are orphans (the heartbeat would go nowhere and new
+	 * connections be refused): a restart opens the new ones */
+	if (!err && cb_beat_map_id(-1, c->opts.ifname) != c->beat_map_id) {
+		cb_err("run: %s: attached again with new maps (another build's layout); exiting "
+		       "so that a restarted controller opens them", c->opts.ifname);
+		c->exit_err = -ESTALE;
+		c->loop.stop = 1;
+		return;
+	}
 	/* twice in a row: an upgrade in place swaps the programs a moment
 	 * before it writes their ids in the record */
 	if (!err || !c->attach_missed++) {
@@ -828,6 +838,7 @@ static int open_datapath(struct ctl *c)
 	c->stats_fd = cb_pin_open_map(ifn, "cb_stats");
 	c->ring_fd = cb_pin_open_map(ifn, "cb_events");
 	c->beat_fd = cb_pin_open_map(ifn, "cb_controller");
+	c->beat_map_id = c->beat_fd >= 0 ? cb_beat_map_id(c->beat_fd, ifn) : 0;
 	if (c->ring_fd < 0 || c->stats_fd < 0 || c->beat_fd < 0) {
 		cb_err("run: %s: pinned maps missing (detach and attach again)", ifn);
 		return -ENOENT;

@@ -68,6 +68,7 @@ struct ctl {
 	int beat_fd;                            /* cb_controller: our heartbeat */
 	uint64_t beat_ms;                       /* when we last wrote it */
 	int beat_failing;                       /* the last write failed (said once) */
+	uint32_t beat_map_id;                   /* the cb_controller map we opened */
 	struct cb_stash_slot *stash;
 	size_t stash_size;
 	struct cb_pending pend;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The controller's heartbeat: see beat.h. */
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -34,4 +35,19 @@ int cb_beat_read(const char *ifname, struct cb_ctl_beat *b)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+uint32_t cb_beat_map_id(int fd, const char *ifname)
+{
+	struct bpf_map_info mi;
+	uint32_t len = sizeof(mi);
+	int own = fd < 0, err;
+
+	if (own && (fd = cb_pin_open_map(ifname, "cb_controller")) < 0)
+		return 0;
+	memset(&mi, 0, sizeof(mi));
+	err = bpf_obj_get_info_by_fd(fd, &mi, &len);
+	if (own)
+		close(fd);
+	return err ? 0 : mi.id;
 }
