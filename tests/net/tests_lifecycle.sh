@@ -14,6 +14,10 @@
 #       table entries in every transient state live: the downloads end
 #       byte-exact with no RST, the held request is served by an app that
 #       registers after the upgrade, the other entries are untouched.
+#   test_attach_settings_from_config   [broker] mode, flow_cap, rst_rate,
+#       csum_verify, no_controller in the file set the attachment (what the
+#       systemd unit's ExecStartPre and ExecReload run), an option given
+#       wins, a bad value is refused with its line.
 #   test_new_layout_reattaches_and_ends_the_controller   the record says
 #       another map layout (abi): attach warns that flows are dropped and
 #       re-attaches with new maps; the running controller notices that the
@@ -214,5 +218,33 @@ print(' '.join(map(str, v[:32] + [1, 2, 3, 4] + v[36:])))") || die "record anoth
 	kill "$pid"; wait "$pid"
 }
 
+# The attachment's cb_config as "flow_byte_cap rst_rate flags no_ctl_ms".
+attach_cfg() {
+	bpftool -j map dump pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_config" |
+		jq -r '.[0].formatted.value | "\(.flow_byte_cap) \(.rst_rate) \(.flags) \(.no_ctl_ms)"'
+}
+
+test_attach_settings_from_config() {
+	local conf=$WORK/as.conf out
+	printf '[broker]\ninterface = %s\nmetrics = off\nmode = tc\nflow_cap = 32768\nrst_rate = 5\ncsum_verify = no\nno_controller = hold\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" check-config "$conf" || die "check-config"
+	dir "$CB" attach "$CB_IF_DIR" --config "$conf" || die attach
+	at_exit "dir $CB detach $CB_IF_DIR >/dev/null 2>&1"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].mode')" tc "mode from the file"
+	expect_eq "$(attach_cfg)" "32768 5 0 0" "flow_cap rst_rate flags no_controller from the file"
+	# again (a reload): the same; an option given wins
+	dir "$CB" attach "$CB_IF_DIR" --config "$conf" || die "attach again"
+	expect_eq "$(attach_cfg)" "32768 5 0 0" "settings kept by attaching again"
+	dir "$CB" attach "$CB_IF_DIR" --config "$conf" --rst-rate 7 --no-controller 3s || die "attach with options"
+	expect_eq "$(attach_cfg)" "32768 7 0 3000" "options win over the file"
+	# a bad value: refused with its file and line, the attachment untouched
+	sed -i 's/^mode = tc$/mode = fast/' "$conf"
+	out=$(dir "$CB" attach "$CB_IF_DIR" --config "$conf" 2>&1) && die "attach took mode = fast"
+	echo "$out"
+	grep -q "as.conf:4: mode: 'fast': expected native, skb or tc" <<<"$out" || die "message: $out"
+	expect_eq "$(attach_cfg)" "32768 7 0 3000" "the attachment after a refused file"
+}
+
 ALL_TESTS+=(test_fail_closed_without_controller test_upgrade_in_place_keeps_flows
-	    test_new_layout_reattaches_and_ends_the_controller)
+	    test_attach_settings_from_config test_new_layout_reattaches_and_ends_the_controller)

@@ -461,6 +461,41 @@ Test(config, users_and_groups_by_name)
 	expect_error("[app w]\nuid = no-such-user-here\n", "t.conf:2: uid: no user 'no-such-user-here'");
 }
 
+/* [broker] settings of the attachment (read by attach --config) and
+ * no_controller: given, defaulted, refused with their line. */
+Test(config, attachment_settings)
+{
+	static struct cb_config_file c;
+	char err[256];
+
+	cr_assert_eq(cb_config_parse("[broker]\n[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c,
+				     err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.no_ctl_ms, CB_NO_CTL_MS_DEFAULT);
+	cr_expect_eq(c.att_mode, 0, "not given");
+	cr_expect_eq(c.att_rst_rate, -1);
+	cr_expect_eq(c.att_wscale, -1);
+	cr_expect_eq(c.att_csum_verify, -1);
+	cr_assert_eq(cb_config_parse("[broker]\nmode = skb\nmss = 1400\nwscale = 0\nflow_cap = 4096\n"
+				     "rst_rate = 0\ncsum_verify = no\nno_controller = hold\n"
+				     "[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c, err,
+				     sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.att_mode, CB_MODE_SKB);
+	cr_expect_eq(c.att_mss, 1400);
+	cr_expect_eq(c.att_wscale, 0, "0 is a value, not 'not given'");
+	cr_expect_eq(c.att_flow_cap, 4096);
+	cr_expect_eq(c.att_rst_rate, 0);
+	cr_expect_eq(c.att_csum_verify, 0);
+	cr_expect_eq(c.no_ctl_ms, 0, "hold");
+	cr_assert_eq(cb_config_parse("[broker]\nno_controller = 1m\n[service a]\nlisten = 198.18.0.1:80\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.no_ctl_ms, 60000);
+	expect_error("[broker]\nmode = fast\n", "t.conf:2: mode: 'fast': expected native, skb or tc");
+	expect_error("[broker]\ncsum_verify = 1\n", "t.conf:2: csum_verify: '1': expected yes or no");
+	expect_error("[broker]\nwscale = 15\n", "t.conf:2: wscale: '15' is not a number in 0..14");
+	expect_error("[broker]\nno_controller = 100ms\n",
+		     "t.conf:2: no_controller: '100ms': expected hold or a duration from 800 ms to 1h");
+}
+
 Test(config, durations_with_units)
 {
 	static const struct { const char *v; int ok; uint32_t ms; } rows[] = {

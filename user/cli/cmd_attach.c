@@ -13,14 +13,45 @@
 #include "util/parse_util.h"
 #include "datapath/pins.h"
 
+/* What attach's command line gave (the file's [broker] settings fill the rest). */
+struct given {
+	int mode, mss, wscale, cap, rst, csum, no_ctl;
+};
+
+/* The file's [broker] attachment settings, where the command line gave none. */
+static void settings_of_config(const struct cb_config_file *c, const struct given *g,
+			       struct cb_attach_opts *o, int *mss_set, int *wscale_set)
+{
+	if (!g->mode && c->att_mode)
+		o->mode = c->att_mode;
+	if (!g->mss && c->att_mss) {
+		o->cfg.mss = (uint16_t)c->att_mss;
+		*mss_set = 1;
+	}
+	if (!g->wscale && c->att_wscale >= 0) {
+		o->cfg.wscale = (uint8_t)c->att_wscale;
+		*wscale_set = 1;
+	}
+	if (!g->cap && c->att_flow_cap)
+		o->cfg.flow_byte_cap = c->att_flow_cap;
+	if (!g->rst && c->att_rst_rate >= 0)
+		o->cfg.rst_rate = (uint32_t)c->att_rst_rate;
+	if (!g->csum && c->att_csum_verify == 0)
+		o->cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
+	if (!g->no_ctl)
+		o->cfg.no_ctl_ms = c->no_ctl_ms;
+}
+
 /*
  * --config FILE: the services are every address the configuration's
  * [service] sections listen on (with any --service given too), so the
  * controller's file is the one place they are declared (a systemd unit
- * attaches with the file its controller runs with).
+ * attaches with the file its controller runs with), and so are the
+ * attachment's settings ([broker] mode, mss, ...: settings_of_config).
  */
 static int services_of_config(const char *path, struct cb_service_key *svcs, size_t *n,
-			      uint32_t *no_ctl_ms)
+			      const struct given *g, struct cb_attach_opts *o, int *mss_set,
+			      int *wscale_set)
 {
 	struct cb_config_file *c = malloc(sizeof(*c));  /* large: not on the stack */
 	char err[512];
@@ -46,7 +77,7 @@ static int services_of_config(const char *path, struct cb_service_key *svcs, siz
 			}
 			svcs[(*n)++] = c->services[i].listen[l];
 		}
-	*no_ctl_ms = c->no_ctl_ms;
+	settings_of_config(c, g, o, mss_set, wscale_set);
 	free(c);
 	return 0;
 }
@@ -70,8 +101,9 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 	struct cb_service_key svcs[CB_MAX_SERVICES];
 	struct cb_attach_opts o = { .mode = CB_MODE_NATIVE, .services = svcs };
 	struct cb_config kernel;
-	int c, mss_set = 0, wscale_set = 0, no_ctl_set = 0;
-	uint32_t v, file_no_ctl;
+	int c, mss_set = 0, wscale_set = 0;
+	struct given g = { 0 };
+	uint32_t v;
 	size_t i;
 
 	cb_config_defaults(&o.cfg);
@@ -101,6 +133,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				cb_err("attach: unknown mode '%s': use native, skb or tc", optarg);
 				return CB_EXIT_USAGE;
 			}
+			g.mode = 1;
 			break;
 		case 'M':
 			if (cb_parse_u32(optarg, 536, 9000, &v)) {
@@ -108,7 +141,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.mss = (uint16_t)v;
-			mss_set = 1;
+			mss_set = g.mss = 1;
 			break;
 		case 'w':
 			if (cb_parse_u32(optarg, 0, 14, &v)) {
@@ -116,7 +149,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.wscale = (uint8_t)v;
-			wscale_set = 1;
+			wscale_set = g.wscale = 1;
 			break;
 		case 'r':
 			if (cb_parse_u32(optarg, 0, 1000000, &v)) {
@@ -124,6 +157,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.rst_rate = v;
+			g.rst = 1;
 			break;
 		case 'c':
 			if (cb_parse_u32(optarg, 1460, CB_STASH_BYTES, &v)) {
@@ -131,9 +165,11 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.flow_byte_cap = v;
+			g.cap = 1;
 			break;
 		case 'C':
 			o.cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
+			g.csum = 1;
 			break;
 		case 'R':
 			o.replace = 1;
@@ -147,7 +183,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 				return CB_EXIT_USAGE;
 			}
 			o.cfg.no_ctl_ms = v;
-			no_ctl_set = 1;
+			g.no_ctl = 1;
 			break;
 		default:        /* getopt said why */
 			return cb_cmd_usage(stderr, cli->cmd);
@@ -161,6 +197,9 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		cb_err("attach %s: interface name too long", o.ifname);
 		return CB_EXIT_USAGE;
 	}
+	if (cfg_path && services_of_config(cfg_path, svcs, &o.n_services, &g, &o, &mss_set,
+					   &wscale_set))
+		return CB_EXIT_FAIL;
 	/* unless told otherwise, offer what the kernel itself would offer */
 	kernel = o.cfg;
 	cb_config_like_kernel(&kernel, o.ifname);
@@ -168,10 +207,6 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		o.cfg.mss = kernel.mss;
 	if (!wscale_set)
 		o.cfg.wscale = kernel.wscale;
-	if (cfg_path && services_of_config(cfg_path, svcs, &o.n_services, &file_no_ctl))
-		return CB_EXIT_FAIL;
-	if (cfg_path && !no_ctl_set)
-		o.cfg.no_ctl_ms = file_no_ctl;
 	if (o.n_services == 0)
 		return cb_usage_error(cli->cmd, "attach %s: at least one --service VIP:PORT (or "
 				      "--config FILE) is required", o.ifname);

@@ -116,8 +116,9 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 		   "programs of another build (same map layout) are replaced atomically, the\n"
 		   "pinned maps and every held, local and steered flow kept.  Another map layout\n"
 		   "is re-attached (its flows dropped, with a warning); another mode fails (detach\n"
-		   "first).  With --config, [broker] no_controller is read from the file unless\n"
-		   "--no-controller is given." },
+		   "first).  With --config, the file's [broker] mode, mss, wscale, flow_cap,\n"
+		   "rst_rate, csum_verify and no_controller apply where no option is given, so a\n"
+		   "reload (systemctl reload) keeps them." },
 	{ .name = "detach", .args = "IFNAME [--force]",
 	  .summary = "remove programs, pins and the clsact qdisc connbroker created",
 	  .opts = detach_opts,

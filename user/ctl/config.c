@@ -405,6 +405,32 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 				    "%u ms to 1h: 800ms, 2s, 1m", v, 4 * CB_CTL_BEAT_MS);
 		return 1;
 	}
+	if (!strcmp(k, "mode")) {
+		if (cb_parse_mode(v, &c->att_mode))
+			return fail(ps, "mode: '%s': expected native, skb or tc", v);
+		return 1;
+	}
+	if (!strcmp(k, "mss"))
+		return parse_u32_key(ps, k, v, 536, 9000, &c->att_mss);
+	if (!strcmp(k, "flow_cap"))
+		return parse_u32_key(ps, k, v, 1460, CB_STASH_BYTES, &c->att_flow_cap);
+	if (!strcmp(k, "wscale") || !strcmp(k, "rst_rate")) {
+		uint32_t n;
+
+		if (!parse_u32_key(ps, k, v, 0, k[0] == 'w' ? 14 : 1000000, &n))
+			return 0;
+		if (k[0] == 'w')
+			c->att_wscale = (int)n;
+		else
+			c->att_rst_rate = n;
+		return 1;
+	}
+	if (!strcmp(k, "csum_verify")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return fail(ps, "csum_verify: '%s': expected yes or no", v);
+		c->att_csum_verify = !strcmp(v, "yes");
+		return 1;
+	}
 	if (!strcmp(k, "node"))
 		return copy_str(ps, c->node, sizeof(c->node), k, v);
 	if (!strcmp(k, "cluster"))
@@ -933,6 +959,8 @@ static int run_parse(struct pstate *ps)
 	c->decide_bytes = 16384;
 	c->decide_ms = 500;
 	c->no_ctl_ms = CB_NO_CTL_MS_DEFAULT;
+	c->att_wscale = c->att_csum_verify = -1;
+	c->att_rst_rate = -1;
 	c->socket_uid = c->socket_gid = -1;
 	c->socket_mode = 0666;
 	strcpy(c->metrics, "127.0.0.1:9464");

@@ -9,8 +9,14 @@
  *   decide_ms = 500              ; ...and this long, else the default app
  *   decision_log = resets        ; or all, off: a line per flow decided
  *   no_controller = 2s           ; or hold: with no controller for this long,
- *                                ; new connections get an RST (read by
- *                                ; `attach --config`, which sets the programs)
+ *                                ; new connections get an RST
+ *   mode = native                ; the attachment's settings, as attach's
+ *   flow_cap = 65536             ; options of the same names (mode, mss,
+ *   rst_rate = 1000              ; wscale, flow-cap, rst-rate, and
+ *   csum_verify = yes            ; --no-csum-verify for csum_verify = no);
+ *                                ; these and no_controller are read by
+ *                                ; `attach --config` (options given win),
+ *                                ; not by the controller
  *   include = conf.d             ; then its *.conf, in name order (a file, too)
  *
  * Comments: whole lines with ; or #, and after a value: "; note" or " # note".
@@ -166,6 +172,11 @@ struct cb_config_file {
 	uint32_t decide_bytes, decide_ms;
 	enum cb_decision_log decision_log;
 	uint32_t no_ctl_ms;             /* no_controller: cb_config.no_ctl_ms, 0 = hold */
+	/* the attachment's settings for `attach --config` (0 / -1: not given) */
+	uint32_t att_mode;              /* enum cb_attach_mode */
+	uint32_t att_mss, att_flow_cap;
+	int att_wscale, att_csum_verify;        /* -1: not given */
+	long att_rst_rate;                      /* -1: not given */
 	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */
 	char cluster[CB_CFG_NAME];      /* name both ends of a peer link must share */
 	char psk_file[256];             /* the cluster's pre-shared key (hex, >= 32 bytes) */
