@@ -59,7 +59,8 @@ SOFILE  := libconnbroker.so.$(SOMAJOR).1.0
 NET_BPF := $(patsubst tests/net/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard tests/net/*.bpf.c))
 
 all: $(OUT)/connbroker $(NET_BPF) $(OUT)/libconnbroker.a $(OUT)/libconnbroker.so \
-     $(OUT)/http_app $(OUT)/libconnbroker-preload.so $(OUT)/connbroker.8 $(OUT)/connbroker.bash
+     $(OUT)/http_app $(OUT)/libconnbroker-preload.so $(OUT)/connbroker.8 $(OUT)/connbroker.conf.5 \
+     $(OUT)/connbroker.bash
 
 # libconnbroker: the application side (include/connbroker.h)
 $(OUT)/lib/connbroker.o: lib/connbroker.c include/connbroker.h | $(OUT)/lib
@@ -84,13 +85,18 @@ $(OUT)/connbroker.8: $(OUT)/connbroker
 	$(call msg,GEN,$@)
 	$(Q)$(OUT)/connbroker help --man > $@
 
+# connbroker.conf(5) from the table that also gives `connbroker help config`
+$(OUT)/connbroker.conf.5: $(OUT)/connbroker
+	$(call msg,GEN,$@)
+	$(Q)$(OUT)/connbroker help --man5 > $@
+
 $(OUT)/connbroker.bash: $(OUT)/connbroker
 	$(call msg,GEN,$@)
 	$(Q)$(OUT)/connbroker help --bash-completion > $@
 
 install: all
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/connbroker \
-		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)
 	$(Q)install -m 0755 $(OUT)/connbroker $(DESTDIR)$(BINDIR)/connbroker
 	$(Q)install -m 0644 $(OUT)/$(SOFILE) $(DESTDIR)$(LIBDIR)/$(SOFILE)
 	$(Q)ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -101,6 +107,7 @@ install: all
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
 		contrib/pkgconfig/connbroker.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/connbroker.pc
 	$(Q)install -m 0644 $(OUT)/connbroker.8 $(DESTDIR)$(MANDIR)/man8/connbroker.8
+	$(Q)install -m 0644 $(OUT)/connbroker.conf.5 $(DESTDIR)$(MANDIR)/man5/connbroker.conf.5
 	$(Q)install -m 0644 examples/connbroker.conf README.md docs/app-protocol.md $(DESTDIR)$(DOCDIR)/
 	$(Q)install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	$(Q)install -m 0644 $(OUT)/connbroker.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/connbroker

@@ -186,4 +186,22 @@ test_cli_events_refuses_with_controller() {
 	dir "$CB" detach "$CB_IF_DIR"
 }
 
-ALL_TESTS+=(test_cli_uniform test_cli_events_refuses_with_controller)
+# connbroker.conf(5) and `help config` come from one table: every key the
+# parser accepts (a strcmp(k, "...") in user/ctl/config.c, and include) is
+# in it, the page is valid roff (groff -ww warns of nothing) and names them too.
+test_config_reference_complete() {
+	local keys k ref man missing=""
+	keys=$(grep -o 'strcmp(k, "[a-z_]*")' "$ROOT/user/ctl/config.c" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+	[ "$(wc -l <<<"$keys")" -ge 40 ] || die "too few keys found in config.c: $keys"
+	ref=$("$CB" help config) || die "help config"
+	man=$("$CB" help --man5 | groff -man -Tutf8 -P-cbou -ww 2>"$WORK/man5.err") || die "groff"
+	[ -s "$WORK/man5.err" ] && { cat "$WORK/man5.err"; die "groff warns about connbroker.conf(5)"; }
+	for k in $keys include; do
+		grep -qE "^  $k = " <<<"$ref" || missing="$missing $k"
+		grep -qE "^ +$k = " <<<"$man" || missing="$missing $k(man)"
+	done
+	[ -z "$missing" ] || die "keys the parser accepts but the reference lacks:$missing"
+	expect_eq "$(grep -c '^\[' <<<"$ref")" 5 "sections in help config"
+}
+
+ALL_TESTS+=(test_config_reference_complete test_cli_uniform test_cli_events_refuses_with_controller)

@@ -73,7 +73,7 @@ static int usage(FILE *f)
 	return f == stdout ? CB_EXIT_OK : CB_EXIT_USAGE;
 }
 
-/* connbroker help [COMMAND | --man | --bash-completion] */
+/* connbroker help [COMMAND | config | --man | --man5 | --bash-completion] */
 static int cmd_help(const struct cb_cli *cli, int argc, char **argv)
 {
 	const struct cb_cmd *c;
@@ -88,9 +88,17 @@ static int cmd_help(const struct cb_cli *cli, int argc, char **argv)
 		cb_usage_bash(stdout);
 		return CB_EXIT_OK;
 	}
+	if (argc == 2 && !strcmp(argv[1], "--man5")) {
+		cb_conf_man(stdout, CB_VERSION);
+		return CB_EXIT_OK;
+	}
+	if (argc == 2 && !strcmp(argv[1], "config")) {
+		cb_conf_print(stdout);
+		return CB_EXIT_OK;
+	}
 	if (argc > 2 || argv[1][0] == '-')
-		return cb_usage_error(cli->cmd, "help: expected one command name, --man or "
-				      "--bash-completion");
+		return cb_usage_error(cli->cmd, "help: expected one command name, config, --man, "
+				      "--man5 or --bash-completion");
 	if (!(c = find_cmd(argv[1]))) {
 		cb_err("help: unknown command '%s'", argv[1]);
 		return usage(stderr);

@@ -27,6 +27,14 @@ struct cb_cmd_doc {
 				   options after the command stop at its first word */
 };
 
+/* connbroker.conf(5): its sections and keys (conf_doc.c). */
+struct cb_conf_section {
+	const char *name;       /* "[service NAME]" */
+	const char *intro;      /* filled, as help */
+	const struct cb_opt_doc *keys;  /* "key = VALUE" and its meaning; ends with { 0 } */
+};
+
+extern const struct cb_conf_section cb_conf_sections[];
 extern const struct cb_cmd_doc cb_cmd_docs[];
 extern const struct cb_opt_doc cb_global_opts[];
 
@@ -38,6 +46,10 @@ void cb_usage_print(FILE *f, const struct cb_cmd_doc *d);
 void cb_opts_print(FILE *f, const struct cb_opt_doc *o);
 /* connbroker(8) in roff, from the same table. */
 void cb_usage_man(FILE *f, const char *version);
+/* The configuration's reference (`connbroker help config`). */
+void cb_conf_print(FILE *f);
+/* connbroker.conf(5) in roff, from the same table. */
+void cb_conf_man(FILE *f, const char *version);
 /* A bash completion script, from the same table. */
 void cb_usage_bash(FILE *f);
 
