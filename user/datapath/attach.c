@@ -161,15 +161,7 @@ static int secrets_init(int fd)
 
 int cb_attach_info_read(const char *ifname, struct cb_attach_info *info)
 {
-	uint32_t zero = 0;
-	int fd = cb_pin_open_map(ifname, "cb_attach"), err = 0;
-
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &zero, info))
-		err = -errno;
-	close(fd);
-	return err;
+	return cb_pin_read_first(ifname, "cb_attach", info);
 }
 
 static int xdp_find(int ifindex, uint32_t id, struct xdp_multiprog **mpp, struct xdp_program **pp)

@@ -26,15 +26,7 @@ int cb_beat_write(int map_fd, uint32_t pid)
 
 int cb_beat_read(const char *ifname, struct cb_ctl_beat *b)
 {
-	uint32_t zero = 0;
-	int fd = cb_pin_open_map(ifname, "cb_controller"), err = 0;
-
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &zero, b))
-		err = -errno;
-	close(fd);
-	return err;
+	return cb_pin_read_first(ifname, "cb_controller", b);
 }
 
 uint32_t cb_beat_map_id(int fd, const char *ifname)

@@ -200,3 +200,16 @@ int cb_pin_maps(struct bpf_object *obj, const char *ifname)
 	}
 	return 0;
 }
+
+int cb_pin_read_first(const char *ifname, const char *name, void *value)
+{
+	uint32_t zero = 0;
+	int fd = cb_pin_open_map(ifname, name), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, value))
+		err = -errno;
+	close(fd);
+	return err;
+}

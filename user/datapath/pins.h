@@ -28,6 +28,9 @@ struct bpf_object;
 int cb_pin_maps(struct bpf_object *obj, const char *ifname);
 /* Open a pinned map of ifname by name; fd or negative errno. */
 int cb_pin_open_map(const char *ifname, const char *name);
+/* Entry 0 of ifname's pinned one-entry array map name into value: 0 or a
+ * negative errno (the attach record, the controller's heartbeat). */
+int cb_pin_read_first(const char *ifname, const char *name, void *value);
 /* Remove every pin under the interface's directory, then the now-empty directories. */
 int cb_pin_remove_all(const char *ifname);
 /* Call fn for every interface with pins in this namespace; how many, or -errno. */
