@@ -2160,6 +2160,20 @@ if [ $# -gt 0 ]; then TESTS=("$@"); else TESTS=("${ALL_TESTS[@]}"); fi
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root"; exit 1; }
 topo_up || { echo "topology setup failed"; exit 1; }
 
+# Stop every process left in the topology's namespaces (TERM, then KILL).
+reap_namespaces() {
+	local ns pids
+	for ns in $CB_ALL_NS; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[ -n "$pids" ] || continue
+		echo "runner: left running in $ns, stopped: $(ps -o pid=,args= -p "${pids//$'\n'/,}" | tr '\n' ';')"
+		kill $pids 2>/dev/null
+		sleep 0.3
+		kill -KILL $(ip netns pids "$ns" 2>/dev/null) 2>/dev/null
+	done
+	return 0
+}
+
 passed=0 failed=0 skipped=0
 for t in "${TESTS[@]}"; do
 	log="$WORK/$t.log"
@@ -2170,6 +2184,10 @@ for t in "${TESTS[@]}"; do
 	( trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait
 		for c in "${CLEANUP[@]}"; do eval "$c"; done' EXIT; "$t" ) >"$log" 2>&1
 	rc=$?
+	# what the test started in its namespaces and did not stop (an app
+	# started through a shell function leaves its own pid unknown, and apps
+	# outlive their controller since they reconnect): stopped here, named
+	reap_namespaces >> "$log"
 	dir "$CB" detach "$CB_IF_DIR" >/dev/null 2>&1
 	dir xdp-filter unload "$CB_IF_DIR" >/dev/null 2>&1
 	if [ $rc -eq 0 ]; then
