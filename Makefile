@@ -11,7 +11,7 @@ OUT      := build
 WERROR   ?= $(if $(CI),-Werror,)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter $(WERROR) -std=gnu11 -D_GNU_SOURCE \
-            -Iinclude -I$(OUT) -Ibpf -Iuser -MMD -MP
+            -Iinclude -I$(OUT) -Ibpf -Iuser -MMD -MP $(CPPFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function $(WERROR) \
               -I. -Iinclude -Ibpf -MMD -MP
 LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -linih -lssl -lcrypto
@@ -38,7 +38,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test unit-test net-test demo bench clean fuzz fuzz-smoke install
+.PHONY: deb all deps test unit-test net-test demo bench clean fuzz fuzz-smoke install
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]`: where things go
 PREFIX  ?= /usr/local
@@ -74,7 +74,7 @@ $(OUT)/libconnbroker.a: $(OUT)/lib/connbroker.o
 # the real file, its soname link (what programs load) and the link to build with
 $(OUT)/$(SOFILE): $(OUT)/lib/connbroker.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) $^ -o $@
 
 $(OUT)/libconnbroker.so: $(OUT)/$(SOFILE)
 	$(Q)ln -sf $(SOFILE) $(OUT)/$(SONAME)
@@ -123,11 +123,11 @@ $(OUT)/lib/preload.o: lib/preload.c lib/preload.h include/connbroker.h | $(OUT)/
 
 $(OUT)/libconnbroker-preload.so: $(OUT)/lib/preload.o $(OUT)/libconnbroker.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL $^ -ldl -lpthread -o $@
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL $^ -ldl -lpthread -o $@
 
 $(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libconnbroker.a -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUT)/libconnbroker.a -o $@
 
 $(NET_BPF): $(OUT)/%.bpf.o: tests/net/%.bpf.c vmlinux.h | $(OUT)
 	$(call msg,BPF,$@)
@@ -135,6 +135,18 @@ $(NET_BPF): $(OUT)/%.bpf.o: tests/net/%.bpf.c vmlinux.h | $(OUT)
 
 deps:
 	$(Q)./scripts/install-deps.sh
+
+# Debian packages (debian/) built from a copy of the tree as git sees it
+# (tracked and untracked files, not ignored ones), in build/deb/: the work
+# tree is not touched.  lintian checks them (`make deb` fails on its errors
+# and warnings).
+deb:
+	$(Q)rm -rf $(OUT)/deb && mkdir -p $(OUT)/deb/src
+	$(Q)git ls-files -z -co --exclude-standard | xargs -0 tar cf - | tar xf - -C $(OUT)/deb/src
+	$(Q)cd $(OUT)/deb/src && dpkg-buildpackage -us -uc -b -j2 > ../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+	$(Q)lintian --fail-on error,warning $(OUT)/deb/*.changes
+	$(Q)ls $(OUT)/deb/*.deb
 
 $(OUT) $(OUT)/user $(OUT)/tests $(OUT)/lib:
 	$(Q)mkdir -p $@
@@ -152,9 +164,12 @@ $(USER_OBJS): $(OUT)/user/%.o: user/%.c $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# where an installed `connbroker exec` finds its shim (also: beside the binary)
+$(OUT)/user/cli/cmd_exec.o: CFLAGS += -DCB_PRELOAD_DIR='"$(LIBDIR)/connbroker"'
+
 $(OUT)/connbroker: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(TEST_OBJS): $(OUT)/tests/%.o: tests/unit/%.c $(SKELS) | $(OUT)/tests
 	$(call msg,CC,$@)

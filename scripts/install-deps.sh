@@ -18,6 +18,8 @@ PKGS=(
   prometheus
   # unmodified servers under `connbroker exec` (tests/net/tests_exec.sh, make bench)
   nginx nodejs
+  # make deb and its test (debian/), the man pages' check (groff)
+  dpkg-dev debhelper lintian fakeroot groff-base
 )
 
 missing=()

@@ -17,6 +17,7 @@ test_make_install() {
 	for f in usr/sbin/connbroker usr/lib/$so usr/lib/libconnbroker.a \
 		usr/lib/connbroker/libconnbroker-preload.so usr/include/connbroker.h \
 		usr/lib/pkgconfig/connbroker.pc usr/share/man/man8/connbroker.8 \
+		usr/share/man/man5/connbroker.conf.5 \
 		usr/share/doc/connbroker/connbroker.conf usr/share/bash-completion/completions/connbroker \
 		usr/lib/systemd/system/connbroker@.service; do
 		[ -f "$root/$f" ] || die "not installed: /$f"
@@ -118,3 +119,66 @@ test_systemd_unit() {
 }
 
 ALL_TESTS+=(test_systemd_unit)
+
+# The Debian packages (make deb: dpkg-buildpackage from a copy of the tree,
+# lintian without an error or a warning), their contents, then installed on
+# this machine as on a fresh one (apt resolves what they depend on from
+# Debian) and used from there: the binary, its unit (systemd-analyze verify),
+# `connbroker exec` finding its shim in the multiarch directory, a program
+# built with pkg-config against the installed library; purged at the end,
+# also when the test fails.
+test_debian_package() {
+	local d=$ROOT/build/deb v f out prog=$WORK/pkg-prog
+	for f in dpkg-buildpackage lintian dh fakeroot; do
+		command -v "$f" >/dev/null || { echo "$f not installed (Debian: debhelper, lintian, fakeroot)"; return $SKIP; }
+	done
+	dpkg-query -W -f='${Status}' connbroker 2>/dev/null | grep -q "install ok" &&
+		die "a connbroker package is installed already: not a fresh machine"
+	make -s -C "$ROOT" deb > "$WORK/deb.log" 2>&1 || { cat "$WORK/deb.log"; die "make deb"; }
+	v=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -S Version)
+	for f in connbroker libconnbroker2 libconnbroker-dev; do
+		[ -f "$d/${f}_${v}_amd64.deb" ] || die "no $f package"
+	done
+	out=$(lintian -EvIL +pedantic "$d"/*.changes 2>&1 | grep -E '^[EW]: ')
+	[ -z "$out" ] || die "lintian: $out"
+	out=$(dpkg-deb -c "$d/connbroker_${v}_amd64.deb")
+	for f in ./usr/sbin/connbroker ./usr/lib/systemd/system/connbroker@.service \
+		 ./usr/share/man/man8/connbroker.8.gz ./usr/share/man/man5/connbroker.conf.5.gz \
+		 ./usr/lib/x86_64-linux-gnu/connbroker/libconnbroker-preload.so; do
+		grep -q " $f\b" <<<"$out" || die "connbroker package lacks $f"
+	done
+	dpkg-deb -c "$d/libconnbroker2_${v}_amd64.deb" | grep -q 'libconnbroker.so.2 -> libconnbroker.so.2' ||
+		die "libconnbroker2 lacks the soname link"
+	at_exit "apt-get purge -y connbroker libconnbroker2 libconnbroker-dev >/dev/null 2>&1"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		"$d/connbroker_${v}_amd64.deb" "$d/libconnbroker2_${v}_amd64.deb" \
+		"$d/libconnbroker-dev_${v}_amd64.deb" > "$WORK/apt.log" 2>&1 ||
+		{ tail -20 "$WORK/apt.log"; die "apt-get install"; }
+	/usr/sbin/connbroker --version | grep -q "^connbroker $v" || die "the installed binary"
+	systemd-analyze verify /usr/lib/systemd/system/connbroker@.service 2>&1 | grep -v 'file:' |
+		grep -i . && die "systemd-analyze verify of the installed unit"
+	systemctl is-enabled connbroker@.service >/dev/null 2>&1 && die "the template was enabled"
+	printf '[broker]\ninterface = lo\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_VIP" > "$WORK/pkg.conf"
+	out=$(/usr/sbin/connbroker exec --app web --config "$WORK/pkg.conf" -- sh -c 'echo "$LD_PRELOAD"' 2>/dev/null)
+	expect_eq "$out" /usr/lib/x86_64-linux-gnu/connbroker/libconnbroker-preload.so "the shim exec finds"
+	cat > "$prog.c" <<'C'
+#include <connbroker.h>
+#include <errno.h>
+#include <stdio.h>
+int main(void)
+{
+	struct cb_app *a = cb_app_register("/nonexistent/cb.sock", "web");
+	printf("%s %d\n", a ? "registered" : "refused", errno);
+	return 0;
+}
+C
+	# shellcheck disable=SC2046
+	cc "$prog.c" -o "$prog" $(pkg-config --cflags --libs connbroker) || die "build against the package"
+	# (merged /usr: the loader may name it /lib/...)
+	expect_eq "$(readlink -f "$(ldd "$prog" | awk '/libconnbroker/ {print $3}')")" \
+		"$(readlink -f /usr/lib/x86_64-linux-gnu/libconnbroker.so.2)" "the library the program loads"
+	expect_eq "$("$prog")" "refused 2" "the program runs (no controller: ENOENT)"
+}
+
+ALL_TESTS+=(test_debian_package)

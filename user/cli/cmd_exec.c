@@ -60,6 +60,12 @@ static int find_preload(char *out, size_t len)
 	if ((size_t)snprintf(out, len, "%s/../lib/connbroker/%s", exe, PRELOAD_SO) < len &&
 	    !access(out, R_OK))
 		return 0;
+#ifdef CB_PRELOAD_DIR
+	/* where make install put it (a multiarch LIBDIR: /usr/lib/x86_64-linux-gnu) */
+	if ((size_t)snprintf(out, len, "%s/%s", CB_PRELOAD_DIR, PRELOAD_SO) < len &&
+	    !access(out, R_OK))
+		return 0;
+#endif
 	return -1;
 }
 
@@ -186,7 +192,7 @@ int cmd_exec(const struct cb_cli *cli, int argc, char **argv)
 	}
 	if (find_preload(so, sizeof(so))) {
 		cb_err("exec: %s not found ($CONNBROKER_PRELOAD, beside the connbroker binary, "
-		       "or ../lib/connbroker/)", PRELOAD_SO);
+		       "../lib/connbroker/, or the install's library directory)", PRELOAD_SO);
 		return CB_EXIT_FAIL;
 	}
 	old = getenv("LD_PRELOAD");
