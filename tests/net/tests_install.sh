@@ -166,7 +166,7 @@ test_debian_package() {
 		grep -q " $f\( \|$\)" <<<"$out" || die "libconnbroker-dev lacks $f"
 	done
 	at_exit "apt-get purge -y connbroker libconnbroker2 libconnbroker-dev >/dev/null 2>&1"
-	LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		"$d/connbroker_${v}_$arch.deb" "$d/libconnbroker2_${v}_$arch.deb" \
 		"$d/libconnbroker-dev_${v}_$arch.deb" > "$WORK/apt.log" 2>&1 ||
 		{ tail -20 "$WORK/apt.log"; die "apt-get install"; }
