@@ -140,14 +140,11 @@ deps:
 # archive HEAD: uncommitted edits are not packaged), in build/deb/: the work
 # tree is not touched.  The source package too (unsigned), so lintian checks
 # debian/ itself (copyright, control) as well as the .debs; `make deb` fails
-# on its errors and warnings.  The build sees none of this make's flags (-s,
-# a jobserver, CI's -Werror): dpkg-buildflags and -j2 only; its log, with
-# every command, is build/deb/build.log.  The .deb paths are printed last.
+# on its errors and warnings.  The .deb paths are printed last.
 deb:
 	$(Q)rm -rf $(OUT)/deb && mkdir -p $(OUT)/deb/src
 	$(Q)git archive --format=tar HEAD | tar xf - -C $(OUT)/deb/src
-	$(Q)cd $(OUT)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CI \
-		dpkg-buildpackage -us -uc -j2 > ../build.log 2>&1 || \
+	$(Q)cd $(OUT)/deb/src && dpkg-buildpackage -us -uc -j2 > ../build.log 2>&1 || \
 		{ tail -40 ../build.log; exit 1; }
 	$(Q)lintian --fail-on error,warning $(OUT)/deb/*.changes
 	$(Q)ls -1 $(CURDIR)/$(OUT)/deb/*.deb
