@@ -138,13 +138,12 @@ deps:
 
 # Debian packages (debian/) built from a copy of the committed tree (git
 # archive HEAD: uncommitted edits are not packaged), in build/deb/: the work
-# tree is not touched.  The source package too (unsigned), so lintian checks
-# debian/ itself (copyright, control) as well as the .debs; `make deb` fails
-# on its errors and warnings.  The .deb paths are printed last.
+# tree is not touched.  lintian checks them (`make deb` fails on its errors
+# and warnings); the .deb paths are printed last.
 deb:
 	$(Q)rm -rf $(OUT)/deb && mkdir -p $(OUT)/deb/src
 	$(Q)git archive --format=tar HEAD | tar xf - -C $(OUT)/deb/src
-	$(Q)cd $(OUT)/deb/src && dpkg-buildpackage -us -uc -j2 > ../build.log 2>&1 || \
+	$(Q)cd $(OUT)/deb/src && dpkg-buildpackage -us -uc -b -j2 > ../build.log 2>&1 || \
 		{ tail -40 ../build.log; exit 1; }
 	$(Q)lintian --fail-on error,warning $(OUT)/deb/*.changes
 	$(Q)ls -1 $(CURDIR)/$(OUT)/deb/*.deb
