@@ -37,7 +37,7 @@ static int usage(FILE *f)
 
 /* The shim: $CONNBROKER_PRELOAD, else beside this binary, else ../lib/connbroker/,
  * ../lib/<multiarch>/connbroker/ or the build's LIBDIR/connbroker. */
-static int find_preload_at(char *out, size_t len)
+static int find_preload(char *out, size_t len)
 {
 	const char *env = getenv("CONNBROKER_PRELOAD");
 	char exe[PATH_MAX], *slash;
@@ -74,18 +74,6 @@ static int find_preload_at(char *out, size_t len)
 		return 0;
 #endif
 	return -1;
-}
-
-/* find_preload_at, its path without "..": what LD_PRELOAD and the logs show */
-static int find_preload(char *out, size_t len)
-{
-	char real[PATH_MAX];
-
-	if (find_preload_at(out, len))
-		return -1;
-	if (realpath(out, real) && strlen(real) < len)
-		memcpy(out, real, strlen(real) + 1);
-	return 0;
 }
 
 /* The ports of cfg's services that route to app: into list ("80,8080"). */
