@@ -136,17 +136,17 @@ $(NET_BPF): $(OUT)/%.bpf.o: tests/net/%.bpf.c vmlinux.h | $(OUT)
 deps:
 	$(Q)./scripts/install-deps.sh
 
-# Debian packages (debian/) built from a copy of the committed tree (git
-# archive HEAD: uncommitted edits are not packaged), in build/deb/: the work
+# Debian packages (debian/) built from a copy of the tree as git sees it
+# (tracked and untracked files, not ignored ones), in build/deb/: the work
 # tree is not touched.  lintian checks them (`make deb` fails on its errors
-# and warnings); the .deb paths are printed last.
+# and warnings).
 deb:
 	$(Q)rm -rf $(OUT)/deb && mkdir -p $(OUT)/deb/src
-	$(Q)git archive --format=tar HEAD | tar xf - -C $(OUT)/deb/src
+	$(Q)git ls-files -z -co --exclude-standard | xargs -0 tar cf - | tar xf - -C $(OUT)/deb/src
 	$(Q)cd $(OUT)/deb/src && dpkg-buildpackage -us -uc -b -j2 > ../build.log 2>&1 || \
 		{ tail -40 ../build.log; exit 1; }
 	$(Q)lintian --fail-on error,warning $(OUT)/deb/*.changes
-	$(Q)ls -1 $(CURDIR)/$(OUT)/deb/*.deb
+	$(Q)ls $(OUT)/deb/*.deb
 
 $(OUT) $(OUT)/user $(OUT)/tests $(OUT)/lib:
 	$(Q)mkdir -p $@
@@ -164,13 +164,8 @@ $(USER_OBJS): $(OUT)/user/%.o: user/%.c $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# where an installed `connbroker exec` finds its shim, after beside the binary
-# and ../lib/connbroker/: ../lib/<multiarch>/connbroker/ (the compiler's
-# multiarch tuple, whatever the PREFIX), then LIBDIR/connbroker as this object
-# was built (not rebuilt when only LIBDIR changes: packagers build with it)
-MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-$(OUT)/user/cli/cmd_exec.o: CFLAGS += -DCB_PRELOAD_DIR='"$(LIBDIR)/connbroker"' \
-	$(if $(MULTIARCH),-DCB_MULTIARCH='"$(MULTIARCH)"')
+# where an installed `connbroker exec` finds its shim (also: beside the binary)
+$(OUT)/user/cli/cmd_exec.o: CFLAGS += -DCB_PRELOAD_DIR='"$(LIBDIR)/connbroker"'
 
 $(OUT)/connbroker: $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -182,7 +177,7 @@ $(TEST_OBJS): $(OUT)/tests/%.o: tests/unit/%.c $(SKELS) | $(OUT)/tests
 
 $(TEST_BIN): $(TEST_OBJS) $(LIB_OBJS) $(OUT)/libconnbroker.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcriterion -lpthread -o $@
 
 unit-test: $(TEST_BIN) $(BPF_OBJS) $(OUT)/libconnbroker-preload.so
 	$(Q)$(TEST_BIN) --jobs 1

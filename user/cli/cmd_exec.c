@@ -35,8 +35,7 @@ static int usage(FILE *f)
 	return cb_cmd_usage(f, "exec");
 }
 
-/* The shim: $CONNBROKER_PRELOAD, else beside this binary, else ../lib/connbroker/,
- * ../lib/<multiarch>/connbroker/ or the build's LIBDIR/connbroker. */
+/* The shim: $CONNBROKER_PRELOAD, else beside this binary, else ../lib/connbroker/. */
 static int find_preload(char *out, size_t len)
 {
 	const char *env = getenv("CONNBROKER_PRELOAD");
@@ -61,14 +60,8 @@ static int find_preload(char *out, size_t len)
 	if ((size_t)snprintf(out, len, "%s/../lib/connbroker/%s", exe, PRELOAD_SO) < len &&
 	    !access(out, R_OK))
 		return 0;
-#ifdef CB_MULTIARCH
-	/* a multiarch LIBDIR beside it (PREFIX/lib/x86_64-linux-gnu: Debian's) */
-	if ((size_t)snprintf(out, len, "%s/../lib/%s/connbroker/%s", exe, CB_MULTIARCH, PRELOAD_SO) < len &&
-	    !access(out, R_OK))
-		return 0;
-#endif
 #ifdef CB_PRELOAD_DIR
-	/* LIBDIR/connbroker as the build was configured (make LIBDIR=...) */
+	/* where make install put it (a multiarch LIBDIR: /usr/lib/x86_64-linux-gnu) */
 	if ((size_t)snprintf(out, len, "%s/%s", CB_PRELOAD_DIR, PRELOAD_SO) < len &&
 	    !access(out, R_OK))
 		return 0;
