@@ -16,6 +16,10 @@
 #     vs the same load with one app per connection.
 #  6. Live migration between two backends: the pause the client sees at each
 #     move (p50/p99) and moves per second.
+#  7. nginx under `connbroker exec` vs nginx on its own kernel listener.
+#
+# BENCH_SECTIONS="3 7" runs only those sections (default: all; 1b is the
+# IPv6-vs-IPv4 program time of section 1).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CB="$ROOT/build/connbroker"
@@ -31,6 +35,7 @@ cleanup() {
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	topo_down
 	rm -f "$TG"
+	[ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -102,10 +107,21 @@ s.bind(('$CB_VIP', 80)); s.listen(128); time.sleep(3600)" &
 	echo "$(( sent / SECONDS_PER_RUN )) $offered"
 }
 
+APP="$ROOT/build/http_app"
+WRK_SECONDS=${WRK_SECONDS:-5}
+WRK_CONNS=${WRK_CONNS:-50}
+WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
+BG_START() { nsenter --net=/run/netns/"$CB_NS_DIR" "$@" >/dev/null 2>&1 & BG+=($!); }
+med3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+# BENCH_SECTIONS="3 7" runs only those sections (default: all of them).
+BENCH_SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 4 5 6 7}
+want() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
+
 topo_up
 nsx "$CB_NS_DIR" ip route add 198.18.1.0/24 via "$CB_IP_CLIENT"
 write_trafgen
 
+if want 1; then
 echo "connbroker bench: $(nproc) CPUs, kernel $(uname -r), ${SECONDS_PER_RUN}s per run,"
 echo "trafgen SYN flood pinned to CPU 0 from 198.18.1.0/24 (generator and receiver share the machine)"
 echo
@@ -122,6 +138,7 @@ done
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 echo "(one CPU runs the generator, the veth hop and the answer, so answered/s is per core"
 echo " for the whole path and the ratio understates the handler-only difference)"
+fi
 
 # ---- 1b. the program alone: an IPv4 SYN vs an IPv6 SYN ----------------------
 # bpf_prog_test_run (bpftool prog run) of the attached XDP program on one SYN
@@ -170,8 +187,9 @@ syn_family_bench() {
 	printf '%-34s %12s %8s   runs: %s\n' "IPv4 SYN (baseline)" "$a" "1.00" "${v4[*]}"
 	printf '%-34s %12s %8s   runs: %s\n' "IPv6 SYN" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a ? b / a : 0 }')" "${v6[*]}"
 }
-syn_family_bench
+want 1b && syn_family_bench
 
+if want 2; then
 echo
 nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
 read -r memlock entries < <(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" |
@@ -179,14 +197,11 @@ read -r memlock entries < <(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR"
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key 36 B + value 64 B + LRU element overhead)\n' \
 	"$memlock" "$entries" $(( memlock / entries ))
+fi
 
 # ---- 3. connections per second and latency ------------------------------------
-APP="$ROOT/build/http_app"
-WRK_SECONDS=${WRK_SECONDS:-5}
-WRK_CONNS=${WRK_CONNS:-50}
-WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
-BG_START() { nsenter --net=/run/netns/"$CB_NS_DIR" "$@" >/dev/null 2>&1 & BG+=($!); }
 
+if want 3; then
 # wrk with a new connection per request; prints "req/s p50_ms p99_ms errors"
 measure() {
 	local out
@@ -243,6 +258,7 @@ nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null
 BG=()
+fi
 
 # ---- 4. hand-off to a peer: director CPU per GB, throughput, hand-off time ----
 # The director ships each connection to backend 1, which answers the client
@@ -250,10 +266,9 @@ BG=()
 # on backend 1 (listening).  Director CPU = its process (controller or
 # HAProxy) plus, for connbroker, the XDP program's run time (bpf_stats).
 # Softirq time of the veth hops is in neither.
-BULK="$ROOT/tests/net/bulk_app.py"
-head -c 32 /dev/urandom | xxd -p | tr -d '\n' > "$WORK/psk"
 # A cluster's configuration into $1: service s (app $2, spread) on the
 # director and the backends named after it (b1, b2) serving it.
+head -c 32 /dev/urandom | xxd -p | tr -d '\n' > "$WORK/psk"   # the clusters' key (sections 4 and 6)
 bench_cluster_conf() {
 	local file=$1 app=$2 b id=2
 	shift 2
@@ -265,6 +280,8 @@ bench_cluster_conf() {
 		id=$((id + 1))
 	done
 }
+if want 4; then
+BULK="$ROOT/tests/net/bulk_app.py"
 bench_cluster_conf "$WORK/cluster.conf" bulk b1
 cat > "$WORK/haproxy2.cfg" <<HAP
 global
@@ -360,12 +377,14 @@ wait 2>/dev/null
 BG=()
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 nsx "$CB_NS_B1" "$CB" detach "$CB_IF_B1" >/dev/null
+fi
 
 # ---- 5. per-request routing on keep-alive ----------------------------------
 # One controller, two services on the same app pair: port 80 routes every
 # request (the apps release the connection after each answer), port 81 keeps
 # a connection with the app of its first request.  wrk keep-alive, requests
 # alternating between /api/ (app api) and / (app web); runs interleaved.
+if want 5; then
 cat > "$WORK/ka.conf" <<CONF
 [broker]
 interface = $CB_IF_DIR
@@ -412,7 +431,6 @@ for rep in 1 2 3; do
 	pc+=("$(ka_rps "http://$CB_VIP:81/")")
 	pr+=("$(ka_rps "http://$CB_VIP/")")
 done
-med3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 echo
 echo "keep-alive requests/s (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, alternating /api/ and /, medians of 3 interleaved runs)"
 printf '%-58s %10s %8s   %s\n' "" "req/s" "ratio" "runs"
@@ -424,6 +442,7 @@ for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null
 BG=()
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+fi
 
 # ---- 6. live migration: the pause a client sees at each move -----------------
 # MIG_CONNS streams at once, each a numbered stream each way (2 MB/s down),
@@ -431,6 +450,7 @@ nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 # the director relays every move.  The pause of a move is the longest arrival
 # gap around it at the client: the MOVES longest gaps of all clients, MOVES
 # counted from the apps' logs (a chunk arrives every 2 ms between moves).
+if want 6; then
 MIG_CONNS=${MIG_CONNS:-8}
 MIG_SECONDS=${MIG_SECONDS:-12}
 STREAM="$ROOT/tests/net/stream_app.py"
@@ -488,7 +508,7 @@ BG=()
 for n in "$CB_NS_DIR:$CB_IF_DIR" "$CB_NS_B1:$CB_IF_B1" "$CB_NS_B2:$CB_IF_B2"; do
 	nsx "${n%%:*}" "$CB" detach "${n#*:}" >/dev/null
 done
-rm -rf "$WORK"
+fi
 
 # ---- 7. an unmodified server under `connbroker exec` ---------------------------
 # The same nginx (2 workers, a 32-byte file) behind connbroker through
@@ -496,8 +516,7 @@ rm -rf "$WORK"
 # sockets, lib/preload.c) vs on its own kernel listener (the director's
 # address, :8080); wrk with a new connection per request and keep-alive,
 # runs interleaved, medians of 3.
-if command -v nginx >/dev/null; then
-	WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
+if want 7 && command -v nginx >/dev/null; then
 	mkdir -p "$WORK/www" "$WORK/tmp"
 	echo "hello from an unmodified server" > "$WORK/www/index.html"
 	for which in exec:80 real:8080; do
@@ -554,7 +573,6 @@ NGX
 	wait 2>/dev/null
 	BG=()
 	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
-	rm -rf "$WORK"
-else
+elif want 7; then
 	echo; echo "nginx not installed: section 7 (connbroker exec) skipped"
 fi
