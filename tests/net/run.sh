@@ -1054,11 +1054,12 @@ test_tc_mode_serves_redirected() {
 }
 
 # Start the accepted (VIP:8080, a plain listener) and the materialized (VIP:80
-# through connbroker) servers of tests/net/tcpinfo.py; sets CTL.
+# through connbroker) servers of tests/net/tcpinfo.py; sets CTL.  $1: more
+# lines for the service's section.
 tcpinfo_servers() {
 	local conf=$WORK/ti.conf sock=$WORK/ti.sock
-	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = ti\n[app ti]\n' \
-		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = ti\n%s\n[app ti]\n' \
+		"$CB_IF_DIR" "$CB_VIP" "${1:-}" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
 	ctl_start "$conf" "$sock" "$WORK/ti-ctl.log"
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$HERE/tcpinfo.py" app "$sock" ti 1200 > "$WORK/ti-app.log" 2>&1 &
@@ -1142,6 +1143,26 @@ sys.exit(0 if a > 100 and m > 100 else 'the segment was not dropped (%s, %s ms)'
 	python3 -c "import sys; a, m = float('$accepted'), float('$materialized')
 sys.exit(0 if m <= 1.5 * a + 50 else 'materialized %.0f ms vs accepted %.0f ms' % (m, a))" ||
 		die "the materialized socket retransmits slower than the accepted one"
+}
+
+# rtt_probe = no: the materialized socket goes live sending nothing (no
+# one-byte probe, no window probe: the client sees no segment it did not
+# ask for and reports no D-SACK), serves both exchanges, and has its first
+# RTT sample from the ACK of its first answer.
+test_materialized_without_rtt_probe() {
+	local pcap=$WORK/noprobe.pcap out=$WORK/ti-noprobe.json
+	tcpinfo_servers "rtt_probe = no"
+	capture_start "$pcap"
+	dir ip tcp_metrics flush all
+	cli python3 "$HERE/tcpinfo.py" client "$CB_VIP" 80 > "$out" || { cat "$WORK/ti-ctl.log"; die "client"; }
+	capture_stop
+	expect_eq "$(tshark_count "$pcap" "ip.src==$CB_VIP && tcp.len==1")" 0 "one-byte probes from the VIP"
+	expect_eq "$(tshark_count "$pcap" "ip.src==$CB_VIP && tcp.len==0 && !(tcp.flags.syn==1) && !(tcp.flags.fin==1) && tcp.seq < 1")" 0 \
+		"window probes (an ACK below snd_una) from the VIP"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	expect_eq "$(jq -r .client.dsack_dups "$out")" 0 "D-SACKs the client reported"
+	[ "$(jq -r .server.rtt "$out")" -gt 0 ] || die "no RTT sample after the first answer was acknowledged"
+	return 0
 }
 
 # A flow evicted from the table while it waits for its app: its client sent
@@ -2138,6 +2159,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_exits_without_interface test_two_namespaces_same_ifname
 	   test_detach_force_orphans test_tc_mode_serves_redirected
 	   test_materialized_matches_accepted test_first_response_loss
+	   test_materialized_without_rtt_probe
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_live_migration test_cluster_keepalive_per_request

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "ctl/config.h"
+#include "ctl/handoff.h"
 
 static const char *good =
 	"; connbroker example\n"
@@ -319,6 +320,23 @@ Test(config, route_mode_and_idle)
 	expect_error("[service a]\nlisten = 198.18.0.1:80\nroute = sometimes\n",
 		     "t.conf:3: route: 'sometimes': expected per-connection or per-request");
 	expect_error("[service a]\nlisten = 198.18.0.1:80\nidle_ms = 0\n", "t.conf:3: idle_ms:");
+}
+
+/* rtt_probe: on unless a service turns it off; how its sockets go live. */
+Test(config, rtt_probe_per_service)
+{
+	static struct cb_config_file c;
+	char err[256] = "";
+
+	cr_assert_eq(cb_config_parse("[service a]\nlisten = 198.18.0.1:80\nrtt_probe = no\n"
+				     "[service b]\nlisten = 198.18.0.1:81\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.services[0].rtt_probe, 0);
+	cr_expect_eq(c.services[1].rtt_probe, 1, "on by default");
+	cr_expect_eq(cb_handoff_sock_flags(&c.services[0]), CB_SOCK_QUIET);
+	cr_expect_eq(cb_handoff_sock_flags(&c.services[1]), CB_SOCK_RTT_PROBE);
+	expect_error("[service a]\nlisten = 198.18.0.1:80\nrtt_probe = off\n",
+		     "t.conf:3: rtt_probe: 'off': expected yes or no");
 }
 
 /* The app socket's access: owner, group (names or numbers) and mode. */

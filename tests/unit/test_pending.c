@@ -250,3 +250,36 @@ static void unlink_at(int pos)
 Test(pending, unlink_chain_head) { unlink_at(0); }
 Test(pending, unlink_chain_middle) { unlink_at(1); }
 Test(pending, unlink_chain_tail) { unlink_at(2); }
+
+/* Marked flows come back once each, lowest slot first; a freed one never. */
+Test(pending, marked_flows_are_taken_once_and_freed_ones_never)
+{
+	struct pending *p[130];
+	int i;
+
+	for (i = 0; i < 130; i++) {
+		struct cb_flow_key k = key(0xc6120001 + (uint32_t)i, (uint16_t)(1000 + i));
+
+		cr_assert_eq(cb_pending_create(T, &k, 1, &p[i]), 0);
+	}
+	cr_expect_null(cb_pending_take_dirty(T), "nothing marked yet");
+	/* across words of the bitmap, marked twice, out of order */
+	cb_pending_mark(T, p[129]);
+	cb_pending_mark(T, p[3]);
+	cb_pending_mark(T, p[64]);
+	cb_pending_mark(T, p[3]);
+	cb_pending_mark(T, p[70]);
+	cr_expect(p[3]->dirty);
+	cb_pending_free(T, p[70]);
+	cr_expect_eq(cb_pending_take_dirty(T), p[3]);
+	cr_expect_not(p[3]->dirty, "taking unmarks it");
+	cr_expect_eq(cb_pending_take_dirty(T), p[64]);
+	cr_expect_eq(cb_pending_take_dirty(T), p[129]);
+	cr_expect_null(cb_pending_take_dirty(T), "each once; the freed one not at all");
+	/* a mark while taking (a hand-off's drain brings bytes) is seen next */
+	cb_pending_mark(T, p[5]);
+	cr_expect_eq(cb_pending_take_dirty(T), p[5]);
+	cb_pending_mark(T, p[1]);
+	cr_expect_eq(cb_pending_take_dirty(T), p[1]);
+	cr_expect_null(cb_pending_take_dirty(T));
+}

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -628,6 +629,71 @@ Test(repair, socket_from_an_xdp_flow_runs_ms_timestamps_the_peer_mss_and_an_rtt)
 
 	cr_expect_eq(read_exact(fd, got, sizeof(req)), sizeof(req));
 	cr_expect_eq(memcmp(got, req, sizeof(req)), 0);
+	talk_and_close(cli, fd);
+}
+
+/* The kernel's tcp_info goes on past glibc's (which ends at total_retrans). */
+struct tcp_info_segs {
+	struct tcp_info glibc;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in;
+};
+_Static_assert(offsetof(struct tcp_info, tcpi_total_retrans) + 4 == sizeof(struct tcp_info),
+	       "glibc's tcp_info is the kernel's prefix");
+
+static struct tcp_info_segs info_segs(int fd)
+{
+	struct tcp_info_segs ti;
+	socklen_t sl = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl), 0);
+	cr_assert_geq(sl, sizeof(ti), "this kernel's tcp_info has segs_out");
+	return ti;
+}
+
+/*
+ * rtt_probe = no: going live sends nothing (no probe byte, no window probe),
+ * and the first RTT sample comes from the ACK of the first answer.
+ */
+Test(repair, quiet_go_live_sends_nothing_and_samples_the_first_answer)
+{
+	static uint8_t req[300], got[300], answer[1000];
+	struct cb_sock_state st;
+	struct cb_flow_key k;
+	struct cb_flow f;
+	struct tcp_info_segs seg;
+	struct tcp_info ti;
+	uint32_t now;
+	int cli, srv, fd, i;
+
+	need_root();
+	pair(AF_INET, &cli, &srv);
+	fill(req, sizeof(req), 4);
+	cr_assert_eq(send(cli, req, sizeof(req), 0), (ssize_t)sizeof(req));
+	usleep(20000);
+	flow_like(cli, srv, req, sizeof(req), 1200, &k, &f, &now);
+	cb_state_from_flow(&st, &k, &f, req, sizeof(req), now);
+	st.flags = CB_SOCK_QUIET;
+	fd = build(&st);
+	go_live(fd, &st);
+	usleep(20000);          /* a probe's answer would be back by now */
+	seg = info_segs(fd);
+	cr_expect_eq(seg.segs_out, 0, "segments sent going live: %u", seg.segs_out);
+	cr_expect_eq(seg.segs_in, 0, "segments answered: %u", seg.segs_in);
+	cr_expect_eq(seg.glibc.tcpi_rtt, 0, "no RTT sample before the first answer");
+
+	cr_expect_eq(read_exact(fd, got, sizeof(req)), sizeof(req));
+	cr_expect_eq(memcmp(got, req, sizeof(req)), 0);
+	fill(answer, sizeof(answer), 5);
+	cr_assert_eq(send(fd, answer, sizeof(answer), 0), (ssize_t)sizeof(answer));
+	cr_expect_eq(read_exact(cli, answer, sizeof(answer)), sizeof(answer));
+	for (i = 0; i < 100 && info(fd).tcpi_unacked; i++)
+		usleep(1000);
+	ti = info(fd);
+	cr_expect_eq(ti.tcpi_unacked, 0, "the answer is acknowledged");
+	cr_expect_gt(ti.tcpi_rtt, 0, "its ACK gave the first sample");
+	cr_expect_lt(ti.tcpi_rtt, 5000, "a real sample, not a fallback (%u us)", ti.tcpi_rtt);
 	talk_and_close(cli, fd);
 }
 

@@ -46,6 +46,10 @@ static const struct cb_opt_doc service_keys[] = {
 						  "is routed afresh" },
 	{ "idle_ms = DURATION", "a connection given back waits this long for its next\n"
 				"request, then is closed (FIN)" },
+	{ "rtt_probe = yes | no", "yes (default): a socket built for a new connection goes\n"
+				  "live with a one-byte probe, for an RTT sample at once;\n"
+				  "no: it sends nothing (two segments less a connection,\n"
+				  "but a lost first answer waits ~1 s, not ~200 ms)" },
 	{ "placement = local | spread | affinity", "which node serves it, in a cluster" },
 	{ "capacity = N", "connections per node before spilling (0: no bound)" },
 	{ "affinity_key = path | host | client", "what affinity placement hashes" },

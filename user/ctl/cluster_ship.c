@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ctl/cluster_priv.h"
+#include "ctl/handoff.h"
 #include "ctl/owner.h"
 #include "ctl/reset.h"
 #include "datapath/flows.h"
@@ -28,6 +29,7 @@ static int build_ship(struct cb_cluster *c, struct pending *p, const struct cb_f
 	ssize_t n;
 
 	cb_state_from_flow(&st, &p->key, f, p->slot->data, p->slot->len, cb_now_ms());
+	st.flags = cb_handoff_sock_flags(&cfg->services[p->d.service]);
 	n = cb_image_encode(&st, c->image, sizeof(c->image));
 	if (n < 0)
 		return (int)n;
@@ -52,7 +54,7 @@ static void held_again(struct cb_cluster *c, struct pending *p)
 	p->tried |= 1ull << p->ship_node;
 	if (p->d.service < 0 || p->d.app < 0) {
 		p->state = P_ASSEMBLING;
-		p->dirty = 1;
+		cb_pending_mark(c->env.pend, p);
 	} else {
 		p->state = P_WAITING;
 	}

@@ -276,6 +276,7 @@ static int begin_section(struct pstate *ps, const char *section)
 		c->services[c->n_services].queue = 64;
 		c->services[c->n_services].wait_ms = 2000;
 		c->services[c->n_services].idle_ms = 30000;
+		c->services[c->n_services].rtt_probe = 1;
 		c->n_services++;
 	} else if (kl == 4 && !strncmp(section, "rule", 4)) {
 		/* rules are named in logs, metrics and reloads: one name, one rule */
@@ -535,6 +536,12 @@ static int key_service(struct pstate *ps, const char *k, const char *v)
 	}
 	if (!strcmp(k, "idle_ms"))
 		return parse_ms_key(ps, k, v, 1, 3600000, &s->idle_ms);
+	if (!strcmp(k, "rtt_probe")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return fail(ps, "rtt_probe: '%s': expected yes or no", v);
+		s->rtt_probe = !strcmp(v, "yes");
+		return 1;
+	}
 	if (!strcmp(k, "affinity_key")) {
 		if (!strcmp(v, "path"))
 			s->affinity_key = CB_AFFINITY_PATH;
@@ -1176,6 +1183,7 @@ static void diff_service(struct diff *d, const struct cb_service_cfg *a,
 	d_field(d, "route", a->per_request ? "per-request" : "per-connection",
 		b->per_request ? "per-request" : "per-connection");
 	d_u32(d, "idle_ms", a->idle_ms, b->idle_ms);
+	d_field(d, "rtt_probe", a->rtt_probe ? "yes" : "no", b->rtt_probe ? "yes" : "no");
 	d_end(d);
 }
 

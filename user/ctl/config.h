@@ -38,6 +38,10 @@
  *                                ; and its next request is routed afresh
  *   idle_ms = 30000              ; a connection given back waits this long for
  *                                ; its next request, then is closed (FIN)
+ *   rtt_probe = yes              ; or no: a fresh flow's socket goes live
+ *                                ; sending nothing (two segments less; no RTT
+ *                                ; until the first answer is acknowledged:
+ *                                ; repair/repair.h)
  *
  *   [rule api]                   ; rules are tried in file order; all given
  *   service = shop               ; conditions must hold
@@ -137,6 +141,8 @@ struct cb_service_cfg {
 	                                 * being handed off); 0: unbounded */
 	int per_request;                /* route = per-request: apps release after
 	                                 * each request (ctl/release.c) */
+	int rtt_probe;                  /* 1 (default): sockets built for its fresh
+	                                 * flows go live with the RTT probe */
 	uint32_t idle_ms;               /* a released connection's wait for its next
 	                                 * request */
 	int line;

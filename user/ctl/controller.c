@@ -193,7 +193,7 @@ static int take_socket(struct ctl *c, struct pending *p)
 	int fd;
 
 	c->busy = p;
-	fd = cb_handoff_local(&c->handoff, p);
+	fd = cb_handoff_local(&c->handoff, p, cb_handoff_sock_flags(&c->cfg->services[p->d.service]));
 	c->busy = NULL;
 	switch (fd) {
 	case -ENOENT:
@@ -448,7 +448,7 @@ static void on_data(struct ctl *c, const struct cb_event *ev)
 	if (!p->first_xdp_ns)
 		p->first_xdp_ns = ev->ts_ns;
 	cb_pending_note(p, ev->seq, ev->snd_nxt);
-	p->dirty = 1;
+	cb_pending_mark(&c->pend, p);
 	if ((err = cb_pending_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len)))
 		cb_err("run: flow bytes out of sequence (seq %u): %s", ev->seq, strerror(-err));
 }
@@ -494,26 +494,18 @@ static int on_event(void *vctx, void *data, size_t size)
 }
 
 /*
- * Decide every flow with new bytes.  A hand-off drains the ring itself, so
- * deciding one flow can bring bytes for others: pass again until a pass
- * finds none (bounded: each pass needs new records from a drain).
+ * Decide every flow with new bytes (the marked ones: no scan of the table).
+ * A hand-off drains the ring itself, so deciding one flow can mark others:
+ * they are taken in the same loop (bounded: each mark needs a new record).
  */
 static void decide_dirty(struct ctl *c)
 {
-	int i, again, passes = 0;
+	struct pending *p;
+	int budget = 8 * CB_PENDING_MAX;
 
-	do {
-		again = 0;
-		for (i = 0; i < CB_PENDING_MAX; i++) {
-			struct pending *p = &c->pend.p[i];
-
-			if (p->state == P_ASSEMBLING && p->dirty) {
-				p->dirty = 0;
-				decide(c, p, 0);
-				again = 1;
-			}
-		}
-	} while (again && ++passes < 8);
+	while (budget-- > 0 && (p = cb_pending_take_dirty(&c->pend)))
+		if (p->state == P_ASSEMBLING)
+			decide(c, p, 0);
 }
 
 static void on_ring(void *arg)
@@ -647,7 +639,7 @@ static void remap_pending(struct ctl *c, const int *svc, const int *rule, const 
 		/* a shipping one is classified anew if it comes back (cluster_ship.c) */
 		if (p->state == P_WAITING && (p->d.service < 0 || p->d.app < 0)) {
 			p->state = P_ASSEMBLING;
-			p->dirty = 1;
+			cb_pending_mark(&c->pend, p);
 		}
 	}
 }

@@ -62,7 +62,7 @@ static int go_live_failed(const struct pending *p, const struct cb_flow *f, int 
 	return -ECONNABORTED;
 }
 
-int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
+int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags)
 {
 	struct cb_sock_state st;
 	struct cb_flow f;
@@ -85,6 +85,7 @@ int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
 	f.bytes_in = p->slot->len;
 	cb_state_from_flow(&st, &p->key, &f, p->slot->data, p->slot->len, cb_now_ms());
+	st.flags = sock_flags;
 	fd = cb_repair_build(&st, &step);
 	if (fd < 0) {
 		cb_err("run: %s: TCP_REPAIR %s: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)), step,
@@ -92,8 +93,8 @@ int cb_handoff_local(const struct cb_handoff *h, struct pending *p)
 		return fd;
 	}
 	cb_fault(h->faults, "after-build");
-	/* steering first: the socket's first segment (the RTT probe) is
-	 * answered, and the answer must reach it, not the program */
+	/* steering first: the socket's first segment (the RTT probe, or the
+	 * app's answer) is answered, and that must reach it, not the program */
 	if ((err = cb_owner_move(h->flows, &p->key, CB_FLOW_FROZEN, CB_FLOW_LOCAL, NULL, NULL))) {
 		close(fd);              /* still in repair mode: sends nothing */
 		return err == -EAGAIN ? -EIO : err;

@@ -11,14 +11,23 @@
  *   FROZEN -> LOCAL     the client's segments now reach that socket
  *   go live             leave repair mode; a one-byte probe below the
  *                       window gets the socket its first RTT sample
+ *                       (nothing is sent on a service with rtt_probe = no)
  */
 #ifndef CB_HANDOFF_H
 #define CB_HANDOFF_H
 
+#include "ctl/config.h"
 #include "ctl/pending.h"
+#include "repair/repair.h"
 
 struct cb_flows;
 struct cb_faults;
+
+/* How sockets built for a service's fresh flows go live (repair/repair.h). */
+static inline uint8_t cb_handoff_sock_flags(const struct cb_service_cfg *s)
+{
+	return s->rtt_probe ? CB_SOCK_RTT_PROBE : CB_SOCK_QUIET;
+}
 
 struct cb_handoff {
 	const struct cb_flows *flows;
@@ -29,7 +38,8 @@ struct cb_handoff {
 };
 
 /*
- * Build p's socket.  Returns the fd, or:
+ * Build p's socket; sock_flags: its cb_sock_state flags (CB_SOCK_RTT_PROBE
+ * or CB_SOCK_QUIET, from the service's rtt_probe).  Returns the fd, or:
  *   -ECONNRESET  the client closed or reset the flow meanwhile (nothing to do)
  *   -ENOENT      the flow is gone from the table (nothing to do)
  *   -EALREADY    the flow is LOCAL: handed over before a restart, not ours
@@ -37,7 +47,7 @@ struct cb_handoff {
  *                has been reset already
  *   other -errno the flow is still held (FROZEN): the caller resets it
  */
-int cb_handoff_local(const struct cb_handoff *h, struct pending *p);
+int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags);
 
 /*
  * After a restart, for a flow found LOCAL whose stash slot was still in use:

@@ -43,11 +43,14 @@ static unsigned int src_bucket(const union cb_addr *src)
 	return addr_hash(src) % CB_PENDING_BUCKETS;
 }
 
+_Static_assert(CB_PENDING_MAX % 64 == 0, "the dirty bitmap holds whole words");
+
 void cb_pending_init(struct cb_pending *t, struct cb_stash_slot *stash)
 {
 	int i;
 
 	memset(t->p, 0, sizeof(t->p));
+	memset(t->dirty, 0, sizeof(t->dirty));
 	t->stash = stash;
 	t->used = 0;
 	for (i = 0; i < CB_PENDING_BUCKETS; i++)
@@ -187,9 +190,35 @@ void cb_pending_free(struct cb_pending *t, struct pending *p)
 		*link = p->next;
 	src_del(t, &p->key.saddr);
 	t->used--;
+	t->dirty[i / 64] &= ~(1ull << (i % 64));
 	memset(p, 0, sizeof(*p));
 	p->slot = &t->stash[i];
 	p->next = -1;
+}
+
+void cb_pending_mark(struct cb_pending *t, struct pending *p)
+{
+	int i = (int)(p - t->p);
+
+	p->dirty = 1;
+	t->dirty[i / 64] |= 1ull << (i % 64);
+}
+
+struct pending *cb_pending_take_dirty(struct cb_pending *t)
+{
+	size_t w;
+
+	for (w = 0; w < sizeof(t->dirty) / sizeof(t->dirty[0]); w++) {
+		if (t->dirty[w]) {
+			int b = __builtin_ctzll(t->dirty[w]);
+			struct pending *p = &t->p[w * 64 + (size_t)b];
+
+			t->dirty[w] &= t->dirty[w] - 1;
+			p->dirty = 0;
+			return p;
+		}
+	}
+	return NULL;
 }
 
 void cb_pending_note(struct pending *p, uint32_t first_seq, uint32_t snd_nxt)

@@ -5,7 +5,8 @@
  * so a restarted controller finds them; the rest is rebuilt on restart.
  * Bounded: CB_PENDING_MAX flows, CB_PENDING_PER_SOURCE of them from one
  * client address.  Lookups by tuple and counts by source are O(1) (chained
- * hashes over the fixed slots).
+ * hashes over the fixed slots); flows with bytes not yet classified are a
+ * bitmap, so finding them costs a word per 64 slots, not a scan.
  */
 #ifndef CB_PENDING_H
 #define CB_PENDING_H
@@ -42,7 +43,8 @@ struct pending {
 	uint32_t ship_snd_nxt, ship_rcv_nxt;    /* the flow's numbers as shipped */
 	uint64_t tried;                 /* nodes that refused or failed it (bits) */
 	int placed;                     /* placed once already (later: re-placed) */
-	int dirty;                      /* new bytes since the last classification */
+	int dirty;                      /* new bytes since the last classification
+					 * (cb_pending_mark(): its bit is set too) */
 	int16_t next;                   /* hash chain by tuple */
 };
 
@@ -60,6 +62,7 @@ struct cb_pending {
 	struct cb_pending_src src[CB_PENDING_MAX];
 	int16_t src_free;
 	unsigned int used;
+	uint64_t dirty[CB_PENDING_MAX / 64];    /* bit i: p[i].dirty */
 };
 
 /* stash: CB_PENDING_MAX slots (the pinned map, or any array in tests). */
@@ -76,6 +79,10 @@ void cb_pending_free(struct cb_pending *t, struct pending *p);
  * flow whose entry vanishes (evicted) can still be reset.  First values win.
  */
 void cb_pending_note(struct pending *p, uint32_t first_seq, uint32_t snd_nxt);
+/* p has bytes to classify again. */
+void cb_pending_mark(struct cb_pending *t, struct pending *p);
+/* A marked flow, unmarked, lowest slot first; NULL when none is. */
+struct pending *cb_pending_take_dirty(struct cb_pending *t);
 /* Our snd_nxt and the client's next byte, for an RST; 0, or -ENOENT if unknown. */
 int cb_pending_rst_seqs(const struct pending *p, uint32_t *seq, uint32_t *ack);
 /* Append a record's bytes: 0, -EPROTO (a gap: records were lost) or -EMSGSIZE. */

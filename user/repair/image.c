@@ -26,7 +26,7 @@ enum {
 
 #define V_REQUIRED (CB_IMG_V_ADDR | CB_IMG_V_SEQ | CB_IMG_V_OPTS | CB_IMG_V_WIN)
 #define OPTS_KNOWN (CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE)
-#define FLAGS_KNOWN CB_SOCK_RTT_PROBE
+#define FLAGS_KNOWN (CB_SOCK_RTT_PROBE | CB_SOCK_QUIET)
 #define WSCALE_MAX 14
 /* the states a live connection can be dumped in (Linux numbering) */
 #define STATES_OK ((1u << 1) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 9) | (1u << 11))

@@ -16,7 +16,8 @@
  *    13   1 tcp_state   Linux numbering: 1 ESTABLISHED, 4 FIN_WAIT1,
  *                       5 FIN_WAIT2, 8 CLOSE_WAIT, 9 LAST_ACK, 11 CLOSING
  *    14   1 opts        0x01 SACK, 0x02 timestamps, 0x04 window scaling
- *    15   1 flags       0x01 RTT probe (CB_SOCK_RTT_PROBE)
+ *    15   1 flags       0x01 RTT probe (CB_SOCK_RTT_PROBE), 0x02 quiet
+ *                       go-live (CB_SOCK_QUIET)
  *    16   1 snd_wscale  the peer's shift, 0..14
  *    17   1 rcv_wscale  ours, 0..14
  *    18   2 mss         the peer's MSS, 88..65535

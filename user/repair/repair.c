@@ -296,6 +296,9 @@ int cb_repair_go_live(int fd, const struct cb_sock_state *st, const char **step)
 	if (rtt_probe(st)) {
 		STEP("repair off", cb_repair_off(fd, TCP_REPAIR_OFF_NO_WP));
 		STEP("rtt probe", send_all(fd, &probe, 1));
+	} else if ((st->flags & CB_SOCK_QUIET) && !st->sndq_len) {
+		/* nothing in flight to have acknowledged: nothing to send */
+		STEP("repair off", cb_repair_off(fd, TCP_REPAIR_OFF_NO_WP));
 	} else {
 		/* the window probe's answer acknowledges what is in flight */
 		STEP("repair off", cb_repair_off(fd, TCP_REPAIR_OFF));

@@ -46,6 +46,14 @@
  * tcpi_segs_out are one higher than an accepted socket's.  The byte's value
  * is never seen.  With unacknowledged data the window probe is used instead:
  * its answer acknowledges (or SACKs) that data.
+ *
+ * CB_SOCK_QUIET (a service's rtt_probe = no) trades that sample for two
+ * segments less per connection: with nothing sent-unacknowledged, repair
+ * is left without any probe, and the first RTT sample comes from the ACK of
+ * the first response (an ordinary skb).  Until then a lost first flight
+ * waits for the fallback timers (loss probe ~1 s, RTO up to 3 s), and the
+ * first segment's TSecr is 0 (ts_recent is set by the client's next
+ * segment).  With unacknowledged data the window probe is sent regardless.
  */
 #ifndef CB_REPAIR_H
 #define CB_REPAIR_H
@@ -66,6 +74,9 @@ union cb_sockaddr {
 /* flags */
 #define CB_SOCK_RTT_PROBE 0x01          /* go live with the one-byte RTT probe
 					 * when nothing is sent-unacknowledged */
+#define CB_SOCK_QUIET 0x02              /* without the probe, and with nothing
+					 * sent-unacknowledged: go live sending
+					 * nothing (TCP_REPAIR_OFF_NO_WP) */
 
 struct cb_sock_state {
 	union cb_sockaddr local;        /* VIP:port; its family is the socket's */
@@ -96,7 +107,8 @@ socklen_t cb_sockaddr_len(const union cb_sockaddr *a);
  * State of an UNBOUND flow from the flow table, with `data` (len bytes, from
  * the ring) as its receive queue.  now_ms: CLOCK_MONOTONIC milliseconds, the
  * clock of the kernel's TCP timestamps and of the XDP program.  IPv4
- * addresses; ESTABLISHED; CB_SOCK_RTT_PROBE; a millisecond TS clock.
+ * addresses; ESTABLISHED; CB_SOCK_RTT_PROBE (the caller may set
+ * CB_SOCK_QUIET instead); a millisecond TS clock.
  */
 void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
 			const struct cb_flow *f, const uint8_t *data, size_t len, uint32_t now_ms);
@@ -110,8 +122,8 @@ void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
 int cb_repair_build(const struct cb_sock_state *st, const char **step);
 
 /*
- * Take a socket from cb_repair_build() live: repair off, the RTT probe byte
- * or a window probe, then the unsent bytes.  st must be the state it was
+ * Take a socket from cb_repair_build() live: repair off, the RTT probe byte,
+ * a window probe or (CB_SOCK_QUIET) nothing, then the unsent bytes.  st must be the state it was
  * built from (the probe decision is made from it again).  0 or a negative
  * errno (step in *step); on failure the fd stays the caller's to close.
  */

@@ -45,7 +45,7 @@ CB_LOG_FN(cb_warn, LOG_WARNING)
 CB_LOG_FN(cb_notice, LOG_NOTICE)
 CB_LOG_FN(cb_info, LOG_INFO)
 
-void cb_debug(const char *fmt, ...)
+void (cb_debug)(const char *fmt, ...)
 {
 	va_list ap;
 

@@ -16,7 +16,15 @@ void cb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cb_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cb_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void (cb_debug)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Arguments are not even evaluated unless -v: a flow formatted for a debug
+ * line nobody reads costs every connection (the parentheses above keep the
+ * function itself, e.g. for a function pointer). */
+#define cb_debug(...)                            \
+	do {                                     \
+		if (cb_verbose)                  \
+			(cb_debug)(__VA_ARGS__); \
+	} while (0)
 /* Route libbpf's and libxdp's messages through us: hidden unless -v. */
 void cb_log_setup_libs(void);
 
