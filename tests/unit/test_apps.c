@@ -334,3 +334,42 @@ Test(apps, release_is_strict)
 		}
 	}
 }
+
+/* Registered instances are counted per app (asked on every delivery):
+ * up at REGISTER, down when an instance goes, rebuilt on a reload's remap. */
+Test(apps, instances_counted_per_app)
+{
+	struct rig *r = rig_open(-1, 0666);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fds[3], i, to_new[1] = { 1 };
+	char b[16];
+
+	strcpy(sa.sun_path, r->path);
+	cr_expect_eq(cb_apps_instances(&r->apps, 0), 0);
+	for (i = 0; i < 3; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		pump(&r->loop, 20);
+		cr_assert_eq(send(fds[i], "REGISTER web", 12, 0), 12);
+		pump(&r->loop, 20);
+		cr_assert_gt(recv(fds[i], b, sizeof(b), 0), 0, "an answer");
+	}
+	cr_expect_eq(cb_apps_instances(&r->apps, 0), 3);
+	cr_expect_eq(cb_apps_instances(&r->apps, 1), 0);
+	cr_expect_eq(cb_apps_instances(&r->apps, -1), 0);
+	close(fds[1]);
+	pump(&r->loop, 50);
+	cr_expect_eq(cb_apps_instances(&r->apps, 0), 2, "one instance went");
+	/* a reload moves app web to index 1 */
+	r->cfg.n_apps = 2;
+	r->cfg.apps[1] = r->cfg.apps[0];
+	strcpy(r->cfg.apps[0].name, "other");
+	cb_apps_remap(&r->apps, &r->cfg, to_new, 1);
+	cr_expect_eq(cb_apps_instances(&r->apps, 0), 0);
+	cr_expect_eq(cb_apps_instances(&r->apps, 1), 2);
+	close(fds[0]);
+	close(fds[2]);
+	pump(&r->loop, 50);
+	cr_expect_eq(cb_apps_instances(&r->apps, 1), 0);
+	rig_close(r);
+}

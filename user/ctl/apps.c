@@ -68,6 +68,8 @@ int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap)
 
 static void conn_close(struct cb_apps *a, struct cb_app_conn *c)
 {
+	if (c->app >= 0 && a->instances[c->app])
+		a->instances[c->app]--;
 	cb_loop_del(a->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -123,6 +125,7 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
 		return;
 	}
 	c->app = app;
+	a->instances[app]++;
 	send_msg(c->fd, "OK", -1);
 	cb_info("run: app %s registered (pid %d)", name, (int)cred.pid);
 }
@@ -533,14 +536,20 @@ void cb_apps_tick(struct cb_apps *a, uint64_t now_ms)
 		}
 }
 
+/* Asked on every delivery: a count kept at register, close and remap. */
 unsigned int cb_apps_instances(const struct cb_apps *a, int app)
 {
-	unsigned int n = 0;
+	return app >= 0 && app < CB_CFG_MAX_APPS ? a->instances[app] : 0;
+}
+
+static void recount(struct cb_apps *a)
+{
 	int i;
 
+	memset(a->instances, 0, sizeof(a->instances));
 	for (i = 0; i < CB_APP_CONNS_MAX; i++)
-		n += a->conns[i].fd >= 0 && a->conns[i].app == app;
-	return n;
+		if (a->conns[i].fd >= 0 && a->conns[i].app >= 0)
+			a->instances[a->conns[i].app]++;
 }
 
 void cb_apps_remap(struct cb_apps *a, const struct cb_config_file *cfg, const int *old_to_new,
@@ -565,4 +574,5 @@ void cb_apps_remap(struct cb_apps *a, const struct cb_config_file *cfg, const in
 			conn_close(a, c);
 		}
 	}
+	recount(a);     /* indexes of the new configuration */
 }

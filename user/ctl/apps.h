@@ -52,6 +52,7 @@ struct cb_apps {
 	const struct cb_config_file *const *cfg;
 	struct cb_app_conn conns[CB_APP_CONNS_MAX];
 	unsigned long rr;               /* round-robin cursor */
+	unsigned int instances[CB_CFG_MAX_APPS];        /* registered conns per app */
 	/* registrations refused: no such [app], or SO_PEERCRED not admitted */
 	unsigned long refused_unknown, refused_cred;
 	unsigned long register_timeouts; /* closed: no REGISTER within CB_REGISTER_MS */
