@@ -131,12 +131,26 @@ static void resolve(void)
 	RESOLVE(epoll_ctl);
 }
 
+/*
+ * This process's pid, asked on every epoll_ctl() of a listener (servers
+ * like nginx re-add it on every accept): kept here, not a syscall each
+ * time (glibc no longer caches getpid()); a fork()ed child refreshes it.
+ */
+static pid_t self_pid;
+
+static void pid_refresh(void)
+{
+	self_pid = getpid();
+}
+
 __attribute__((constructor)) static void cb_pl_init(void)
 {
 	const char *p = getenv("CONNBROKER_PORTS");
 	int i;
 
 	resolve();
+	pid_refresh();
+	pthread_atfork(NULL, NULL, pid_refresh);
 	for (i = 0; i < CB_PL_MAX_LISTENERS; i++)
 		L[i].fd = -1;
 	app_name = getenv("CONNBROKER_APP");
@@ -205,7 +219,7 @@ static void forget(int fd)
 static int replace(struct listener *l, int newfd)
 {
 	int fl = fcntl(l->fd, F_GETFL), fdfl = fcntl(l->fd, F_GETFD), i, err = 0;
-	pid_t me = getpid();
+	pid_t me = self_pid;
 
 	if (fl < 0 || fdfl < 0)
 		err = -1;
@@ -590,7 +604,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		struct ep_reg *free_slot = NULL, *same = NULL;
 
 		for (i = 0; i < CB_PL_MAX_EPOLL; i++) {
-			if (l->ep[i].epfd == epfd && l->ep[i].pid == getpid())
+			if (l->ep[i].epfd == epfd && l->ep[i].pid == self_pid)
 				same = &l->ep[i];
 			else if (l->ep[i].epfd < 0 && !free_slot)
 				free_slot = &l->ep[i];
@@ -601,7 +615,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			struct ep_reg *s = same ? same : free_slot;
 
 			if (s) {
-				s->pid = getpid();
+				s->pid = self_pid;
 				s->epfd = epfd;
 				s->ev = *ev;
 			}
