@@ -59,4 +59,43 @@ int cb_flow_cad(struct cb_state_req *req)
 	return 0;
 }
 
+/*
+ * cb_flow_cas, or a copy of the flow, for up to CB_FLOW_BATCH flows in one
+ * run.  Unrolled: a syscall program's context is read at constant offsets
+ * only.
+ */
+SEC("syscall")
+int cb_flow_batch(struct cb_flow_batch *b)
+{
+	__u32 n = b->n, op = b->op;
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < CB_FLOW_BATCH; i++) {
+		struct cb_state_req *req = &b->item[i].req;
+		struct cb_flow_key key;
+		struct cb_flow *f;
+
+		if (i >= n)
+			break;
+		key = req->key;
+		f = bpf_map_lookup_elem(&cb_flows, &key);
+		if (!f) {
+			req->result = -2;       /* -ENOENT */
+			continue;
+		}
+		if (op == CB_BATCH_GET) {
+			b->item[i].flow = *f;
+			req->old_state = f->state;
+			req->result = 0;
+			continue;
+		}
+		req->old_state = __sync_val_compare_and_swap(&f->state, req->expect, req->state);
+		req->result = req->old_state == req->expect ? 0 : -1;
+		req->rcv_nxt = f->rcv_nxt;
+		req->bytes_in = f->bytes_in;
+	}
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

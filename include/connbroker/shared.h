@@ -307,6 +307,26 @@ struct cb_state_req {
 	__u32 pad;
 };
 
+/*
+ * Many flows in one run (cb_flow_batch): CB_BATCH_CAS applies item[i].req as
+ * cb_flow_cas does; CB_BATCH_GET copies each flow into item[i].flow
+ * (req.result 0, or -2 when there is none).  The controller hands off the
+ * flows of one ring batch together: one run per step, not one per flow.
+ */
+#define CB_FLOW_BATCH 32
+enum cb_batch_op { CB_BATCH_CAS = 0, CB_BATCH_GET = 1 };
+
+struct cb_batch_item {
+	struct cb_state_req req;
+	struct cb_flow flow;        /* CB_BATCH_GET: out */
+};
+
+struct cb_flow_batch {
+	__u32 op;                   /* enum cb_batch_op */
+	__u32 n;                    /* items used, up to CB_FLOW_BATCH */
+	struct cb_batch_item item[CB_FLOW_BATCH];
+};
+
 /* ---- the controller's stash: bytes consumed from the ring, per flow --- */
 /*
  * A pinned, mmap-able array owned by the controller: every byte it takes

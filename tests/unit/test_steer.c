@@ -243,6 +243,70 @@ Test(steer_api, flows_insert_and_the_new_states_through_cas)
 	close_all();
 }
 
+/* Many flows in one run: CAS per item (moved, another state, none), then GET. */
+Test(steer_api, flows_batch_cas_and_get)
+{
+	static struct cb_flow_batch b;
+	struct cb_flow f = { .state = CB_FLOW_UNBOUND, .client_isn = CISN, .rcv_nxt = CISN + 1,
+			     .bytes_in = 7 };
+	struct cb_flow got;
+	int i, n = CB_FLOW_BATCH;
+
+	open_all(FX_XDP);
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < n; i++) {
+		struct cb_flow_key k = flow_key();
+
+		k.sport_be = htons((uint16_t)(20000 + i));
+		f.client_isn = CISN + (uint32_t)i;
+		f.state = i % 3 == 1 ? CB_FLOW_LOCAL : CB_FLOW_UNBOUND;
+		if (i % 3 != 2)                 /* every third has no entry */
+			cr_assert_eq(cb_flows_insert(&T, &k, &f), 0);
+		b.item[i].req = (struct cb_state_req){ .key = k, .expect = CB_FLOW_UNBOUND,
+						       .state = CB_FLOW_FROZEN };
+	}
+	b.op = CB_BATCH_CAS;
+	b.n = (uint32_t)n;
+	cr_assert_eq(cb_flows_batch(&T, &b), 0);
+	for (i = 0; i < n; i++) {
+		struct cb_state_req *r = &b.item[i].req;
+
+		if (i % 3 == 0) {
+			cr_expect_eq(r->result, 0, "item %d", i);
+			cr_expect_eq(r->bytes_in, 7, "item %d", i);
+			cr_assert_eq(cb_flows_lookup(&T, &r->key, &got), 0);
+			cr_expect_eq(got.state, CB_FLOW_FROZEN, "item %d moved", i);
+		} else if (i % 3 == 1) {
+			cr_expect_eq(r->result, -1, "item %d", i);
+			cr_expect_eq(r->old_state, CB_FLOW_LOCAL, "item %d", i);
+			cr_assert_eq(cb_flows_lookup(&T, &r->key, &got), 0);
+			cr_expect_eq(got.state, CB_FLOW_LOCAL, "item %d untouched", i);
+		} else {
+			cr_expect_eq(r->result, -2, "item %d: no entry", i);
+		}
+	}
+	b.op = CB_BATCH_GET;
+	cr_assert_eq(cb_flows_batch(&T, &b), 0);
+	for (i = 0; i < n; i++) {
+		cr_expect_eq(b.item[i].req.result, i % 3 == 2 ? -2 : 0, "item %d", i);
+		if (i % 3 != 2)
+			cr_expect_eq(b.item[i].flow.client_isn, CISN + (uint32_t)i, "item %d's flow", i);
+	}
+	/* only the first n: an item past it is never read */
+	b.op = CB_BATCH_CAS;
+	b.n = 1;
+	b.item[0].req.expect = CB_FLOW_FROZEN;
+	b.item[0].req.state = CB_FLOW_LOCAL;
+	b.item[3].req.expect = CB_FLOW_FROZEN;
+	b.item[3].req.state = CB_FLOW_LOCAL;
+	cr_assert_eq(cb_flows_batch(&T, &b), 0);
+	cr_assert_eq(cb_flows_lookup(&T, &b.item[3].req.key, &got), 0);
+	cr_expect_eq(got.state, CB_FLOW_FROZEN, "item 3 was past n");
+	b.n = CB_FLOW_BATCH + 1;
+	cr_expect_eq(cb_flows_batch(&T, &b), -EINVAL);
+	close_all();
+}
+
 /*
  * The director's side of a hand-off, on each hook: a real handshake and
  * request, then SHIPPING (segments dropped, kernel RSTs blocked), the

@@ -14,17 +14,15 @@
 #include "util/log.h"
 #include "util/parse_util.h"
 
-/* UNBOUND -> FROZEN; a flow found FROZEN was frozen by a controller that died. */
-static int freeze(const struct cb_handoff *h, const struct pending *p)
+/* What freezing found: UNBOUND -> FROZEN done (0); a flow found FROZEN was
+ * frozen by a controller that died (0: ours now); LOCAL: handed over. */
+static int frozen(int res, uint32_t old)
 {
-	uint32_t old = 0;
-	int err = cb_owner_move(h->flows, &p->key, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, &old, NULL);
-
-	if (err == -EAGAIN && old == CB_FLOW_FROZEN)
+	if (res == -EAGAIN && old == CB_FLOW_FROZEN)
 		return 0;
-	if (err == -EAGAIN && old == CB_FLOW_LOCAL)
+	if (res == -EAGAIN && old == CB_FLOW_LOCAL)
 		return -EALREADY;
-	return err == -EAGAIN ? -EINVAL : err;
+	return res == -EAGAIN ? -EINVAL : res;
 }
 
 /*
@@ -62,46 +60,151 @@ static int go_live_failed(const struct pending *p, const struct cb_flow *f, int 
 	return -ECONNABORTED;
 }
 
-int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags)
+/* The flows of b: the keys of ps[idx[0..m-1]]. */
+static void batch_keys(struct cb_flow_batch *b, struct pending *const *ps, const int *idx, int m)
 {
-	struct cb_sock_state st;
-	struct cb_flow f;
-	const char *step = "lookup";
-	char fs[CB_FLOW_STRLEN];
-	int fd, err;
+	int k;
 
-	err = freeze(h, p);
+	b->n = (uint32_t)m;
+	for (k = 0; k < m; k++)
+		b->item[k].req = (struct cb_state_req){ .key = ps[idx[k]]->key };
+}
+
+/* The indexes i of ps whose err[i] is 0: how many. */
+static int still_ok(const int *err, int n, int *idx)
+{
+	int i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (!err[i])
+			idx[m++] = i;
+	return m;
+}
+
+/* Freeze them all, then drain the ring once: err[i] as for one flow. */
+static void freeze_all(const struct cb_handoff *h, struct pending *const *ps, int n,
+		       struct cb_flow_batch *b, int *err)
+{
+	int idx[CB_FLOW_BATCH] = { 0 }, res[CB_FLOW_BATCH], i;
+	uint32_t old[CB_FLOW_BATCH];
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	batch_keys(b, ps, idx, n);
+	cb_owner_move_many(h->flows, b, CB_FLOW_UNBOUND, CB_FLOW_FROZEN, res, old);
+	for (i = 0; i < n; i++)
+		err[i] = frozen(res[i], old[i]);
 	h->drain(h->arg);       /* a CLOSE record tells a vanished flow from a closed one */
-	if (err == -ENOENT && p->closed)
-		return -ECONNRESET;
-	if (err)
-		return err;
-	if (p->closed)
-		return -ECONNRESET;     /* a FIN or RST already in the ring ended it */
-	if ((err = cb_flows_lookup(h->flows, &p->key, &f)))
-		return err;
-	if ((err = check_bytes(p, &f)))
-		return err;
-	f.rcv_nxt = f.client_isn + 1 + p->slot->len;
-	f.bytes_in = p->slot->len;
-	cb_state_from_flow(&st, &p->key, &f, p->slot->data, p->slot->len, cb_now_ms());
-	st.flags = sock_flags;
-	fd = cb_repair_build(&st, &step);
-	if (fd < 0) {
+	for (i = 0; i < n; i++)
+		if ((!err[i] || err[i] == -ENOENT) && ps[i]->closed)
+			err[i] = -ECONNRESET;   /* a FIN or RST already in the ring ended it */
+}
+
+/* Read the frozen flows (after the drain: as they stand now) into f[]. */
+static void read_all(const struct cb_handoff *h, struct pending *const *ps, int n,
+		     struct cb_flow_batch *b, int *err, struct cb_flow *f)
+{
+	int idx[CB_FLOW_BATCH] = { 0 }, m = still_ok(err, n, idx), k, rerr;
+
+	batch_keys(b, ps, idx, m);
+	b->op = CB_BATCH_GET;
+	rerr = cb_flows_batch(h->flows, b);
+	for (k = 0; k < m; k++) {
+		int i = idx[k];
+
+		if (rerr || b->item[k].req.result) {
+			err[i] = rerr ? rerr : -ENOENT;
+			continue;
+		}
+		f[i] = b->item[k].flow;
+		err[i] = check_bytes(ps[i], &f[i]);
+	}
+}
+
+static int build_one(struct pending *p, struct cb_flow *f, uint8_t flags,
+		     struct cb_sock_state *st)
+{
+	char fs[CB_FLOW_STRLEN];
+	const char *step = "state";
+	int fd;
+
+	f->rcv_nxt = f->client_isn + 1 + p->slot->len;
+	f->bytes_in = p->slot->len;
+	cb_state_from_flow(st, &p->key, f, p->slot->data, p->slot->len, cb_now_ms());
+	st->flags = flags;
+	fd = cb_repair_build(st, &step);
+	if (fd < 0)
 		cb_err("run: %s: TCP_REPAIR %s: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)), step,
 		       strerror(-fd));
-		return fd;
+	return fd;
+}
+
+/* FROZEN -> LOCAL for every built socket; one that cannot be is closed. */
+static void steer_all(const struct cb_handoff *h, struct pending *const *ps, int n,
+		      struct cb_flow_batch *b, int *err, int *fd)
+{
+	int idx[CB_FLOW_BATCH] = { 0 }, res[CB_FLOW_BATCH], m = still_ok(err, n, idx), k;
+	uint32_t old[CB_FLOW_BATCH];
+
+	batch_keys(b, ps, idx, m);
+	cb_owner_move_many(h->flows, b, CB_FLOW_FROZEN, CB_FLOW_LOCAL, res, old);
+	for (k = 0; k < m; k++) {
+		int i = idx[k];
+
+		if (res[k]) {
+			close(fd[i]);   /* still in repair mode: sends nothing */
+			fd[i] = -1;
+			err[i] = res[k] == -EAGAIN ? -EIO : res[k];
+		}
 	}
-	cb_fault(h->faults, "after-build");
+}
+
+void cb_handoff_local_many(const struct cb_handoff *h, struct pending *const *ps,
+			   const uint8_t *flags, int n, int *out)
+{
+	struct cb_flow_batch b;
+	struct cb_sock_state st[CB_FLOW_BATCH];
+	struct cb_flow f[CB_FLOW_BATCH];
+	int err[CB_FLOW_BATCH], fd[CB_FLOW_BATCH], i, built = 0;
+	const char *step;
+
+	if (n > CB_FLOW_BATCH)
+		n = CB_FLOW_BATCH;      /* the callers' bound; never more */
+	for (i = 0; i < n; i++)
+		fd[i] = -1;
+	freeze_all(h, ps, n, &b, err);
+	read_all(h, ps, n, &b, err, f);
+	for (i = 0; i < n; i++) {
+		if (err[i])
+			continue;
+		if ((fd[i] = build_one(ps[i], &f[i], flags[i], &st[i])) < 0) {
+			err[i] = fd[i];
+			fd[i] = -1;
+		} else {
+			built++;
+		}
+	}
+	if (built)
+		cb_fault(h->faults, "after-build");
 	/* steering first: the socket's first segment (the RTT probe, or the
 	 * app's answer) is answered, and that must reach it, not the program */
-	if ((err = cb_owner_move(h->flows, &p->key, CB_FLOW_FROZEN, CB_FLOW_LOCAL, NULL, NULL))) {
-		close(fd);              /* still in repair mode: sends nothing */
-		return err == -EAGAIN ? -EIO : err;
+	steer_all(h, ps, n, &b, err, fd);
+	if (built)
+		cb_fault(h->faults, "after-steer");
+	for (i = 0; i < n; i++) {
+		if (!err[i] && (err[i] = cb_repair_go_live(fd[i], &st[i], &step))) {
+			err[i] = go_live_failed(ps[i], &f[i], fd[i], step, err[i]);
+			fd[i] = -1;
+		}
+		out[i] = err[i] ? err[i] : fd[i];
 	}
-	cb_fault(h->faults, "after-steer");
-	if ((err = cb_repair_go_live(fd, &st, &step)))
-		return go_live_failed(p, &f, fd, step, err);
+}
+
+int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags)
+{
+	int fd;
+
+	cb_handoff_local_many(h, &p, &sock_flags, 1, &fd);
 	return fd;
 }
 

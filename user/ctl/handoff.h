@@ -48,6 +48,14 @@ struct cb_handoff {
  *   other -errno the flow is still held (FROZEN): the caller resets it
  */
 int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags);
+/*
+ * The same for the n flows of ps (up to CB_FLOW_BATCH), each step once for
+ * all of them (one freeze, one drain, one read, one steer: a state-program
+ * run each, not one per flow): out[i] is what cb_handoff_local() would
+ * return for ps[i] (flags[i]: its sock_flags).
+ */
+void cb_handoff_local_many(const struct cb_handoff *h, struct pending *const *ps,
+			   const uint8_t *flags, int n, int *out);
 
 /*
  * After a restart, for a flow found LOCAL whose stash slot was still in use:

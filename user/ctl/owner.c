@@ -126,3 +126,26 @@ int cb_owner_move(const struct cb_flows *t, const struct cb_flow_key *k, uint32_
 		return -EPERM;          /* an app's connection: never */
 	return cb_flows_delete_if(t, k, from, f.client_isn, old);
 }
+
+int cb_owner_move_many(const struct cb_flows *t, struct cb_flow_batch *b, uint32_t from,
+		       uint32_t to, int *res, uint32_t *old)
+{
+	uint32_t i;
+	int err;
+
+	if (!cb_owner_allowed(from, to) || from == CB_OWNER_NONE || to == CB_OWNER_NONE)
+		return -EPERM;
+	b->op = CB_BATCH_CAS;
+	for (i = 0; i < b->n; i++) {
+		b->item[i].req.expect = from;
+		b->item[i].req.state = to;
+	}
+	err = cb_flows_batch(t, b);
+	for (i = 0; i < b->n; i++) {
+		const struct cb_state_req *r = &b->item[i].req;
+
+		old[i] = err ? 0 : r->old_state;
+		res[i] = err ? err : r->result == -2 ? -ENOENT : r->result ? -EAGAIN : 0;
+	}
+	return err;
+}

@@ -41,6 +41,14 @@ const char *cb_owner_name(uint32_t state);
 int cb_owner_move(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t from,
 		  uint32_t to, uint32_t *old, struct cb_state_req *req);
 /*
+ * The same move for the n flows of b (keys in b->item[i].req.key, n up to
+ * CB_FLOW_BATCH) in one run: res[i] is what cb_owner_move() would return
+ * for each (old[i] the state found).  0, -EPERM (no such move; removals are
+ * one at a time), or the run's -errno (then res[] is that for every flow).
+ */
+int cb_owner_move_many(const struct cb_flows *t, struct cb_flow_batch *b, uint32_t from,
+		       uint32_t to, int *res, uint32_t *old);
+/*
  * A flow the controller creates (a peer shipped it here: PENDING), from the
  * template f: 0, -EEXIST (the tuple has an entry), -EPERM (not a creation
  * the table allows).

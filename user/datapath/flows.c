@@ -75,6 +75,19 @@ int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t
 	return err;
 }
 
+int cb_flows_batch(const struct cb_flows *t, struct cb_flow_batch *b)
+{
+	/* copied back into ctx_in, as in run_req() */
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = b, .ctx_size_in = sizeof(*b));
+
+	if (b->n > CB_FLOW_BATCH)
+		return -EINVAL;
+	if (!b->n)
+		return 0;
+	return bpf_prog_test_run_opts(bpf_program__fd(t->prog->progs.cb_flow_batch), &o) ? -errno
+											   : 0;
+}
+
 int cb_flows_delete_if(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
 		       uint32_t client_isn, uint32_t *old)
 {

@@ -34,6 +34,14 @@ int cb_flows_lookup(const struct cb_flows *t, const struct cb_flow_key *k, struc
 int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,
 		 uint32_t state, uint32_t *old, struct cb_state_req *req);
 /*
+ * b->n flows (up to CB_FLOW_BATCH) in one run of the state program:
+ * CB_BATCH_CAS sets each item's req.state if the flow is in req.expect,
+ * CB_BATCH_GET copies each flow into item.flow.  Per item, req.result is
+ * 0, -1 (another state: req.old_state) or -2 (no entry).  0, or -errno
+ * when the run itself failed (then no item was changed).
+ */
+int cb_flows_batch(const struct cb_flows *t, struct cb_flow_batch *b);
+/*
  * Remove the entry if it is still in `expect` and still the connection whose
  * client ISN is client_isn: 0, -EAGAIN (another state or connection: *old
  * says the state), -ENOENT.
