@@ -182,20 +182,15 @@ static void drain(void *arg)
 }
 
 /*
- * p's socket, or < 0 when p is finished without one (the client closed it,
- * it was handed over before a restart, or it was reset here): the caller
- * frees p.  While this runs, a CLOSE record for p marks it instead of
- * freeing it (c->busy).
+ * What a hand-off that gave no socket leaves to do for p (its client closed
+ * it, it was handed over before a restart, or it is reset here); the caller
+ * frees p.
  */
-static int take_socket(struct ctl *c, struct pending *p)
+static void no_socket(struct ctl *c, struct pending *p, int err)
 {
 	char fs[CB_FLOW_STRLEN];
-	int fd;
 
-	c->busy = p;
-	fd = cb_handoff_local(&c->handoff, p, cb_handoff_sock_flags(&c->cfg->services[p->d.service]));
-	c->busy = NULL;
-	switch (fd) {
+	switch (err) {
 	case -ENOENT:
 		if (!p->closed)         /* vanished, not closed: the client waits */
 			reset_flow(c, p, -1, CB_RESET_VANISHED);
@@ -219,9 +214,37 @@ static int take_socket(struct ctl *c, struct pending *p)
 		decision_log(c, p, "rst", CB_RESET_BUILD_FAILED);
 		break;
 	default:
-		if (fd < 0)
-			reset_flow(c, p, -1, CB_RESET_BUILD_FAILED);
+		reset_flow(c, p, -1, CB_RESET_BUILD_FAILED);
 	}
+}
+
+/*
+ * The sockets of ps[0..n-1] into fds[] (< 0: p is finished without one,
+ * no_socket() done; the caller frees p).  While this runs, a CLOSE record
+ * for one of them marks it instead of freeing it (p->busy).
+ */
+static void take_sockets(struct ctl *c, struct pending **ps, int n, int *fds)
+{
+	uint8_t flags[CB_FLOW_BATCH] = { 0 };
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ps[i]->busy = 1;
+		flags[i] = cb_handoff_sock_flags(&c->cfg->services[ps[i]->d.service]);
+	}
+	cb_handoff_local_many(&c->handoff, ps, flags, n, fds);
+	for (i = 0; i < n; i++) {
+		ps[i]->busy = 0;
+		if (fds[i] < 0)
+			no_socket(c, ps[i], fds[i]);
+	}
+}
+
+static int take_socket(struct ctl *c, struct pending *p)
+{
+	int fd;
+
+	take_sockets(c, &p, 1, &fd);
 	return fd;
 }
 
@@ -255,26 +278,18 @@ static int deliver_inetd(struct ctl *c, struct pending *p)
 	return 1;
 }
 
-/* Hand p to an instance of its app; 1 when done (p freed), 0 to wait. */
-static int deliver(struct ctl *c, struct pending *p)
+/* p's socket (fd, or < 0: finished without one) to an instance of its app;
+ * p is freed. */
+static void hand_to_app(struct ctl *c, struct pending *p, int fd)
 {
 	const struct cb_config_file *cfg = c->cfg;
 	struct cb_flow_msg m;
 	char fs[CB_FLOW_STRLEN];
-	int fd, conn, err;
+	int conn, err;
 
-	if (p->d.app < 0)
-		return 0;               /* no app: on_timeout answers it */
-	if (cfg->apps[p->d.app].inetd)
-		return deliver_inetd(c, p);
-	if (!cb_apps_instances(&c->apps, p->d.app)) {
-		cb_sup_want_worker(&c->sup, cfg, p->d.app, cb_now_ms64());
-		return 0;
-	}
-	fd = take_socket(c, p);
 	if (fd < 0) {
 		cb_pending_free(&c->pend, p);
-		return 1;
+		return;
 	}
 	m = (struct cb_flow_msg){
 		.saddr = p->key.saddr, .sport_be = p->key.sport_be,
@@ -301,6 +316,55 @@ static int deliver(struct ctl *c, struct pending *p)
 		reset_flow(c, p, fd, CB_RESET_HANDOFF_FAILED);
 	}
 	cb_pending_free(&c->pend, p);
+}
+
+/* The flows deliver() queued: their hand-offs in one batch, then each to its app. */
+static void flush_ready(struct ctl *c)
+{
+	struct pending *ps[CB_FLOW_BATCH];
+	int fds[CB_FLOW_BATCH], i, n = c->n_ready, m = 0;
+
+	c->n_ready = 0;
+	for (i = 0; i < n; i++) {
+		struct pending *p = c->ready[i];
+
+		p->busy = 0;
+		if (p->closed)          /* ended while queued: nothing to hand off */
+			cb_pending_free(&c->pend, p);
+		else
+			ps[m++] = p;
+	}
+	if (!m)
+		return;
+	take_sockets(c, ps, m, fds);
+	for (i = 0; i < m; i++)
+		hand_to_app(c, ps[i], fds[i]);
+}
+
+/*
+ * Hand p to an instance of its app; 1 when done (p freed, or queued for
+ * the batch flush_ready() hands off: busy until then), 0 to wait.
+ */
+static int deliver(struct ctl *c, struct pending *p)
+{
+	const struct cb_config_file *cfg = c->cfg;
+
+	if (p->d.app < 0)
+		return 0;               /* no app: on_timeout answers it */
+	if (cfg->apps[p->d.app].inetd)
+		return deliver_inetd(c, p);
+	if (!cb_apps_instances(&c->apps, p->d.app)) {
+		cb_sup_want_worker(&c->sup, cfg, p->d.app, cb_now_ms64());
+		return 0;
+	}
+	if (c->batching) {
+		if (c->n_ready == CB_FLOW_BATCH)
+			flush_ready(c);
+		p->busy = 1;
+		c->ready[c->n_ready++] = p;
+		return 1;
+	}
+	hand_to_app(c, p, take_socket(c, p));
 	return 1;
 }
 
@@ -315,9 +379,9 @@ static int place_elsewhere(struct ctl *c, struct pending *p)
 
 	if (!c->cluster || (node = cb_cluster_place(c->cluster, p)) < 0)
 		return 0;
-	c->busy = p;
+	p->busy = 1;
 	err = cb_cluster_ship(c->cluster, p, node);
-	c->busy = NULL;
+	p->busy = 0;
 	switch (err) {
 	case 0:
 		return 1;
@@ -471,7 +535,7 @@ static int on_event(void *vctx, void *data, size_t size)
 		 * afresh; a client that waits for the server to speak first
 		 * still gets its default app after decide_ms */
 		p = cb_pending_find(&c->pend, &ev->key);
-		if (p && p != c->busy)
+		if (p && !p->busy)
 			cb_pending_free(&c->pend, p);
 		if (cb_pending_find(&c->pend, &ev->key))
 			break;
@@ -482,7 +546,7 @@ static int on_event(void *vctx, void *data, size_t size)
 		break;
 	case CB_EV_CLOSE:
 		p = cb_pending_find(&c->pend, &ev->key);
-		if (p && p == c->busy)
+		if (p && p->busy)
 			p->closed = 1;          /* freed by whoever is handing it off */
 		else if (p)
 			cb_pending_free(&c->pend, p);
@@ -501,11 +565,19 @@ static int on_event(void *vctx, void *data, size_t size)
 static void decide_dirty(struct ctl *c)
 {
 	struct pending *p;
-	int budget = 8 * CB_PENDING_MAX;
+	int budget = 8 * CB_PENDING_MAX, queued;
 
-	while (budget-- > 0 && (p = cb_pending_take_dirty(&c->pend)))
-		if (p->state == P_ASSEMBLING)
-			decide(c, p, 0);
+	do {
+		c->batching = 1;
+		while (budget > 0 && (p = cb_pending_take_dirty(&c->pend))) {
+			budget--;
+			if (p->state == P_ASSEMBLING)
+				decide(c, p, 0);
+		}
+		c->batching = 0;
+		queued = c->n_ready;
+		flush_ready(c);         /* its drain may mark more flows */
+	} while (queued && budget > 0);
 }
 
 static void on_ring(void *arg)

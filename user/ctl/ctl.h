@@ -72,7 +72,10 @@ struct ctl {
 	struct cb_stash_slot *stash;
 	size_t stash_size;
 	struct cb_pending pend;
-	struct pending *busy;                   /* the flow being handed off right now */
+	/* flows decided in this pass of the ring, handed off together */
+	struct pending *ready[CB_FLOW_BATCH];
+	int n_ready;
+	int batching;                           /* deliver() queues into ready[] */
 	struct cb_apps apps;
 	struct cb_released rel;                 /* connections apps gave back */
 	struct cb_supervisor sup;

@@ -35,6 +35,9 @@ struct pending {
 	uint64_t wait_since_ms;
 	struct cb_decision d;           /* valid once P_WAITING */
 	int closed;                     /* the client closed while we handed it off */
+	int busy;                       /* being handed off, or queued for it: a
+					 * CLOSE record marks it closed, an OPEN
+					 * leaves it (its owner frees it) */
 	/* P_SHIPPING: on its way to a peer (ctl/cluster_ship.c) */
 	int ship_node;                  /* the node it went to (cfg->nodes index) */
 	uint32_t epoch;                 /* of its latest move; 0: never moved */
