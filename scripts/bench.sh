@@ -546,19 +546,38 @@ NGX
 		"$CB_IF_DIR" "$CB_VIP" "$CB_VIP" > "$WORK/ex.conf"
 	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "$CB_VIP:81" >/dev/null
 	BG_START "$CB" run --config "$WORK/ex.conf" --socket "$WORK/ex.sock"
+	EX_CTL=${BG[-1]}
 	sleep 0.5
 	BG_START "$CB" exec --app web --port 80,81 --socket "$WORK/ex.sock" -- \
 		nginx -p "$WORK" -e "$WORK/exec.err" -c "$WORK/exec.conf"
 	BG_START nginx -p "$WORK" -e "$WORK/real.err" -c "$WORK/real.conf"
 	sleep 1
-	ex_rps() {   # URL [wrk args]: requests/s
-		local url=$1; shift
-		nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" "$@" "$url" 2>&1 |
-			awk '/Requests\/sec/ { printf "%d", $2 } /Socket errors|Non-2xx/ { e = 1 } END { if (e) printf " (errors)" }'
+	busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+	proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+	# URL [wrk args]: "req/s cpu ctl": the machine's busy CPU and the
+	# controller's, in µs per request (/proc: 10 ms ticks over the run)
+	ex_rps() {
+		local url=$1 b0 c0 out; shift
+		b0=$(busy_ticks) c0=$(proc_ticks "$EX_CTL")
+		out=$(nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" "$@" "$url" 2>&1)
+		awk -v b="$(( $(busy_ticks) - b0 ))" -v c="$(( $(proc_ticks "$EX_CTL") - c0 ))" \
+			-v hz="$(getconf CLK_TCK)" '
+			/requests in/ { n = $1 } /Requests\/sec/ { r = $2 } /Socket errors|Non-2xx/ { e = 1 }
+			END { printf "%d%s %.0f %.1f", r, e ? "(errors)" : "", n ? b * 1e6 / hz / n : 0,
+			      n ? c * 1e6 / hz / n : 0 }' <<< "$out"
 	}
+	col() { local i=$1; shift; printf '%s\n' "$@" | awk -v i="$i" '{ print $i }'; }
 	echo
 	echo "nginx (2 workers, 32-byte file) under connbroker exec vs its own listener (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, medians of 3 interleaved runs)"
-	printf '%-60s %10s %8s   %s\n' "" "req/s" "ratio" "runs"
+	echo "(CPU: the whole machine's busy time per request, and the controller's part of it; /proc, medians)"
+	printf '%-60s %8s %6s %9s %6s %8s   %s\n' "" "req/s" "ratio" "CPU µs" "ratio" "ctl µs" "req/s runs"
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+	row() {   # label base-runs... -- runs...
+		local label=$1 r c k; shift
+		r=$(med3 $(col 1 "$@")) c=$(med3 $(col 2 "$@")) k=$(med3 $(col 3 "$@"))
+		printf '%-60s %8s %6s %9s %6s %8s   %s\n' "$label" "$r" "$(ratio "$r" "$BASE_R")" "$c" \
+			"$(ratio "$c" "$BASE_C")" "$k" "$(col 1 "$@" | tr '\n' ' ')"
+	}
 	for mode in close keepalive; do
 		args=(); [ "$mode" = close ] && args=(-H "Connection: close")
 		re=() ex=() nq=()
@@ -568,14 +587,11 @@ NGX
 			if [ "$mode" = close ]; then nq+=("$(ex_rps "http://$CB_VIP:81/index.html" "${args[@]}")"); fi
 		done
 		label=$([ "$mode" = close ] && echo "new connection per request" || echo "keep-alive")
-		printf '%-60s %10s %8s   %s\n' "$label, own kernel listener (base)" "$(med3 "${re[@]}")" "1.00" "${re[*]}"
-		printf '%-60s %10s %8s   %s\n' "$label, connbroker exec" "$(med3 "${ex[@]}")" \
-			"$(awk -v a="$(med3 "${ex[@]}")" -v b="$(med3 "${re[@]}")" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "${ex[*]}"
+		BASE_R=$(med3 $(col 1 "${re[@]}")) BASE_C=$(med3 $(col 2 "${re[@]}"))
+		row "$label, own kernel listener (base)" "${re[@]}"
+		row "$label, connbroker exec" "${ex[@]}"
 		# keep-alive: one hand-off per connection, the probe's cost is noise
-		if [ "$mode" = close ]; then
-			printf '%-60s %10s %8s   %s\n' "$label, connbroker exec, rtt_probe = no" "$(med3 "${nq[@]}")" \
-				"$(awk -v a="$(med3 "${nq[@]}")" -v b="$(med3 "${re[@]}")" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "${nq[*]}"
-		fi
+		if [ "$mode" = close ]; then row "$label, connbroker exec, rtt_probe = no" "${nq[@]}"; fi
 	done
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null
