@@ -331,7 +331,7 @@ static void flush_ready(struct ctl *c)
 		p->busy = 0;
 		if (p->closed)          /* ended while queued: nothing to hand off */
 			cb_pending_free(&c->pend, p);
-		else
+		else if (p->state == P_WAITING)     /* always, while busy kept it */
 			ps[m++] = p;
 	}
 	if (!m)
@@ -358,10 +358,11 @@ static int deliver(struct ctl *c, struct pending *p)
 		return 0;
 	}
 	if (c->batching) {
-		if (c->n_ready == CB_FLOW_BATCH)
-			flush_ready(c);
+		/* busy before any drain: a record for p must not free it */
 		p->busy = 1;
 		c->ready[c->n_ready++] = p;
+		if (c->n_ready == CB_FLOW_BATCH)
+			flush_ready(c);
 		return 1;
 	}
 	hand_to_app(c, p, take_socket(c, p));

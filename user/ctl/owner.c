@@ -133,8 +133,13 @@ int cb_owner_move_many(const struct cb_flows *t, struct cb_flow_batch *b, uint32
 	uint32_t i;
 	int err;
 
-	if (!cb_owner_allowed(from, to) || from == CB_OWNER_NONE || to == CB_OWNER_NONE)
+	if (!cb_owner_allowed(from, to) || from == CB_OWNER_NONE || to == CB_OWNER_NONE) {
+		for (i = 0; i < b->n; i++) {
+			res[i] = -EPERM;
+			old[i] = 0;
+		}
 		return -EPERM;
+	}
 	b->op = CB_BATCH_CAS;
 	for (i = 0; i < b->n; i++) {
 		b->item[i].req.expect = from;
