@@ -341,6 +341,17 @@ static void flush_ready(struct ctl *c)
 		hand_to_app(c, ps[i], fds[i]);
 }
 
+/* Flows of service svc queued for the next flush_ready(). */
+static unsigned int queued_for(const struct ctl *c, int svc)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < c->n_ready; i++)
+		n += c->ready[i]->d.service == svc;
+	return n;
+}
+
 /*
  * Hand p to an instance of its app; 1 when done (p freed, or queued for
  * the batch flush_ready() hands off: busy until then), 0 to wait.
@@ -491,8 +502,10 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 	p->wait_since_ms = cb_now_ms64();
 	if (place_elsewhere(c, p) || deliver(c, p))
 		return;
-	/* no app instance free: wait, within the service's queue bound */
-	if (cb_pending_count(&c->pend, P_WAITING, p->d.service) > cfg->services[p->d.service].queue) {
+	/* no app instance free: wait, within the service's queue bound (the
+	 * flows queued for this pass's hand-off are not waiting) */
+	if (cb_pending_count(&c->pend, P_WAITING, p->d.service) - queued_for(c, p->d.service) >
+	    cfg->services[p->d.service].queue) {
 		c->st.queue_full++;
 		answer_timeout(c, p, CB_RESET_QUEUE_FULL);
 	}
