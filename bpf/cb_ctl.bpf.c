@@ -13,6 +13,16 @@
 #include <bpf/bpf_helpers.h>
 #include "lib/maps.h"
 
+/* expect -> state on f, in place; the flow's counters as they stand now
+ * (for the controller's checks).  cb_flow_cas and cb_flow_batch. */
+static __always_inline void cas_one(struct cb_state_req *req, struct cb_flow *f)
+{
+	req->old_state = __sync_val_compare_and_swap(&f->state, req->expect, req->state);
+	req->result = req->old_state == req->expect ? 0 : -1;
+	req->rcv_nxt = f->rcv_nxt;
+	req->bytes_in = f->bytes_in;
+}
+
 SEC("syscall")
 int cb_flow_cas(struct cb_state_req *req)
 {
@@ -23,11 +33,7 @@ int cb_flow_cas(struct cb_state_req *req)
 		req->result = -2;       /* -ENOENT */
 		return 0;
 	}
-	req->old_state = __sync_val_compare_and_swap(&f->state, req->expect, req->state);
-	req->result = req->old_state == req->expect ? 0 : -1;
-	/* the flow's counters as they stand now (for the controller's checks) */
-	req->rcv_nxt = f->rcv_nxt;
-	req->bytes_in = f->bytes_in;
+	cas_one(req, f);
 	return 0;
 }
 
@@ -90,10 +96,7 @@ int cb_flow_batch(struct cb_flow_batch *b)
 			req->result = 0;
 			continue;
 		}
-		req->old_state = __sync_val_compare_and_swap(&f->state, req->expect, req->state);
-		req->result = req->old_state == req->expect ? 0 : -1;
-		req->rcv_nxt = f->rcv_nxt;
-		req->bytes_in = f->bytes_in;
+		cas_one(req, f);
 	}
 	return 0;
 }

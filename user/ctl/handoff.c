@@ -200,14 +200,6 @@ void cb_handoff_local_many(const struct cb_handoff *h, struct pending *const *ps
 	}
 }
 
-int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags)
-{
-	int fd;
-
-	cb_handoff_local_many(h, &p, &sock_flags, 1, &fd);
-	return fd;
-}
-
 int cb_handoff_check_survivor(const struct cb_handoff *h, const struct pending *p)
 {
 	struct cb_sock_state st;

@@ -38,21 +38,17 @@ struct cb_handoff {
 };
 
 /*
- * Build p's socket; sock_flags: its cb_sock_state flags (CB_SOCK_RTT_PROBE
- * or CB_SOCK_QUIET, from the service's rtt_probe).  Returns the fd, or:
+ * Build the sockets of the n flows of ps (up to CB_FLOW_BATCH), each step
+ * once for all of them (one freeze, one drain, one read, one steer: a
+ * state-program run each, not one per flow).  flags[i]: ps[i]'s
+ * cb_sock_state flags (CB_SOCK_RTT_PROBE or CB_SOCK_QUIET, from its
+ * service's rtt_probe).  out[i] is ps[i]'s fd, or:
  *   -ECONNRESET  the client closed or reset the flow meanwhile (nothing to do)
  *   -ENOENT      the flow is gone from the table (nothing to do)
  *   -EALREADY    the flow is LOCAL: handed over before a restart, not ours
  *   -ECONNABORTED the socket failed after steering moved to it; the client
  *                has been reset already
  *   other -errno the flow is still held (FROZEN): the caller resets it
- */
-int cb_handoff_local(const struct cb_handoff *h, struct pending *p, uint8_t sock_flags);
-/*
- * The same for the n flows of ps (up to CB_FLOW_BATCH), each step once for
- * all of them (one freeze, one drain, one read, one steer: a state-program
- * run each, not one per flow): out[i] is what cb_handoff_local() would
- * return for ps[i] (flags[i]: its sock_flags).
  */
 void cb_handoff_local_many(const struct cb_handoff *h, struct pending *const *ps,
 			   const uint8_t *flags, int n, int *out);

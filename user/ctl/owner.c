@@ -150,7 +150,7 @@ int cb_owner_move_many(const struct cb_flows *t, struct cb_flow_batch *b, uint32
 		const struct cb_state_req *r = &b->item[i].req;
 
 		old[i] = err ? 0 : r->old_state;
-		res[i] = err ? err : r->result == -2 ? -ENOENT : r->result ? -EAGAIN : 0;
+		res[i] = err ? err : cb_state_errno(r->result);
 	}
 	return err;
 }

@@ -59,9 +59,7 @@ static int run_req(const struct bpf_program *prog, struct cb_state_req *req, uin
 		return -errno;
 	if (old)
 		*old = req->old_state;
-	if (req->result == -2)
-		return -ENOENT;
-	return req->result ? -EAGAIN : 0;
+	return cb_state_errno(req->result);
 }
 
 int cb_flows_cas(const struct cb_flows *t, const struct cb_flow_key *k, uint32_t expect,

@@ -9,6 +9,7 @@
 #ifndef CB_FLOWS_H
 #define CB_FLOWS_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <connbroker/shared.h>
 
@@ -18,6 +19,13 @@ struct cb_flows {
 	int fd;                         /* pinned cb_flows */
 	struct cb_ctl *prog;            /* in-place state changes */
 };
+
+/* A state program's req.result as an errno: 0 done, -EAGAIN another state,
+ * -ENOENT no entry. */
+static inline int cb_state_errno(int32_t result)
+{
+	return result == -2 ? -ENOENT : result ? -EAGAIN : 0;
+}
 
 /* Open the table of ifname and load the state-change program; -errno. */
 int cb_flows_open(struct cb_flows *t, const char *ifname);
