@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include "repair/image.h"
 #include "repair/repair.h"
+#include "repair/rtt_memo.h"
 #include "util/parse_util.h"
 #include "util/clock.h"
 #include "t_addr.h"
@@ -720,4 +721,106 @@ Test(repair, round_trip_keeps_a_microsecond_clock)
 	cb_sock_state_free(&st);
 	cr_expect(info(fd).tcpi_options & TCPI_OPT_USEC_TS_BIT);
 	talk_and_close(cli, fd);
+}
+
+/*
+ * One fresh flow of the client 127.0.0.1 built through the memo: what it
+ * went live with (its flags), how many segments going live sent, its RTO
+ * then; the request and an answer pass, and the connection closes (which
+ * is when the kernel caches its RTT).
+ */
+struct remembered {
+	uint8_t flags;
+	uint32_t segs_out, rto;
+};
+
+static struct remembered remembered_round(struct cb_rtt_memo *m)
+{
+	static uint8_t req[300], got[300], answer[1000], back[1000];
+	struct remembered r;
+	struct cb_sock_state st;
+	struct cb_flow_key k;
+	struct cb_flow f;
+	const char *step = NULL;
+	uint32_t now;
+	int cli, srv, fd;
+
+	pair(AF_INET, &cli, &srv);
+	fill(req, sizeof(req), 11);
+	cr_assert_eq(send(cli, req, sizeof(req), 0), (ssize_t)sizeof(req));
+	usleep(20000);
+	flow_like(cli, srv, req, sizeof(req), 1200, &k, &f, &now);
+	cb_state_from_flow(&st, &k, &f, req, sizeof(req), now);
+	st.flags = CB_SOCK_RTT_PROBE;   /* what the service asks for */
+	fd = cb_repair_build_remembered(&st, m, now, &step);
+	cr_assert_geq(fd, 0, "build failed at %s: %s", step, strerror(-fd));
+	expect_inert(fd);
+	r.flags = st.flags;
+	r.rto = info(fd).tcpi_rto;
+	go_live(fd, &st);
+	usleep(20000);          /* the probe's answer is back by now */
+	r.segs_out = info_segs(fd).segs_out;
+	cr_expect_eq(read_exact(fd, got, sizeof(req)), sizeof(req));
+	cr_expect_eq(memcmp(got, req, sizeof(req)), 0, "the request, exact");
+	fill(answer, sizeof(answer), 12);
+	cr_assert_eq(send(fd, answer, sizeof(answer), 0), (ssize_t)sizeof(answer));
+	cr_expect_eq(read_exact(cli, back, sizeof(back)), sizeof(back));
+	cr_expect_eq(memcmp(back, answer, sizeof(answer)), 0, "the answer, exact");
+	talk_and_close(cli, fd);
+	usleep(20000);
+	return r;
+}
+
+/*
+ * A repeat client goes live without the RTT probe once the kernel has its
+ * RTT cached (the cache seeds the RTO: 200 ms, not the 3 s fallback), and a
+ * hint the kernel no longer backs (its cache flushed) is caught: that
+ * socket is built again with the probe.  In a namespace of its own: a
+ * tcp_metrics table that only this test fills.
+ */
+Test(repair, repeat_client_goes_live_without_the_probe)
+{
+	static struct cb_rtt_memo m;
+	struct remembered r;
+
+	need_root();
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+
+	r = remembered_round(&m);
+	cr_expect_eq(r.flags, CB_SOCK_RTT_PROBE, "a first-time client: the probe");
+	cr_expect_eq(r.segs_out, 1, "the probe byte, alone");
+	cr_expect_geq(r.rto, 3000000, "no RTT cached yet: the 3 s fallback (%u us)", r.rto);
+
+	r = remembered_round(&m);
+	cr_expect_eq(r.flags, CB_SOCK_RTT_PROBE, "not known to be cached yet: the probe");
+	cr_expect_lt(r.rto, 3000000, "the first connection's RTT seeds the RTO (%u us)", r.rto);
+
+	r = remembered_round(&m);
+	cr_expect_eq(r.flags, CB_SOCK_QUIET, "a known client: no probe");
+	cr_expect_eq(r.segs_out, 0, "nothing sent going live");
+	cr_expect_lt(r.rto, 3000000, "and the RTO still seeded (%u us)", r.rto);
+
+	cr_assert_eq(system("ip tcp_metrics flush all"), 0);
+	r = remembered_round(&m);
+	cr_expect_eq(r.flags, CB_SOCK_RTT_PROBE, "a hint the kernel no longer backs: the probe");
+	cr_expect_eq(r.segs_out, 1, "the rebuilt socket sent the probe");
+	cr_expect_geq(r.rto, 3000000, "(%u us)", r.rto);
+}
+
+/* Without a memo, or for a service without the probe, nothing changes. */
+Test(repair, no_memo_builds_as_asked)
+{
+	static struct cb_rtt_memo m;
+	struct remembered r;
+
+	need_root();
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+	r = remembered_round(NULL);
+	r = remembered_round(NULL);
+	r = remembered_round(NULL);
+	cr_expect_eq(r.flags, CB_SOCK_RTT_PROBE);
+	cr_expect_eq(r.segs_out, 1);
+	(void)m;
 }

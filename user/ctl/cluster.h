@@ -38,6 +38,7 @@
 
 struct cb_loop;
 struct cb_flows;
+struct cb_rtt_memo;
 struct cb_apps;
 struct cb_faults;
 struct cb_cluster;
@@ -69,6 +70,9 @@ struct cb_cluster_env {
 	/* the controller's reset counters (CB_RESET_MAX, by enum
 	 * cb_reset_reason): the cluster counts the clients it resets there */
 	unsigned long *resets;
+	/* the controller's: clients whose RTT the kernel caches (shipped
+	 * flows built here go live without the probe for those) */
+	struct cb_rtt_memo *rtt;
 };
 
 /*

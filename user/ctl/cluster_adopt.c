@@ -18,6 +18,7 @@
 #include "datapath/flows.h"
 #include "peer/link.h"
 #include "repair/image.h"
+#include "repair/rtt_memo.h"
 #include "repair/tuple.h"
 #include "util/clock.h"
 #include "util/fault.h"
@@ -100,7 +101,7 @@ static uint32_t adopt_build(struct cb_cluster *c, const struct cb_msg_ship *m,
 		return CB_REFUSE_BAD_IMAGE;
 	if ((err = pending_entry(c, k)))
 		return err == -EBUSY ? CB_REFUSE_TUPLE_BUSY : CB_REFUSE_OTHER;
-	fd = cb_repair_build(&a->st, &step);
+	fd = cb_repair_build_remembered(&a->st, c->env.rtt, cb_now_ms(), &step);
 	if (fd < 0) {
 		cb_err("run: %s: shipped here, TCP_REPAIR %s: %s", cb_fmt_flow(k, fs, sizeof(fs)),
 		       step, strerror(-fd));

@@ -952,7 +952,7 @@ static int open_cluster(struct ctl *c)
 		.loop = &c->loop, .cfg = (const struct cb_config_file *const *)&c->cfg,
 		.ifname = c->opts.ifname, .flows = &c->flows, .apps = &c->apps, .pend = &c->pend,
 		.faults = &c->faults, .drain = drain, .shipped = shipped, .resumed = resumed,
-		.arg = c, .resets = c->st.resets,
+		.arg = c, .resets = c->st.resets, .rtt = &c->rtt,
 	};
 
 	if (c->opts.node && cb_config_set_node(c->cfg, c->opts.node, c->node_err,
@@ -1103,7 +1103,7 @@ int cb_ctl_run(const struct cb_ctl_opts *o)
 	c->loop.ep = -1;
 	cb_faults_init(&c->faults);
 	c->handoff = (struct cb_handoff){ .flows = &c->flows, .drain = drain, .arg = c,
-					  .faults = &c->faults };
+					  .faults = &c->faults, .rtt = &c->rtt };
 	if (!(err = load_config(c)) && !(err = claim_interface(c)) &&
 	    !(cb_sup_init(&c->sup, c->opts.sock_path), err = cb_loop_init(&c->loop)) &&
 	    !(err = open_datapath(c)) && !(err = open_fds(c))) {

@@ -80,6 +80,7 @@ struct ctl {
 	struct cb_released rel;                 /* connections apps gave back */
 	struct cb_supervisor sup;
 	struct cb_handoff handoff;
+	struct cb_rtt_memo rtt;                 /* clients the kernel has an RTT for */
 	struct cb_faults faults;
 	struct cb_metrics *metrics;
 	struct cb_cluster *cluster;             /* NULL: a single node */

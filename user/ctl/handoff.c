@@ -121,18 +121,19 @@ static void read_all(const struct cb_handoff *h, struct pending *const *ps, int 
 	}
 }
 
-static int build_one(struct pending *p, struct cb_flow *f, uint8_t flags,
-		     struct cb_sock_state *st)
+static int build_one(const struct cb_handoff *h, struct pending *p, struct cb_flow *f,
+		     uint8_t flags, struct cb_sock_state *st)
 {
 	char fs[CB_FLOW_STRLEN];
 	const char *step = "state";
+	uint32_t now = cb_now_ms();
 	int fd;
 
 	f->rcv_nxt = f->client_isn + 1 + p->slot->len;
 	f->bytes_in = p->slot->len;
-	cb_state_from_flow(st, &p->key, f, p->slot->data, p->slot->len, cb_now_ms());
+	cb_state_from_flow(st, &p->key, f, p->slot->data, p->slot->len, now);
 	st->flags = flags;
-	fd = cb_repair_build(st, &step);
+	fd = cb_repair_build_remembered(st, h->rtt, now, &step);
 	if (fd < 0)
 		cb_err("run: %s: TCP_REPAIR %s: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)), step,
 		       strerror(-fd));
@@ -177,7 +178,7 @@ void cb_handoff_local_many(const struct cb_handoff *h, struct pending *const *ps
 	for (i = 0; i < n; i++) {
 		if (err[i])
 			continue;
-		if ((fd[i] = build_one(ps[i], &f[i], flags[i], &st[i])) < 0) {
+		if ((fd[i] = build_one(h, ps[i], &f[i], flags[i], &st[i])) < 0) {
 			err[i] = fd[i];
 			fd[i] = -1;
 		} else {

@@ -19,6 +19,7 @@
 #include "ctl/config.h"
 #include "ctl/pending.h"
 #include "repair/repair.h"
+#include "repair/rtt_memo.h"
 
 struct cb_flows;
 struct cb_faults;
@@ -35,6 +36,8 @@ struct cb_handoff {
 	void (*drain)(void *arg);
 	void *arg;
 	const struct cb_faults *faults;
+	/* clients the kernel has an RTT for: their sockets skip the probe */
+	struct cb_rtt_memo *rtt;
 };
 
 /*

@@ -106,12 +106,6 @@ static int send_all(int fd, const void *p, size_t len)
 	return n == (ssize_t)len ? 0 : -ENOBUFS;
 }
 
-/* Go live through the one-byte RTT probe (repair.h), not a window probe. */
-static bool rtt_probe(const struct cb_sock_state *st)
-{
-	return (st->flags & CB_SOCK_RTT_PROBE) && !st->sndq_len;
-}
-
 #define STEP(name, expr)                 \
 	do {                             \
 		*step = (name);          \
@@ -233,7 +227,7 @@ static int set_window(int fd, const struct cb_sock_state *st)
 
 	/* the send queue starts one byte early for the probe: the peer's
 	 * window keeps its right edge */
-	if (rtt_probe(st)) {
+	if (cb_sock_probes(st)) {
 		w.snd_wnd++;
 		if (w.max_window < w.snd_wnd)
 			w.max_window = w.snd_wnd;
@@ -259,7 +253,7 @@ int cb_repair_build(const struct cb_sock_state *st, const char **step)
 	STEP("repair on", set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON));
 	STEP("buffers", set_buffers(fd, st));
 	/* the probe byte goes out at snd_una - 1 */
-	STEP("send queue seq", set_queue_seq(fd, TCP_SEND_QUEUE, st->snd_una - rtt_probe(st)));
+	STEP("send queue seq", set_queue_seq(fd, TCP_SEND_QUEUE, st->snd_una - cb_sock_probes(st)));
 	STEP("recv queue seq", set_queue_seq(fd, TCP_RECV_QUEUE, st->rcv_seq));
 	queue = TCP_RECV_QUEUE;         /* selected last: the data goes there first */
 	STEP("maxseg", set_maxseg(fd, st->mss));
@@ -278,6 +272,17 @@ fail:
 	return err;
 }
 
+int cb_repair_rto_seeded(int fd)
+{
+	struct tcp_info ti;
+	socklen_t sl = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl))
+		return -errno;
+	/* TCP_TIMEOUT_FALLBACK, what tcp_init_metrics() sets with no RTT */
+	return ti.tcpi_rto < 3000000;
+}
+
 int cb_repair_off(int fd, int mode)
 {
 	int err = set_int(fd, IPPROTO_TCP, TCP_REPAIR, mode);
@@ -293,7 +298,7 @@ int cb_repair_go_live(int fd, const struct cb_sock_state *st, const char **step)
 
 	if (!step)
 		step = &dummy;
-	if (rtt_probe(st)) {
+	if (cb_sock_probes(st)) {
 		STEP("repair off", cb_repair_off(fd, TCP_REPAIR_OFF_NO_WP));
 		STEP("rtt probe", send_all(fd, &probe, 1));
 	} else if ((st->flags & CB_SOCK_QUIET) && !st->sndq_len) {

@@ -54,12 +54,18 @@
  * waits for the fallback timers (loss probe ~1 s, RTO up to 3 s), and the
  * first segment's TSecr is 0 (ts_recent is set by the client's next
  * segment).  With unacknowledged data the window probe is sent regardless.
+ *
+ * A client the kernel has an RTT cached for (tcp_metrics, from an earlier
+ * connection) needs no probe: connect() seeds the first RTO from that RTT,
+ * as for the kernel's own connections.  cb_repair_build_remembered()
+ * (rtt_memo.h) builds such a client's socket quiet, checking the seed.
  */
 #ifndef CB_REPAIR_H
 #define CB_REPAIR_H
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -100,6 +106,13 @@ struct cb_sock_state {
 	size_t unsent_len;
 };
 
+/* Whether a socket built from st goes live through the one-byte RTT probe
+ * (not a window probe, not silently). */
+static inline bool cb_sock_probes(const struct cb_sock_state *st)
+{
+	return (st->flags & CB_SOCK_RTT_PROBE) && !st->sndq_len;
+}
+
 /* The length of a cb_sockaddr for bind()/connect(): by its family. */
 socklen_t cb_sockaddr_len(const union cb_sockaddr *a);
 
@@ -139,6 +152,14 @@ int cb_repair_go_live(int fd, const struct cb_sock_state *st, const char **step)
  * [VIP6]:80 after connbroker served it).  0 or a negative errno.
  */
 int cb_repair_off(int fd, int mode);
+
+/*
+ * 1 when connect() seeded fd's first RTO from an RTT the kernel cached for
+ * its (local, peer) pair (tcp_metrics: the RTO is below the 3 s it falls
+ * back to without one), 0 when not, or a negative errno.  rtt_memo.h says
+ * what that is used for.
+ */
+int cb_repair_rto_seeded(int fd);
 
 /* cb_repair_build() then cb_repair_go_live(): the fd or a negative errno. */
 int cb_repair_restore(const struct cb_sock_state *st, const char **step);
