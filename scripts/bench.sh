@@ -515,9 +515,12 @@ fi
 # `connbroker exec` (its listen()/accept4() on :80 get the materialized
 # sockets, lib/preload.c) vs on its own kernel listener (the director's
 # address, :8080); wrk with a new connection per request and keep-alive,
-# runs interleaved, medians of 3.  Through connbroker twice: :80 with the
-# default RTT probe, :81 a service with rtt_probe = no (two segments less
-# per connection, repair/repair.h).
+# runs interleaved, medians of 3.  Through connbroker three times: :80 with
+# the default RTT probe, which a repeat client (wrk's) does not get once the
+# kernel caches its RTT (repair/rtt_memo.h); :80 again as first-time clients
+# would see it (net.ipv4.tcp_no_metrics_save = 1 in the director: no RTT is
+# ever cached, every connection probes); :81 a service with rtt_probe = no
+# (two segments less per connection, repair/repair.h).
 if want 7 && command -v nginx >/dev/null; then
 	mkdir -p "$WORK/www" "$WORK/tmp"
 	echo "hello from an unmodified server" > "$WORK/www/index.html"
@@ -570,28 +573,37 @@ NGX
 	echo
 	echo "nginx (2 workers, 32-byte file) under connbroker exec vs its own listener (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, medians of 3 interleaved runs)"
 	echo "(CPU: the whole machine's busy time per request, and the controller's part of it; /proc, medians)"
-	printf '%-60s %8s %6s %9s %6s %8s   %s\n' "" "req/s" "ratio" "CPU µs" "ratio" "ctl µs" "req/s runs"
+	printf '%-64s %8s %6s %9s %6s %8s   %s\n' "" "req/s" "ratio" "CPU µs" "ratio" "ctl µs" "req/s runs"
 	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 	row() {   # label base-runs... -- runs...
 		local label=$1 r c k; shift
 		r=$(med3 $(col 1 "$@")) c=$(med3 $(col 2 "$@")) k=$(med3 $(col 3 "$@"))
-		printf '%-60s %8s %6s %9s %6s %8s   %s\n' "$label" "$r" "$(ratio "$r" "$BASE_R")" "$c" \
+		printf '%-64s %8s %6s %9s %6s %8s   %s\n' "$label" "$r" "$(ratio "$r" "$BASE_R")" "$c" \
 			"$(ratio "$c" "$BASE_C")" "$k" "$(col 1 "$@" | tr '\n' ' ')"
 	}
 	for mode in close keepalive; do
 		args=(); [ "$mode" = close ] && args=(-H "Connection: close")
-		re=() ex=() nq=()
+		re=() ex=() nq=() fr=()
 		for rep in 1 2 3; do
 			re+=("$(ex_rps "http://$CB_IP_DIR:8080/index.html" "${args[@]}")")
 			ex+=("$(ex_rps "http://$CB_VIP/index.html" "${args[@]}")")
-			if [ "$mode" = close ]; then nq+=("$(ex_rps "http://$CB_VIP:81/index.html" "${args[@]}")"); fi
+			if [ "$mode" = close ]; then
+				nsx "$CB_NS_DIR" sysctl -qw net.ipv4.tcp_no_metrics_save=1
+				nsx "$CB_NS_DIR" ip tcp_metrics flush all
+				fr+=("$(ex_rps "http://$CB_VIP/index.html" "${args[@]}")")
+				nsx "$CB_NS_DIR" sysctl -qw net.ipv4.tcp_no_metrics_save=0
+				nq+=("$(ex_rps "http://$CB_VIP:81/index.html" "${args[@]}")")
+			fi
 		done
 		label=$([ "$mode" = close ] && echo "new connection per request" || echo "keep-alive")
 		BASE_R=$(med3 $(col 1 "${re[@]}")) BASE_C=$(med3 $(col 2 "${re[@]}"))
 		row "$label, own kernel listener (base)" "${re[@]}"
 		row "$label, connbroker exec" "${ex[@]}"
 		# keep-alive: one hand-off per connection, the probe's cost is noise
-		if [ "$mode" = close ]; then row "$label, connbroker exec, rtt_probe = no" "${nq[@]}"; fi
+		if [ "$mode" = close ]; then
+			row "$label, connbroker exec, first-time clients" "${fr[@]}"
+			row "$label, connbroker exec, rtt_probe = no" "${nq[@]}"
+		fi
 	done
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null

@@ -1108,25 +1108,30 @@ test_materialized_matches_accepted() {
 # per connection): the materialized socket retransmits as fast as the
 # accepted one (an RTT sample from the start), not after the 1 s a socket
 # without one waits.  Medians of three interleaved runs.
+# The director drops the next answer segment from VIP:$1 (nftables, table
+# cbloss: the caller deletes it).  The first answer is one ~1290-byte
+# segment: the quota lets exactly one through the drop (a packet that
+# reaches the quota no longer matches), its retransmission passes.
+drop_first_answer() {
+	dir nft -f - <<NFT || die "nft"
+table inet cbloss
+delete table inet cbloss
+table inet cbloss {
+	chain out {
+		type filter hook output priority 0;
+		ip saddr $CB_VIP tcp sport $1 ip length > 1000 quota until 1500 bytes drop
+	}
+}
+NFT
+}
+
 test_first_response_loss() {
 	local i port ms accepted=() materialized=()
 	tcpinfo_servers
 	at_exit "dir nft delete table inet cbloss 2>/dev/null"
 	for i in 1 2 3; do
 		for port in 8080 80; do
-			# the first answer is one ~1290-byte segment: the quota lets
-			# exactly one through the drop (a packet that reaches the quota
-			# no longer matches), its retransmission passes
-			dir nft -f - <<NFT || die "nft"
-table inet cbloss
-delete table inet cbloss
-table inet cbloss {
-	chain out {
-		type filter hook output priority 0;
-		ip saddr $CB_VIP tcp sport $port ip length > 1000 quota until 1500 bytes drop
-	}
-}
-NFT
+			drop_first_answer "$port"
 			# no RTT cached for the client from earlier connections: a
 			# fresh client, as on a real server (the cache would seed the RTO)
 			dir ip tcp_metrics flush all
@@ -1163,6 +1168,44 @@ test_materialized_without_rtt_probe() {
 	expect_eq "$(jq -r .client.dsack_dups "$out")" 0 "D-SACKs the client reported"
 	[ "$(jq -r .server.rtt "$out")" -gt 0 ] || die "no RTT sample after the first answer was acknowledged"
 	return 0
+}
+
+# A repeat client (the kernel caches its RTT when a connection closes,
+# tcp_metrics) gets no RTT probe: connect() seeds the socket's first RTO from
+# that RTT, as for the kernel's own connections.  Four connections on a
+# service with the default rtt_probe: the first two probe (no RTT cached,
+# then not yet known to be), the last two do not; then the first answer of a
+# fifth is lost, and it is retransmitted as fast as an accepted socket's
+# (a probe-less socket without a seeded RTO would wait 1 to 3 s).
+test_repeat_client_skips_rtt_probe() {
+	local pcap=$WORK/repeat.pcap i out ms acc
+	tcpinfo_servers
+	at_exit "dir nft delete table inet cbloss 2>/dev/null"
+	dir ip tcp_metrics flush all
+	capture_start "$pcap"
+	for i in 1 2 3 4; do
+		out=$(cli python3 "$HERE/tcpinfo.py" client "$CB_VIP" 80) || { cat "$WORK/ti-ctl.log"; die "client $i"; }
+		[ "$(jq -r .server.rtt <<<"$out")" -gt 0 ] || die "connection $i: no RTT sample after its exchanges"
+	done
+	capture_stop
+	tshark -r "$pcap" -Y "ip.src==$CB_VIP && tcp.len==1" -T fields -e tcp.stream 2>/dev/null | tr '\n' ' '; echo "(streams with a probe byte)"
+	expect_eq "$(tshark_count "$pcap" "ip.src==$CB_VIP && tcp.len==1")" 2 "probe bytes over four connections"
+	expect_eq "$(tshark_count "$pcap" "ip.src==$CB_VIP && tcp.len==1 && tcp.stream >= 2")" 0 "probes on the repeat connections"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1")" 0 "RSTs"
+	drop_first_answer 8080
+	acc=$(cli python3 "$HERE/tcpinfo.py" client "$CB_VIP" 8080 | jq -r .first_ms) || die "accepted client"
+	drop_first_answer 80
+	capture_start "$pcap"
+	ms=$(cli python3 "$HERE/tcpinfo.py" client "$CB_VIP" 80 | jq -r .first_ms) || die "materialized client"
+	capture_stop
+	dir nft delete table inet cbloss
+	echo "first answer lost: accepted $acc ms, materialized (repeat client, no probe) $ms ms"
+	expect_eq "$(tshark_count "$pcap" "ip.src==$CB_VIP && tcp.len==1")" 0 "probe bytes on the lossy repeat connection"
+	python3 -c "import sys; a, m = float('$acc'), float('$ms')
+sys.exit(0 if a > 100 and m > 100 else 'the segment was not dropped (%s, %s ms)' % (a, m))" || die "loss not staged"
+	python3 -c "import sys; a, m = float('$acc'), float('$ms')
+sys.exit(0 if m <= 1.5 * a + 50 else 'materialized %.0f ms vs accepted %.0f ms' % (m, a))" ||
+		die "the probe-less repeat socket retransmits slower than the accepted one"
 }
 
 # A flow evicted from the table while it waits for its app: its client sent
@@ -2159,7 +2202,7 @@ ALL_TESTS=(test_handshake_native test_handshake_skb test_handshake_tc test_clien
 	   test_controller_exits_without_interface test_two_namespaces_same_ifname
 	   test_detach_force_orphans test_tc_mode_serves_redirected
 	   test_materialized_matches_accepted test_first_response_loss
-	   test_materialized_without_rtt_probe
+	   test_materialized_without_rtt_probe test_repeat_client_skips_rtt_probe
 	   test_unknown_segment_reset test_native_challenge_acks test_controller_resets_vanished_flow
 	   test_controller_reuses_time_wait_tuple
 	   test_cluster_routes_by_path test_cluster_live_migration test_cluster_keepalive_per_request
