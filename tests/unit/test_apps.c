@@ -373,3 +373,94 @@ Test(apps, instances_counted_per_app)
 	cr_expect_eq(cb_apps_instances(&r->apps, 1), 0);
 	rig_close(r);
 }
+
+/* Which of n instance sockets got a FLOW (its fd closed at once); -1: none. */
+static int who_got_it(const int *fds, int n)
+{
+	char b[512], cbuf[CMSG_SPACE(sizeof(int))];
+	int i, got = -1;
+
+	for (i = 0; i < n; i++) {
+		struct iovec iov = { .iov_base = b, .iov_len = sizeof(b) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+
+		if (fds[i] < 0 || recvmsg(fds[i], &mh, MSG_DONTWAIT) <= 0)
+			continue;
+		cr_expect_eq(got, -1, "one delivery, one instance");
+		got = i;
+		if ((cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_type == SCM_RIGHTS) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+			close(fd);
+		}
+	}
+	return got;
+}
+
+/* Deliveries go round robin over an app's registered instances, in O(1)
+ * (a ring per app): every instance in turn, a gone one skipped, the same
+ * after a reload renumbers the apps; none registered: -ENOENT. */
+Test(apps, deliveries_round_robin_over_instances)
+{
+	struct rig *r = rig_open(-1, 0666);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct cb_flow_msg m = { .bytes = 1, .service = "s", .rule = "default", .app = "web" };
+	int fds[3], seen[3] = { 0 }, i, conn, to_new[1] = { 1 }, sp[2];
+	char b[16];
+
+	strcpy(sa.sun_path, r->path);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);     /* the fd passed */
+	cr_expect_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), -ENOENT, "no instance yet");
+	for (i = 0; i < 3; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		pump(&r->loop, 20);
+		cr_assert_eq(send(fds[i], "REGISTER web", 12, 0), 12);
+		pump(&r->loop, 20);
+		cr_assert_gt(recv(fds[i], b, sizeof(b), 0), 0, "an answer");
+	}
+	for (i = 0; i < 6; i++) {
+		int w;
+
+		cr_assert_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), 0);
+		w = who_got_it(fds, 3);
+		cr_assert_geq(w, 0, "delivery %d reached an instance", i);
+		seen[w]++;
+		if (i >= 3)
+			cr_expect_eq(seen[w], 2, "delivery %d: instance %d again before the others", i, w);
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	pump(&r->loop, 50);
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), 0);
+		cr_expect_neq(who_got_it(fds, 3), -1);
+	}
+	/* a reload moves app web to index 1: its instances follow */
+	r->cfg.n_apps = 2;
+	r->cfg.apps[1] = r->cfg.apps[0];
+	strcpy(r->cfg.apps[0].name, "other");
+	cb_apps_remap(&r->apps, &r->cfg, to_new, 1);
+	cr_expect_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), -ENOENT, "app 0 has none now");
+	seen[0] = seen[2] = 0;
+	for (i = 0; i < 4; i++) {
+		int w;
+
+		cr_assert_eq(cb_apps_deliver(&r->apps, 1, &m, sp[0], &conn), 0);
+		w = who_got_it(fds, 3);
+		cr_assert(w == 0 || w == 2, "delivery after the remap: %d", w);
+		seen[w]++;
+	}
+	cr_expect_eq(seen[0], 2, "alternating");
+	cr_expect_eq(seen[2], 2);
+	close(fds[0]);
+	close(fds[2]);
+	pump(&r->loop, 50);
+	cr_expect_eq(cb_apps_deliver(&r->apps, 1, &m, sp[0], &conn), -ENOENT, "all gone");
+	close(sp[0]);
+	close(sp[1]);
+	rig_close(r);
+}

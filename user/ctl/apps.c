@@ -66,10 +66,47 @@ int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap)
 	return n + (int)m->blob_len;
 }
 
+/* Into its app's ring, delivered to after every instance already there. */
+static void ring_link(struct cb_apps *a, int j)
+{
+	struct cb_app_conn *c = &a->conns[j];
+	int16_t head = a->next_up[c->app];
+
+	if (head < 0) {
+		c->next = c->prev = (int16_t)j;
+		a->next_up[c->app] = (int16_t)j;
+		return;
+	}
+	c->next = head;
+	c->prev = a->conns[head].prev;
+	a->conns[c->prev].next = (int16_t)j;
+	a->conns[head].prev = (int16_t)j;
+}
+
+static void ring_unlink(struct cb_apps *a, int j)
+{
+	struct cb_app_conn *c = &a->conns[j];
+
+	if (c->next < 0)
+		return;         /* in no ring (cb_apps_remap() cleared them) */
+	if (c->next == j) {
+		a->next_up[c->app] = -1;
+	} else {
+		a->conns[c->prev].next = c->next;
+		a->conns[c->next].prev = c->prev;
+		if (a->next_up[c->app] == j)
+			a->next_up[c->app] = c->next;
+	}
+	c->next = c->prev = -1;
+}
+
 static void conn_close(struct cb_apps *a, struct cb_app_conn *c)
 {
-	if (c->app >= 0 && a->instances[c->app])
-		a->instances[c->app]--;
+	if (c->app >= 0) {
+		ring_unlink(a, (int)(c - a->conns));
+		if (a->instances[c->app])
+			a->instances[c->app]--;
+	}
 	cb_loop_del(a->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -126,6 +163,7 @@ static void on_register(struct cb_apps *a, struct cb_app_conn *c, const char *na
 	}
 	c->app = app;
 	a->instances[app]++;
+	ring_link(a, (int)(c - a->conns));
 	send_msg(c->fd, "OK", -1);
 	cb_info("run: app %s registered (pid %d)", name, (int)cred.pid);
 }
@@ -416,7 +454,10 @@ int cb_apps_open(struct cb_apps *a, const char *path, struct cb_loop *loop,
 		a->conns[i].fd = -1;
 		a->conns[i].app = -1;
 		a->conns[i].owner = a;
+		a->conns[i].next = a->conns[i].prev = -1;
 	}
+	for (i = 0; i < CB_CFG_MAX_APPS; i++)
+		a->next_up[i] = -1;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
@@ -463,19 +504,15 @@ static struct cb_app_holder *holder(struct cb_apps *a, const union cb_addr *sadd
 	return &a->holders[(h ^ (h >> 16)) % CB_HOLDERS];
 }
 
+/* The next instance of app, round robin. */
 static int pick(struct cb_apps *a, int app)
 {
-	int i;
+	int j;
 
-	for (i = 0; i < CB_APP_CONNS_MAX; i++) {
-		int j = (int)((a->rr + (unsigned long)i) % CB_APP_CONNS_MAX);
-
-		if (a->conns[j].fd >= 0 && a->conns[j].app == app) {
-			a->rr = (unsigned long)j + 1;
-			return j;
-		}
-	}
-	return -ENOENT;
+	if (app < 0 || app >= CB_CFG_MAX_APPS || (j = a->next_up[app]) < 0)
+		return -ENOENT;
+	a->next_up[app] = a->conns[j].next;
+	return j;
 }
 
 int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn)
@@ -542,14 +579,19 @@ unsigned int cb_apps_instances(const struct cb_apps *a, int app)
 	return app >= 0 && app < CB_CFG_MAX_APPS ? a->instances[app] : 0;
 }
 
+/* Counts and rings from scratch (apps renumbered); every conn in none. */
 static void recount(struct cb_apps *a)
 {
 	int i;
 
 	memset(a->instances, 0, sizeof(a->instances));
+	for (i = 0; i < CB_CFG_MAX_APPS; i++)
+		a->next_up[i] = -1;
 	for (i = 0; i < CB_APP_CONNS_MAX; i++)
-		if (a->conns[i].fd >= 0 && a->conns[i].app >= 0)
+		if (a->conns[i].fd >= 0 && a->conns[i].app >= 0) {
 			a->instances[a->conns[i].app]++;
+			ring_link(a, i);
+		}
 }
 
 void cb_apps_remap(struct cb_apps *a, const struct cb_config_file *cfg, const int *old_to_new,
@@ -558,6 +600,9 @@ void cb_apps_remap(struct cb_apps *a, const struct cb_config_file *cfg, const in
 	struct ucred cred = { .pid = 0 };
 	int i;
 
+	/* the rings are of the old indexes: out of them all, rebuilt below */
+	for (i = 0; i < CB_APP_CONNS_MAX; i++)
+		a->conns[i].next = a->conns[i].prev = -1;
 	for (i = 0; i < CB_APP_CONNS_MAX; i++) {
 		struct cb_app_conn *c = &a->conns[i];
 

@@ -42,6 +42,8 @@ struct cb_app_conn {
 	unsigned long gen;              /* grows each time the slot is reused */
 	uint64_t since_ms;              /* accepted at */
 	struct cb_apps *owner;          /* for the loop callback */
+	/* the ring of its app's registered instances (-1: in none) */
+	int16_t next, prev;
 };
 
 struct cb_apps {
@@ -51,7 +53,9 @@ struct cb_apps {
 	/* the controller's current configuration (replaced on reload) */
 	const struct cb_config_file *const *cfg;
 	struct cb_app_conn conns[CB_APP_CONNS_MAX];
-	unsigned long rr;               /* round-robin cursor */
+	/* per app: the instance delivered to next (round robin around the
+	 * ring of its registered conns), -1: none; O(1) per delivery */
+	int16_t next_up[CB_CFG_MAX_APPS];
 	unsigned int instances[CB_CFG_MAX_APPS];        /* registered conns per app */
 	/* registrations refused: no such [app], or SO_PEERCRED not admitted */
 	unsigned long refused_unknown, refused_cred;
