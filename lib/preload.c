@@ -15,7 +15,8 @@
  * under the same fd number, with the same O_NONBLOCK and FD_CLOEXEC.  The
  * server's poll/select/epoll on that number keep working; accept() and
  * accept4() on it receive the next FLOW's socket (the request already in
- * its receive queue) and fill the address from getpeername(), as the kernel
+ * its receive queue) and fill the address from the FLOW's client= (the
+ * socket's peer: no getpeername() on every connection), as the kernel
  * would on that listener (an IPv4 client on a dual-stack AF_INET6 listener
  * is ::ffff:a.b.c.d; a listener of one family may get clients of both).  ASK messages are skipped.  getsockname() on it
  * gives the address the server bound; getsockopt() answers SO_TYPE,
@@ -408,7 +409,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 	struct sockaddr_storage peer, shown;
 	socklen_t plen = sizeof(peer);
 	struct listener *l;
-	int nfd, fl;
+	ssize_t n = 0;
+	int nfd;
 
 	resolve();
 	if (!(l = find(fd)) || !l->listening)
@@ -420,7 +422,6 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *cm;
-		ssize_t n;
 
 		if (l->waiting) {
 			uint64_t ticks;
@@ -474,13 +475,14 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		if (nfd >= 0)
 			real_close(nfd);
 	}
-	fl = fcntl(nfd, F_GETFL);
-	if (fl >= 0 && cb_pl_status_flags(fl, flags) != fl)
-		fcntl(nfd, F_SETFL, cb_pl_status_flags(fl, flags));
+	/* the status flags a socket accept4() made would have (one call, not
+	 * a read then a write: a resumed socket may come with others) */
+	fcntl(nfd, F_SETFL, cb_pl_status_flags(0, flags));
 	if (addr && addrlen) {
 		socklen_t slen;
 
-		if (real_getpeername(nfd, (struct sockaddr *)&peer, &plen)) {
+		if (!cb_pl_flow_client(buf, (size_t)n, &peer, &plen) &&
+		    real_getpeername(nfd, (struct sockaddr *)&peer, &plen)) {
 			memset(&peer, 0, sizeof(peer));
 			plen = sizeof(sa_family_t);
 		}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -137,6 +138,68 @@ static inline socklen_t cb_pl_present_peer(const struct sockaddr_storage *peer, 
 		plen = sizeof(*out);
 	memcpy(out, peer, plen);
 	return plen;
+}
+
+/*
+ * The client address of a FLOW message (msg, len bytes: "FLOW client=IP:PORT
+ * ..." or client=[IP6]:PORT, on its first line) into *peer, *plen: 1, or 0
+ * when there is none or it does not parse (the caller asks getpeername()).
+ * The controller writes it from the flow's key, the socket's own peer.
+ */
+static inline int cb_pl_flow_client(const char *msg, size_t len, struct sockaddr_storage *peer,
+				    socklen_t *plen)
+{
+	const char *nl = memchr(msg, '\n', len), *v = NULL, *end;
+	char host[INET6_ADDRSTRLEN + 2];
+	unsigned long port = 0;
+	size_t i, hl;
+
+	if (nl)
+		len = (size_t)(nl - msg);
+	for (i = 0; i + 8 <= len; i++)
+		if (msg[i] == ' ' && !memcmp(msg + i + 1, "client=", 7)) {
+			v = msg + i + 8;
+			break;
+		}
+	if (!v)
+		return 0;
+	for (end = v; end < msg + len && *end != ' '; end++)
+		;
+	/* the port: the digits after the last ':' */
+	for (i = (size_t)(end - v); i > 0 && v[i - 1] >= '0' && v[i - 1] <= '9'; i--)
+		;
+	if (i == 0 || v[i - 1] != ':' || i == (size_t)(end - v) || (size_t)(end - v) - i > 5)
+		return 0;
+	for (const char *d = v + i; d < end; d++)
+		port = port * 10 + (unsigned long)(*d - '0');
+	if (port == 0 || port > 65535)
+		return 0;
+	hl = i - 1;
+	if (hl >= sizeof(host))
+		return 0;
+	memcpy(host, v, hl);
+	host[hl] = 0;
+	memset(peer, 0, sizeof(*peer));
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)peer;
+
+		host[hl - 1] = 0;
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+			return 0;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*plen = sizeof(*in6);
+		return 1;
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)peer;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return 0;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*plen = sizeof(*in);
+		return 1;
+	}
 }
 
 /*

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <criterion/criterion.h>
+#include "connbroker.h"
 #include "../../lib/preload.h"
 
 Test(preload, ports_parse)
@@ -117,6 +118,50 @@ Test(preload, peer_ipv6_as_is)
 	cr_assert_eq(memcmp(&out, &peer, sizeof(*p6)), 0);
 	cr_assert_eq(cb_pl_present_peer(&peer, sizeof(*p6), AF_INET, 0, &out), sizeof(*p6));
 	cr_assert_eq(memcmp(&out, &peer, sizeof(*p6)), 0);
+}
+
+/* The shim's reading of a FLOW's client= agrees with the library's full
+ * parser on good messages, and declines (getpeername then) on bad ones. */
+Test(preload, flow_client_as_the_library_reads_it)
+{
+	static const char *good[] = {
+		"FLOW client=198.18.0.1:40000 service=web rule=default app=a bytes=10",
+		"FLOW client=[2001:db8::7]:1 service=web rule=r app=a bytes=0 route=per-request",
+		"FLOW service=web client=198.19.255.254:65535 rule=default app=a bytes=3 blob=3\nxyz",
+	};
+	static const char *bad[] = {
+		"FLOW service=web rule=default app=a bytes=10",
+		"FLOW client=198.18.0.1 service=web",
+		"FLOW client=198.18.0.1:0 service=web",
+		"FLOW client=198.18.0.1:65536 service=web",
+		"FLOW client=198.18.0.1:123456 service=web",
+		"FLOW client=198.18.0:1 service=web",
+		"FLOW client=[2001:db8::7:1 service=web",
+		"FLOW client=2001:db8::7]:1 service=web",
+		"FLOW client=:80 service=web",
+		"FLOW xclient=198.18.0.1:80 service=web",
+		"FLOW service=web\n client=198.18.0.1:80",
+		"FLOW client=",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct sockaddr_storage peer;
+		struct cb_conn_info ci;
+		socklen_t plen = 0;
+		size_t len = strlen(good[i]);
+
+		cr_assert_eq(cb_pl_flow_client(good[i], len, &peer, &plen), 1, "%s", good[i]);
+		cr_assert_eq(cb_app_parse_flow(good[i], len, &ci), 0, "%s", good[i]);
+		cr_assert_eq(plen, peer.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							     : sizeof(struct sockaddr_in6));
+		cr_assert_eq(memcmp(&peer, &ci.client, plen), 0, "%s", good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = 0;
+
+		cr_assert_eq(cb_pl_flow_client(bad[i], strlen(bad[i]), &peer, &plen), 0, "%s", bad[i]);
+		cr_assert_eq(plen, 0, "%s", bad[i]);
+	}
 }
 
 Test(preload, copy_addr_truncates_like_the_kernel)
