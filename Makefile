@@ -129,6 +129,11 @@ $(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUT)/libconnbroker.a -o $@
 
+# make bench's timer of one XDP run on one frame (tests/bench/prog_time.c)
+$(OUT)/prog-time: tests/bench/prog_time.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lbpf -o $@
+
 $(NET_BPF): $(OUT)/%.bpf.o: tests/net/%.bpf.c vmlinux.h | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -220,7 +225,7 @@ demo: deps
 	$(Q)./scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/prog-time
 	$(Q)./scripts/bench.sh
 
 clean:
