@@ -105,11 +105,11 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 						 const struct cb_secrets *sec,
 						 const struct cb_flow_key *key, __u64 now)
 {
-	struct cb_syn_hint hint;
+	struct cb_syn_hint *hint;
 	struct cb_cookie_opts co = {
 		.mss = pk->opt.mss, .wscale = pk->opt.wscale, .sack = pk->opt.sack_ok,
 	};
-	__u32 slot = sec->current & 1;
+	__u32 slot = sec->current & 1, hslot;
 	__u32 isn = cb_cookie_make(sec->key[slot], slot, &pk->saddr, &pk->daddr, pk->sport,
 				   pk->dport, pk->seq, cb_cookie_time(), &co);
 	struct cb_seg r = {
@@ -130,9 +130,13 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 	if (pk->payload_len)
 		cb_count(CB_STAT_SYN_WITH_DATA);     /* no TFO: payload not acked */
 	/* a hint for cb_handshake_cookie_ok(); losing it loses nothing else */
-	hint.isn = pk->seq;
-	hint.at_ms = (__u32)(now / CB_NSEC_PER_MSEC);
-	bpf_map_update_elem(&cb_syn_isn, key, &hint, BPF_ANY);
+	hslot = CB_SYN_HINT_SLOT(isn);
+	hint = bpf_map_lookup_elem(&cb_syn_isn, &hslot);
+	if (hint) {
+		hint->cookie = isn;
+		hint->isn = pk->seq;
+		hint->at_ms = (__u32)(now / CB_NSEC_PER_MSEC);
+	}
 	if (cb_reply_emit(ctx, hook, pk, &r)) {
 		cb_count(CB_STAT_SYN_TX_FAIL);
 		return CB_V_DROP;
@@ -217,21 +221,27 @@ static __always_inline int cb_handshake_cookie_ok(const struct cb_pkt *pk,
 	const __u32 *key_s = sec->key[cb_cookie_slot(cookie)];
 	__u32 tnow = cb_cookie_time(), now_ms, win;
 	const struct cb_syn_hint *hint;
+	__u32 slot = CB_SYN_HINT_SLOT(cookie), h_isn, h_at;
 
 	*isn = pk->seq - 1;
 	if (cb_cookie_check(key_s, cookie, &pk->saddr, &pk->daddr, pk->sport, pk->dport,
 			    *isn, tnow, ci) == 0)
 		return 1;
-	hint = bpf_map_lookup_elem(&cb_syn_isn, key);
-	if (!hint || hint->isn == pk->seq - 1)
+	hint = bpf_map_lookup_elem(&cb_syn_isn, &slot);
+	if (!hint || hint->cookie != cookie)
+		return 0;
+	/* read once: another CPU may be writing the slot */
+	h_isn = *(volatile const __u32 *)&hint->isn;
+	h_at = *(volatile const __u32 *)&hint->at_ms;
+	if (h_isn == pk->seq - 1)
 		return 0;
 	/* Believed only while fresh, and only for a segment the window our
 	 * SYN-ACK offered allows (no ACK of ours has moved it since). */
 	now_ms = (__u32)(bpf_ktime_get_ns() / CB_NSEC_PER_MSEC);
 	win = cfg->flow_byte_cap > 0xffff ? 0xffff : cfg->flow_byte_cap;
-	if (now_ms - hint->at_ms > CB_SYN_HINT_MS || pk->seq - (hint->isn + 1) > win)
+	if (now_ms - h_at > CB_SYN_HINT_MS || pk->seq - (h_isn + 1) > win)
 		return 0;
-	*isn = hint->isn;
+	*isn = h_isn;
 	return cb_cookie_check(key_s, cookie, &pk->saddr, &pk->daddr, pk->sport, pk->dport,
 			       *isn, tnow, ci) == 0;
 }
@@ -292,7 +302,13 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 	/* The hint is spent: a segment of this connection after its flow is
 	 * gone (evicted, reset) must meet an RST, not a flow made anew at an
 	 * ISN whose bytes the client has seen acknowledged. */
-	bpf_map_delete_elem(&cb_syn_isn, key);
+	{
+		__u32 slot = CB_SYN_HINT_SLOT(cookie);
+		struct cb_syn_hint *h = bpf_map_lookup_elem(&cb_syn_isn, &slot);
+
+		if (h && h->cookie == cookie)
+			h->cookie = ~cookie;
+	}
 	cb_notify(key, CB_EV_OPEN, 0, f.rcv_nxt, f.snd_nxt);
 	fp = bpf_map_lookup_elem(&cb_flows, key);
 	if (!fp) {

@@ -25,9 +25,10 @@
 #ifndef CB_MAX_SERVICES
 #define CB_MAX_SERVICES 256
 #endif
-#ifndef CB_MAX_SYN_HINTS
-#define CB_MAX_SYN_HINTS 65536      /* cb_syn_isn: client ISNs of recent SYNs */
+#ifndef CB_SYN_HINT_BITS
+#define CB_SYN_HINT_BITS 16         /* cb_syn_isn: 2^16 slots for client ISNs of recent SYNs */
 #endif
+#define CB_MAX_SYN_HINTS (1u << CB_SYN_HINT_BITS)
 #define CB_SYN_HINT_MS 3000         /* how long a SYN's ISN hint is believed */
 #define CB_MAX_PEERS 64             /* cb_peers: peer ids 0..63 */
 #ifndef CB_MAX_REMOTE
@@ -258,7 +259,11 @@ struct cb_remote {
 #define CB_REMOTE_SEEN_RST 0x2
 
 /* ---- cb_syn_isn: the ISN a recent SYN carried (bpf/lib/maps.h) ------ */
+/* The slot of a SYN-ACK's cookie: its top bits, which are MAC bits. */
+#define CB_SYN_HINT_SLOT(cookie) ((__u32)(cookie) >> (32 - CB_SYN_HINT_BITS))
+
 struct cb_syn_hint {
+	__u32 cookie;               /* the SYN-ACK's ISN: whose hint the slot holds */
 	__u32 isn;                  /* the SYN's sequence number */
 	__u32 at_ms;                /* bpf_ktime_get_ns() / 1e6 when it came, truncated */
 };
@@ -453,7 +458,7 @@ _Static_assert(sizeof(struct cb_ctl_beat) == 16, "cb_ctl_beat layout");
 _Static_assert(sizeof(struct cb_peer) == 16, "cb_peer layout");
 _Static_assert(sizeof(struct cb_remote) == 40, "cb_remote layout");
 _Static_assert(sizeof(struct cb_secrets) == 24, "cb_secrets layout");
-_Static_assert(sizeof(struct cb_syn_hint) == 8, "cb_syn_hint layout");
+_Static_assert(sizeof(struct cb_syn_hint) == 12, "cb_syn_hint layout");
 _Static_assert(sizeof(struct cb_rst_bucket) == 16, "cb_rst_bucket layout");
 _Static_assert(sizeof(struct cb_event) == 56, "cb_event layout");
 _Static_assert(sizeof(struct cb_attach_info) == 40, "cb_attach_info layout");
@@ -465,7 +470,7 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
  * upgrade in place needs.  A polynomial over every term, so that two
  * changes cannot cancel out as they could in a XOR. */
 #define CB_ABI_MIX(h, v) ((__u32)(h) * 1000003u + (__u32)(v))
-#define CB_ABI ((__u32)CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(     \
+#define CB_ABI ((__u32)CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(     \
 	CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(        \
 	CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(CB_ABI_MIX(5,                  \
 	CB_FLOW_STATE_MAX), sizeof(struct cb_flow)), sizeof(struct cb_peer)),                 \
@@ -473,6 +478,6 @@ _Static_assert(sizeof(struct cb_stash_slot) % 8 == 0, "cb_stash_slot: mmap strid
 	CB_STAT_SLOTS), sizeof(struct cb_stash_slot)), sizeof(struct cb_flow_key)),           \
 	sizeof(struct cb_service_key)), sizeof(struct cb_ctl_beat)), CB_MAX_FLOWS),           \
 	CB_MAX_SERVICES), CB_MAX_SYN_HINTS), CB_MAX_PEERS), CB_MAX_REMOTE), CB_RING_BYTES),  \
-	CB_STASH_SLOTS), CB_STASH_BYTES))
+	CB_STASH_SLOTS), CB_STASH_BYTES), sizeof(struct cb_syn_hint)))
 
 #endif /* CONNBROKER_SHARED_H */

@@ -534,8 +534,9 @@ static int cookie_valid(const struct cb_flow_key *k, uint32_t cookie, uint32_t c
  * cb_handshake_cookie_ok): seq - 1, or else the ISN the hint its SYN left
  * says, if the hint is at most CB_SYN_HINT_MS old and seq lies within the
  * window the SYN-ACK offered, and the cookie is valid for either; -1 when
- * neither.  (have_hint: read just before the packet; inputs last
- * milliseconds, far from the age limit.)
+ * neither.  (have_hint: the slot of the cookie, read just before the
+ * packet, holds that cookie's hint; inputs last milliseconds, far from the
+ * age limit.)
  */
 static int64_t cookie_isn(const struct cb_flow_key *k, uint32_t cookie, uint32_t seq,
 			  int have_hint, struct cb_syn_hint hint, struct cb_cookie_info *ci)
@@ -2002,7 +2003,13 @@ static void run_ingress(const uint8_t *in, size_t len)
 	if (v.cls == PV_OK) {
 		has_pre = !bpf_map_lookup_elem(S.I->flows_fd, &v.key, &pre_f);
 		has_pre_r = !bpf_map_lookup_elem(S.I->remote_fd, &v.key, &pre_r);
-		has_hint = !bpf_map_lookup_elem(S.I->syn_isn_fd, &v.key, &hint);
+		{
+			/* the slot of the cookie this segment acknowledges */
+			uint32_t slot = CB_SYN_HINT_SLOT(v.ack - 1);
+
+			has_hint = !bpf_map_lookup_elem(S.I->syn_isn_fd, &slot, &hint) &&
+				   hint.cookie == v.ack - 1;
+		}
 		t = trk_find(&v.key);
 	}
 

@@ -197,11 +197,12 @@ FX_TEST2(xdp, valid_ack_creates_flow_with_state)
 	}
 	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1);
 	{
-		struct cb_flow_key k = flow_key();
+		uint32_t slot = CB_SYN_HINT_SLOT(f.server_isn);
 		struct cb_syn_hint hint;
 
-		cr_expect_neq(bpf_map_lookup_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &hint),
-			      0, "the SYN's ISN hint is spent when its flow is made");
+		cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &slot, &hint), 0);
+		cr_expect_neq(hint.cookie, f.server_isn, "the SYN's ISN hint is spent when its flow is made");
+		cr_expect_eq(hint.isn, CISN, "the slot held it");
 	}
 	cr_assert_eq(drain(), 1);
 	ev = (const struct cb_event *)F.rec[0];
@@ -226,9 +227,11 @@ FX_TEST2(xdp, bad_cookie_creates_nothing)
 	/* an ACK for a different client ISN fails too, once its SYN's ISN is
 	 * not known (the hint evicted) */
 	{
-		struct cb_flow_key k = flow_key();
+		uint32_t slot = CB_SYN_HINT_SLOT(v.seq);
+		struct cb_syn_hint none = { 0 };
 
-		cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k), 0);
+		cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &slot, &none,
+						 BPF_ANY), 0);
 	}
 	n = seg(b, sizeof(b), CISN + 2, v.seq + 1, 0x10, 778, v.tsval, NULL, 0, 502);
 	cr_expect_eq(run(b, n), XDP_TX);
@@ -313,17 +316,21 @@ FX_TEST2(xdp, late_first_segment_finds_its_syn_isn)
 	 * SYN-ACK offered (65535: no ACK of ours can have opened more).
 	 */
 	{
-		static const struct { const char *why; uint32_t isn; int age_ms; uint32_t seq; } rows[] = {
-			{ "another ISN", CISN + 777, 0, CISN + 1 + sizeof(first) - 1 },
-			{ "a stale hint", CISN, CB_SYN_HINT_MS + 500, CISN + 1 + sizeof(first) - 1 },
-			{ "past the offered window", CISN, 0, CISN + 1 + 65536 },
+		static const struct {
+			const char *why; uint32_t isn; int age_ms; uint32_t seq; uint32_t tag_xor;
+		} rows[] = {
+			{ "another ISN", CISN + 777, 0, CISN + 1 + sizeof(first) - 1, 0 },
+			{ "a stale hint", CISN, CB_SYN_HINT_MS + 500, CISN + 1 + sizeof(first) - 1, 0 },
+			{ "past the offered window", CISN, 0, CISN + 1 + 65536, 0 },
+			/* a later SYN whose cookie shares the slot took it over */
+			{ "another cookie's hint in its slot", CISN, 0, CISN + 1 + sizeof(first) - 1, 1 },
 		};
 		size_t i;
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			struct cb_flow_key k = flow_key();
 			struct cb_syn_hint h = { .isn = rows[i].isn };
 			struct timespec ts;
+			uint32_t slot;
 
 			fx_open(0, 65536);
 			n = syn(b, 1, 1, 7, NULL);
@@ -332,7 +339,9 @@ FX_TEST2(xdp, late_first_segment_finds_its_syn_isn)
 			clock_gettime(CLOCK_MONOTONIC, &ts);    /* bpf_ktime_get_ns()'s clock */
 			h.at_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) -
 				  (uint32_t)rows[i].age_ms;
-			cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &k, &h,
+			h.cookie = v.seq ^ rows[i].tag_xor;
+			slot = CB_SYN_HINT_SLOT(v.seq);
+			cr_assert_eq(bpf_map_update_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &slot, &h,
 							 BPF_ANY), 0);
 			n = seg(b, sizeof(b), rows[i].seq, v.seq + 1, 0x18, 780, v.tsval, rest,
 				sizeof(rest) - 1, 502);
