@@ -149,6 +149,48 @@ bad:
 	return 1;
 }
 
+static __always_inline __u32 cb_be32_at(const __u8 *p)
+{
+	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
+}
+
+/*
+ * The two layouts nearly every segment has, read without the walk (a
+ * bpf_loop() call per packet, about 70 ns of a SYN): NOP NOP TS, every
+ * segment after a handshake with timestamps (Linux, the BSDs, Windows), and
+ * Linux's SYN, MSS SACK_PERM TS NOP WS.  1 when opts is one of them (o
+ * filled as the walk would fill it), 0 to walk.
+ */
+static __always_inline int cb_parse_tcp_opts_usual(const __u8 *p, const void *data_end,
+						   __u32 len, struct cb_tcp_opts *o)
+{
+	if (len == 12) {
+		if ((const void *)(p + 12) > data_end ||
+		    p[0] != CB_TCPOPT_NOP || p[1] != CB_TCPOPT_NOP || p[2] != CB_TCPOPT_TS || p[3] != 10)
+			return 0;
+		o->ts_present = 1;
+		o->tsval = cb_be32_at(p + 4);
+		o->tsecr = cb_be32_at(p + 8);
+		return 1;
+	}
+	if (len == 20) {
+		if ((const void *)(p + 20) > data_end ||
+		    p[0] != CB_TCPOPT_MSS || p[1] != 4 || p[4] != CB_TCPOPT_SACK_PERM || p[5] != 2 ||
+		    p[6] != CB_TCPOPT_TS || p[7] != 10 || p[16] != CB_TCPOPT_NOP ||
+		    p[17] != CB_TCPOPT_WSCALE || p[18] != 3)
+			return 0;
+		o->mss = ((__u16)p[2] << 8) | p[3];
+		o->sack_ok = 1;
+		o->ts_present = 1;
+		o->tsval = cb_be32_at(p + 8);
+		o->tsecr = cb_be32_at(p + 12);
+		/* RFC 7323 2.3: a shift over 14 is treated as 14 */
+		o->wscale = p[19] > CB_WSCALE_MAX ? CB_WSCALE_MAX : p[19];
+		return 1;
+	}
+	return 0;
+}
+
 /* Parse len (0..40) option bytes at opts; -1 if they are malformed. */
 static __always_inline int cb_parse_tcp_opts(const __u8 *opts, const void *data_end,
 					     __u32 len, struct cb_tcp_opts *o)
@@ -161,6 +203,8 @@ static __always_inline int cb_parse_tcp_opts(const __u8 *opts, const void *data_
 	o->ts_present = 0;
 	o->tsval = 0;
 	o->tsecr = 0;
+	if (len == 0 || cb_parse_tcp_opts_usual(opts, data_end, len, o))
+		return 0;
 	/* one step per option; 40 bytes hold at most 40 options */
 	bpf_loop(CB_TCP_OPT_MAX, cb_optwalk_step, &w, 0);
 	return w.err ? -1 : 0;

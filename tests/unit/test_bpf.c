@@ -87,6 +87,82 @@ FX_TEST2(xdp, syn_without_options_gets_mss_only)
 	fx_close();
 }
 
+/*
+ * SYN options the program reads without its option walk (Linux's layout,
+ * parse.h's cb_parse_tcp_opts_usual) and layouts it walks: what the cookie
+ * carries and the SYN-ACK echoes is the same for the same options, whatever
+ * path read them; a layout that only looks usual (a byte off) is walked,
+ * and a malformed one is dropped.
+ */
+FX_TEST2(xdp, syn_options_read_alike_on_every_layout)
+{
+	static const struct {
+		const char *name;
+		uint8_t opts[40];
+		size_t len;
+		int mss, wscale, sack, ts;      /* -1 wscale: none; mss 0: dropped */
+	} rows[] = {
+		{ "Linux (read without the walk)",
+		  { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x03, 0x09, 0, 0, 0, 0, 1, 3, 3, 7 }, 20,
+		  1460, 7, 1, 1 },
+		{ "Linux, shift 15 (RFC 7323: 14)",
+		  { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x03, 0x09, 0, 0, 0, 0, 1, 3, 3, 15 }, 20,
+		  1460, 14, 1, 1 },
+		{ "macOS (walked)",
+		  { 2, 4, 0x05, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10, 0, 0, 0x03, 0x09, 0, 0, 0, 0, 4, 2, 0, 0 },
+		  24, 1460, 6, 1, 1 },
+		{ "Windows (walked)",
+		  { 2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2 }, 12, 1460, 8, 1, 0 },
+		{ "Linux's length, NOP NOP EOL for WS (walked)",
+		  { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x03, 0x09, 0, 0, 0, 0, 1, 1, 0, 0 }, 20,
+		  1460, -1, 1, 1 },
+		{ "Linux's length, WS of length 2 (malformed)",
+		  { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0x03, 0x09, 0, 0, 0, 0, 1, 3, 2, 7 }, 20,
+		  0, 0, 0, 0 },
+		{ "12 bytes, NOP NOP TS (walked on a SYN too: the usual ACK layout)",
+		  { 1, 1, 8, 10, 0, 0, 0x03, 0x09, 0, 0, 0, 0 }, 12, 536, -1, 0, 1 },
+		{ "12 bytes, NOP NOP TS of length 9 (malformed)",
+		  { 1, 1, 8, 9, 0, 0, 0x03, 0x09, 0, 0, 0, 0 }, 12, 0, 0, 0, 0 },
+	};
+	union cb_addr ca = fx_addr(CLIENT), va = fx_addr(VIP);
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = CPORT, .dport = VPORT,
+					.seq = CISN, .flags = 0x02, .window = 64240,
+					.opts = rows[i].opts, .optlen = rows[i].len };
+		struct cb_cookie_info ci;
+		struct t_tcp_view v;
+		uint8_t b[256];
+		size_t n;
+
+		fx_open(0, 65536);
+		n = fx_build(b, sizeof(b), &s);
+		if (!rows[i].mss) {
+			cr_expect_eq(run(b, n), XDP_DROP, "%s", rows[i].name);
+			cr_expect_eq(XSTAT(DROP_BAD_OPTIONS), 1, "%s", rows[i].name);
+			fx_close();
+			continue;
+		}
+		cr_assert_eq(run(b, n), XDP_TX, "%s", rows[i].name);
+		cr_assert_eq(t_view(F.out, F.out_len, &v), 0, "%s", rows[i].name);
+		cr_expect_eq(t_verify_csums(F.out, F.out_len), 0, "%s", rows[i].name);
+		cr_expect_eq(v.sack_ok, rows[i].sack, "%s: SACK", rows[i].name);
+		cr_expect_eq(v.ts, rows[i].ts, "%s: TS", rows[i].name);
+		if (rows[i].ts)
+			cr_expect_eq(v.tsecr, 0x0309u, "%s: TSecr echoes TSval", rows[i].name);
+		cr_expect_eq(v.wscale, rows[i].wscale < 0 ? -1 : 7, "%s: our shift only to a client's",
+			     rows[i].name);
+		cr_assert_eq(cb_cookie_check(KEY0, v.seq, &ca, &va, htons(CPORT), htons(VPORT), CISN,
+					     tai_counter(), &ci), 0, "%s", rows[i].name);
+		cr_expect_eq(ci.mss, rows[i].mss, "%s: MSS in the cookie", rows[i].name);
+		cr_expect_eq(ci.wscale, rows[i].wscale < 0 ? CB_WSCALE_NONE : rows[i].wscale,
+			     "%s: shift in the cookie", rows[i].name);
+		cr_expect_eq(ci.sack, rows[i].sack, "%s: SACK in the cookie", rows[i].name);
+		fx_close();
+	}
+}
+
 FX_TEST2(xdp, sack_and_wscale_without_timestamps)
 {
 	uint8_t b[256];
