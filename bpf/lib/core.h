@@ -56,24 +56,17 @@ static __always_inline __u32 cb_ts_now(__u32 ts_offset)
 }
 
 /*
- * Per-connection timestamp offset (hides uptime, as Linux's ts_off does).
- * Derived from the cookie secret and the tuple, so the ACK handler finds the
- * same value without state.
+ * Per-connection timestamp offset (hides uptime, as Linux's ts_off does): a
+ * keyed hash of our ISN, the cookie, whose MAC already binds the tuple, the
+ * client's ISN and the time.  The ACK handler recomputes it from ack_seq - 1
+ * without state.  One word, the same for both families, where hashing the
+ * tuple again cost 29 ns (IPv4) and 53 ns (IPv6) of a SYN.
  */
-static __always_inline __u32 cb_ts_offset(const __u32 key[2], const struct cb_pkt *pk)
+static __always_inline __u32 cb_ts_offset(const __u32 key[2], __u32 cookie)
 {
-	__u32 ports = ((__u32)pk->sport << 16) | pk->dport;
-	__u32 m[10] = { pk->saddr.w[3], pk->daddr.w[3], ports, 0x74737473 /* "tsts" */ };
+	__u32 m[2] = { cookie, 0x74737473 /* "tsts" */ };
 
-	if (!pk->v6)
-		return cb_halfsiphash(key, m, 4);
-	m[4] = pk->saddr.w[0];
-	m[5] = pk->saddr.w[1];
-	m[6] = pk->saddr.w[2];
-	m[7] = pk->daddr.w[0];
-	m[8] = pk->daddr.w[1];
-	m[9] = pk->daddr.w[2];
-	return cb_halfsiphash(key, m, 10);
+	return cb_halfsiphash(key, m, 2);
 }
 
 /*
@@ -123,7 +116,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 		.wscale = pk->opt.wscale == CB_WSCALE_NONE ? CB_WSCALE_NONE : cfg->wscale,
 		.sack = pk->opt.sack_ok,
 		.ts = pk->opt.ts_present,
-		.tsval = (__u32)(now / CB_NSEC_PER_MSEC) + cb_ts_offset(sec->key[slot], pk),
+		.tsval = (__u32)(now / CB_NSEC_PER_MSEC) + cb_ts_offset(sec->key[slot], isn),
 		.tsecr = pk->opt.tsval,
 	};
 
@@ -282,7 +275,7 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 	if (pk->opt.ts_present) {
 		f.opts |= CB_OPT_TS;
 		f.ts_recent = pk->opt.tsval;
-		f.ts_offset = cb_ts_offset(sec->key[cb_cookie_slot(cookie)], pk);
+		f.ts_offset = cb_ts_offset(sec->key[cb_cookie_slot(cookie)], cookie);
 	}
 	f.snd_wnd = (__u32)pk->window << ((f.opts & CB_OPT_WSCALE) ? f.snd_wscale : 0);
 	f.rcv_wnd = cfg->flow_byte_cap;

@@ -271,6 +271,12 @@ FX_TEST2(xdp, valid_ack_creates_flow_with_state)
 		now_ms = (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 		cr_expect_lt((uint32_t)(now_ms + f.ts_offset - v.tsval), 1000u);
 	}
+	/* the offset is the keyed hash of the cookie: per connection, secret */
+	{
+		uint32_t m[2] = { f.server_isn, 0x74737473 };
+
+		cr_expect_eq(f.ts_offset, cb_halfsiphash(KEY0, m, 2));
+	}
 	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1);
 	{
 		uint32_t slot = CB_SYN_HINT_SLOT(f.server_isn);
