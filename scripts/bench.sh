@@ -91,6 +91,18 @@ bench_connbroker() {   # mode -> "answered_pps offered_pps ns_per_packet_in_prog
 	echo "$(( sent / SECONDS_PER_RUN )) $offered $ns"
 }
 
+# The generator and the veth hop alone: an XDP program that drops every
+# packet (tests/net/xdp_drop.bpf.c) on the director; prints "dropped_pps".
+bench_drop() {
+	local id runs
+	ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" xdpdrv obj "$ROOT/build/xdp_drop.bpf.o" sec xdp
+	id=$(ip -n "$CB_NS_DIR" -j link show "$CB_IF_DIR" | jq -r '.[0].xdp.prog.id')
+	flood >/dev/null
+	runs=$(bpftool -j prog show id "$id" | jq -r '.run_cnt')
+	ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" xdpdrv off
+	echo $(( runs / SECONDS_PER_RUN ))
+}
+
 bench_kernel() {
 	local offered sent
 	nsx "$CB_NS_DIR" sysctl -qw net.ipv4.tcp_syncookies=2
@@ -136,16 +148,27 @@ echo
 read -r k_pps k_off < <(bench_kernel)
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
-printf '%-34s %12s %12s %8s %14s\n' "SYN-ACKs per second" "answered/s" "offered/s" "ratio" "ns/pkt in prog"
-printf '%-34s %12d %12d %8s %14s\n' "kernel syncookies (baseline)" "$k_pps" "$k_off" "1.00" "-"
+drop_pps=$(bench_drop)
+# ns per answered SYN on the one CPU that runs everything, less what the
+# generator and the veth hop cost per packet (the XDP_DROP run)
+path_ns() { awk -v a="$1" -v d="$drop_pps" 'BEGIN { printf "%.0f", a && d ? 1e9 / a - 1e9 / d : 0 }'; }
+k_path=$(path_ns "$k_pps")
+printf '%-34s %12s %12s %8s %14s %12s %8s\n' "SYN-ACKs per second" "answered/s" "offered/s" "ratio" \
+	"ns/pkt in prog" "path ns/SYN" "ratio"
+printf '%-34s %12d %12d %8s %14s %12s %8s\n' "kernel syncookies (baseline)" "$k_pps" "$k_off" "1.00" "-" \
+	"$k_path" "1.00"
 for mode in native skb tc; do
 	read -r pps off ns < <(bench_connbroker "$mode")
-	printf '%-34s %12d %12d %8s %14s\n' "connbroker cookies, $mode" "$pps" "$off" \
-		"$(awk -v a="$pps" -v b="$k_pps" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$ns"
+	p=$(path_ns "$pps")
+	printf '%-34s %12d %12d %8s %14s %12s %8s\n' "connbroker cookies, $mode" "$pps" "$off" \
+		"$(awk -v a="$pps" -v b="$k_pps" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$ns" "$p" \
+		"$(awk -v a="$p" -v b="$k_path" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 done
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 echo "(one CPU runs the generator, the veth hop and the answer, so answered/s is per core"
-echo " for the whole path and the ratio understates the handler-only difference)"
+echo " for the whole path and the ratio understates the handler-only difference; path ns/SYN"
+echo " is that CPU's time per answered SYN less its time per packet when the director's XDP"
+echo " drops every packet ($drop_pps packets/s): the answer's own cost, kernel or connbroker)"
 fi
 
 # ---- 1b. the program alone: SYNs, and packets that are not for a service --

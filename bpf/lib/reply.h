@@ -47,6 +47,8 @@ static __always_inline int cb_reply_resize(void *ctx, const enum cb_hook hook, _
 {
 	__u32 cur = cb_frame_len(ctx, hook);
 
+	if (len == cur)
+		return 0;       /* a SYN-ACK to a SYN of Linux's options: as long */
 	if (hook == CB_HOOK_XDP && len > cur) {
 		if (cb_grow_head(ctx, hook, len - cur) == 0)
 			return 0;
