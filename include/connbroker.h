@@ -84,8 +84,11 @@ struct cb_conn_info {
  * $CONNBROKER_IFACE (eth0 if unset) in this network namespace:
  * /run/connbroker/[network-namespaces/<inode>/]<ifname>.sock.  The first
  * registration fails here (NULL and errno: ENOENT or ECONNREFUSED when no
- * controller is there, ECONNREFUSED when it refuses): only a registration
- * that once succeeded is made again by itself.
+ * controller is there, ECONNREFUSED when it refuses, ETIMEDOUT when it did
+ * not take the registration or answer it within
+ * $CONNBROKER_REGISTER_TIMEOUT_MS, 5000 by default: a stopped or stuck
+ * controller): only a registration that once succeeded is made again by
+ * itself.
  */
 struct cb_app *cb_app_register(const char *path, const char *app);
 /*

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include "connbroker.h"
@@ -209,18 +210,55 @@ static uint64_t now_ms(void)
 }
 
 /*
+ * How long the first registration waits for room in the controller's
+ * backlog and for its answer: $CONNBROKER_REGISTER_TIMEOUT_MS, else 5 s (a
+ * controller that is stopped or stuck must not hang the app's start).
+ */
+#define REGISTER_TIMEOUT_MS 5000
+
+static unsigned long register_timeout_ms(void)
+{
+	const char *e = getenv("CONNBROKER_REGISTER_TIMEOUT_MS");
+	char *end;
+	unsigned long v;
+
+	if (!e || !*e)
+		return REGISTER_TIMEOUT_MS;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	return *end || errno || v == 0 || v > 3600000 ? REGISTER_TIMEOUT_MS : v;
+}
+
+/* Bound (ms) or unbound (0) the socket's blocking sends, connect and receives. */
+static int set_timeouts(int s, unsigned long ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		return -errno;
+	return 0;
+}
+
+/*
  * A socket connected to the controller, REGISTER sent: the fd or -errno.
  * nonblock: do not wait for room in the controller's backlog (a reconnect
  * must not stall an event loop); the socket itself stays blocking
- * (cb_app_release waits for room to send, as it always did).
+ * (cb_app_release waits for room to send, as it always did).  timeout_ms:
+ * how long blocking calls on it may wait until set_timeouts() says
+ * otherwise (0: as long as it takes).
  */
-static int dial(const struct cb_app *a, int nonblock)
+static int dial(const struct cb_app *a, int nonblock, unsigned long timeout_ms)
 {
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	int err;
 
 	if (s < 0)
 		return -errno;
+	if ((timeout_ms && (err = set_timeouts(s, timeout_ms)))) {
+		close(s);
+		return err;
+	}
 	if (connect(s, (const struct sockaddr *)&a->sa, sizeof(a->sa)) ||
 	    (nonblock && fcntl(s, F_SETFL, 0)) ||
 	    send(s, a->reg, strlen(a->reg), MSG_NOSIGNAL) < 0) {
@@ -232,7 +270,8 @@ static int dial(const struct cb_app *a, int nonblock)
 }
 
 /* The answer to REGISTER: 0 (OK), -ECONNREFUSED (anything else), -EAGAIN
- * (none yet, with MSG_DONTWAIT), -ECONNRESET (EOF) or another -errno. */
+ * (none yet, with MSG_DONTWAIT; or no answer within a bound the socket
+ * has), -ECONNRESET (EOF) or another -errno. */
 static int answer(int s, int flags)
 {
 	char r[128];
@@ -310,7 +349,7 @@ static int attempt(struct cb_app *a, int force)
 		       its.it_value.tv_nsec))
 		return -EAGAIN;
 	arm(a, 0);
-	s = dial(a, 1);
+	s = dial(a, 1, 0);
 	ev.data.fd = s;
 	if (s >= 0 && !epoll_ctl(a->ep, EPOLL_CTL_ADD, s, &ev)) {
 		a->sock = s;
@@ -409,10 +448,13 @@ static int init(struct cb_app *a)
 	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, a->timer, &ev))
 		return -errno;
 	/* the first registration is as it always was: blocking, and a failure
-	 * is the caller's to see (there is nothing to reconnect to yet) */
-	if ((a->sock = dial(a, 0)) < 0)
-		return a->sock;
+	 * is the caller's to see (there is nothing to reconnect to yet), but
+	 * bounded: ETIMEDOUT when the controller does not take it in time */
+	if ((a->sock = dial(a, 0, register_timeout_ms())) < 0)
+		return a->sock == -EAGAIN ? -ETIMEDOUT : a->sock;
 	if ((err = answer(a->sock, 0)))
+		return err == -EAGAIN ? -ETIMEDOUT : err;
+	if ((err = set_timeouts(a->sock, 0)))
 		return err;
 	ev.data.fd = a->sock;
 	if (epoll_ctl(a->ep, EPOLL_CTL_ADD, a->sock, &ev))

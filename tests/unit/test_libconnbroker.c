@@ -124,6 +124,31 @@ Test(libconnbroker, refused_registration)
 	cr_expect_eq(errno, ENOENT);
 }
 
+/* A controller that takes the connection and never answers (stopped, stuck):
+ * the first registration fails with ETIMEDOUT after the bound, not never. */
+Test(libconnbroker, silent_controller_times_out, .timeout = 10)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec t0, t1;
+	int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	long ms;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/cb-libtest-silent-%d.sock", getpid());
+	unlink(sa.sun_path);
+	cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(l, 4), 0);      /* the kernel completes connect(); nobody reads */
+	setenv("CONNBROKER_REGISTER_TIMEOUT_MS", "300", 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_null(cb_app_register(sa.sun_path, "api"));
+	cr_expect_eq(errno, ETIMEDOUT, "errno %d (%s)", errno, strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_expect(ms >= 250 && ms < 3000, "waited %ld ms for a 300 ms bound", ms);
+	unsetenv("CONNBROKER_REGISTER_TIMEOUT_MS");
+	close(l);
+	unlink(sa.sun_path);
+}
+
 static int parse(const char *msg, struct cb_conn_info *ci)
 {
 	return cb_app_parse_flow(msg, strlen(msg), ci);
