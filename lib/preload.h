@@ -143,7 +143,8 @@ static inline socklen_t cb_pl_present_peer(const struct sockaddr_storage *peer, 
 /*
  * The client address of a FLOW message (msg, len bytes: "FLOW client=IP:PORT
  * ..." or client=[IP6]:PORT, on its first line) into *peer, *plen: 1, or 0
- * when there is none or it does not parse (the caller asks getpeername()).
+ * when there is none, it does not parse, or it is IPv6 link-local (its scope
+ * id is not in the text): the caller asks getpeername() then.
  * The controller writes it from the flow's key, the socket's own peer.
  */
 static inline int cb_pl_flow_client(const char *msg, size_t len, struct sockaddr_storage *peer,
@@ -184,7 +185,9 @@ static inline int cb_pl_flow_client(const char *msg, size_t len, struct sockaddr
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)peer;
 
 		host[hl - 1] = 0;
-		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+		/* link-local: the scope is the socket's to say (getpeername) */
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1 ||
+		    IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr))
 			return 0;
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)port);

@@ -32,6 +32,7 @@ BG=()
 
 cleanup() {
 	[ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null || true
+	[ -n "${PASS_PIN:-}" ] && rm -f "$PASS_PIN"
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	topo_down
 	rm -f "$TG"
@@ -91,15 +92,32 @@ bench_connbroker() {   # mode -> "answered_pps offered_pps ns_per_packet_in_prog
 	echo "$(( sent / SECONDS_PER_RUN )) $offered $ns"
 }
 
-# The generator and the veth hop alone: an XDP program that drops every
-# packet (tests/net/xdp_drop.bpf.c) on the director; prints "dropped_pps".
-bench_drop() {
+# The generator and the veth hop alone, on the receive path of each hook: a
+# program that drops every packet (tests/net/xdp_drop.bpf.c) on the director,
+# native XDP, generic XDP, or TC ingress (the kernel's own path: no XDP
+# program, so veth hands packets to the stack as it does for the kernel's
+# syncookies); prints "dropped_pps".
+bench_drop() {   # native | skb | tc
 	local id runs
-	ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" xdpdrv obj "$ROOT/build/xdp_drop.bpf.o" sec xdp
-	id=$(ip -n "$CB_NS_DIR" -j link show "$CB_IF_DIR" | jq -r '.[0].xdp.prog.id')
+	case $1 in
+	native|skb)
+		ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" "$([ "$1" = native ] && echo xdpdrv || echo xdpgeneric)" \
+			obj "$ROOT/build/xdp_drop.bpf.o" sec xdp
+		id=$(ip -n "$CB_NS_DIR" -j link show "$CB_IF_DIR" | jq -r '.[0].xdp.prog.id')
+		;;
+	tc)
+		nsx "$CB_NS_DIR" tc qdisc add dev "$CB_IF_DIR" clsact
+		nsx "$CB_NS_DIR" tc filter add dev "$CB_IF_DIR" ingress bpf da obj "$ROOT/build/xdp_drop.bpf.o" sec tc
+		id=$(nsx "$CB_NS_DIR" tc -j filter show dev "$CB_IF_DIR" ingress | jq -r '[.[] | .options.prog.id // empty][0]')
+		;;
+	esac
 	flood >/dev/null
 	runs=$(bpftool -j prog show id "$id" | jq -r '.run_cnt')
-	ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" xdpdrv off
+	case $1 in
+	native) ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" xdpdrv off ;;
+	skb) ip -n "$CB_NS_DIR" link set dev "$CB_IF_DIR" xdpgeneric off ;;
+	tc) nsx "$CB_NS_DIR" tc qdisc del dev "$CB_IF_DIR" clsact ;;
+	esac
 	echo $(( runs / SECONDS_PER_RUN ))
 }
 
@@ -148,18 +166,21 @@ echo
 read -r k_pps k_off < <(bench_kernel)
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
-drop_pps=$(bench_drop)
+declare -A drop_pps
+for m in native skb tc; do drop_pps[$m]=$(bench_drop "$m"); done
 # ns per answered SYN on the one CPU that runs everything, less what the
-# generator and the veth hop cost per packet (the XDP_DROP run)
-path_ns() { awk -v a="$1" -v d="$drop_pps" 'BEGIN { printf "%.0f", a && d ? 1e9 / a - 1e9 / d : 0 }'; }
-k_path=$(path_ns "$k_pps")
+# generator and the veth hop cost per packet on the same receive path (the
+# drop run of that hook; the kernel's: TC).  Valid while every SYN offered
+# is answered (the generator's own cost is then the same per packet).
+path_ns() { awk -v a="$1" -v d="${drop_pps[$2]}" 'BEGIN { printf "%.0f", a && d ? 1e9 / a - 1e9 / d : 0 }'; }
+k_path=$(path_ns "$k_pps" tc)
 printf '%-34s %12s %12s %8s %14s %12s %8s\n' "SYN-ACKs per second" "answered/s" "offered/s" "ratio" \
 	"ns/pkt in prog" "path ns/SYN" "ratio"
 printf '%-34s %12d %12d %8s %14s %12s %8s\n' "kernel syncookies (baseline)" "$k_pps" "$k_off" "1.00" "-" \
 	"$k_path" "1.00"
 for mode in native skb tc; do
 	read -r pps off ns < <(bench_connbroker "$mode")
-	p=$(path_ns "$pps")
+	p=$(path_ns "$pps" "$mode")
 	printf '%-34s %12d %12d %8s %14s %12s %8s\n' "connbroker cookies, $mode" "$pps" "$off" \
 		"$(awk -v a="$pps" -v b="$k_pps" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$ns" "$p" \
 		"$(awk -v a="$p" -v b="$k_path" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
@@ -167,8 +188,9 @@ done
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 echo "(one CPU runs the generator, the veth hop and the answer, so answered/s is per core"
 echo " for the whole path and the ratio understates the handler-only difference; path ns/SYN"
-echo " is that CPU's time per answered SYN less its time per packet when the director's XDP"
-echo " drops every packet ($drop_pps packets/s): the answer's own cost, kernel or connbroker)"
+echo " is that CPU's time per answered SYN less its time per packet when a program on the same"
+echo " hook drops every packet (native ${drop_pps[native]}, skb ${drop_pps[skb]}, tc and kernel ${drop_pps[tc]}"
+echo " packets/s): the answer's own cost, kernel or connbroker)"
 fi
 
 # ---- 1b. the program alone: SYNs, and packets that are not for a service --
@@ -204,7 +226,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int(
 syn_family_bench() {
 	local id pass_id pin f4 f6 fo i v4=() v6=() vo=() vp=() r4 r6 a b o p
 	f4=$(mktemp /tmp/cb-syn4.XXXXXX) f6=$(mktemp /tmp/cb-syn6.XXXXXX) fo=$(mktemp /tmp/cb-other.XXXXXX)
-	pin=/sys/fs/bpf/cb-bench-xdp-pass-$$
+	pin=/sys/fs/bpf/cb-bench-xdp-pass-$$ PASS_PIN=$pin
 	syn_frame 4 80 "$f4"; syn_frame 6 80 "$f6"; syn_frame 4 22 "$fo"
 	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" >/dev/null
 	fresh_beat
@@ -217,18 +239,20 @@ syn_family_bench() {
 		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$id" "$fo" "$SYN_RUNS"); vo+=("$a")
 		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$pass_id" "$fo" "$SYN_RUNS"); vp+=("$a")
 	done
-	rm -f "$pin"
+	rm -f "$pin"; PASS_PIN=
 	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 	rm -f "$f4" "$f6" "$fo"
 	a=$(median "${v4[@]}") b=$(median "${v6[@]}") o=$(median "${vo[@]}") p=$(median "${vp[@]}")
 	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 	echo
-	printf '%-44s %10s %8s   (%s)\n' "one XDP run on one frame" "ns" "ratio" "bpf_prog_test_run, medians of $SYN_ROUNDS rounds x $SYN_RUNS runs"
-	printf '%-44s %10s %8s   runs: %s\n' "IPv4 SYN, answered (XDP_TX: $r4) (baseline)" "$a" "1.00" "${v4[*]}"
-	printf '%-44s %10s %8s   runs: %s\n' "IPv6 SYN, answered (XDP_TX: $r6)" "$b" "$(ratio "$b" "$a")" "${v6[*]}"
-	printf '%-44s %10s %8s   runs: %s\n' "pass-everything XDP program (baseline)" "$p" "1.00" "${vp[*]}"
-	printf '%-44s %10s %8s   runs: %s\n' "connbroker on a SYN to a port not served" "$o" "$(ratio "$o" "$p")" "${vo[*]}"
-	echo "(each figure includes the kernel's clock reads around one run: compare as ratios)"
+	printf '%-44s %10s %8s %10s   (%s)\n' "one XDP run on one frame" "ns" "ratio" "ns - pass" "bpf_prog_test_run, medians of $SYN_ROUNDS rounds x $SYN_RUNS runs"
+	printf '%-44s %10s %8s %10s   runs: %s\n' "IPv4 SYN, answered (XDP_TX: $r4) (baseline)" "$a" "1.00" "$((a - p))" "${v4[*]}"
+	printf '%-44s %10s %8s %10s   runs: %s\n' "IPv6 SYN, answered (XDP_TX: $r6)" "$b" "$(ratio "$b" "$a")" "$((b - p))" "${v6[*]}"
+	printf '%-44s %10s %8s %10s   runs: %s\n' "pass-everything XDP program (baseline)" "$p" "1.00" "0" "${vp[*]}"
+	printf '%-44s %10s %8s %10s   runs: %s\n' "connbroker on a SYN to a port not served" "$o" "$(ratio "$o" "$p")" "$((o - p))" "${vo[*]}"
+	echo "(each figure includes what a run of any program costs here, the pass-everything row:"
+	echo " \"ns - pass\" is the program's own time.  One frame over and over: its map slots stay"
+	echo " in cache, where a flood of varied SYNs misses; section 1's figure under a flood is that)"
 }
 want 1b && syn_family_bench
 

@@ -433,8 +433,8 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 	int ks = cb_kernel_sock_state(ctx, pk);
 
 	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie
-	 * (2^22 within CB_SYN_HINT_MS of a SYN on the tuple: two ISNs tried):
-	 * never take a tuple a live socket owns (a TIME_WAIT one owns none: a
+	 * (a second ISN is tried only when ack_seq - 1 is the very cookie a
+	 * recent SYN's hint slot holds): never take a tuple a live socket owns (a TIME_WAIT one owns none: a
 	 * new connection on that tuple replaces it when materialized). */
 	if (cookie_ok && !cb_ksock_live(ks)) {
 		if (cb_no_controller(cfg, bpf_ktime_get_ns())) {
@@ -731,8 +731,8 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
  * On a steered tuple its client closed: is this the ACK of our cookie, the
  * handshake of a new connection reusing the port?  Then the steering goes
  * (the caller drops the cb_flows entry) and the segment is a no-flow one.
- * Asked only of closing entries: 1 in 2^23 (2^22 with a fresh SYN hint)
- * segments of a live flow would pass as a cookie.
+ * Asked only of closing entries: 1 in 2^23 segments of a live flow would
+ * pass as a cookie (a hint's second ISN only for the cookie it was left for).
  */
 static __always_inline int cb_remote_reused(const struct cb_pkt *pk,
 					    const struct cb_config *cfg,

@@ -26,8 +26,10 @@
 #define CB_MAX_SERVICES 256
 #endif
 #ifndef CB_SYN_HINT_BITS
-#define CB_SYN_HINT_BITS 16         /* cb_syn_isn: 2^16 slots for client ISNs of recent SYNs */
+#define CB_SYN_HINT_BITS 16         /* cb_syn_isn: 2^16 slots (768 KiB) for client ISNs of recent SYNs */
 #endif
+/* slots are named by the cookie's top bits, which must be MAC bits (cookie.h: 23) */
+_Static_assert(CB_SYN_HINT_BITS >= 1 && CB_SYN_HINT_BITS <= 23, "CB_SYN_HINT_BITS: 1..23");
 #define CB_MAX_SYN_HINTS (1u << CB_SYN_HINT_BITS)
 #define CB_SYN_HINT_MS 3000         /* how long a SYN's ISN hint is believed */
 #define CB_MAX_PEERS 64             /* cb_peers: peer ids 0..63 */

@@ -2211,6 +2211,16 @@ static void run_ingress(const uint8_t *in, size_t len)
 				fail("created flow: isn %#x/%#x state %u wnd %u mss %u opts %#x",
 				     post_f.client_isn, post_f.server_isn, post_f.state,
 				     post_f.rcv_wnd, post_f.mss, post_f.opts);
+			{
+				/* the hint is spent: a segment outliving the flow meets an RST */
+				uint32_t slot = CB_SYN_HINT_SLOT(v.ack - 1);
+				struct cb_syn_hint h;
+
+				if (!bpf_map_lookup_elem(S.I->syn_isn_fd, &slot, &h) &&
+				    h.cookie == v.ack - 1)
+					fail("flow created and its SYN hint (cookie %#x) not spent",
+					     v.ack - 1);
+			}
 			if (has_pre && !(pre_f.state == CB_FLOW_REDIRECT && d[CB_STAT_REDIRECT_REUSED]))
 				fail("flow in state %u replaced by a new one", pre_f.state);
 		}

@@ -142,6 +142,7 @@ Test(preload, flow_client_as_the_library_reads_it)
 		"FLOW xclient=198.18.0.1:80 service=web",
 		"FLOW service=web\n client=198.18.0.1:80",
 		"FLOW client=",
+		"FLOW client=[fe80::1]:80 service=web",   /* link-local: the scope from the socket */
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct sockaddr_storage peer;
