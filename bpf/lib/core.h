@@ -434,8 +434,9 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 
 	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie
 	 * (a second ISN is tried only when ack_seq - 1 is the very cookie a
-	 * recent SYN's hint slot holds): never take a tuple a live socket owns (a TIME_WAIT one owns none: a
-	 * new connection on that tuple replaces it when materialized). */
+	 * recent SYN's hint slot holds): never take a tuple a live socket
+	 * owns (a TIME_WAIT one owns none: a new connection on that tuple
+	 * replaces it when materialized). */
 	if (cookie_ok && !cb_ksock_live(ks)) {
 		if (cb_no_controller(cfg, bpf_ktime_get_ns())) {
 			cb_count(CB_STAT_ACK_NO_CONTROLLER);
