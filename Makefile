@@ -129,6 +129,12 @@ $(OUT)/http_app: examples/http_app.c $(OUT)/libconnbroker.a
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(OUT)/libconnbroker.a -o $@
 
+# a namespace test's client that completes handshakes from raw frames
+# (tests/net/handshakes.c: a flow table of a million idle connections)
+$(OUT)/handshakes: tests/net/handshakes.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
+
 # make bench's timer of one XDP run on one frame (tests/bench/prog_time.c)
 $(OUT)/prog-time: tests/bench/prog_time.c | $(OUT)
 	$(call msg,CC,$@)
@@ -211,7 +217,7 @@ fuzz: $(FUZZ_BINS) $(BPF_OBJS)
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),20)
 
-net-test: $(OUT)/connbroker
+net-test: $(OUT)/connbroker $(OUT)/handshakes
 	$(Q)./tests/net/run.sh
 
 test: deps

@@ -2266,6 +2266,8 @@ for t in "${TESTS[@]}"; do
 	dir xdp-filter unload "$CB_IF_DIR" >/dev/null 2>&1
 	if [ $rc -eq 0 ]; then
 		passed=$((passed + 1)); echo "[PASS] $t"
+		# NET_VERBOSE=1: a passing test's output too (its figures)
+		[ -n "${NET_VERBOSE:-}" ] && sed 's/^/    /' "$log"
 	elif [ $rc -eq $SKIP ]; then
 		skipped=$((skipped + 1)); echo "[SKIP] $t: $(tail -n 1 "$log")"
 	else

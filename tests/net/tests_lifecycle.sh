@@ -18,6 +18,9 @@
 #       csum_verify, no_controller in the file set the attachment (what the
 #       systemd unit's ExecStartPre and ExecReload run), an option given
 #       wins, a bad value is refused with its line.
+#   test_flow_table_sized_by_config   [broker] flows sizes the flow table at
+#       a fresh attach; the controller and replaced programs load against
+#       it; another size on a live attachment warns and keeps it.
 #   test_new_layout_reattaches_and_ends_the_controller   the record says
 #       another map layout (abi): attach warns that flows are dropped and
 #       re-attaches with new maps; the running controller notices that the
@@ -247,5 +250,41 @@ test_attach_settings_from_config() {
 	expect_eq "$(attach_cfg)" "32768 7 0 3000" "the attachment after a refused file"
 }
 
+# The flow table's size comes from [broker] flows at a fresh attach; the
+# controller's and the replaced programs' objects take the pinned size
+# (they would fail to load against it otherwise); attaching again with
+# another size warns and keeps the table and its flows.
+test_flow_table_sized_by_config() {
+	local conf=$WORK/ft.conf sock=$WORK/ft.sock out app rc
+	printf '[broker]\ninterface = %s\nmetrics = off\nflows = 2048\n[service s]\nlisten = %s:80\ndefault = web\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --config "$conf" || die attach
+	at_exit "dir $CB detach $CB_IF_DIR >/dev/null 2>&1"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows_max')" 2048 "flows_max from the file"
+	expect_eq "$(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" | jq -r .max_entries)" \
+		2048 "the pinned table's entries"
+	ctl_start "$conf" "$sock" "$WORK/ft-ctl.log"
+	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/ft-app.log" 2>&1 &
+	app=$!; BG_PIDS+=("$app")
+	sleep 0.5
+	out=$(cli curl -s -m 3 "http://$CB_VIP/one") || { cat "$WORK/ft-ctl.log"; die "not served with a 2048-flow table"; }
+	grep -q "app=web" <<<"$out" || die "answer: $out"
+	# another size on a live attachment: a warning, the table and its flow kept
+	out=$(dir "$CB" attach "$CB_IF_DIR" --config "$conf" --flows 4096 2>&1) || die "attach again: $out"
+	grep -q "flows = 4096 applies at a fresh attach; the live flow table keeps its 2048 entries" <<<"$out" ||
+		die "no warning: $out"
+	expect_eq "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows_max')" 2048 "flows_max after attaching again"
+	[ "$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].flows')" -ge 1 ] || die "the flow is gone"
+	# the programs replaced in place load against the 2048-entry pin
+	dir "$CB" attach "$CB_IF_DIR" --config "$conf" --replace >/dev/null 2>&1 || die "attach --replace"
+	out=$(cli curl -s -m 3 "http://$CB_VIP/two") || die "not served after the programs were replaced"
+	grep -q "app=web" <<<"$out" || die "answer after replace: $out"
+	grep -q "not attached any more\|cannot" "$WORK/ft-ctl.log" && { cat "$WORK/ft-ctl.log"; die "controller trouble"; }
+	rc=0; out=$(dir "$CB" attach "$CB_IF_DIR" --flows 10 --service "$CB_VIP:80" 2>&1) || rc=$?
+	[ "$rc" = 2 ] || die "--flows 10: exit $rc, not the usage error's 2"
+	grep -q -- "--flows '10': expected 1024..16777216" <<<"$out" || die "message: $out"
+}
+
 ALL_TESTS+=(test_fail_closed_without_controller test_upgrade_in_place_keeps_flows
-	    test_attach_settings_from_config test_new_layout_reattaches_and_ends_the_controller)
+	    test_attach_settings_from_config test_new_layout_reattaches_and_ends_the_controller
+	    test_flow_table_sized_by_config)

@@ -493,8 +493,9 @@ Test(config, attachment_settings)
 	cr_expect_eq(c.att_rst_rate, -1);
 	cr_expect_eq(c.att_wscale, -1);
 	cr_expect_eq(c.att_csum_verify, -1);
+	cr_expect_eq(c.att_flows, 0, "not given: the build's size");
 	cr_assert_eq(cb_config_parse("[broker]\nmode = skb\nmss = 1400\nwscale = 0\nflow_cap = 4096\n"
-				     "rst_rate = 0\ncsum_verify = no\nno_controller = hold\n"
+				     "rst_rate = 0\ncsum_verify = no\nno_controller = hold\nflows = 1100000\n"
 				     "[service a]\nlisten = 198.18.0.1:80\n", "t.conf", &c, err,
 				     sizeof(err)), 0, "%s", err);
 	cr_expect_eq(c.att_mode, CB_MODE_SKB);
@@ -504,12 +505,14 @@ Test(config, attachment_settings)
 	cr_expect_eq(c.att_rst_rate, 0);
 	cr_expect_eq(c.att_csum_verify, 0);
 	cr_expect_eq(c.no_ctl_ms, 0, "hold");
+	cr_expect_eq(c.att_flows, 1100000);
 	cr_assert_eq(cb_config_parse("[broker]\nno_controller = 1m\n[service a]\nlisten = 198.18.0.1:80\n",
 				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(c.no_ctl_ms, 60000);
 	expect_error("[broker]\nmode = fast\n", "t.conf:2: mode: 'fast': expected native, skb or tc");
 	expect_error("[broker]\ncsum_verify = 1\n", "t.conf:2: csum_verify: '1': expected yes or no");
 	expect_error("[broker]\nwscale = 15\n", "t.conf:2: wscale: '15' is not a number in 0..14");
+	expect_error("[broker]\nflows = 1000\n", "t.conf:2: flows: '1000' is not a number in 1024..16777216");
 	expect_error("[broker]\nno_controller = 100ms\n",
 		     "t.conf:2: no_controller: '100ms': expected hold or a duration from 800 ms to 1h");
 }

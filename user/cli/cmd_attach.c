@@ -15,7 +15,7 @@
 
 /* What attach's command line gave (the file's [broker] settings fill the rest). */
 struct given {
-	int mode, mss, wscale, cap, rst, csum, no_ctl;
+	int mode, mss, wscale, cap, rst, csum, no_ctl, flows;
 };
 
 /* The file's [broker] attachment settings, where the command line gave none. */
@@ -40,6 +40,8 @@ static void settings_of_config(const struct cb_config_file *c, const struct give
 		o->cfg.flags &= (uint8_t)~CB_CFG_VERIFY_CSUM;
 	if (!g->no_ctl)
 		o->cfg.no_ctl_ms = c->no_ctl_ms;
+	if (!g->flows && c->att_flows)
+		o->max_flows = c->att_flows;
 }
 
 /*
@@ -95,6 +97,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "config", required_argument, NULL, 'F' },
 		{ "no-controller", required_argument, NULL, 'N' },
 		{ "replace", no_argument, NULL, 'R' },
+		{ "flows", required_argument, NULL, 'f' },
 		{ 0 },
 	};
 	const char *cfg_path = NULL;
@@ -173,6 +176,15 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 			break;
 		case 'R':
 			o.replace = 1;
+			break;
+		case 'f':
+			if (cb_parse_u32(optarg, CB_FLOWS_MIN, CB_FLOWS_MAX, &v)) {
+				cb_err("attach: --flows '%s': expected %u..%u", optarg, CB_FLOWS_MIN,
+				       CB_FLOWS_MAX);
+				return CB_EXIT_USAGE;
+			}
+			o.max_flows = v;
+			g.flows = 1;
 			break;
 		case 'N':
 			if (!strcmp(optarg, "hold")) {

@@ -160,10 +160,10 @@ static void status_one(const char *ifname, void *arg)
 		cb_json_str(stdout, ifname);
 		printf(",\"ifindex\":%u,\"mode\":\"%s\",\"attached\":%s,\"attached_at\":%" PRIu64
 		       ",\"xdp_prog_id\":%u,\"tc_ingress_id\":%u,\"tc_egress_id\":%u,\"flows\":%ld,"
-		       "\"pins\":",
+		       "\"flows_max\":%u,\"pins\":",
 		       info.ifindex, cb_mode_name(info.mode), live ? "true" : "false",
 		       (uint64_t)info.attached_at, info.xdp_prog_id, info.tc_ingress_id,
-		       info.tc_egress_id, flows);
+		       info.tc_egress_id, flows, cb_pin_flows_size(ifname));
 		cb_json_str(stdout, pins);
 		printf(",\"note\":");
 		cb_json_str(stdout, mode_note(info.mode));
@@ -188,7 +188,7 @@ static void status_one(const char *ifname, void *arg)
 			printf(", tc ingress prog %u", info.tc_ingress_id);
 		printf(", tc egress prog %u)\n  pins: %s\n  services:", info.tc_egress_id, pins);
 		print_services(ifname, 0);
-		printf("\n  flows: %ld\n", flows);
+		printf("\n  flows: %ld of %u\n", flows, cb_pin_flows_size(ifname));
 		if (mode_note(info.mode)[0])
 			printf("  note: %s\n", mode_note(info.mode));
 		print_controller(ifname, 0);

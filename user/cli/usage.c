@@ -32,6 +32,9 @@ static const struct cb_opt_doc attach_opts[] = {
 	{ "--replace", "over a live attachment, load this build's programs and swap\n"
 		       "them in even if the running ones are this build's (they are\n"
 		       "swapped anyway when they are another build's)" },
+	{ "--flows N", "connections the flow table holds (1024..16777216, default\n"
+		       STR(CB_MAX_FLOWS) ", ~144 bytes each); set at a fresh attach: a\n"
+		       "live attachment keeps its table and the flows in it" },
 	{ 0 },
 };
 
@@ -110,7 +113,7 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 	  .args = "IFNAME {--service VIP:PORT ... | --config FILE}\n"
 		  "[--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
 		  "[--rst-rate N] [--no-csum-verify] [--no-controller DURATION|hold]\n"
-		  "[--replace]",
+		  "[--flows N] [--replace]",
 	  .summary = "attach the datapath to an interface for the given services",
 	  .opts = attach_opts,
 	  .notes = "Attaching again updates the services and settings, and upgrades in place:\n"
@@ -118,8 +121,8 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 		   "pinned maps and every held, local and steered flow kept.  Another map layout\n"
 		   "is re-attached (its flows dropped, with a warning); another mode fails (detach\n"
 		   "first).  With --config, the file's [broker] mode, mss, wscale, flow_cap,\n"
-		   "rst_rate, csum_verify and no_controller apply where no option is given, so a\n"
-		   "reload (systemctl reload) keeps them." },
+		   "flows, rst_rate, csum_verify and no_controller apply where no option is\n"
+		   "given, so a reload (systemctl reload) keeps them." },
 	{ .name = "detach", .args = "IFNAME [--force]",
 	  .summary = "remove programs, pins and the clsact qdisc connbroker created",
 	  .opts = detach_opts,

@@ -415,6 +415,8 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 		return parse_u32_key(ps, k, v, 536, 9000, &c->att_mss);
 	if (!strcmp(k, "flow_cap"))
 		return parse_u32_key(ps, k, v, 1460, CB_STASH_BYTES, &c->att_flow_cap);
+	if (!strcmp(k, "flows"))
+		return parse_u32_key(ps, k, v, 1024, 16777216, &c->att_flows);
 	if (!strcmp(k, "wscale") || !strcmp(k, "rst_rate")) {
 		uint32_t n;
 

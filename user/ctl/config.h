@@ -12,6 +12,7 @@
  *                                ; new connections get an RST
  *   mode = native                ; the attachment's settings, as attach's
  *   flow_cap = 65536             ; options of the same names (mode, mss,
+ *   flows = 65536                ; flows,
  *   rst_rate = 1000              ; wscale, flow-cap, rst-rate, and
  *   csum_verify = yes            ; --no-csum-verify for csum_verify = no);
  *                                ; these and no_controller are read by
@@ -181,6 +182,7 @@ struct cb_config_file {
 	/* the attachment's settings for `attach --config` (0 / -1: not given) */
 	uint32_t att_mode;              /* enum cb_attach_mode */
 	uint32_t att_mss, att_flow_cap;
+	uint32_t att_flows;             /* [broker] flows: the flow table's entries (0: default) */
 	int att_wscale, att_csum_verify;        /* -1: not given */
 	long att_rst_rate;                      /* -1: not given */
 	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */

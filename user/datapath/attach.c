@@ -565,6 +565,13 @@ int cb_attach(const struct cb_attach_opts *o)
 	memset(&old, 0, sizeof(old));
 	if (cb_attach_info_read(o->ifname, &old) == 0 || cb_pin_dir_exists(o->ifname)) {
 		if (old.ifindex == (uint32_t)ifindex && old.abi == CB_ABI && cb_attachment_live(&old)) {
+			uint32_t size = cb_pin_flows_size(o->ifname);
+
+			if (o->max_flows && size && o->max_flows != size)
+				cb_warn("%s: flows = %u applies at a fresh attach; the live flow table "
+					"keeps its %u entries and every flow in it (detach and attach "
+					"to resize it: held flows are dropped)", o->ifname,
+					o->max_flows, size);
 			if (old.mode == o->mode && (old.build != cb_build_id() || o->replace) &&
 			    (err = attach_replace(o, &old)))
 				return err;
@@ -594,6 +601,9 @@ int cb_attach(const struct cb_attach_opts *o)
 
 	tskel = cb_tc__open();
 	err = tskel ? cb_pin_maps(tskel->obj, o->ifname) : -errno;
+	/* the flow table is sized here, once: later loads take the pin's */
+	if (!err && o->max_flows)
+		err = bpf_map__set_max_entries(tskel->maps.cb_flows, o->max_flows);
 	if (!err && o->mode != CB_MODE_TC)
 		bpf_program__set_autoload(tskel->progs.cb_tc_ingress, false);
 	if (!err)

@@ -23,7 +23,13 @@ struct cb_attach_opts {
 	int replace;                            /* replace the programs of a live
 						 * attachment even if they are this
 						 * build's (attach --replace) */
+	uint32_t max_flows;                     /* the flow table's entries at a
+						 * fresh attach (0: CB_MAX_FLOWS);
+						 * a live attachment keeps its own */
 };
+
+#define CB_FLOWS_MIN 1024u
+#define CB_FLOWS_MAX 16777216u
 
 void cb_config_defaults(struct cb_config *cfg);
 /*

@@ -183,6 +183,22 @@ int cb_run_path(char *buf, size_t len, const char *ifname, const char *suffix)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* The entries of the pinned map at path, or 0 when there is none. */
+static uint32_t pinned_entries(const char *path)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info), n = 0;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		n = info.max_entries;
+	close(fd);
+	return n;
+}
+
 int cb_pin_maps(struct bpf_object *obj, const char *ifname)
 {
 	struct bpf_map *map;
@@ -190,15 +206,28 @@ int cb_pin_maps(struct bpf_object *obj, const char *ifname)
 	int err;
 
 	bpf_object__for_each_map(map, obj) {
+		uint32_t n;
+
 		if (bpf_map__is_internal(map))
 			continue;
 		err = cb_pin_path(p, sizeof(p), ifname, bpf_map__name(map));
 		if (!err)
 			err = bpf_map__set_pin_path(map, p);
+		/* the flow table's size is the attachment's ([broker] flows):
+		 * an object loaded against it takes the pinned one's */
+		if (!err && !strcmp(bpf_map__name(map), "cb_flows") && (n = pinned_entries(p)))
+			err = bpf_map__set_max_entries(map, n);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+uint32_t cb_pin_flows_size(const char *ifname)
+{
+	char p[256];
+
+	return cb_pin_path(p, sizeof(p), ifname, "cb_flows") ? 0 : pinned_entries(p);
 }
 
 int cb_pin_read_first(const char *ifname, const char *name, void *value)

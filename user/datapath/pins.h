@@ -8,6 +8,7 @@
 #define CB_PINS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CB_BPFFS "/sys/fs/bpf"
 #define CB_PIN_ROOT CB_BPFFS "/connbroker"
@@ -24,8 +25,14 @@ int cb_pin_path(char *buf, size_t len, const char *ifname, const char *name);
 int cb_pin_dir_create(const char *ifname);
 int cb_pin_dir_exists(const char *ifname);
 struct bpf_object;
-/* Point every map of obj at its pin under ifname's directory (reused on load). */
+/*
+ * Point every map of obj at its pin under ifname's directory (reused on
+ * load).  The flow table takes the size of the pinned one, when there is
+ * one: it is set once, at a fresh attach ([broker] flows).
+ */
 int cb_pin_maps(struct bpf_object *obj, const char *ifname);
+/* The pinned flow table's entries (0: none pinned). */
+uint32_t cb_pin_flows_size(const char *ifname);
 /* Open a pinned map of ifname by name; fd or negative errno. */
 int cb_pin_open_map(const char *ifname, const char *name);
 /* Entry 0 of ifname's pinned one-entry array map name into value: 0 or a
