@@ -259,11 +259,11 @@ want 1b && syn_family_bench
 if want 2; then
 echo
 nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" >/dev/null
-read -r memlock entries < <(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" |
-	jq -r '"\(.bytes_memlock) \(.max_entries)"')
+read -r memlock entries ksz vsz < <(bpftool -j map show pinned "$(topo_pins "$CB_NS_DIR" "$CB_IF_DIR")/cb_flows" |
+	jq -r '"\(.bytes_memlock) \(.max_entries) \(.bytes_key) \(.bytes_value)"')
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
-printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key 36 B + value 64 B + LRU element overhead)\n' \
-	"$memlock" "$entries" $(( memlock / entries ))
+printf 'flow table: %d bytes memlock for %d entries = %d bytes per unbound flow (key %d B + value %d B + the hash element'"'"'s and its bucket'"'"'s overhead)\n' \
+	"$memlock" "$entries" $(( memlock / entries )) "$ksz" "$vsz"
 fi
 
 # ---- 3. connections per second and latency ------------------------------------

@@ -257,10 +257,8 @@ static __always_inline struct cb_flow *cb_flow_create(const struct cb_pkt *pk,
 	struct cb_flow f = {}, *fp;
 	__u64 now = bpf_ktime_get_ns();
 
-	f.created_ns = now;
-	f.last_ns = now;
+	f.created_ms = (__u32)(now / CB_NSEC_PER_MSEC) | 1;
 	f.client_isn = isn;
-	f.server_isn = cookie;
 	f.rcv_nxt = isn + 1;
 	f.snd_nxt = pk->ack_seq;
 	f.mss = ci->mss < cb_our_mss(cfg, pk) ? ci->mss : cb_our_mss(cfg, pk);
@@ -645,7 +643,6 @@ static __always_inline enum cb_verdict cb_on_unbound(void *ctx, const enum cb_ho
 	__u32 queued = 0, fresh;
 	__s32 off = (__s32)(f->rcv_nxt - pk->seq);
 
-	f->last_ns = bpf_ktime_get_ns();
 	if (pk->flags & CB_TCP_RST) {
 		if (off == 0) {
 			cb_flow_close(key, 1, pk->seq);

@@ -130,12 +130,13 @@ static inline const char *cb_flow_state_name(__u32 state)
 
 /* Everything needed to build a kernel socket for the flow later. */
 struct cb_flow {
-	__u64 created_ns;           /* bpf_ktime_get_ns() when the ACK validated */
-	__u64 last_ns;              /* last packet seen */
+	__u32 created_ms;           /* bpf_ktime_get_ns() / 1e6 when the ACK validated,
+	                             * truncated and odd: never 0, which marks an entry
+	                             * userspace made (a flow adopted from a peer) */
 	__u32 client_isn;           /* client's SYN sequence number */
-	__u32 server_isn;           /* our ISN (the SYN cookie) */
 	__u32 rcv_nxt;              /* next client byte we expect */
-	__u32 snd_nxt;              /* our next sequence number (server_isn + 1) */
+	__u32 snd_nxt;              /* our next sequence number: our ISN (the SYN
+	                             * cookie) + 1; it never moves (cb_flow_isn) */
 	__u32 ts_recent;            /* last TSval received from the client */
 	__u32 ts_offset;            /* our TSval = (ktime_ns / 1e6) + ts_offset */
 	__u32 snd_wnd;              /* client's window in bytes (scaled) */
@@ -150,6 +151,12 @@ struct cb_flow {
 	__u8 pad;
 	__u16 service_id;
 };
+
+/* Our ISN, the SYN cookie. */
+static __always_inline __u32 cb_flow_isn(const struct cb_flow *f)
+{
+	return f->snd_nxt - 1;
+}
 
 #define CB_OPT_SACK   0x01
 #define CB_OPT_TS     0x02
@@ -454,7 +461,7 @@ _Static_assert(CB_STAT_MAX <= CB_STAT_SLOTS, "cb_stats: more counters than slots
 _Static_assert(sizeof(union cb_addr) == 16, "cb_addr layout");
 _Static_assert(sizeof(struct cb_service_key) == 20, "cb_service_key layout");
 _Static_assert(sizeof(struct cb_flow_key) == 36, "cb_flow_key layout");
-_Static_assert(sizeof(struct cb_flow) == 64, "cb_flow layout");
+_Static_assert(sizeof(struct cb_flow) == 48, "cb_flow layout");
 _Static_assert(sizeof(struct cb_config) == 36, "cb_config layout");
 _Static_assert(sizeof(struct cb_ctl_beat) == 16, "cb_ctl_beat layout");
 _Static_assert(sizeof(struct cb_peer) == 16, "cb_peer layout");

@@ -47,9 +47,9 @@
  *       PASS_FRAGMENT, IPv6 extension headers not walked (AH, ESP, routing
  *       with segments left, more than 4 or 512 bytes) = PASS_IPV6_EXT, ...;
  *       PKT_IPV6 moves iff the frame is IPv6 (its ethertype), whatever follows
- *   I5  every flow in the table has a server_isn that is a valid cookie for
- *       its tuple and client_isn (cookie.h's cb_cookie_check, userspace), and
- *       snd_nxt = server_isn + 1, rcv_nxt = client_isn + 1 + bytes_in,
+ *   I5  every flow in the table has snd_nxt - 1 a valid cookie for its tuple
+ *       and client_isn (cookie.h's cb_cookie_check, userspace), and
+ *       rcv_nxt = client_isn + 1 + bytes_in,
  *       bytes_in <= rcv_wnd; a flow appears only on a packet that is an ACK
  *       (no SYN/RST) carrying a valid cookie for its own tuple, and such a
  *       packet with no flow creates one; a packet changes no other tuple's
@@ -1573,13 +1573,11 @@ static uint32_t window_left(const struct cb_flow *f)
 static void check_flow_content(const struct cb_flow_key *k, const struct cb_flow *f,
 			       const char *when)
 {
-	if (!cookie_valid(k, f->server_isn, f->client_isn, NULL)) {
-		fail("%s: flow %s:%u -> %s:%u has server_isn %#x, not a valid cookie for "
+	if (!cookie_valid(k, cb_flow_isn(f), f->client_isn, NULL)) {
+		fail("%s: flow %s:%u -> %s:%u has snd_nxt %#x, not a valid cookie + 1 for "
 		     "client_isn %#x", when, astr(&k->saddr), ntohs(k->sport_be),
-		     astr(&k->daddr), ntohs(k->dport_be), f->server_isn, f->client_isn);
+		     astr(&k->daddr), ntohs(k->dport_be), f->snd_nxt, f->client_isn);
 	}
-	if (f->snd_nxt != f->server_isn + 1)
-		fail("%s: flow snd_nxt %#x, server_isn %#x", when, f->snd_nxt, f->server_isn);
 	if (f->rcv_nxt != f->client_isn + 1 + f->bytes_in)
 		fail("%s: flow rcv_nxt %#x != client_isn %#x + 1 + bytes_in %u", when, f->rcv_nxt,
 		     f->client_isn, f->bytes_in);
@@ -2183,9 +2181,12 @@ static void run_ingress(const uint8_t *in, size_t len)
 	if (v.cls == PV_OK) {
 		has_post = !bpf_map_lookup_elem(S.I->flows_fd, &v.key, &post_f);
 		has_post_r = !bpf_map_lookup_elem(S.I->remote_fd, &v.key, &post_r);
-		created = has_post && (!has_pre || pre_f.created_ns != post_f.created_ns ||
+		/* made anew: created_ms is in ms, so a flow replacing one made
+		 * in the same ms on the same cookie differs only by its state */
+		created = has_post && (!has_pre || pre_f.created_ms != post_f.created_ms ||
+				       pre_f.state != post_f.state ||
 				       pre_f.client_isn != post_f.client_isn ||
-				       pre_f.server_isn != post_f.server_isn);
+				       pre_f.snd_nxt != post_f.snd_nxt);
 		if (created) {
 			struct cb_cookie_info ci;
 
@@ -2202,14 +2203,14 @@ static void run_ingress(const uint8_t *in, size_t len)
 				fail("ACK_COOKIE_LATE %llu for a flow made with ISN %#x, seq %#x",
 				     (unsigned long long)d[CB_STAT_ACK_COOKIE_LATE],
 				     (uint32_t)want_isn, v.seq);
-			if (post_f.client_isn != (uint32_t)want_isn || post_f.server_isn != v.ack - 1 ||
+			if (post_f.client_isn != (uint32_t)want_isn || post_f.snd_nxt != v.ack ||
 			    post_f.state != CB_FLOW_UNBOUND || post_f.rcv_wnd != S.cfg.flow_byte_cap ||
 			    post_f.mss != (ci.mss < our_mss(&v) ? ci.mss : our_mss(&v)) ||
 			    !!(post_f.opts & CB_OPT_TS) != v.ts ||
 			    !!(post_f.opts & CB_OPT_SACK) != ci.sack ||
 			    !!(post_f.opts & CB_OPT_WSCALE) != (ci.wscale != CB_WSCALE_NONE))
 				fail("created flow: isn %#x/%#x state %u wnd %u mss %u opts %#x",
-				     post_f.client_isn, post_f.server_isn, post_f.state,
+				     post_f.client_isn, cb_flow_isn(&post_f), post_f.state,
 				     post_f.rcv_wnd, post_f.mss, post_f.opts);
 			{
 				/* the hint is spent: a segment outliving the flow meets an RST */

@@ -131,7 +131,7 @@ test_upgrade_in_place_keeps_flows() {
 	for f in 3 4 6 7; do            # FROZEN SHIPPING PENDING MOVING
 		key=$(flow_key_bytes 198.18.0.$((200 + f)) "$CB_VIP" $((1000 + f)) 80)
 		bpftool map update pinned "$pins/cb_flows" key $key value \
-			$(python3 -c "import struct, time; print(' '.join(str(b) for b in struct.pack('<QQ9II HBBBBH', time.monotonic_ns(), time.monotonic_ns(), *([7] * 9), $f, 1460, 7, 7, 0, 0, 0)))") ||
+			$(python3 -c "import struct, time; print(' '.join(str(b) for b in struct.pack('<I8II HBBBBH', (time.monotonic_ns() // 10**6 | 1) & 0xffffffff, *([7] * 8), $f, 1460, 7, 7, 0, 0, 0)))") ||
 			die "insert a flow in state $f"
 		keys+=("$key")
 	done

@@ -355,7 +355,7 @@ Test(repair, state_from_an_ipv6_xdp_flow)
 {
 	struct cb_flow_key k = t_key(a6("2001:db8::1"), a6("2001:db8::100"), 40000, 80);
 	struct cb_flow f = {
-		.client_isn = 1000, .server_isn = 5000, .rcv_nxt = 1001, .snd_nxt = 5001,
+		.client_isn = 1000, .rcv_nxt = 1001, .snd_nxt = 5001,
 		.snd_wnd = 64512, .rcv_wnd = 65536, .state = CB_FLOW_UNBOUND, .mss = 1440,
 		.snd_wscale = 7, .rcv_wscale = 7, .opts = CB_OPT_SACK | CB_OPT_WSCALE,
 	};
@@ -383,7 +383,7 @@ Test(repair, state_from_an_xdp_flow)
 {
 	struct cb_flow_key k = t_key(a4(0xc6120001), a4(0xc6120064), 40000, 80);
 	struct cb_flow f = {
-		.client_isn = 1000, .server_isn = 0xfffffff0u, .rcv_nxt = 1000 + 1 + 77,
+		.client_isn = 1000, .rcv_nxt = 1000 + 1 + 77,
 		.snd_nxt = 0xfffffff1u, .ts_recent = 5, .ts_offset = 12345, .snd_wnd = 64512,
 		.rcv_wnd = 65536, .bytes_in = 77, .state = CB_FLOW_UNBOUND, .mss = 1440,
 		.snd_wscale = 10, .rcv_wscale = 7, .opts = CB_OPT_SACK | CB_OPT_TS | CB_OPT_WSCALE,
@@ -431,7 +431,7 @@ static int built_transparent(uint32_t vip, uint32_t client)
 {
 	struct cb_flow_key k;
 	struct cb_flow f = {
-		.client_isn = 1000, .server_isn = 5000, .rcv_nxt = 1001, .snd_nxt = 5001,
+		.client_isn = 1000, .rcv_nxt = 1001, .snd_nxt = 5001,
 		.snd_wnd = 64512, .rcv_wnd = 65536, .state = CB_FLOW_UNBOUND, .mss = 1460,
 	};
 	union cb_sockaddr a;
@@ -579,7 +579,6 @@ static void flow_like(int cli, int srv, const uint8_t *req, size_t len, uint16_t
 					   &k->dport_be), 0);
 	memset(f, 0, sizeof(*f));
 	f->client_isn = d.rcv_seq - 1;
-	f->server_isn = d.snd_una - 1;
 	f->rcv_nxt = d.rcv_seq + (uint32_t)len;
 	f->snd_nxt = d.snd_una;
 	f->bytes_in = (uint32_t)len;

@@ -243,7 +243,7 @@ static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int
 		       uint64_t now, int json)
 {
 	char c[CB_ADDR_PORT_STRLEN], s[CB_ADDR_PORT_STRLEN];
-	double age = now > f->created_ns ? (double)(now - f->created_ns) / 1e9 : 0;
+	double age = f->created_ms ? (double)(uint32_t)(now / 1000000 - f->created_ms) / 1e3 : 0;
 
 	cb_fmt_addr(&k->saddr, k->sport_be, c, sizeof(c));
 	cb_fmt_addr(&k->daddr, k->dport_be, s, sizeof(s));
@@ -253,7 +253,7 @@ static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int
 		       "\"mss\":%u,\"snd_wscale\":%d,\"rcv_wscale\":%d,\"sack\":%s,"
 		       "\"timestamps\":%s,\"ts_recent\":%u,\"ts_offset\":%u,\"snd_wnd\":%u,"
 		       "\"rcv_wnd\":%u,\"bytes_in\":%u,\"age_seconds\":%.3f}",
-		       first ? "" : ",", c, s, cb_flow_state_name(f->state), f->client_isn, f->server_isn,
+		       first ? "" : ",", c, s, cb_flow_state_name(f->state), f->client_isn, cb_flow_isn(f),
 		       f->rcv_nxt, f->snd_nxt, f->mss,
 		       (f->opts & CB_OPT_WSCALE) ? f->snd_wscale : -1,
 		       (f->opts & CB_OPT_WSCALE) ? f->rcv_wscale : -1,
@@ -262,7 +262,7 @@ static void flow_print(const struct cb_flow_key *k, const struct cb_flow *f, int
 		       f->snd_wnd, f->rcv_wnd, f->bytes_in, age);
 	} else {
 		printf("%-21s > %-21s %-8s isn c=%u s=%u rcv_nxt=%u mss=%u ws=%d/%d%s%s in=%uB age=%.1fs\n",
-		       c, s, cb_flow_state_name(f->state), f->client_isn, f->server_isn, f->rcv_nxt, f->mss,
+		       c, s, cb_flow_state_name(f->state), f->client_isn, cb_flow_isn(f), f->rcv_nxt, f->mss,
 		       (f->opts & CB_OPT_WSCALE) ? f->snd_wscale : -1,
 		       (f->opts & CB_OPT_WSCALE) ? f->rcv_wscale : -1,
 		       (f->opts & CB_OPT_SACK) ? " sack" : "", (f->opts & CB_OPT_TS) ? " ts" : "",

@@ -110,7 +110,7 @@ int cb_cluster_place_conn(struct cb_cluster *c, const struct cb_flow_key *k,
 /* ---- the source --------------------------------------------------------------- */
 
 /* Who steers k: c->self when this node accepted it (its entry was made by
- * the program: created_ns set), else the node that shipped it here. */
+ * the program: created_ms set), else the node that shipped it here. */
 static int director_of(struct cb_cluster *c, const struct cb_flow_key *k, uint32_t *epoch)
 {
 	struct cb_flow f;
@@ -119,7 +119,7 @@ static int director_of(struct cb_cluster *c, const struct cb_flow_key *k, uint32
 	if (d >= 0)
 		return d;
 	*epoch = 0;
-	if (!cb_flows_lookup(c->env.flows, k, &f) && f.state == CB_FLOW_LOCAL && f.created_ns)
+	if (!cb_flows_lookup(c->env.flows, k, &f) && f.state == CB_FLOW_LOCAL && f.created_ms)
 		return c->self;
 	return -1;
 }

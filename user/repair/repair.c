@@ -35,7 +35,7 @@ void cb_state_from_flow(struct cb_sock_state *st, const struct cb_flow_key *key,
 	cb_addr_to_sockaddr(&key->saddr, key->sport_be, &st->peer);
 	st->tcp_state = TCP_ESTABLISHED;
 	st->flags = CB_SOCK_RTT_PROBE;
-	st->snd_una = f->server_isn + 1;
+	st->snd_una = f->snd_nxt;
 	st->rcv_seq = f->client_isn + 1;
 	st->mss = f->mss;
 	st->snd_wscale = f->snd_wscale;
