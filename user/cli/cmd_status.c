@@ -15,16 +15,21 @@
 #include "util/log.h"
 #include "util/parse_util.h"
 #include "datapath/beat.h"
+#include "datapath/flows.h"
 #include "datapath/pins.h"
 #include "datapath/stats.h"
 
 static long count_flows(int fd)
 {
 	struct cb_flow_key k, next;
-	long n = 0;
+	long n = cb_flows_count_fd(fd, NULL, 0);
 
+	if (n >= 0)
+		return n;
+	/* no batch lookups here: a key at a time */
 	if (bpf_map_get_next_key(fd, NULL, &k))
 		return 0;
+	n = 0;
 	do {
 		n++;
 	} while (bpf_map_get_next_key(fd, &k, &next) == 0 && (k = next, 1));

@@ -31,7 +31,7 @@ static const struct cb_opt_doc broker_keys[] = {
 	{ "wscale = N", "window scale offered (0..14; default what the kernel offers)" },
 	{ "flow_cap = BYTES", "bytes an unbound flow may queue, its window (default 65536)" },
 	{ "flows = N", "connections the flow table holds (1024..16777216, default 65536;\n"
-		       "about 144 bytes each; set at a fresh attach)" },
+		       "about 152 bytes each; set at a fresh attach)" },
 	{ "rst_rate = N", "RSTs a second and CPU for segments of unknown connections (1000)" },
 	{ "csum_verify = yes | no", "check TCP checksums before acknowledging data (yes)" },
 	{ 0 },

@@ -33,7 +33,7 @@ static const struct cb_opt_doc attach_opts[] = {
 		       "them in even if the running ones are this build's (they are\n"
 		       "swapped anyway when they are another build's)" },
 	{ "--flows N", "connections the flow table holds (1024..16777216, default\n"
-		       STR(CB_MAX_FLOWS) ", ~144 bytes each); set at a fresh attach: a\n"
+		       STR(CB_MAX_FLOWS) ", ~152 bytes each); set at a fresh attach: a\n"
 		       "live attachment keeps its table and the flows in it" },
 	{ 0 },
 };

@@ -53,7 +53,7 @@ static void flows(FILE *o, struct ctl *c)
 {
 	int i;
 
-	/* walking the flow table costs two syscalls an entry: at most once a second */
+	/* reading the whole flow table (batches of 4,096): at most once a second */
 	if (cb_now_ms64() - c->flows_at_ms >= 1000) {
 		cb_flows_count(&c->flows, c->flows_by_state, CB_FLOW_STATE_MAX);
 		c->flows_at_ms = cb_now_ms64();
