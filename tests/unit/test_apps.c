@@ -335,25 +335,33 @@ Test(apps, release_is_strict)
 	}
 }
 
+/* n instances of app web connect to the rig and register, each answered. */
+static void register_web(struct rig *r, const struct sockaddr_un *sa, int *fds, int n)
+{
+	char b[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		cr_assert_eq(connect(fds[i], (const struct sockaddr *)sa, sizeof(*sa)), 0);
+		pump(&r->loop, 20);
+		cr_assert_eq(send(fds[i], "REGISTER web", 12, 0), 12);
+		pump(&r->loop, 20);
+		cr_assert_gt(recv(fds[i], b, sizeof(b), 0), 0, "an answer");
+	}
+}
+
 /* Registered instances are counted per app (asked on every delivery):
  * up at REGISTER, down when an instance goes, rebuilt on a reload's remap. */
 Test(apps, instances_counted_per_app)
 {
 	struct rig *r = rig_open(-1, 0666);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fds[3], i, to_new[1] = { 1 };
-	char b[16];
+	int fds[3], to_new[1] = { 1 };
 
 	strcpy(sa.sun_path, r->path);
 	cr_expect_eq(cb_apps_instances(&r->apps, 0), 0);
-	for (i = 0; i < 3; i++) {
-		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
-		pump(&r->loop, 20);
-		cr_assert_eq(send(fds[i], "REGISTER web", 12, 0), 12);
-		pump(&r->loop, 20);
-		cr_assert_gt(recv(fds[i], b, sizeof(b), 0), 0, "an answer");
-	}
+	register_web(r, &sa, fds, 3);
 	cr_expect_eq(cb_apps_instances(&r->apps, 0), 3);
 	cr_expect_eq(cb_apps_instances(&r->apps, 1), 0);
 	cr_expect_eq(cb_apps_instances(&r->apps, -1), 0);
@@ -409,19 +417,11 @@ Test(apps, deliveries_round_robin_over_instances)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct cb_flow_msg m = { .bytes = 1, .service = "s", .rule = "default", .app = "web" };
 	int fds[3], seen[3] = { 0 }, i, conn, to_new[1] = { 1 }, sp[2];
-	char b[16];
 
 	strcpy(sa.sun_path, r->path);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);     /* the fd passed */
 	cr_expect_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), -ENOENT, "no instance yet");
-	for (i = 0; i < 3; i++) {
-		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
-		pump(&r->loop, 20);
-		cr_assert_eq(send(fds[i], "REGISTER web", 12, 0), 12);
-		pump(&r->loop, 20);
-		cr_assert_gt(recv(fds[i], b, sizeof(b), 0), 0, "an answer");
-	}
+	register_web(r, &sa, fds, 3);
 	for (i = 0; i < 6; i++) {
 		int w;
 

@@ -35,6 +35,15 @@ static void need_root(void)
 		cr_skip_test("TCP_REPAIR needs CAP_NET_ADMIN");
 }
 
+/* A network namespace of this test's own (gone with its process), lo up:
+ * a tcp_metrics table only this test fills. */
+static void private_netns(void)
+{
+	need_root();
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo up"), 0);
+}
+
 static void pair(int family, int *cli, int *srv)
 {
 	union cb_sockaddr a = { .sa.sa_family = (sa_family_t)family };
@@ -782,9 +791,7 @@ Test(repair, repeat_client_goes_live_without_the_probe)
 	static struct cb_rtt_memo m;
 	struct remembered r;
 
-	need_root();
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(system("ip link set lo up"), 0);
+	private_netns();
 
 	r = remembered_round(&m);
 	cr_expect_eq(r.flags, CB_SOCK_RTT_PROBE, "a first-time client: the probe");
@@ -813,9 +820,7 @@ Test(repair, no_memo_builds_as_asked)
 	static struct cb_rtt_memo m;
 	struct remembered r;
 
-	need_root();
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(system("ip link set lo up"), 0);
+	private_netns();
 	r = remembered_round(NULL);
 	r = remembered_round(NULL);
 	r = remembered_round(NULL);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stddef.h>
 #include "ctl/place.h"
+#include "util/hash.h"
 
 static const char *const reason_names[CB_PLACE_R_MAX] = {
 	[CB_PLACE_R_LOCAL_ONLY] = "local_only",
@@ -52,15 +53,6 @@ uint64_t cb_place_hash(const void *p, size_t len)
 	return h;
 }
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
-}
-
 /* A peer that could take it at all (room or not). */
 static int reachable(const struct cb_place_node *n)
 {
@@ -108,7 +100,7 @@ static void spread(const struct cb_place_node *self, const struct cb_place_node 
 	out->reason = CB_PLACE_R_ALL_FULL;
 }
 
-/* Rendezvous hashing: the node with the highest mix(key ^ id); -1 = self. */
+/* Rendezvous hashing: the node with the highest cb_mix64(key ^ id); -1 = self. */
 static int rendezvous(const struct cb_place_node *self, const struct cb_place_node *peers,
 		      int n, uint64_t key, int *found)
 {
@@ -116,13 +108,13 @@ static int rendezvous(const struct cb_place_node *self, const struct cb_place_no
 	int i, pick = -2;
 
 	if (self->offers) {
-		best = mix(key ^ self->id);
+		best = cb_mix64(key ^ self->id);
 		pick = -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (!peers[i].offers || !peers[i].healthy)
 			continue;
-		w = mix(key ^ peers[i].id);
+		w = cb_mix64(key ^ peers[i].id);
 		if (pick == -2 || w > best) {
 			best = w;
 			pick = i;

@@ -3,15 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "repair/rtt_memo.h"
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
+#include "util/hash.h"
 
 static uint64_t mix_bytes(uint64_t h, const void *p, size_t n)
 {
@@ -20,13 +12,13 @@ static uint64_t mix_bytes(uint64_t h, const void *p, size_t n)
 
 	while (n >= 8) {
 		memcpy(&w, b, 8);
-		h = mix(h ^ w);
+		h = cb_mix64(h ^ w);
 		b += 8;
 		n -= 8;
 	}
 	w = 0;
 	memcpy(&w, b, n);
-	return mix(h ^ w ^ ((uint64_t)n << 56));
+	return cb_mix64(h ^ w ^ ((uint64_t)n << 56));
 }
 
 /* The tcp_metrics key: the local and the peer address (no ports). */
