@@ -189,7 +189,7 @@ void cl_on_ship(struct cb_cluster *c, int node, const struct cb_msg_ship *m)
 		return;
 	}
 	cb_fault(c->env.faults, "after-prepared");
-	cl_sample(&c->stages[CL_ST_BUILD], arrived_ns, cb_now_ns());
+	cb_sample(&c->stages[CL_ST_BUILD], arrived_ns, cb_now_ns());
 	return;
 refuse:
 	c->adopt_refused++;
@@ -334,7 +334,7 @@ void cl_on_commit(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 	c->active[a->service]++;        /* until the next sock_diag recount */
 	serve_track(c, node, &k, r->epoch);
 	cl_send_ref(c, node, CB_MSG_DONE, &k, r->epoch, 0);
-	cl_sample(&c->stages[CL_ST_LIVE], arrived_ns, cb_now_ns());
+	cb_sample(&c->stages[CL_ST_LIVE], arrived_ns, cb_now_ns());
 }
 
 void cl_on_abort(struct cb_cluster *c, int node, const struct cb_msg_ref *r)

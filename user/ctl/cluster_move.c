@@ -280,7 +280,7 @@ static void commit_own_move(struct cb_cluster *c, int node, struct move *mv)
 		c->nodes[node].recommitted++;
 	cl_commit_track(c, node, &mv->key, mv->epoch, mv->snd_nxt, mv->rcv_nxt);
 	close(mv->fd);          /* still in repair mode: sends nothing */
-	cl_sample(&c->move_us, mv->start_ns, cb_now_ns());
+	cb_sample(&c->move_us, mv->start_ns, cb_now_ns());
 	c->nodes[node].committed++;
 	c->moved_out++;
 	mv->used = 0;
@@ -311,7 +311,7 @@ static void commit_relay(struct cb_cluster *c, int node, struct relay *rl)
 	/* unsent (its channel is down): the source's wait runs out and it
 	 * drops its socket, which is what MOVED would have said */
 	cl_send_ref(c, rl->source, CB_MSG_MOVED, &rl->key, rl->old_epoch, 0);
-	cl_sample(&c->move_us, rl->start_ns, cb_now_ns());
+	cb_sample(&c->move_us, rl->start_ns, cb_now_ns());
 	c->nodes[node].committed++;
 	c->relayed++;
 }
@@ -552,7 +552,7 @@ void cl_on_moved(struct cb_cluster *c, int node, const struct cb_msg_ref *r)
 
 	if (!mv)
 		return;
-	cl_sample(&c->move_us, mv->start_ns, cb_now_ns());
+	cb_sample(&c->move_us, mv->start_ns, cb_now_ns());
 	moved_away(c, mv);
 	c->moved_out++;
 }

@@ -17,6 +17,7 @@
 #include "peer/members.h"
 #include "peer/proto.h"
 #include "repair/repair.h"
+#include "util/samples.h"
 
 #define CB_ADOPT_MAX 256                /* flows shipped here awaiting COMMIT */
 #define CB_SHIP_WAIT_MS 250             /* a SHIP unanswered this long is aborted */
@@ -39,7 +40,6 @@
 #define CB_VERIFY_IDLE_NS (60ull * 1000000000ull)  /* steering this quiet is checked
                                                     * with its node (about once a minute) */
 #define CB_VERIFY_MAX 64                /* ... at most this many per sweep */
-#define CB_SAMPLES 4096                 /* hand-off times kept for percentiles */
 #define CB_SERVED_MAX 4096              /* adopted flows watched for their end */
 #define CB_SERVED_CHECKS 64             /* ... of which asked about per tick (one
                                          * sock_diag query each, ~10 us) */
@@ -91,16 +91,6 @@ enum cl_stage {
 	CL_ST_MAX
 };
 
-/* The last CB_SAMPLES times of one stage, in µs. */
-struct cl_samples {
-	uint32_t us[CB_SAMPLES];
-	unsigned long n;
-};
-
-static inline void cl_sample(struct cl_samples *s, uint64_t from_ns, uint64_t to_ns)
-{
-	s->us[s->n++ % CB_SAMPLES] = to_ns > from_ns ? (uint32_t)((to_ns - from_ns) / 1000) : 0;
-}
 
 /*
  * Director side: a COMMIT sent, awaiting its DONE (the peer's app has the
@@ -207,14 +197,14 @@ struct cb_cluster {
 	unsigned int commits_next;
 	unsigned long commits_untracked;        /* table full: oldest replaced */
 	unsigned long sweeps;                   /* rounds of cl_sweep, for verify */
-	struct cl_samples stages[CL_ST_MAX];
+	struct cb_samples stages[CL_ST_MAX];
 	struct move moves[CB_MOVES_MAX];
 	struct relay relays[CB_RELAYS_MAX];
 	unsigned long moved_out, moves_resumed, moves_dropped, moves_failed;
 	unsigned long relayed, relays_refused;
 	int draining;                   /* this node: no new connections, released ones
 	                                 * move elsewhere (cb_cluster_drain) */
-	struct cl_samples move_us;      /* freeze -> committed elsewhere (source or director) */
+	struct cb_samples move_us;      /* freeze -> committed elsewhere (source or director) */
 };
 
 static inline const struct cb_config_file *cfg_of(const struct cb_cluster *c)

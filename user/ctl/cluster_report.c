@@ -7,27 +7,6 @@
 #include "ctl/prom.h"
 #include "peer/link.h"
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* p50 and p99 of a stage's last times, in µs; 0 without samples. */
-static void percentiles(const struct cl_samples *s, uint32_t *p50, uint32_t *p99)
-{
-	uint32_t v[CB_SAMPLES];         /* 16 KB, a few times a second */
-	size_t n = s->n < CB_SAMPLES ? s->n : CB_SAMPLES;
-
-	*p50 = *p99 = 0;
-	if (!n)
-		return;
-	memcpy(v, s->us, n * sizeof(v[0]));
-	qsort(v, n, sizeof(v[0]), cmp_u32);
-	*p50 = v[n / 2];
-	*p99 = v[(n * 99) / 100];
-}
 
 void cb_cluster_metrics(const struct cb_cluster *c, FILE *o)
 {
@@ -189,13 +168,13 @@ void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
 	int i;
 
 	for (i = 0; i < CL_ST_MAX; i++)
-		percentiles(&c->stages[i], &p50[i], &p99[i]);
+		cb_samples_pct(&c->stages[i], &p50[i], &p99[i]);
 	if (json) {
 		fprintf(o, "{\"p50\":%u,\"p99\":%u,\"samples\":%lu,\"stages\":{", p50[0], p99[0], n);
 		for (i = 1; i < CL_ST_MAX; i++)
 			fprintf(o, "%s\"%s\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}", i > 1 ? "," : "",
 				stage_names[i], p50[i], p99[i], c->stages[i].n);
-		percentiles(&c->move_us, &p50[0], &p99[0]);
+		cb_samples_pct(&c->move_us, &p50[0], &p99[0]);
 		fprintf(o, "},\"moves\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}}", p50[0], p99[0],
 			c->move_us.n);
 		return;
@@ -210,7 +189,7 @@ void cb_cluster_timing(const struct cb_cluster *c, FILE *o, int json)
 		fprintf(o, "  hand-offs taken here, p50: socket built %u us, live and handed over %u us\n",
 			p50[CL_ST_BUILD], p50[CL_ST_LIVE]);
 	if (c->move_us.n) {
-		percentiles(&c->move_us, &p50[0], &p99[0]);
+		cb_samples_pct(&c->move_us, &p50[0], &p99[0]);
 		fprintf(o, "  live moves (freeze to committed elsewhere): p50 %u us, p99 %u us over the "
 			   "last %lu\n", p50[0], p99[0], c->move_us.n < CB_SAMPLES ? c->move_us.n : CB_SAMPLES);
 	}

@@ -401,11 +401,11 @@ void cl_on_done(struct cb_cluster *c, int node, const struct cb_msg_ref *m)
 	    w->node != node)
 		return;         /* an answer to a verify, or a repeated DONE */
 	if (w->start_ns) {
-		cl_sample(&c->stages[CL_ST_TOTAL], w->start_ns, now);
-		cl_sample(&c->stages[CL_ST_DECIDE], w->start_ns, w->ship_ns);
-		cl_sample(&c->stages[CL_ST_PREPARE], w->ship_ns, w->prepared_ns);
-		cl_sample(&c->stages[CL_ST_STEER], w->prepared_ns, w->commit_ns);
-		cl_sample(&c->stages[CL_ST_COMMIT], w->commit_ns, now);
+		cb_sample(&c->stages[CL_ST_TOTAL], w->start_ns, now);
+		cb_sample(&c->stages[CL_ST_DECIDE], w->start_ns, w->ship_ns);
+		cb_sample(&c->stages[CL_ST_PREPARE], w->ship_ns, w->prepared_ns);
+		cb_sample(&c->stages[CL_ST_STEER], w->prepared_ns, w->commit_ns);
+		cb_sample(&c->stages[CL_ST_COMMIT], w->commit_ns, now);
 	}
 	w->used = 0;
 }

@@ -254,6 +254,14 @@ static void observe(struct ctl *c, const struct pending *p)
 		cb_ctl_observe(&c->st, (double)(cb_now_ns() - p->first_xdp_ns) / 1e9);
 }
 
+/* A socket reached an app here: observe() and the status's percentiles. */
+static void observe_local(struct ctl *c, const struct pending *p)
+{
+	observe(c, p);
+	if (p->first_xdp_ns)
+		cb_sample(&c->local_us, p->first_xdp_ns, cb_now_ns());
+}
+
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
 static int deliver_inetd(struct ctl *c, struct pending *p)
 {
@@ -270,7 +278,7 @@ static int deliver_inetd(struct ctl *c, struct pending *p)
 		} else {
 			close(fd);
 			c->st.materialized++;
-			observe(c, p);
+			observe_local(c, p);
 			decision_log(c, p, "app", -1);
 		}
 	}
@@ -304,7 +312,7 @@ static void hand_to_app(struct ctl *c, struct pending *p, int fd)
 		cb_fault(&c->faults, "after-send");
 		close(fd);
 		c->st.materialized++;
-		observe(c, p);
+		observe_local(c, p);
 		cb_debug("run: %s -> app %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 			 cfg->apps[p->d.app].name);
 		decision_log(c, p, "app", -1);

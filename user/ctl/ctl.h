@@ -18,6 +18,7 @@
 #include "ctl/pending.h"
 #include "ctl/release.h"
 #include "ctl/reset.h"              /* CB_RESET_REASONS */
+#include "util/samples.h"
 #include "util/libver.h"
 #include "ctl/supervise.h"
 #include "datapath/flows.h"
@@ -81,6 +82,8 @@ struct ctl {
 	struct cb_supervisor sup;
 	struct cb_handoff handoff;
 	struct cb_rtt_memo rtt;                 /* clients the kernel has an RTT for */
+	struct cb_samples local_us;             /* first byte at the hook -> fd at an app
+						 * here: the last CB_SAMPLES, for status */
 	struct cb_faults faults;
 	struct cb_metrics *metrics;
 	struct cb_cluster *cluster;             /* NULL: a single node */

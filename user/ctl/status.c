@@ -36,6 +36,7 @@ static int publish(const char *ifname, const char *suffix, const char *text, siz
 static void render(struct ctl *c, FILE *o, int json)
 {
 	const struct cb_config_file *cfg = c->cfg;
+	uint32_t p50, p99;
 	int i;
 
 	if (json) {
@@ -54,7 +55,9 @@ static void render(struct ctl *c, FILE *o, int json)
 			cb_cluster_timing(c->cluster, o, 1);
 		else
 			fprintf(o, "null");
-		fprintf(o, "}\n");
+		cb_samples_pct(&c->local_us, &p50, &p99);
+		fprintf(o, ",\"local_handoff_us\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}}\n", p50,
+			p99, c->local_us.n);
 		return;
 	}
 	fprintf(o, "  controller: pid %d%s%s; %u flows pending; %lu handed to apps here, %lu to "
@@ -64,6 +67,12 @@ static void render(struct ctl *c, FILE *o, int json)
 	for (i = 0; i < cfg->n_apps; i++)
 		fprintf(o, " %s (%u)", cfg->apps[i].name, cb_apps_instances(&c->apps, i));
 	fprintf(o, "\n");
+	if (c->local_us.n) {
+		cb_samples_pct(&c->local_us, &p50, &p99);
+		fprintf(o, "  hand-offs to apps here, first byte at the hook to the app's fd: p50 %u us, "
+			   "p99 %u us over the last %lu\n", p50, p99,
+			c->local_us.n < CB_SAMPLES ? c->local_us.n : CB_SAMPLES);
+	}
 	if (c->cluster) {
 		fprintf(o, "  cluster %s:\n", cfg->cluster);
 		cb_cluster_status(c->cluster, o, 0);
