@@ -648,6 +648,17 @@ NGX
 		printf '%-64s %8s %6s %9s %6s %8s   %s\n' "$label" "$r" "$(ratio "$r" "$BASE_R")" "$c" \
 			"$(ratio "$c" "$BASE_C")" "$k" "$(col 1 "$@" | tr '\n' ' ')"
 	}
+	# first byte at the hook -> fd in nginx (the controller's status, its
+	# last 4,096 local hand-offs): idle, 200 requests one after another
+	handoff_pcts() {
+		sleep 1.2       # the status file is written once a second
+		nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" |
+			jq -r '.[0].controller.local_handoff_us | "\(.p50) \(.p99)"'
+	}
+	for i in $(seq 1 200); do
+		nsx "$CB_NS_CLIENT" curl -s -o /dev/null "http://$CB_VIP/index.html"
+	done
+	read -r HO_IDLE50 HO_IDLE99 < <(handoff_pcts)
 	for mode in close keepalive; do
 		args=(); [ "$mode" = close ] && args=(-H "Connection: close")
 		re=() ex=() nq=() fr=()
@@ -662,6 +673,11 @@ NGX
 				nq+=("$(ex_rps "http://$CB_VIP:81/index.html" "${args[@]}")")
 			fi
 		done
+		if [ "$mode" = close ]; then
+			# the same under load: one more run, its hand-offs fill the samples
+			ex_rps "http://$CB_VIP/index.html" "${args[@]}" >/dev/null
+			read -r HO_LOAD50 HO_LOAD99 < <(handoff_pcts)
+		fi
 		label=$([ "$mode" = close ] && echo "new connection per request" || echo "keep-alive")
 		BASE_R=$(med3 $(col 1 "${re[@]}")) BASE_C=$(med3 $(col 2 "${re[@]}"))
 		row "$label, own kernel listener (base)" "${re[@]}"
@@ -672,6 +688,8 @@ NGX
 			row "$label, connbroker exec, rtt_probe = no" "${nq[@]}"
 		fi
 	done
+	echo "first byte at the hook -> fd in nginx: p50 ${HO_IDLE50} us, p99 ${HO_IDLE99} us idle (200 requests"
+	echo " one after another); p50 ${HO_LOAD50} us, p99 ${HO_LOAD99} us under wrk -c$WRK_CONNS, Connection: close"
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null
 	BG=()
