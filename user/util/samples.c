@@ -13,7 +13,7 @@ static int cmp_u32(const void *a, const void *b)
 
 void cb_samples_pct(const struct cb_samples *s, uint32_t *p50, uint32_t *p99)
 {
-	static uint32_t v[CB_SAMPLES];  /* 16 KB, a few times a second; one thread */
+	uint32_t v[CB_SAMPLES];         /* 16 KB of stack, a few times a second */
 	size_t n = s->n < CB_SAMPLES ? s->n : CB_SAMPLES;
 
 	*p50 = *p99 = 0;
