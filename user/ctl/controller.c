@@ -232,6 +232,8 @@ static void take_sockets(struct ctl *c, struct pending **ps, int n, int *fds)
 		ps[i]->busy = 1;
 		flags[i] = cb_handoff_sock_flags(&c->cfg->services[ps[i]->d.service]);
 	}
+	c->st.batches++;
+	c->st.batched += (unsigned long)n;
 	cb_handoff_local_many(&c->handoff, ps, flags, n, fds);
 	for (i = 0; i < n; i++) {
 		ps[i]->busy = 0;

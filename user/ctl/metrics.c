@@ -218,6 +218,11 @@ static void render(struct ctl *c, FILE *o)
 	released(o, c);
 	apps(o, c);
 	histogram(o, &c->st);
+	fprintf(o, "# HELP connbroker_handoff_batches_total Batches of local hand-offs (one state-program run and ring drain each).\n"
+		   "# TYPE connbroker_handoff_batches_total counter\nconnbroker_handoff_batches_total %lu\n"
+		   "# HELP connbroker_handoff_batch_flows_total Flows handed off in those batches.\n"
+		   "# TYPE connbroker_handoff_batch_flows_total counter\nconnbroker_handoff_batch_flows_total %lu\n",
+		c->st.batches, c->st.batched);
 	if (c->cluster)
 		cb_cluster_metrics(c->cluster, o);
 }
