@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * prog-time PROG_ID FRAME [RUNS]: the time one run of an XDP program takes
- * on one frame, as bpf_prog_test_run measures it (make bench, section 1b).
+ * prog-time PROG_ID FRAME [RUNS [VARY_OFF]]: the time one run of an XDP
+ * program takes on one frame, as bpf_prog_test_run measures it (make bench,
+ * section 1b).  VARY_OFF: the offset of a 16-bit field (a TCP source port)
+ * made different on every run, so that what the program keys by it (the
+ * cookie, the slot of its hint) is not the same cache line each time.
  *
  * One test run per call (repeat = 1), RUNS calls, the median printed in ns.
  * Not `bpftool prog run ... repeat N`: the kernel runs the N repetitions on
@@ -12,6 +15,7 @@
  * ns), the same for every frame measured: compare them as ratios.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +38,10 @@ int main(int argc, char **argv)
 	FILE *f;
 	int fd, i;
 
+	long vary = argc > 4 ? strtol(argv[4], NULL, 10) : -1;
+
 	if (argc < 3 || runs < 1 || runs > 10000000) {
-		fprintf(stderr, "usage: prog-time PROG_ID FRAME [RUNS]\n");
+		fprintf(stderr, "usage: prog-time PROG_ID FRAME [RUNS [VARY_OFF]]\n");
 		return 2;
 	}
 	if (!(f = fopen(argv[2], "rb"))) {
@@ -44,6 +50,10 @@ int main(int argc, char **argv)
 	}
 	len = fread(frame, 1, sizeof(frame), f);
 	fclose(f);
+	if (vary >= 0 && (size_t)vary + 2 > len) {
+		fprintf(stderr, "prog-time: VARY_OFF %ld is past the frame (%zu bytes)\n", vary, len);
+		return 2;
+	}
 	fd = bpf_prog_get_fd_by_id((__u32)strtoul(argv[1], NULL, 10));
 	if (fd < 0) {
 		fprintf(stderr, "prog-time: program %s: %s\n", argv[1], strerror(-fd));
@@ -54,7 +64,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < runs; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (__u32)len,
 			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
-		int err = bpf_prog_test_run_opts(fd, &o);
+		int err;
+
+		if (vary >= 0) {        /* another field value each run, a hashed spread */
+			uint16_t v = (uint16_t)(1024 + (i * 40503u) % 60000);
+
+			frame[vary] = (unsigned char)(v >> 8);
+			frame[vary + 1] = (unsigned char)v;
+		}
+		err = bpf_prog_test_run_opts(fd, &o);
 
 		if (err) {
 			fprintf(stderr, "prog-time: test run: %s\n", strerror(-err));
