@@ -98,9 +98,12 @@ def main():
     while True:
         msg, fds, _, _ = socket.recv_fds(ctl, 512, 1)
         if not msg:
+            # the controller went away: the connections this app holds are
+            # its own sockets and are served to the end (threads that are not
+            # daemons: exiting now would close them with bytes unsent)
             return
         threading.Thread(target=serve, args=(socket.socket(fileno=fds[0]), app, node),
-                         daemon=True).start()
+                         daemon=False).start()
 
 
 if __name__ == "__main__":
