@@ -184,6 +184,24 @@ static __always_inline int cb_ksock_live(int state)
 	return !cb_ksock_gone(state) && state != BPF_TCP_LISTEN;
 }
 
+/*
+ * A record to the ring of the worker that owns key's flow: cb_events, or
+ * with workers > 1 the one cb_flow_shard() names (a missing ring is a
+ * lost record, counted by the caller as a full one would be).
+ */
+static __always_inline long cb_ring_output(const struct cb_flow_key *key, void *rec, __u64 size)
+{
+	__u32 zero = 0, i;
+	const struct cb_config *cfg = bpf_map_lookup_elem(&cb_config, &zero);
+	void *ring;
+
+	if (!cfg || cfg->workers <= 1)
+		return bpf_ringbuf_output(&cb_events, rec, size, 0);
+	i = cb_flow_shard(key, cfg->workers < CB_MAX_WORKERS ? cfg->workers : CB_MAX_WORKERS);
+	ring = bpf_map_lookup_elem(&cb_rings, &i);
+	return ring ? bpf_ringbuf_output(ring, rec, size, 0) : -2;      /* -ENOENT */
+}
+
 /* Best-effort notice without payload (open/close); loss is counted. */
 static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, __u8 flags,
 				      __u32 seq, __u32 snd_nxt)
@@ -193,7 +211,7 @@ static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, 
 		.type = type, .flags = flags, .snd_nxt = snd_nxt,
 	};
 
-	if (bpf_ringbuf_output(&cb_events, &ev, sizeof(ev), 0))
+	if (cb_ring_output(key, &ev, sizeof(ev)))
 		cb_count(CB_STAT_EVENT_LOST);
 }
 
@@ -589,7 +607,7 @@ static __always_inline int cb_queue_payload(void *ctx, const enum cb_hook hook,
 		s->ev.type = CB_EV_DATA;
 		s->ev.flags = 0;
 		s->ev.snd_nxt = snd_nxt;
-		if (bpf_ringbuf_output(&cb_events, s, sizeof(s->ev) + n, 0)) {
+		if (cb_ring_output(key, s, sizeof(s->ev) + n)) {
 			cb_count(CB_STAT_DATA_RING_FULL);
 			break;
 		}

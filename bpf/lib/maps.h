@@ -50,6 +50,22 @@ struct {
 	__uint(max_entries, CB_RING_BYTES);
 } cb_events SEC(".maps");
 
+/*
+ * With cb_config.workers > 1, worker i's ring at index i (cb_events itself
+ * at 0); the attach puts them here.  Empty otherwise: cb_events alone.
+ */
+struct cb_ring_inner {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CB_RING_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CB_MAX_WORKERS);
+	__type(key, __u32);
+	__array(values, struct cb_ring_inner);
+} cb_rings SEC(".maps");
+
 /* Peers flows are steered to, by id; written by the controller only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -39,6 +39,7 @@ _Static_assert(CB_SYN_HINT_BITS >= 1 && CB_SYN_HINT_BITS <= 23, "CB_SYN_HINT_BIT
 #ifndef CB_RING_BYTES
 #define CB_RING_BYTES (8u << 20)    /* ring buffer to the controller */
 #endif
+#define CB_MAX_WORKERS 64           /* controller loops, each with its own ring (cb_rings) */
 #define CB_SEG_MAX 9216             /* largest payload one record carries (jumbo MSS) */
 #define CB_REC_MAX 8                /* records per segment: 8 x 9216 > a 64 KB GRO packet */
 
@@ -93,6 +94,25 @@ struct cb_flow_key {
 	__be16 sport_be;
 	__be16 dport_be;
 };
+
+/*
+ * The controller worker (0..n-1) that owns a flow: the programs send its
+ * records to that worker's ring, and the worker's pending table is the only
+ * one that ever holds it.  A function of the client's address and both
+ * ports, so a client's connections spread over the workers; the top bits of
+ * a multiplicative hash scaled to n (any n, no modulo).  Shared by the
+ * programs and the controller: they must agree on every flow.
+ */
+static __always_inline __u32 cb_flow_shard(const struct cb_flow_key *k, __u32 n)
+{
+	__u32 h = k->saddr.w[0] ^ k->saddr.w[1] ^ k->saddr.w[2] ^ k->saddr.w[3];
+
+	h ^= ((__u32)k->sport_be << 16) | k->dport_be;
+	h *= 0x9e3779b1u;
+	h ^= h >> 15;
+	h *= 0x85ebca77u;
+	return (__u32)(((__u64)h * n) >> 32);
+}
 
 /*
  * Flow states, one list for the enum, the names userspace prints (status,
@@ -189,7 +209,11 @@ struct cb_config {
 	                             * (cb_controller) for this long, SYNs and
 	                             * handshake ACKs are answered with an RST;
 	                             * 0: held for a controller to come */
-	__u32 reserved[3];          /* 0; room for settings of later versions
+	__u32 workers;              /* controller loops (set at a fresh attach):
+	                             * 0 or 1, every record to cb_events; more,
+	                             * a flow's records to cb_rings[cb_flow_shard()]
+	                             * (the worker that owns the flow end to end) */
+	__u32 reserved[2];          /* 0; room for settings of later versions
 	                             * without a new layout (upgrades in place) */
 };
 

@@ -47,3 +47,35 @@ Test(shared, window_left_of_an_unbound_flow)
 		cr_expect_eq(cb_flow_window_left(&f), rows[i].left, "row %zu", i);
 	}
 }
+
+/* A client's connections (one address, its ports) spread evenly over the
+ * workers, for any count; always in range; one worker takes everything. */
+Test(shared, flow_shard_spreads_a_clients_ports)
+{
+	static const uint32_t ns[] = { 1, 2, 3, 7, 64 };
+	unsigned int count[64];
+	size_t t;
+
+	for (t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+		uint32_t n = ns[t], port, i;
+
+		memset(count, 0, sizeof(count));
+		for (port = 1024; port < 1024 + 64000; port++) {
+			struct cb_flow_key k;
+			uint32_t s;
+
+			memset(&k, 0, sizeof(k));
+			k.saddr.w[2] = CB_V4MAPPED_W2;
+			k.saddr.w[3] = 0x010012c6;      /* 198.18.0.1 */
+			k.daddr = k.saddr;
+			k.sport_be = (uint16_t)((port >> 8) | (port << 8));
+			k.dport_be = 0x5000;            /* 80 */
+			s = cb_flow_shard(&k, n);
+			cr_assert_lt(s, n, "shard %u of %u", s, n);
+			count[s]++;
+		}
+		for (i = 0; i < n; i++)
+			cr_expect(count[i] > 64000 / n * 9 / 10 && count[i] < 64000 / n * 11 / 10,
+				  "n=%u: worker %u got %u of 64000", n, i, count[i]);
+	}
+}

@@ -162,14 +162,14 @@ Test(pending, recover_from_the_stash)
 	/* a new controller: a fresh table over the same stash */
 	memset(T, 0xaa, sizeof(*T));
 	cb_pending_init(T, S);
-	cr_expect_eq(cb_pending_recover(T, 42), 2);
+	cr_expect_eq(cb_pending_recover(T, 42, NULL, NULL), 2);
 	p = cb_pending_find(T, &a);
 	cr_assert_not_null(p);
 	cr_expect_eq(p->slot->len, 5);
 	cr_expect_eq(p->first_ms, 42);
 	cr_expect_not_null(cb_pending_find(T, &b));
 	cr_expect_eq(cb_pending_from(T, &a.saddr), 1);
-	cr_expect_eq(cb_pending_recover(T, 43), 0, "recovering twice adds nothing");
+	cr_expect_eq(cb_pending_recover(T, 43, NULL, NULL), 0, "recovering twice adds nothing");
 }
 
 Test(pending, counts_by_state_and_service)
@@ -208,7 +208,7 @@ Test(pending, what_an_rst_needs_survives_in_the_stash)
 	cr_expect_eq(ack, 5006, "the client's next byte");
 	/* a restarted controller reads the same from the stash */
 	cb_pending_init(T, S);
-	cr_assert_eq(cb_pending_recover(T, 1), 1);
+	cr_assert_eq(cb_pending_recover(T, 1, NULL, NULL), 1);
 	p = cb_pending_find(T, &a);
 	cr_assert_not_null(p);
 	cr_assert_eq(cb_pending_rst_seqs(p, &seq, &ack), 0);
@@ -282,4 +282,80 @@ Test(pending, marked_flows_are_taken_once_and_freed_ones_never)
 	cb_pending_mark(T, p[1]);
 	cr_expect_eq(cb_pending_take_dirty(T), p[1]);
 	cr_expect_null(cb_pending_take_dirty(T));
+}
+
+/* Two workers' tables over one stash: neither takes a slot of the other's
+ * share, each is full at its share, each bounds a source at a quarter of it. */
+Test(pending, worker_shares_never_overlap)
+{
+	struct cb_pending *b = calloc(1, sizeof(*b));
+	struct pending *p;
+	int i;
+
+	cr_assert(b);
+	cb_pending_init_range(T, S, 0, CB_PENDING_MAX / 2);
+	cb_pending_init_range(b, S, CB_PENDING_MAX / 2, CB_PENDING_MAX);
+	cr_expect_eq(cb_pending_per_source(T), CB_PENDING_MAX / 8);
+	/* the per-source bound of a share */
+	for (i = 0; i < (int)cb_pending_per_source(T); i++) {
+		struct cb_flow_key k = key(0xc6120001, (uint16_t)(1000 + i));
+
+		cr_assert_eq(cb_pending_create(T, &k, 0, &p), 0);
+	}
+	{
+		struct cb_flow_key k = key(0xc6120001, 999);
+
+		cr_expect_eq(cb_pending_create(T, &k, 0, &p), -EDQUOT);
+	}
+	/* full at the share, every slot in range */
+	cb_pending_init_range(T, S, 0, CB_PENDING_MAX / 2);
+	memset(S, 0, CB_PENDING_MAX * sizeof(*S));
+	for (i = 0; i < CB_PENDING_MAX / 2; i++) {
+		struct cb_flow_key k = key(0xc6130000 + (uint32_t)i, 5000);
+
+		cr_assert_eq(cb_pending_create(T, &k, 0, &p), 0);
+		cr_assert_lt(p - T->p, CB_PENDING_MAX / 2);
+		cr_assert_eq(p->slot, &S[p - T->p]);
+	}
+	{
+		struct cb_flow_key k = key(0xc6140000, 5000);
+
+		cr_expect_eq(cb_pending_create(T, &k, 0, &p), -ENOSPC);
+		cr_assert_eq(cb_pending_create(b, &k, 0, &p), 0, "the other share has room");
+		cr_expect_geq(p - b->p, CB_PENDING_MAX / 2);
+		cr_expect_eq(p->slot, &S[p - b->p]);
+	}
+	free(b);
+}
+
+static int keep_even_ports(const struct cb_flow_key *k, void *arg)
+{
+	(void)arg;
+	return !(ntohs(k->sport_be) & 1);
+}
+
+/* A restarted worker recovers its share only, and lets go of a slot whose
+ * flow is not its own (keep() says no): the slot is free again. */
+Test(pending, recover_takes_only_its_own)
+{
+	struct pending *p;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		struct cb_flow_key k = key(0xc6120001, (uint16_t)(2000 + i));
+
+		cr_assert_eq(cb_pending_create(T, &k, 0, &p), 0);
+	}
+	/* slot 700: in the second half's share */
+	S[700].key = key(0xc6120009, 3000);
+	S[700].used = 1;
+	cb_pending_init_range(T, S, 0, CB_PENDING_MAX / 2);
+	cr_expect_eq(cb_pending_recover(T, 1, keep_even_ports, NULL), 2);
+	for (i = 0; i < 4; i++) {
+		struct cb_flow_key k = key(0xc6120001, (uint16_t)(2000 + i));
+
+		cr_expect_eq(cb_pending_find(T, &k) != NULL, !(i & 1), "port %d", 2000 + i);
+	}
+	cr_expect_eq(S[1].used, 0, "another worker's flow: let go");
+	cr_expect_eq(S[700].used, 1, "outside the share: untouched");
 }

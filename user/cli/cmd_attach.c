@@ -15,7 +15,7 @@
 
 /* What attach's command line gave (the file's [broker] settings fill the rest). */
 struct given {
-	int mode, mss, wscale, cap, rst, csum, no_ctl, flows;
+	int mode, mss, wscale, cap, rst, csum, no_ctl, flows, workers;
 };
 
 /* The file's [broker] attachment settings, where the command line gave none. */
@@ -42,6 +42,8 @@ static void settings_of_config(const struct cb_config_file *c, const struct give
 		o->cfg.no_ctl_ms = c->no_ctl_ms;
 	if (!g->flows && c->att_flows)
 		o->max_flows = c->att_flows;
+	if (!g->workers && c->att_workers)
+		o->cfg.workers = c->att_workers;
 }
 
 /*
@@ -98,6 +100,7 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 		{ "no-controller", required_argument, NULL, 'N' },
 		{ "replace", no_argument, NULL, 'R' },
 		{ "flows", required_argument, NULL, 'f' },
+		{ "workers", required_argument, NULL, 'W' },
 		{ 0 },
 	};
 	const char *cfg_path = NULL;
@@ -185,6 +188,15 @@ int cmd_attach(const struct cb_cli *cli, int argc, char **argv)
 			}
 			o.max_flows = v;
 			g.flows = 1;
+			break;
+		case 'W':
+			if (cb_config_parse_workers(optarg, &v)) {
+				cb_err("attach: --workers '%s': expected auto or 1..%d", optarg,
+				       CB_MAX_WORKERS);
+				return CB_EXIT_USAGE;
+			}
+			o.cfg.workers = v;
+			g.workers = 1;
 			break;
 		case 'N':
 			if (!strcmp(optarg, "hold")) {

@@ -136,9 +136,10 @@ int cmd_events(const struct cb_cli *cli, int argc, char **argv)
 	struct ring_buffer *rb;
 	uint32_t timeout = 0, idle_ms = 0;
 	uint64_t checked_ms = now_ms();
-	int fd, c, err = 0, force = 0, pid;
+	int fd, c, err = 0, force = 0, pid, rfd[CB_MAX_WORKERS];
 	const char *ifname;
 	char pidbuf[32];
+	uint32_t i, n_rings;
 
 	while ((c = getopt_long(argc, argv, "n:t:f", opts, NULL)) != -1) {
 		if (c == 'n' && !cb_parse_u32(optarg, 1, UINT32_MAX, &ctx.count))
@@ -179,6 +180,14 @@ int cmd_events(const struct cb_cli *cli, int argc, char **argv)
 		close(fd);
 		return CB_EXIT_FAIL;
 	}
+	/* attached with workers > 1: every worker's ring */
+	for (i = 1; i < CB_MAX_WORKERS && (rfd[i] = cb_pin_open_ring(ifname, i)) >= 0; i++)
+		if ((err = ring_buffer__add(rb, rfd[i], on_record, &ctx))) {
+			cb_err("events %s: open ring %u: %s", ifname, i, strerror(-err));
+			close(rfd[i]);
+			break;
+		}
+	n_rings = i;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	while (!stop) {
@@ -213,5 +222,7 @@ int cmd_events(const struct cb_cli *cli, int argc, char **argv)
 	}
 	ring_buffer__free(rb);
 	close(fd);
+	for (i = 1; i < n_rings; i++)
+		close(rfd[i]);
 	return err ? CB_EXIT_FAIL : CB_EXIT_OK;
 }

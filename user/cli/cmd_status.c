@@ -102,7 +102,8 @@ static void print_controller(const char *ifname, int json)
  * Fail closed: the attachment's no_controller setting and the controller's
  * last heartbeat.  *policy_ms = -1 and *age_ms = -1 when they cannot be read.
  */
-static void beat_of(const char *ifname, long long *policy_ms, long long *age_ms, uint32_t *pid)
+static void beat_of(const char *ifname, long long *policy_ms, long long *age_ms, uint32_t *pid,
+		    uint32_t *workers)
 {
 	struct cb_ctl_beat b;
 	struct cb_config cfg;
@@ -111,8 +112,11 @@ static void beat_of(const char *ifname, long long *policy_ms, long long *age_ms,
 
 	*policy_ms = *age_ms = -1;
 	*pid = 0;
-	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &cfg))
+	*workers = 1;
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &cfg)) {
 		*policy_ms = cfg.no_ctl_ms;
+		*workers = cfg.workers > 1 ? cfg.workers : 1;
+	}
 	if (fd >= 0)
 		close(fd);
 	if (!cb_beat_read(ifname, &b)) {
@@ -145,7 +149,7 @@ static void status_one(const char *ifname, void *arg)
 	char buf[64], pins[256];
 	int live, ffd, stfd, i;
 	long long policy_ms, age_ms;
-	uint32_t beat_pid;
+	uint32_t beat_pid, workers;
 	long flows;
 
 	memset(&info, 0, sizeof(info));
@@ -158,17 +162,17 @@ static void status_one(const char *ifname, void *arg)
 		memset(st, 0, sizeof(st));
 	if (cb_pin_path(pins, sizeof(pins), ifname, NULL))
 		pins[0] = 0;
-	beat_of(ifname, &policy_ms, &age_ms, &beat_pid);
+	beat_of(ifname, &policy_ms, &age_ms, &beat_pid, &workers);
 
 	if (sc->json) {
 		printf("%s{\"ifname\":", sc->n ? "," : "");
 		cb_json_str(stdout, ifname);
 		printf(",\"ifindex\":%u,\"mode\":\"%s\",\"attached\":%s,\"attached_at\":%" PRIu64
 		       ",\"xdp_prog_id\":%u,\"tc_ingress_id\":%u,\"tc_egress_id\":%u,\"flows\":%ld,"
-		       "\"flows_max\":%u,\"pins\":",
+		       "\"flows_max\":%u,\"workers\":%u,\"pins\":",
 		       info.ifindex, cb_mode_name(info.mode), live ? "true" : "false",
 		       (uint64_t)info.attached_at, info.xdp_prog_id, info.tc_ingress_id,
-		       info.tc_egress_id, flows, cb_pin_flows_size(ifname));
+		       info.tc_egress_id, flows, cb_pin_flows_size(ifname), workers);
 		cb_json_str(stdout, pins);
 		printf(",\"note\":");
 		cb_json_str(stdout, mode_note(info.mode));
@@ -194,6 +198,8 @@ static void status_one(const char *ifname, void *arg)
 		printf(", tc egress prog %u)\n  pins: %s\n  services:", info.tc_egress_id, pins);
 		print_services(ifname, 0);
 		printf("\n  flows: %ld of %u\n", flows, cb_pin_flows_size(ifname));
+		if (workers > 1)
+			printf("  workers: %u controller loops, a ring each\n", workers);
 		if (mode_note(info.mode)[0])
 			printf("  note: %s\n", mode_note(info.mode));
 		print_controller(ifname, 0);

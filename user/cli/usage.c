@@ -35,6 +35,9 @@ static const struct cb_opt_doc attach_opts[] = {
 	{ "--flows N", "connections the flow table holds (1024..16777216, default\n"
 		       STR(CB_MAX_FLOWS) ", ~152 bytes each); set at a fresh attach: a\n"
 		       "live attachment keeps its table and the flows in it" },
+	{ "--workers N|auto", "controller loops, each with its own ring and its share of\n"
+			      "the flows (1.." STR(CB_MAX_WORKERS) ", auto: one per CPU; default 1); set\n"
+			      "at a fresh attach, as --flows" },
 	{ 0 },
 };
 
@@ -113,7 +116,7 @@ const struct cb_cmd_doc cb_cmd_docs[] = {
 	  .args = "IFNAME {--service VIP:PORT ... | --config FILE}\n"
 		  "[--mode native|skb|tc] [--mss N] [--wscale N] [--flow-cap BYTES]\n"
 		  "[--rst-rate N] [--no-csum-verify] [--no-controller DURATION|hold]\n"
-		  "[--flows N] [--replace]",
+		  "[--flows N] [--workers N] [--replace]",
 	  .summary = "attach the datapath to an interface for the given services",
 	  .opts = attach_opts,
 	  .notes = "Attaching again updates the services and settings, and upgrades in place:\n"

@@ -70,7 +70,7 @@ static void drain_state(struct ctl *c, const char *name, char *reply, size_t cap
 		snprintf(reply, cap, "{\"node\":\"%s\",\"draining\":%s,\"connections\":%u,"
 			 "\"moving\":%u,\"released_held\":%u,\"pending\":%u}", name,
 			 ds.draining ? "true" : "false", ds.connections, ds.moving,
-			 cb_released_held(&c->rel), c->pend.used);
+			 cb_released_held(&c->rel), cb_ctl_pending(c));
 	else
 		snprintf(reply, cap, "{\"node\":\"%s\",\"draining\":%s,\"up\":%s,\"connections\":%u}",
 			 name, ds.draining ? "true" : "false", ds.up ? "true" : "false",

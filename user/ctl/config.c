@@ -164,6 +164,18 @@ static int parse_u32_key(struct pstate *ps, const char *key, const char *v, uint
  * A duration in milliseconds: 500 (ms, as the key's name says), 500ms, 2s,
  * 5m, 1h; a whole number and one unit.  Within [min, max] ms.
  */
+int cb_config_parse_workers(const char *v, uint32_t *out)
+{
+	long n;
+
+	if (!strcmp(v, "auto")) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		*out = n < 1 ? 1 : n > CB_MAX_WORKERS ? CB_MAX_WORKERS : (uint32_t)n;
+		return 0;
+	}
+	return cb_parse_u32(v, 1, CB_MAX_WORKERS, out) ? -EINVAL : 0;
+}
+
 int cb_config_parse_ms(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 {
 	static const struct { const char *unit; uint64_t ms; } units[] = {
@@ -417,6 +429,11 @@ static int key_broker(struct pstate *ps, const char *k, const char *v)
 		return parse_u32_key(ps, k, v, 1460, CB_STASH_BYTES, &c->att_flow_cap);
 	if (!strcmp(k, "flows"))
 		return parse_u32_key(ps, k, v, 1024, 16777216, &c->att_flows);
+	if (!strcmp(k, "workers")) {
+		if (cb_config_parse_workers(v, &c->att_workers))
+			return fail(ps, "workers: '%s': expected auto or 1..%d", v, CB_MAX_WORKERS);
+		return 1;
+	}
 	if (!strcmp(k, "wscale") || !strcmp(k, "rst_rate")) {
 		uint32_t n;
 

@@ -183,6 +183,7 @@ struct cb_config_file {
 	uint32_t att_mode;              /* enum cb_attach_mode */
 	uint32_t att_mss, att_flow_cap;
 	uint32_t att_flows;             /* [broker] flows: the flow table's entries (0: default) */
+	uint32_t att_workers;           /* [broker] workers: controller loops (0: not given) */
 	int att_wscale, att_csum_verify;        /* -1: not given */
 	long att_rst_rate;                      /* -1: not given */
 	char node[CB_CFG_NAME];         /* this node ([node NAME]); "": a single node */
@@ -203,6 +204,9 @@ struct cb_config_file {
 /* A duration: 500 (ms), 500ms, 2s, 5m, 1h into ms within [min, max]; 0,
  * -EINVAL or -ERANGE. */
 int cb_config_parse_ms(const char *v, uint32_t min, uint32_t max, uint32_t *out);
+/* Controller loops: 1..CB_MAX_WORKERS, or "auto" (the CPUs online, at most
+ * that): 0 or -EINVAL. */
+int cb_config_parse_workers(const char *v, uint32_t *out);
 /* 0, or -1 with "FILE:LINE: message" in err. */
 int cb_config_load(const char *path, struct cb_config_file *c, char *err, size_t errlen);
 /* 1 when name is printable ASCII without spaces (section and app names). */

@@ -12,8 +12,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ctl/cluster.h"
 #include "ctl/command.h"
@@ -172,13 +175,100 @@ static void refuse_flow(struct ctl *c, const struct cb_flow_key *k, int why)
 			  why == -EDQUOT ? "source_full" : "table_full");
 }
 
+/* ---- workers: the lock ---------------------------------------------------------- */
+
+/* With several workers, what they share is under c->lock; with one, there
+ * is nobody to share with and these are no-ops. */
+static void ctl_lock(struct ctl *c)
+{
+	if (c->threaded)
+		pthread_mutex_lock(&c->lock);
+}
+
+static void ctl_unlock(struct ctl *c)
+{
+	if (c->threaded)
+		pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * A worker's callback starts here (the lock taken): while the main loop
+ * has the workers stopped (stop_workers(), for a reload), it waits.  At
+ * this point it holds no flow half-way (none busy, no build running), so
+ * what the main loop changes meanwhile cannot surprise it.
+ */
+static void worker_enter(struct cb_worker *w)
+{
+	struct ctl *c = w->c;
+
+	ctl_lock(c);
+	while (c->threaded && c->pausing) {
+		c->parked++;
+		pthread_cond_signal(&c->parked_cv);
+		pthread_cond_wait(&c->resume_cv, &c->lock);
+		c->parked--;
+	}
+}
+
+static void worker_leave(struct cb_worker *w)
+{
+	ctl_unlock(w->c);
+}
+
+/*
+ * The main loop (holding the lock) waits until every worker is parked at
+ * the start of a callback; start_workers() lets them go on.  wake_fd makes
+ * a worker asleep in epoll_wait() come to park.
+ */
+static void stop_workers(struct ctl *c)
+{
+	uint64_t one = 1;
+
+	if (!c->threaded)
+		return;
+	c->pausing = 1;
+	if (write(c->wake_fd, &one, sizeof(one)) < 0)
+		cb_err("run: wake the workers: %s", strerror(errno));
+	while (c->parked < c->n_workers)
+		pthread_cond_wait(&c->parked_cv, &c->lock);
+}
+
+static void start_workers(struct ctl *c)
+{
+	uint64_t n;
+
+	if (!c->threaded)
+		return;
+	if (read(c->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		cb_err("run: reset the workers' wake-up: %s", strerror(errno));
+	c->pausing = 0;
+	pthread_cond_broadcast(&c->resume_cv);
+}
+
+/*
+ * The sockets of ps[] (busy: their owner is this worker alone), built
+ * without the lock: the workers' syscalls run side by side.  The drain
+ * inside takes the lock for the ring's records.
+ */
+static void build_unlocked(struct cb_worker *w, struct pending *const *ps, const uint8_t *flags,
+			   int n, int *fds)
+{
+	ctl_unlock(w->c);
+	cb_handoff_local_many(&w->handoff, ps, flags, n, fds);
+	ctl_lock(w->c);
+}
+
 /* ---- hand-off ----------------------------------------------------------------- */
 
+/* A hand-off's drain (handoff.h): the worker's ring, now.  Threaded, it
+ * runs while the worker builds sockets, without the lock: it takes it. */
 static void drain(void *arg)
 {
-	struct ctl *c = arg;
+	struct cb_worker *w = arg;
 
-	ring_buffer__consume(c->rb);
+	ctl_lock(w->c);
+	ring_buffer__consume(w->rb);
+	ctl_unlock(w->c);
 }
 
 /*
@@ -186,8 +276,9 @@ static void drain(void *arg)
  * it, it was handed over before a restart, or it is reset here); the caller
  * frees p.
  */
-static void no_socket(struct ctl *c, struct pending *p, int err)
+static void no_socket(struct cb_worker *w, struct pending *p, int err)
 {
+	struct ctl *c = w->c;
 	char fs[CB_FLOW_STRLEN];
 
 	switch (err) {
@@ -223,8 +314,9 @@ static void no_socket(struct ctl *c, struct pending *p, int err)
  * no_socket() done; the caller frees p).  While this runs, a CLOSE record
  * for one of them marks it instead of freeing it (p->busy).
  */
-static void take_sockets(struct ctl *c, struct pending **ps, int n, int *fds)
+static void take_sockets(struct cb_worker *w, struct pending **ps, int n, int *fds)
 {
+	struct ctl *c = w->c;
 	uint8_t flags[CB_FLOW_BATCH] = { 0 };
 	int i;
 
@@ -234,19 +326,19 @@ static void take_sockets(struct ctl *c, struct pending **ps, int n, int *fds)
 	}
 	c->st.batches++;
 	c->st.batched += (unsigned long)n;
-	cb_handoff_local_many(&c->handoff, ps, flags, n, fds);
+	build_unlocked(w, ps, flags, n, fds);
 	for (i = 0; i < n; i++) {
 		ps[i]->busy = 0;
 		if (fds[i] < 0)
-			no_socket(c, ps[i], fds[i]);
+			no_socket(w, ps[i], fds[i]);
 	}
 }
 
-static int take_socket(struct ctl *c, struct pending *p)
+static int take_socket(struct cb_worker *w, struct pending *p)
 {
 	int fd;
 
-	take_sockets(c, &p, 1, &fd);
+	take_sockets(w, &p, 1, &fd);
 	return fd;
 }
 
@@ -265,14 +357,15 @@ static void observe_local(struct ctl *c, const struct pending *p)
 }
 
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
-static int deliver_inetd(struct ctl *c, struct pending *p)
+static int deliver_inetd(struct cb_worker *w, struct pending *p)
 {
+	struct ctl *c = w->c;
 	char client[CB_ADDR_PORT_STRLEN];
 	int fd;
 
 	if (c->sup.children >= CB_MAX_CHILDREN)
 		return 0;               /* waits, bounded by wait_ms and the queue */
-	fd = take_socket(c, p);
+	fd = take_socket(w, p);
 	if (fd >= 0) {
 		cb_fmt_addr(&p->key.saddr, p->key.sport_be, client, sizeof(client));
 		if (cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client) < 0) {
@@ -280,25 +373,27 @@ static int deliver_inetd(struct ctl *c, struct pending *p)
 		} else {
 			close(fd);
 			c->st.materialized++;
+			w->flows++;
 			observe_local(c, p);
 			decision_log(c, p, "app", -1);
 		}
 	}
-	cb_pending_free(&c->pend, p);
+	cb_pending_free(&w->pend, p);
 	return 1;
 }
 
 /* p's socket (fd, or < 0: finished without one) to an instance of its app;
  * p is freed. */
-static void hand_to_app(struct ctl *c, struct pending *p, int fd)
+static void hand_to_app(struct cb_worker *w, struct pending *p, int fd)
 {
+	struct ctl *c = w->c;
 	const struct cb_config_file *cfg = c->cfg;
 	struct cb_flow_msg m;
 	char fs[CB_FLOW_STRLEN];
 	int conn, err;
 
 	if (fd < 0) {
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 		return;
 	}
 	m = (struct cb_flow_msg){
@@ -314,6 +409,7 @@ static void hand_to_app(struct ctl *c, struct pending *p, int fd)
 		cb_fault(&c->faults, "after-send");
 		close(fd);
 		c->st.materialized++;
+		w->flows++;
 		observe_local(c, p);
 		cb_debug("run: %s -> app %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 			 cfg->apps[p->d.app].name);
@@ -325,40 +421,40 @@ static void hand_to_app(struct ctl *c, struct pending *p, int fd)
 		       err == -EAGAIN ? "every instance is busy" : strerror(-err));
 		reset_flow(c, p, fd, CB_RESET_HANDOFF_FAILED);
 	}
-	cb_pending_free(&c->pend, p);
+	cb_pending_free(&w->pend, p);
 }
 
 /* The flows deliver() queued: their hand-offs in one batch, then each to its app. */
-static void flush_ready(struct ctl *c)
+static void flush_ready(struct cb_worker *w)
 {
 	struct pending *ps[CB_FLOW_BATCH];
-	int fds[CB_FLOW_BATCH], i, n = c->n_ready, m = 0;
+	int fds[CB_FLOW_BATCH], i, n = w->n_ready, m = 0;
 
-	c->n_ready = 0;
+	w->n_ready = 0;
 	for (i = 0; i < n; i++) {
-		struct pending *p = c->ready[i];
+		struct pending *p = w->ready[i];
 
 		p->busy = 0;
 		if (p->closed)          /* ended while queued: nothing to hand off */
-			cb_pending_free(&c->pend, p);
+			cb_pending_free(&w->pend, p);
 		else if (p->state == P_WAITING)     /* always, while busy kept it */
 			ps[m++] = p;
 	}
 	if (!m)
 		return;
-	take_sockets(c, ps, m, fds);
+	take_sockets(w, ps, m, fds);
 	for (i = 0; i < m; i++)
-		hand_to_app(c, ps[i], fds[i]);
+		hand_to_app(w, ps[i], fds[i]);
 }
 
 /* Flows of service svc queued for the next flush_ready(). */
-static unsigned int queued_for(const struct ctl *c, int svc)
+static unsigned int queued_for(const struct cb_worker *w, int svc)
 {
 	unsigned int n = 0;
 	int i;
 
-	for (i = 0; i < c->n_ready; i++)
-		n += c->ready[i]->d.service == svc;
+	for (i = 0; i < w->n_ready; i++)
+		n += w->ready[i]->d.service == svc;
 	return n;
 }
 
@@ -366,27 +462,28 @@ static unsigned int queued_for(const struct ctl *c, int svc)
  * Hand p to an instance of its app; 1 when done (p freed, or queued for
  * the batch flush_ready() hands off: busy until then), 0 to wait.
  */
-static int deliver(struct ctl *c, struct pending *p)
+static int deliver(struct cb_worker *w, struct pending *p)
 {
+	struct ctl *c = w->c;
 	const struct cb_config_file *cfg = c->cfg;
 
 	if (p->d.app < 0)
 		return 0;               /* no app: on_timeout answers it */
 	if (cfg->apps[p->d.app].inetd)
-		return deliver_inetd(c, p);
+		return deliver_inetd(w, p);
 	if (!cb_apps_instances(&c->apps, p->d.app)) {
 		cb_sup_want_worker(&c->sup, cfg, p->d.app, cb_now_ms64());
 		return 0;
 	}
-	if (c->batching) {
+	if (w->batching) {
 		/* busy before any drain: a record for p must not free it */
 		p->busy = 1;
-		c->ready[c->n_ready++] = p;
-		if (c->n_ready == CB_FLOW_BATCH)
-			flush_ready(c);
+		w->ready[w->n_ready++] = p;
+		if (w->n_ready == CB_FLOW_BATCH)
+			flush_ready(w);
 		return 1;
 	}
-	hand_to_app(c, p, take_socket(c, p));
+	hand_to_app(w, p, take_socket(w, p));
 	return 1;
 }
 
@@ -395,8 +492,9 @@ static int deliver(struct ctl *c, struct pending *p)
  * there.  1 when p left this node's hands (shipping, or the client closed
  * it meanwhile), 0 to serve it here.
  */
-static int place_elsewhere(struct ctl *c, struct pending *p)
+static int place_elsewhere(struct cb_worker *w, struct pending *p)
 {
+	struct ctl *c = w->c;
 	int node, err;
 
 	if (!c->cluster || (node = cb_cluster_place(c->cluster, p)) < 0)
@@ -416,21 +514,23 @@ static int place_elsewhere(struct ctl *c, struct pending *p)
 			c->st.resets[CB_RESET_TUPLE_REUSED]++;
 			decision_log(c, p, "rst", CB_RESET_TUPLE_REUSED);
 		}
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 		return 1;
 	case -ENOENT:
 		reset_flow(c, p, -1, CB_RESET_VANISHED);   /* vanished (evicted?): its client waits */
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 		return 1;
 	default:
 		return 0;       /* not shipped: served here after all */
 	}
 }
 
-/* A shipped flow settled (ctl/cluster_ship.c): gone to its node, or back here. */
+/* A shipped flow settled (ctl/cluster_ship.c): gone to its node, or back
+ * here.  A cluster runs with one worker (arg). */
 static void shipped(void *arg, struct pending *p, int outcome)
 {
-	struct ctl *c = arg;
+	struct cb_worker *w = arg;
+	struct ctl *c = w->c;
 
 	if (outcome == CB_SHIP_COMMITTED) {
 		char node[CB_CFG_NAME + 8];
@@ -441,31 +541,32 @@ static void shipped(void *arg, struct pending *p, int outcome)
 			 p->ship_node >= 0 && p->ship_node < c->cfg->n_nodes
 				 ? c->cfg->nodes[p->ship_node].name : "?");
 		decision_log(c, p, node, -1);
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 		return;
 	}
 	if (outcome == CB_SHIP_FAILED) {
 		c->st.failed++;
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 		return;
 	}
 	/* refused or unanswered: another node, or here; classified anew
 	 * first if a reload removed its service or app (P_ASSEMBLING) */
-	if (p->state == P_WAITING && !place_elsewhere(c, p))
-		deliver(c, p);
+	if (p->state == P_WAITING && !place_elsewhere(w, p))
+		deliver(w, p);
 }
 
 /* A live connection's move to another node failed: it is served here. */
 static void resumed(void *arg, int fd, int app, const uint8_t *blob, size_t len)
 {
-	struct ctl *c = arg;
+	struct cb_worker *w = arg;
 
-	cb_released_resume(&c->rel, fd, app, blob, len);
+	cb_released_resume(&w->c->rel, fd, app, blob, len);
 }
 
 /* No app within wait_ms (or the queue is full): RST or HTTP 503. */
-static void answer_timeout(struct ctl *c, struct pending *p, enum cb_reset_reason why)
+static void answer_timeout(struct cb_worker *w, struct pending *p, enum cb_reset_reason why)
 {
+	struct ctl *c = w->c;
 	const struct cb_service_cfg *s = &c->cfg->services[p->d.service];
 	char fs[CB_FLOW_STRLEN];
 	int fd;
@@ -476,7 +577,7 @@ static void answer_timeout(struct ctl *c, struct pending *p, enum cb_reset_reaso
 		cb_fmt_flow(&p->key, fs, sizeof(fs)), s->name, s->wait_ms,
 		s->on_timeout == CB_TIMEOUT_HTTP503 ? "503" : "reset");
 	if (s->on_timeout == CB_TIMEOUT_HTTP503) {
-		fd = take_socket(c, p);
+		fd = take_socket(w, p);
 		if (fd >= 0) {
 			cb_answer_503(fd);
 			c->st.answered_503++;
@@ -485,12 +586,13 @@ static void answer_timeout(struct ctl *c, struct pending *p, enum cb_reset_reaso
 	} else {
 		reset_flow(c, p, -1, why);
 	}
-	cb_pending_free(&c->pend, p);
+	cb_pending_free(&w->pend, p);
 }
 
 /* Classify and route p once its request is complete (or `forced`). */
-static void decide(struct ctl *c, struct pending *p, int forced)
+static void decide(struct cb_worker *w, struct pending *p, int forced)
 {
+	struct ctl *c = w->c;
 	const struct cb_config_file *cfg = c->cfg;
 	int err;
 
@@ -501,7 +603,7 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 		return;
 	if (err) {              /* no service listens there any more */
 		reset_flow(c, p, -1, CB_RESET_NO_SERVICE);
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 		return;
 	}
 	if (p->d.rule >= 0)
@@ -510,25 +612,26 @@ static void decide(struct ctl *c, struct pending *p, int forced)
 		c->st.default_hits[p->d.service]++;
 	p->state = P_WAITING;
 	p->wait_since_ms = cb_now_ms64();
-	if (place_elsewhere(c, p) || deliver(c, p))
+	if (place_elsewhere(w, p) || deliver(w, p))
 		return;
 	/* no app instance free: wait, within the service's queue bound (the
 	 * flows queued for this pass's hand-off are not waiting) */
-	if (cb_pending_count(&c->pend, P_WAITING, p->d.service) - queued_for(c, p->d.service) >
+	if (cb_pending_count(&w->pend, P_WAITING, p->d.service) - queued_for(w, p->d.service) >
 	    cfg->services[p->d.service].queue) {
 		c->st.queue_full++;
-		answer_timeout(c, p, CB_RESET_QUEUE_FULL);
+		answer_timeout(w, p, CB_RESET_QUEUE_FULL);
 	}
 }
 
 /* ---- the ring buffer ------------------------------------------------------------- */
 
-static void on_data(struct ctl *c, const struct cb_event *ev)
+static void on_data(struct cb_worker *w, const struct cb_event *ev)
 {
-	struct pending *p = cb_pending_find(&c->pend, &ev->key);
+	struct ctl *c = w->c;
+	struct pending *p = cb_pending_find(&w->pend, &ev->key);
 	int err;
 
-	if (!p && (err = cb_pending_create(&c->pend, &ev->key, cb_now_ms64(), &p))) {
+	if (!p && (err = cb_pending_create(&w->pend, &ev->key, cb_now_ms64(), &p))) {
 		/* its bytes were acknowledged and cannot be kept: fail closed */
 		refuse_flow(c, &ev->key, err);
 		return;
@@ -536,14 +639,15 @@ static void on_data(struct ctl *c, const struct cb_event *ev)
 	if (!p->first_xdp_ns)
 		p->first_xdp_ns = ev->ts_ns;
 	cb_pending_note(p, ev->seq, ev->snd_nxt);
-	cb_pending_mark(&c->pend, p);
+	cb_pending_mark(&w->pend, p);
 	if ((err = cb_pending_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len)))
 		cb_err("run: flow bytes out of sequence (seq %u): %s", ev->seq, strerror(-err));
 }
 
 static int on_event(void *vctx, void *data, size_t size)
 {
-	struct ctl *c = vctx;
+	struct cb_worker *w = vctx;
+	struct ctl *c = w->c;
 	const struct cb_event *ev = data;
 	struct pending *p;
 	int err;
@@ -552,28 +656,28 @@ static int on_event(void *vctx, void *data, size_t size)
 		return 0;
 	switch (ev->type) {
 	case CB_EV_DATA:
-		on_data(c, ev);
+		on_data(w, ev);
 		break;
 	case CB_EV_OPEN:
 		/* a new connection on a tuple whose CLOSE was lost starts
 		 * afresh; a client that waits for the server to speak first
 		 * still gets its default app after decide_ms */
-		p = cb_pending_find(&c->pend, &ev->key);
+		p = cb_pending_find(&w->pend, &ev->key);
 		if (p && !p->busy)
-			cb_pending_free(&c->pend, p);
-		if (cb_pending_find(&c->pend, &ev->key))
+			cb_pending_free(&w->pend, p);
+		if (cb_pending_find(&w->pend, &ev->key))
 			break;
-		if ((err = cb_pending_create(&c->pend, &ev->key, cb_now_ms64(), &p)))
+		if ((err = cb_pending_create(&w->pend, &ev->key, cb_now_ms64(), &p)))
 			refuse_flow(c, &ev->key, err);
 		else
 			cb_pending_note(p, ev->seq, ev->snd_nxt);
 		break;
 	case CB_EV_CLOSE:
-		p = cb_pending_find(&c->pend, &ev->key);
+		p = cb_pending_find(&w->pend, &ev->key);
 		if (p && p->busy)
 			p->closed = 1;          /* freed by whoever is handing it off */
 		else if (p)
-			cb_pending_free(&c->pend, p);
+			cb_pending_free(&w->pend, p);
 		break;
 	default:
 		break;
@@ -586,30 +690,32 @@ static int on_event(void *vctx, void *data, size_t size)
  * A hand-off drains the ring itself, so deciding one flow can mark others:
  * they are taken in the same loop (bounded: each mark needs a new record).
  */
-static void decide_dirty(struct ctl *c)
+static void decide_dirty(struct cb_worker *w)
 {
 	struct pending *p;
 	int budget = 8 * CB_PENDING_MAX, queued;
 
 	do {
-		c->batching = 1;
-		while (budget > 0 && (p = cb_pending_take_dirty(&c->pend))) {
+		w->batching = 1;
+		while (budget > 0 && (p = cb_pending_take_dirty(&w->pend))) {
 			budget--;
 			if (p->state == P_ASSEMBLING)
-				decide(c, p, 0);
+				decide(w, p, 0);
 		}
-		c->batching = 0;
-		queued = c->n_ready;
-		flush_ready(c);         /* its drain may mark more flows */
+		w->batching = 0;
+		queued = w->n_ready;
+		flush_ready(w);         /* its drain may mark more flows */
 	} while (queued && budget > 0);
 }
 
 static void on_ring(void *arg)
 {
-	struct ctl *c = arg;
+	struct cb_worker *w = arg;
 
-	ring_buffer__consume(c->rb);
-	decide_dirty(c);        /* after a batch of records: decide what can be */
+	worker_enter(w);
+	ring_buffer__consume(w->rb);
+	decide_dirty(w);        /* after a batch of records: decide what can be */
+	worker_leave(w);
 }
 
 /*
@@ -618,12 +724,21 @@ static void on_ring(void *arg)
  * resets the client if the socket died with that controller) or that ended
  * meanwhile.
  */
-static void recover(struct ctl *c)
+/* A stash slot's flow is this worker's (always, with one). */
+static int is_mine(const struct cb_flow_key *k, void *arg)
 {
-	int i, n = cb_pending_recover(&c->pend, cb_now_ms64()), kept = 0, local = 0;
+	const struct cb_worker *w = arg;
+
+	return w->c->n_workers <= 1 || (int)cb_flow_shard(k, (uint32_t)w->c->n_workers) == w->id;
+}
+
+static void recover(struct cb_worker *w)
+{
+	struct ctl *c = w->c;
+	int i, n = cb_pending_recover(&w->pend, cb_now_ms64(), is_mine, w), kept = 0, local = 0;
 
 	for (i = 0; n && i < CB_PENDING_MAX; i++) {
-		struct pending *p = &c->pend.p[i];
+		struct pending *p = &w->pend.p[i];
 		int st;
 
 		if (p->state == P_FREE)
@@ -640,13 +755,14 @@ static void recover(struct ctl *c)
 		}
 		/* handed over: an app's, unless its socket died with the last
 		 * controller before the app got it (then the client is reset) */
-		if (st == CB_FLOW_LOCAL && cb_handoff_check_survivor(&c->handoff, p) == 1)
+		if (st == CB_FLOW_LOCAL && cb_handoff_check_survivor(&w->handoff, p) == 1)
 			local++;
-		cb_pending_free(&c->pend, p);
+		cb_pending_free(&w->pend, p);
 	}
 	c->st.recovered_local += (unsigned long)local;
 	if (kept)
-		cb_info("run: %s: recovered %d flows from the stash", c->opts.ifname, kept);
+		cb_info("run: %s: worker %d recovered %d flows from the stash", c->opts.ifname, w->id,
+			kept);
 	if (local)
 		cb_info("run: %s: %d flows were handed over before the restart; left to their apps",
 			c->opts.ifname, local);
@@ -720,12 +836,12 @@ static void remap_counts(unsigned long *v, const int *map, int n_old, size_t cap
 
 /* A decided flow keeps its decision while its service and app still exist;
  * otherwise it is classified afresh under the new configuration. */
-static void remap_pending(struct ctl *c, const int *svc, const int *rule, const int *app)
+static void remap_pending(struct cb_worker *w, const int *svc, const int *rule, const int *app)
 {
 	int i;
 
 	for (i = 0; i < CB_PENDING_MAX; i++) {
-		struct pending *p = &c->pend.p[i];
+		struct pending *p = &w->pend.p[i];
 
 		if (p->state != P_WAITING && p->state != P_SHIPPING)
 			continue;
@@ -735,7 +851,7 @@ static void remap_pending(struct ctl *c, const int *svc, const int *rule, const 
 		/* a shipping one is classified anew if it comes back (cluster_ship.c) */
 		if (p->state == P_WAITING && (p->d.service < 0 || p->d.app < 0)) {
 			p->state = P_ASSEMBLING;
-			cb_pending_mark(&c->pend, p);
+			cb_pending_mark(&w->pend, p);
 		}
 	}
 }
@@ -745,7 +861,7 @@ static void reload(struct ctl *c)
 {
 	struct cb_config_file *old = c->cfg, *new = malloc(sizeof(*new));
 	int svc[CB_CFG_MAX_SERVICES], rule[CB_CFG_MAX_RULES], app[CB_CFG_MAX_APPS], changes;
-	int access_err;
+	int access_err, i;
 	char err[512];
 
 	if (!new || cb_config_load(c->opts.cfg_path, new, err, sizeof(err))) {
@@ -779,7 +895,11 @@ static void reload(struct ctl *c)
 	name_map(svc, old->n_services, old, new, cb_config_service, svc_name);
 	name_map(rule, old->n_rules, old, new, cb_config_rule, rule_name);
 	name_map(app, old->n_apps, old, new, cb_config_app, app_name);
-	remap_pending(c, svc, rule, app);
+	/* the workers wait at the start of their next callback, holding no
+	 * flow half-way, while their flows follow the new indexes */
+	stop_workers(c);
+	for (i = 0; i < c->n_workers; i++)
+		remap_pending(&c->w[i], svc, rule, app);
 	if (c->cluster)
 		cb_cluster_remap(c->cluster, svc, old->n_services, app, old->n_apps);
 	cb_apps_remap(&c->apps, new, app, old->n_apps);
@@ -793,6 +913,7 @@ static void reload(struct ctl *c)
 	remap_counts(c->st.svc_timeouts, svc, old->n_services, CB_CFG_MAX_SERVICES);
 	c->cfg = new;
 	free(old);
+	start_workers(c);
 	c->st.reloads++;
 	cb_info("reload: %s: %d change%s; %d services, %d rules, %d apps", c->opts.cfg_path,
 		changes, changes == 1 ? "" : "s", new->n_services, new->n_rules, new->n_apps);
@@ -841,6 +962,8 @@ static void check_attachment(struct ctl *c, uint64_t now)
  * (fail closed, cb_config.no_ctl_ms): written from the loop, so a controller
  * that is stuck stops it as surely as one that died.
  */
+static int workers_alive(struct ctl *c, uint64_t now);
+
 static void beat(struct ctl *c, uint64_t now)
 {
 	int err;
@@ -848,6 +971,10 @@ static void beat(struct ctl *c, uint64_t now)
 	if (now - c->beat_ms < CB_CTL_BEAT_MS)
 		return;
 	c->beat_ms = now;
+	if (!workers_alive(c, now)) {
+		c->beat_failing = 1;
+		return;
+	}
 	err = cb_beat_write(c->beat_fd, (uint32_t)getpid());
 	if (err && !c->beat_failing)    /* said once, not every beat */
 		cb_err("run: %s: heartbeat: %s; new connections will be refused after "
@@ -855,27 +982,93 @@ static void beat(struct ctl *c, uint64_t now)
 	c->beat_failing = err != 0;
 }
 
+/* A worker's timers: forced decisions (decide_ms), waits for an app. */
+static void worker_tick(struct cb_worker *w, uint64_t now)
+{
+	struct ctl *c = w->c;
+	int i;
+
+	w->alive_ms = now;
+	decide_dirty(w);        /* bytes a hand-off drained since the last pass */
+	for (i = w->pend.lo; i < w->pend.hi; i++) {
+		struct pending *p = &w->pend.p[i];
+
+		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg->decide_ms)
+			decide(w, p, 1);
+		else if (p->state == P_WAITING && !deliver(w, p) && !place_elsewhere(w, p) &&
+			 now - p->wait_since_ms >= c->cfg->services[p->d.service].wait_ms)
+			answer_timeout(w, p, CB_RESET_NO_APP);
+	}
+}
+
+/* A worker thread's own tick. */
+static void worker_on_tick(void *arg)
+{
+	struct cb_worker *w = arg;
+	uint64_t x;
+
+	if (read(w->tfd, &x, sizeof(x)) <= 0)
+		return;
+	worker_enter(w);
+	worker_tick(w, cb_now_ms64());
+	worker_leave(w);
+}
+
+/* wake_fd: stop_workers() wants this one parked (worker_enter() does it). */
+static void worker_on_wake(void *arg)
+{
+	struct cb_worker *w = arg;
+
+	worker_enter(w);
+	worker_leave(w);
+}
+
+/* stop_fd: the controller is stopping. */
+static void worker_on_stop(void *arg)
+{
+	struct cb_worker *w = arg;
+
+	w->loop.stop = 1;
+}
+
+/* quit_fd: a worker's loop failed; the controller stops (its exit_err). */
+static void on_quit(void *arg)
+{
+	struct ctl *c = arg;
+
+	c->loop.stop = 1;
+}
+
+/* A worker whose tick has not run for this long is stuck: the heartbeat stops. */
+#define CB_WORKER_STUCK_MS 2000
+
+static int workers_alive(struct ctl *c, uint64_t now)
+{
+	int i;
+
+	for (i = 0; c->threaded && i < c->n_workers; i++)
+		if (now - c->w[i].alive_ms > CB_WORKER_STUCK_MS) {
+			if (!c->beat_failing)
+				cb_err("run: %s: worker %d has not run for %llu ms; the heartbeat "
+				       "stops, new connections will be refused after no_controller",
+				       c->opts.ifname, i, (unsigned long long)(now - c->w[i].alive_ms));
+			return 0;
+		}
+	return 1;
+}
+
 static void on_tick(void *arg)
 {
 	struct ctl *c = arg;
 	uint64_t now = cb_now_ms64(), x;
-	int i;
 
 	if (read(c->tfd, &x, sizeof(x)) <= 0)
 		return;
 	cb_apps_tick(&c->apps, now);
 	cb_metrics_tick(c->metrics, now);
 	cb_released_tick(&c->rel, now);
-	decide_dirty(c);        /* bytes a hand-off drained since the last pass */
-	for (i = 0; i < CB_PENDING_MAX; i++) {
-		struct pending *p = &c->pend.p[i];
-
-		if (p->state == P_ASSEMBLING && now - p->first_ms >= c->cfg->decide_ms)
-			decide(c, p, 1);
-		else if (p->state == P_WAITING && !deliver(c, p) && !place_elsewhere(c, p) &&
-			 now - p->wait_since_ms >= c->cfg->services[p->d.service].wait_ms)
-			answer_timeout(c, p, CB_RESET_NO_APP);
-	}
+	if (!c->threaded)
+		worker_tick(&c->w[0], now);
 	if (c->cluster)
 		cb_cluster_tick(c->cluster, now);
 	cb_metrics_run(c->metrics);     /* its own timeouts */
@@ -911,6 +1104,76 @@ static void on_metrics(void *arg)
 
 /* ---- setup and teardown ------------------------------------------------------------ */
 
+/* The attachment's workers (cb_config.workers; 0 is one). */
+static int attached_workers(const char *ifn)
+{
+	struct cb_config cfg;
+	uint32_t zero = 0;
+	int fd = cb_pin_open_map(ifn, "cb_config"), n = 1;
+
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &cfg) && cfg.workers > 1)
+		n = cfg.workers > CB_MAX_WORKERS ? CB_MAX_WORKERS : (int)cfg.workers;
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+/*
+ * One worker per ring of the attachment, each over its share of the stash
+ * slots; each recovers the flows a dead controller left in its share.
+ */
+static int open_workers(struct ctl *c)
+{
+	const char *ifn = c->opts.ifname;
+	int n = attached_workers(ifn), i;
+
+	if (n > 1 && c->cfg->n_nodes) {
+		cb_err("run: %s: attached with %d workers, and %s describes a cluster: a cluster "
+		       "runs with one worker for now (connbroker detach %s, then attach it with "
+		       "--workers 1)", ifn, n, c->opts.cfg_path, ifn);
+		return -EINVAL;
+	}
+	c->w = calloc((size_t)n, sizeof(*c->w));
+	if (!c->w)
+		return -ENOMEM;
+	c->n_workers = n;
+	c->threaded = n > 1;
+	for (i = 0; i < n; i++)
+		c->w[i].ring_fd = c->w[i].tfd = c->w[i].loop.ep = -1;
+	for (i = 0; i < n; i++) {
+		struct cb_worker *w = &c->w[i];
+
+		w->c = c;
+		w->id = i;
+		w->alive_ms = cb_now_ms64();
+		w->handoff = (struct cb_handoff){ .flows = &c->flows, .drain = drain, .arg = w,
+						  .faults = &c->faults, .rtt = &w->rtt };
+		w->ring_fd = cb_pin_open_ring(ifn, (uint32_t)i);
+		if (w->ring_fd < 0) {
+			cb_err("run: %s: worker %d's ring: %s (detach and attach again)", ifn, i,
+			       strerror(-w->ring_fd));
+			return -ENOENT;
+		}
+		cb_pending_init_range(&w->pend, c->stash, i * CB_PENDING_MAX / n,
+				      (i + 1) * CB_PENDING_MAX / n);
+		recover(w);
+		w->rb = ring_buffer__new(w->ring_fd, on_event, w, NULL);
+		if (!w->rb)
+			return -errno;
+	}
+	return 0;
+}
+
+unsigned int cb_ctl_pending(const struct ctl *c)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < c->n_workers; i++)
+		n += c->w[i].pend.used;
+	return n;
+}
+
 static int open_datapath(struct ctl *c)
 {
 	const char *ifn = c->opts.ifname;
@@ -924,10 +1187,9 @@ static int open_datapath(struct ctl *c)
 		return err;
 	}
 	c->stats_fd = cb_pin_open_map(ifn, "cb_stats");
-	c->ring_fd = cb_pin_open_map(ifn, "cb_events");
 	c->beat_fd = cb_pin_open_map(ifn, "cb_controller");
 	c->beat_map_id = c->beat_fd >= 0 ? cb_beat_map_id(c->beat_fd, ifn) : 0;
-	if (c->ring_fd < 0 || c->stats_fd < 0 || c->beat_fd < 0) {
+	if (c->stats_fd < 0 || c->beat_fd < 0) {
 		cb_err("run: %s: pinned maps missing (detach and attach again)", ifn);
 		return -ENOENT;
 	}
@@ -936,10 +1198,7 @@ static int open_datapath(struct ctl *c)
 		       ifn, strerror(-err));
 		return err;
 	}
-	cb_pending_init(&c->pend, c->stash);
-	recover(c);
-	c->rb = ring_buffer__new(c->ring_fd, on_event, c, NULL);
-	return c->rb ? 0 : -errno;
+	return open_workers(c);
 }
 
 /* The signals the loop reads from its signalfd; blocked from the very start,
@@ -960,9 +1219,9 @@ static int open_cluster(struct ctl *c)
 	int err;
 	struct cb_cluster_env env = {
 		.loop = &c->loop, .cfg = (const struct cb_config_file *const *)&c->cfg,
-		.ifname = c->opts.ifname, .flows = &c->flows, .apps = &c->apps, .pend = &c->pend,
+		.ifname = c->opts.ifname, .flows = &c->flows, .apps = &c->apps, .pend = &c->w[0].pend,
 		.faults = &c->faults, .drain = drain, .shipped = shipped, .resumed = resumed,
-		.arg = c, .resets = c->st.resets, .rtt = &c->rtt,
+		.arg = &c->w[0], .resets = c->st.resets, .rtt = &c->w[0].rtt,
 	};
 
 	if (c->opts.node && cb_config_set_node(c->cfg, c->opts.node, c->node_err,
@@ -973,6 +1232,125 @@ static int open_cluster(struct ctl *c)
 	err = cb_cluster_open(&c->cluster, &env);
 	c->rel.cluster = c->cluster;
 	return err;
+}
+
+/*
+ * One worker: its ring in the main loop.  More: each its own loop over its
+ * ring, its tick, and the controller's stop and wake-up eventfds; the main
+ * loop gets quit_fd, and runs its callbacks under the lock.
+ */
+static int open_worker_fds(struct ctl *c)
+{
+	struct itimerspec it = { .it_interval = { 0, CB_TICK_MS * 1000000L },
+				 .it_value = { 0, CB_TICK_MS * 1000000L } };
+	int i, err;
+
+	if (!c->threaded)
+		return cb_loop_add(&c->loop, ring_buffer__epoll_fd(c->w[0].rb), on_ring, &c->w[0]);
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->stop_fd < 0 || c->wake_fd < 0 || c->quit_fd < 0)
+		return -errno;
+	if ((err = cb_loop_add(&c->loop, c->quit_fd, on_quit, c)))
+		return err;
+	for (i = 0; i < c->n_workers; i++) {
+		struct cb_worker *w = &c->w[i];
+
+		if ((err = cb_loop_init(&w->loop)))
+			return err;
+		w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (w->tfd < 0 || timerfd_settime(w->tfd, 0, &it, NULL))
+			return -errno;
+		if ((err = cb_loop_add(&w->loop, ring_buffer__epoll_fd(w->rb), on_ring, w)) ||
+		    (err = cb_loop_add(&w->loop, w->tfd, worker_on_tick, w)) ||
+		    (err = cb_loop_add(&w->loop, c->stop_fd, worker_on_stop, w)) ||
+		    (err = cb_loop_add(&w->loop, c->wake_fd, worker_on_wake, w)))
+			return err;
+	}
+	if ((err = pthread_mutex_init(&c->lock, NULL)) ||
+	    (err = pthread_cond_init(&c->parked_cv, NULL)) ||
+	    (err = pthread_cond_init(&c->resume_cv, NULL)))
+		return -err;
+	c->loop.lock = &c->lock;
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct cb_worker *w = arg;
+	struct ctl *c = w->c;
+	uint64_t one = 1;
+	int err = cb_loop_run(&w->loop);
+
+	if (err) {
+		cb_err("run: %s: worker %d: epoll: %s; stopping", c->opts.ifname, w->id,
+		       strerror(-err));
+		ctl_lock(c);
+		c->exit_err = err;
+		ctl_unlock(c);
+		if (write(c->quit_fd, &one, sizeof(one)) < 0)
+			abort();        /* nothing else would stop the controller */
+	}
+	return NULL;
+}
+
+/* The worker threads (none with one worker: it runs in the main loop). */
+static int start_threads(struct ctl *c)
+{
+	char name[16];
+	int i, err;
+
+	for (i = 0; c->threaded && i < c->n_workers; i++) {
+		if ((err = pthread_create(&c->w[i].thread, NULL, worker_main, &c->w[i]))) {
+			cb_err("run: %s: start worker %d: %s", c->opts.ifname, i, strerror(err));
+			return -err;
+		}
+		c->w[i].started = 1;
+		snprintf(name, sizeof(name), "cb-worker-%u", (unsigned int)i % 100u);
+		pthread_setname_np(c->w[i].thread, name);
+	}
+	return 0;
+}
+
+static void stop_threads(struct ctl *c)
+{
+	uint64_t one = 1;
+	int i;
+
+	if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0)
+		cb_err("run: stop the workers: %s", strerror(errno));
+	for (i = 0; i < c->n_workers; i++)
+		if (c->w[i].started)
+			pthread_join(c->w[i].thread, NULL);
+}
+
+static void close_workers(struct ctl *c)
+{
+	int i;
+
+	for (i = 0; c->w && i < c->n_workers; i++) {
+		struct cb_worker *w = &c->w[i];
+
+		ring_buffer__free(w->rb);
+		if (w->ring_fd >= 0)
+			close(w->ring_fd);
+		if (w->tfd >= 0)
+			close(w->tfd);
+		cb_loop_fini(&w->loop);
+	}
+	free(c->w);
+	if (c->threaded) {
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->parked_cv);
+		pthread_cond_destroy(&c->resume_cv);
+	}
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	if (c->quit_fd >= 0)
+		close(c->quit_fd);
 }
 
 static int open_fds(struct ctl *c)
@@ -987,7 +1365,7 @@ static int open_fds(struct ctl *c)
 	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (c->sfd < 0 || c->tfd < 0 || timerfd_settime(c->tfd, 0, &it, NULL))
 		return -errno;
-	if ((err = cb_loop_add(&c->loop, ring_buffer__epoll_fd(c->rb), on_ring, c)) ||
+	if ((err = open_worker_fds(c)) ||
 	    (err = cb_loop_add(&c->loop, c->tfd, on_tick, c)) ||
 	    (err = cb_loop_add(&c->loop, c->sfd, on_signal, c)))
 		return err;
@@ -1015,6 +1393,8 @@ static int open_fds(struct ctl *c)
 
 static void teardown(struct ctl *c)
 {
+	stop_threads(c);
+	c->loop.lock = NULL;            /* alone from here on */
 	if (c->claimed)         /* ours to remove, not another controller's */
 		cb_ctl_remove_status(c->opts.ifname);
 	cb_cluster_close(c->cluster);
@@ -1023,11 +1403,9 @@ static void teardown(struct ctl *c)
 		cb_apps_close(&c->apps);
 	cb_sup_stop(&c->sup);
 	cb_metrics_stop(c->metrics);
-	ring_buffer__free(c->rb);
+	close_workers(c);
 	cb_flows_close(&c->flows);
 	cb_stash_unmap(c->stash, c->stash_size);
-	if (c->ring_fd >= 0)
-		close(c->ring_fd);
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);
 	if (c->beat_fd >= 0)
@@ -1107,22 +1485,23 @@ int cb_ctl_run(const struct cb_ctl_opts *o)
 	if (!c)
 		return -ENOMEM;
 	c->opts = *o;
-	c->ring_fd = c->stats_fd = c->tfd = c->sfd = c->lock_fd = c->beat_fd = -1;
+	c->stats_fd = c->tfd = c->sfd = c->lock_fd = c->beat_fd = -1;
+	c->stop_fd = c->wake_fd = c->quit_fd = -1;
 	c->flows.fd = -1;
 	c->apps.lsock = -1;
 	c->loop.ep = -1;
 	cb_faults_init(&c->faults);
-	c->handoff = (struct cb_handoff){ .flows = &c->flows, .drain = drain, .arg = c,
-					  .faults = &c->faults, .rtt = &c->rtt };
 	if (!(err = load_config(c)) && !(err = claim_interface(c)) &&
 	    !(cb_sup_init(&c->sup, c->opts.sock_path), err = cb_loop_init(&c->loop)) &&
 	    !(err = open_datapath(c)) && !(err = open_fds(c))) {
-		cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s",
-			c->opts.ifname, c->cfg->n_services, c->cfg->n_rules, c->cfg->n_apps,
-			c->opts.sock_path, c->cfg->metrics);
+		cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s; "
+			"%d worker%s", c->opts.ifname, c->cfg->n_services, c->cfg->n_rules,
+			c->cfg->n_apps, c->opts.sock_path, c->cfg->metrics, c->n_workers,
+			c->n_workers == 1 ? "" : "s");
 		check_services(c);
 		c->checked_ms = cb_now_ms64();
-		err = cb_loop_run(&c->loop);
+		if (!(err = start_threads(c)))
+			err = cb_loop_run(&c->loop);
 		if (!err)
 			err = c->exit_err;
 		cb_info("run: stopping: %lu materialized, %lu failed, %lu timed out",

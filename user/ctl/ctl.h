@@ -55,6 +55,37 @@ struct cb_rate {
 struct ring_buffer;
 struct cb_metrics;
 struct cb_cluster;
+struct ctl;
+
+/*
+ * A controller loop that owns a share of the flows end to end: the ring
+ * the programs send their records to (cb_flow_shard()), their pending
+ * table over its share of the stash slots, their hand-off.  With one
+ * worker it runs in the main loop; with more, each is a thread with a loop
+ * of its own, and the rest of the controller (apps, configuration,
+ * counters, the cluster) is shared under ctl.lock, which a worker holds
+ * except in epoll_wait() and while it builds sockets (docs/architecture.md,
+ * "Workers").
+ */
+struct cb_worker {
+	struct ctl *c;
+	int id;
+	struct cb_loop loop;                    /* threaded: its own */
+	struct ring_buffer *rb;
+	int ring_fd;                            /* cb_events, or cb_rings[id] */
+	int tfd;                                /* threaded: its tick */
+	struct cb_pending pend;
+	/* flows decided in this pass of the ring, handed off together */
+	struct pending *ready[CB_FLOW_BATCH];
+	int n_ready;
+	int batching;                           /* deliver() queues into ready[] */
+	struct cb_handoff handoff;
+	struct cb_rtt_memo rtt;                 /* clients the kernel has an RTT for */
+	unsigned long flows;                    /* flows it handed to apps here */
+	uint64_t alive_ms;                      /* its last tick (a stuck one stops the beat) */
+	pthread_t thread;
+	int started;                            /* thread is running */
+};
 
 struct ctl {
 	struct cb_ctl_opts opts;
@@ -65,24 +96,25 @@ struct ctl {
 	struct cb_config_file *cfg;             /* replaced as a whole on reload */
 	struct cb_loop loop;
 	struct cb_flows flows;
-	struct ring_buffer *rb;
-	int ring_fd, stats_fd, tfd, sfd;
+	int stats_fd, tfd, sfd;
 	int beat_fd;                            /* cb_controller: our heartbeat */
 	uint64_t beat_ms;                       /* when we last wrote it */
 	int beat_failing;                       /* the last write failed (said once) */
 	uint32_t beat_map_id;                   /* the cb_controller map we opened */
 	struct cb_stash_slot *stash;
 	size_t stash_size;
-	struct cb_pending pend;
-	/* flows decided in this pass of the ring, handed off together */
-	struct pending *ready[CB_FLOW_BATCH];
-	int n_ready;
-	int batching;                           /* deliver() queues into ready[] */
+	struct cb_worker *w;                    /* n_workers of them */
+	int n_workers;
+	int threaded;                           /* n_workers > 1: lock is used */
+	pthread_mutex_t lock;
+	pthread_cond_t parked_cv, resume_cv;
+	int pausing, parked;                    /* stop_workers(): they wait */
+	int stop_fd;                            /* eventfd: workers stop (teardown) */
+	int wake_fd;                            /* eventfd: workers come to park */
+	int quit_fd;                            /* eventfd: a worker failed, main stops */
 	struct cb_apps apps;
 	struct cb_released rel;                 /* connections apps gave back */
 	struct cb_supervisor sup;
-	struct cb_handoff handoff;
-	struct cb_rtt_memo rtt;                 /* clients the kernel has an RTT for */
 	struct cb_samples local_us;             /* first byte at the hook -> fd at an app
 						 * here: the last CB_SAMPLES, for status */
 	struct cb_faults faults;
@@ -99,6 +131,9 @@ struct ctl {
 	int exit_err;                           /* why the loop stopped (0: a signal) */
 	struct cb_rate log_rate;                /* decision_log lines: at most CB_DECISION_LOG_RATE/s */
 };
+
+/* Flows pending in every worker (the caller holds c->lock when threaded). */
+unsigned int cb_ctl_pending(const struct ctl *c);
 
 /* The Prometheus text for c (ctl/metrics.c). */
 void cb_ctl_render_metrics(void *c, FILE *out);

@@ -11,6 +11,7 @@ int cb_loop_init(struct cb_loop *l)
 	for (i = 0; i < CB_LOOP_MAX; i++)
 		l->slots[i].fd = -1;
 	l->stop = 0;
+	l->lock = NULL;
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	return l->ep < 0 ? -errno : 0;
 }
@@ -78,6 +79,8 @@ int cb_loop_run(struct cb_loop *l)
 			continue;
 		if (n < 0)
 			return -errno;
+		if (l->lock)
+			pthread_mutex_lock(l->lock);
 		for (i = 0; i < n && !l->stop; i++) {
 			struct cb_loop_slot *s = evs[i].data.ptr;
 
@@ -85,6 +88,8 @@ int cb_loop_run(struct cb_loop *l)
 			if (s->fd >= 0)
 				s->fn(s->arg);
 		}
+		if (l->lock)
+			pthread_mutex_unlock(l->lock);
 	}
 	return 0;
 }

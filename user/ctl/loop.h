@@ -2,11 +2,13 @@
 /*
  * The controller's one epoll loop.  Modules register an fd with a callback
  * and an argument; the loop knows nothing else about them.  Bounded: at most
- * CB_LOOP_MAX fds.  No global state: one loop per context (later, one per CPU).
+ * CB_LOOP_MAX fds.  No global state: one loop per context (the controller's
+ * main loop, and one per worker: ctl/ctl.h).
  */
 #ifndef CB_LOOP_H
 #define CB_LOOP_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #define CB_LOOP_MAX 1024        /* 256 app connections, 512 released connections
@@ -23,6 +25,8 @@ struct cb_loop_slot {
 struct cb_loop {
 	int ep;
 	int stop;               /* set by a callback: cb_loop_run returns */
+	pthread_mutex_t *lock;  /* non-NULL: held while callbacks run (the
+				 * controller's main loop beside its workers) */
 	struct cb_loop_slot slots[CB_LOOP_MAX];
 };
 

@@ -174,7 +174,11 @@ static void apps(FILE *o, const struct ctl *c)
 	int i;
 
 	fprintf(o, "# HELP connbroker_pending_flows Flows being classified or waiting for an app.\n"
-		   "# TYPE connbroker_pending_flows gauge\nconnbroker_pending_flows %u\n", c->pend.used);
+		   "# TYPE connbroker_pending_flows gauge\nconnbroker_pending_flows %u\n", cb_ctl_pending(c));
+	fprintf(o, "# HELP connbroker_worker_flows_total Flows each controller worker handed to apps on this node.\n"
+		   "# TYPE connbroker_worker_flows_total counter\n");
+	for (i = 0; i < c->n_workers; i++)
+		fprintf(o, "connbroker_worker_flows_total{worker=\"%d\"} %lu\n", i, c->w[i].flows);
 	fprintf(o, "# HELP connbroker_app_instances Registered app connections, by app.\n"
 		   "# TYPE connbroker_app_instances gauge\n");
 	for (i = 0; i < c->cfg->n_apps; i++)

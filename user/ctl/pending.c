@@ -47,12 +47,26 @@ _Static_assert(CB_PENDING_MAX % 64 == 0, "the dirty bitmap holds whole words");
 
 void cb_pending_init(struct cb_pending *t, struct cb_stash_slot *stash)
 {
+	cb_pending_init_range(t, stash, 0, CB_PENDING_MAX);
+}
+
+unsigned int cb_pending_per_source(const struct cb_pending *t)
+{
+	unsigned int n = (unsigned int)(t->hi - t->lo) / 4;
+
+	return n ? n : 1;
+}
+
+void cb_pending_init_range(struct cb_pending *t, struct cb_stash_slot *stash, int lo, int hi)
+{
 	int i;
 
 	memset(t->p, 0, sizeof(t->p));
 	memset(t->dirty, 0, sizeof(t->dirty));
 	t->stash = stash;
 	t->used = 0;
+	t->lo = lo < 0 ? 0 : lo;
+	t->hi = hi > CB_PENDING_MAX ? CB_PENDING_MAX : hi < t->lo ? t->lo : hi;
 	for (i = 0; i < CB_PENDING_BUCKETS; i++)
 		t->by_key[i] = t->by_src[i] = -1;
 	for (i = 0; i < CB_PENDING_MAX; i++) {
@@ -157,11 +171,11 @@ int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_
 	struct cb_stash_slot *s;
 	int i;
 
-	if (cb_pending_from(t, &k->saddr) >= CB_PENDING_PER_SOURCE)
+	if (cb_pending_from(t, &k->saddr) >= cb_pending_per_source(t))
 		return -EDQUOT;
-	if (t->used >= CB_PENDING_MAX)
+	if (t->used >= (unsigned int)(t->hi - t->lo))
 		return -ENOSPC;
-	for (i = 0; i < CB_PENDING_MAX && t->p[i].state != P_FREE; i++)
+	for (i = t->lo; i < t->hi && t->p[i].state != P_FREE; i++)
 		;
 	*out = take(t, i, k, now_ms);
 	s = (*out)->slot;
@@ -269,16 +283,17 @@ int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size
 	return 0;
 }
 
-int cb_pending_recover(struct cb_pending *t, uint64_t now_ms)
+int cb_pending_recover(struct cb_pending *t, uint64_t now_ms,
+		       int (*keep)(const struct cb_flow_key *k, void *arg), void *arg)
 {
 	int i, n = 0;
 
-	for (i = 0; i < CB_PENDING_MAX; i++) {
+	for (i = t->lo; i < t->hi; i++) {
 		struct cb_stash_slot *s = &t->stash[i];
 
 		if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE) || t->p[i].state != P_FREE)
 			continue;
-		if (cb_pending_find(t, &s->key)) {
+		if (cb_pending_find(t, &s->key) || (keep && !keep(&s->key, arg))) {
 			/* two slots for one tuple: keep the first, drop the stale one */
 			__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
 			continue;

@@ -65,11 +65,21 @@ struct cb_pending {
 	struct cb_pending_src src[CB_PENDING_MAX];
 	int16_t src_free;
 	unsigned int used;
+	int lo, hi;                     /* the slots this table may take: a
+					 * worker's share of the stash */
 	uint64_t dirty[CB_PENDING_MAX / 64];    /* bit i: p[i].dirty */
 };
 
 /* stash: CB_PENDING_MAX slots (the pinned map, or any array in tests). */
 void cb_pending_init(struct cb_pending *t, struct cb_stash_slot *stash);
+/*
+ * The same over the slots [lo, hi) only: worker `lo / (hi - lo)` of a
+ * controller with several, which shares the stash with the others but
+ * never a slot.  Its per-source bound is a quarter of its share.
+ */
+void cb_pending_init_range(struct cb_pending *t, struct cb_stash_slot *stash, int lo, int hi);
+/* The flows from one source this table takes at most. */
+unsigned int cb_pending_per_source(const struct cb_pending *t);
 struct pending *cb_pending_find(struct cb_pending *t, const struct cb_flow_key *k);
 /* A new flow: 0, -ENOSPC (table full) or -EDQUOT (its source holds its share). */
 int cb_pending_create(struct cb_pending *t, const struct cb_flow_key *k, uint64_t now_ms,
@@ -90,8 +100,11 @@ struct pending *cb_pending_take_dirty(struct cb_pending *t);
 int cb_pending_rst_seqs(const struct pending *p, uint32_t *seq, uint32_t *ack);
 /* Append a record's bytes: 0, -EPROTO (a gap: records were lost) or -EMSGSIZE. */
 int cb_pending_append(struct pending *p, uint32_t seq, const uint8_t *data, size_t n);
-/* After a restart: every used stash slot becomes a flow to finish; returns how many. */
-int cb_pending_recover(struct cb_pending *t, uint64_t now_ms);
+/* After a restart: every used stash slot of the table's share becomes a
+ * flow to finish; returns how many.  A slot whose tuple keep() refuses
+ * (another worker's flow: arg says whose) is let go. */
+int cb_pending_recover(struct cb_pending *t, uint64_t now_ms,
+		       int (*keep)(const struct cb_flow_key *k, void *arg), void *arg);
 /* Flows in `state` (for a service, or any with service < 0). */
 unsigned int cb_pending_count(const struct cb_pending *t, enum cb_pend_state state, int service);
 /* Flows from one client's source: its IPv4 address, or its IPv6 /64. */

@@ -42,7 +42,7 @@ static void render(struct ctl *c, FILE *o, int json)
 	if (json) {
 		fprintf(o, "{\"pid\":%d,\"node\":\"%s\",\"pending\":%u,\"materialized\":%lu,"
 			   "\"shipped\":%lu,\"failed\":%lu,\"apps\":{", (int)getpid(),
-			cfg->self >= 0 ? cfg->nodes[cfg->self].name : "", c->pend.used,
+			cfg->self >= 0 ? cfg->nodes[cfg->self].name : "", cb_ctl_pending(c),
 			c->st.materialized, c->st.shipped, c->st.failed);
 		for (i = 0; i < cfg->n_apps; i++)
 			fprintf(o, "%s\"%s\":%u", i ? "," : "", cfg->apps[i].name,
@@ -62,7 +62,7 @@ static void render(struct ctl *c, FILE *o, int json)
 	}
 	fprintf(o, "  controller: pid %d%s%s; %u flows pending; %lu handed to apps here, %lu to "
 		   "other nodes, %lu failed\n  apps:", (int)getpid(), cfg->self >= 0 ? ", node " : "",
-		cfg->self >= 0 ? cfg->nodes[cfg->self].name : "", c->pend.used, c->st.materialized,
+		cfg->self >= 0 ? cfg->nodes[cfg->self].name : "", cb_ctl_pending(c), c->st.materialized,
 		c->st.shipped, c->st.failed);
 	for (i = 0; i < cfg->n_apps; i++)
 		fprintf(o, " %s (%u)", cfg->apps[i].name, cb_apps_instances(&c->apps, i));

@@ -364,11 +364,38 @@ static struct cb_config config_of(const struct cb_attach_opts *o)
 	return cfg;
 }
 
+/*
+ * workers > 1: worker i's ring at cb_rings[i], cb_events at 0 (its pin is
+ * worker 0's), the others made here, each of cb_events' size.  They live
+ * as long as the pinned cb_rings holds them: a restarted controller finds
+ * them and the records in them.
+ */
+static int make_rings(struct cb_tc *tskel, uint32_t workers)
+{
+	int outer = bpf_map__fd(tskel->maps.cb_rings), fd, err = 0;
+	uint32_t i;
+
+	for (i = 0; i < workers && !err; i++) {
+		fd = i ? bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, CB_RING_BYTES, NULL)
+		       : bpf_map__fd(tskel->maps.cb_events);
+		if (fd < 0)
+			return -errno;
+		if (bpf_map_update_elem(outer, &i, &fd, BPF_ANY))
+			err = -errno;
+		if (i)
+			close(fd);
+	}
+	return err;
+}
+
 static int write_maps(struct cb_tc *tskel, const struct cb_attach_opts *o, int fresh)
 {
 	struct cb_config cfg = config_of(o);
 	uint32_t zero = 0;
 	int err;
+
+	if (fresh && cfg.workers > 1 && (err = make_rings(tskel, cfg.workers)))
+		return err;
 
 	if (bpf_map_update_elem(bpf_map__fd(tskel->maps.cb_config), &zero, &cfg, BPF_ANY))
 		return -errno;
@@ -514,6 +541,22 @@ out:
 
 /* Attach over an existing, live attachment in the same mode: update config and
  * services only (secrets, peers and steered flows are kept). */
+/* A live attachment keeps its workers: their rings are made at a fresh
+ * attach only, and every held flow's records go to its worker's. */
+static void keep_workers(const char *ifname, int cfg_fd, struct cb_config *cfg)
+{
+	struct cb_config live;
+	uint32_t zero = 0, want = cfg->workers;
+
+	if (bpf_map_lookup_elem(cfg_fd, &zero, &live))
+		return;
+	cfg->workers = live.workers;
+	if (want && (want > 1 ? want : 0) != (live.workers > 1 ? live.workers : 0))
+		cb_warn("%s: workers = %u applies at a fresh attach; the live attachment keeps "
+			"its %u (detach and attach to change it: held flows are dropped)", ifname,
+			want, live.workers ? live.workers : 1);
+}
+
 static int attach_update(const struct cb_attach_opts *o, const struct cb_attach_info *info)
 {
 	struct cb_config cfg;
@@ -527,6 +570,8 @@ static int attach_update(const struct cb_attach_opts *o, const struct cb_attach_
 	}
 	cfg = config_of(o);
 	fd = cb_pin_open_map(o->ifname, "cb_config");
+	if (fd >= 0)
+		keep_workers(o->ifname, fd, &cfg);
 	if (fd < 0 || bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		err = fd < 0 ? fd : -errno;
 	if (fd >= 0)

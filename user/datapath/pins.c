@@ -242,3 +242,21 @@ int cb_pin_read_first(const char *ifname, const char *name, void *value)
 	close(fd);
 	return err;
 }
+
+int cb_pin_open_ring(const char *ifname, uint32_t i)
+{
+	uint32_t id;
+	int outer, fd;
+
+	if (!i)
+		return cb_pin_open_map(ifname, "cb_events");
+	outer = cb_pin_open_map(ifname, "cb_rings");
+	if (outer < 0)
+		return outer;
+	if (bpf_map_lookup_elem(outer, &i, &id))
+		fd = -errno;
+	else if ((fd = bpf_map_get_fd_by_id(id)) < 0)
+		fd = -errno;
+	close(outer);
+	return fd;
+}

@@ -35,6 +35,9 @@ int cb_pin_maps(struct bpf_object *obj, const char *ifname);
 uint32_t cb_pin_flows_size(const char *ifname);
 /* Open a pinned map of ifname by name; fd or negative errno. */
 int cb_pin_open_map(const char *ifname, const char *name);
+/* Controller worker i's ring: cb_events for 0, the attachment's cb_rings[i]
+ * (with workers > 1) for the others; an fd or -errno (-ENOENT: none). */
+int cb_pin_open_ring(const char *ifname, uint32_t i);
 /* Entry 0 of ifname's pinned one-entry array map name into value: 0 or a
  * negative errno (the attach record, the controller's heartbeat). */
 int cb_pin_read_first(const char *ifname, const char *name, void *value);
