@@ -16,7 +16,11 @@
 #     vs the same load with one app per connection.
 #  6. Live migration between two backends: the pause the client sees at each
 #     move (p50/p99) and moves per second.
-#  7. nginx under `connbroker exec` vs nginx on its own kernel listener.
+#  3b. Controller workers: new connections/s and the controller's CPU per
+#     connection with 1 and 2 workers (attach --workers), the same C app,
+#     runs interleaved, medians of 3; the kernel's accept as the base.
+#  7. nginx under `connbroker exec` vs nginx on its own kernel listener
+#     (EXEC_WORKERS=2: the controller with two workers).
 #
 # BENCH_SECTIONS="3 7" runs only those sections (default: all; 1b is the
 # IPv6-vs-IPv4 program time of section 1).
@@ -144,7 +148,7 @@ WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
 BG_START() { nsenter --net=/run/netns/"$CB_NS_DIR" "$@" >/dev/null 2>&1 & BG+=($!); }
 med3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 # BENCH_SECTIONS="3 7" runs only those sections (default: all of them).
-BENCH_SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 4 5 6 7}
+BENCH_SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 3b 4 5 6 7}
 want() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 
 topo_up
@@ -327,6 +331,76 @@ row "(b) app accepting from the kernel (base)" "$b_rps" "$b_p50" "$b_p99" "$b_er
 row "(a) connbroker -> app (TCP_REPAIR)" "$a_rps" "$a_p50" "$a_p99" "$a_err"
 row "(c) HAProxy routing by path -> app" "$c_rps" "$c_p50" "$c_p99" "$c_err"
 nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null
+BG=()
+fi
+
+# ---- 3b. controller workers ---------------------------------------------------
+# The same C app behind connbroker attached with --workers 1 and --workers 2
+# (a fresh attach each run: the workers are the attachment's), and on its
+# own kernel listener (base); wrk -c$WRK_CONNS, Connection: close.  Runs
+# interleaved, medians of 3.  "ctl µs": the controller's CPU (every thread)
+# per connection, from /proc over the run.  On this 2-CPU machine wrk, the
+# app and the controller share both CPUs: the figure says what a second
+# worker gives when the CPUs are not the controller's alone.
+if want 3b; then
+wk_conf() {
+	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 4096\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$WORK/wk.conf"
+}
+# "conn/s ctl_us_per_conn p99_ms" for the URL (ctl pid $2, 0: none)
+wk_measure() {
+	local out c0=0 c1=0 hz
+	hz=$(getconf CLK_TCK)
+	[ "$2" != 0 ] && c0=$(awk '{ print $14 + $15 }' "/proc/$2/stat")
+	out=$(nsx "$CB_NS_CLIENT" wrk -t2 -c"$WRK_CONNS" -d"$WRK_SECONDS" --latency -H "Connection: close" "$1" 2>&1)
+	[ "$2" != 0 ] && c1=$(awk '{ print $14 + $15 }' "/proc/$2/stat")
+	awk -v c=$(( c1 - c0 )) -v hz="$hz" '
+		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		/requests in/ { n = $1 } /Requests\/sec/ { r = $2 } /^ +99%/ { p99 = ms($2) } /Socket errors|Non-2xx/ { e = 1 }
+		END { printf "%d%s %.1f %.2f\n", r, e ? "(errors)" : "", n ? c * 1e6 / hz / n : 0, p99 }' <<<"$out"
+}
+# one run through connbroker with $1 workers
+wk_run() {
+	local ctl r
+	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --workers "$1" >/dev/null
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$WORK/wk.conf" --socket "$WORK/wk.sock" >/dev/null 2>&1 &
+	ctl=$!
+	sleep 0.5
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$APP" --app web --socket "$WORK/wk.sock" >/dev/null 2>&1 &
+	local app=$!
+	sleep 0.3
+	r=$(wk_measure "http://$CB_VIP/w" "$ctl")
+	kill "$app" "$ctl" 2>/dev/null; wait "$app" "$ctl" 2>/dev/null || true
+	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+	echo "$r"
+}
+wk_conf
+BG_START "$APP" --app direct --listen "$CB_IP_DIR:8080"
+sleep 0.3
+kb=() w1=() w2=()
+for rep in 1 2 3; do
+	kb+=("$(wk_measure "http://$CB_IP_DIR:8080/w" 0)")
+	w1+=("$(wk_run 1)")
+	w2+=("$(wk_run 2)")
+done
+col() { local i=$1; shift; printf '%s\n' "$@" | awk -v i="$i" '{ print $i }'; }
+K_R=$(med3 $(col 1 "${kb[@]}")) W1_R=$(med3 $(col 1 "${w1[@]}"))
+echo
+echo "controller workers: new connections (wrk -c$WRK_CONNS -d${WRK_SECONDS}s, Connection: close, the C app; medians of 3 interleaved runs)"
+printf '%-44s %9s %9s %9s %9s %8s   %s\n' "" "conn/s" "x kernel" "x 1 wkr" "ctl µs" "p99 ms" "conn/s runs"
+wk_row() {   # label runs...
+	local label=$1 r k p; shift
+	r=$(med3 $(col 1 "$@")) k=$(med3 $(col 2 "$@")) p=$(med3 $(col 3 "$@"))
+	printf '%-44s %9s %9s %9s %9s %8s   %s\n' "$label" "$r" \
+		"$(awk -v a="$r" -v b="$K_R" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" \
+		"$(awk -v a="$r" -v b="$W1_R" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$k" "$p" \
+		"$(col 1 "$@" | tr '\n' ' ')"
+}
+wk_row "app accepting from the kernel (base)" "${kb[@]}"
+wk_row "connbroker, 1 worker" "${w1[@]}"
+wk_row "connbroker, 2 workers" "${w2[@]}"
 for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null
 BG=()
@@ -619,7 +693,9 @@ NGX
 	done
 	printf '[broker]\ninterface = %s\nmetrics = off\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 4096\n[service q]\nlisten = %s:81\ndefault = web\nqueue = 4096\nrtt_probe = no\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" "$CB_VIP" > "$WORK/ex.conf"
-	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "$CB_VIP:81" >/dev/null
+	# EXEC_WORKERS=N: the controller with N workers (attach --workers)
+	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "$CB_VIP:81" \
+		--workers "${EXEC_WORKERS:-1}" >/dev/null
 	BG_START "$CB" run --config "$WORK/ex.conf" --socket "$WORK/ex.sock"
 	EX_CTL=${BG[-1]}
 	sleep 0.5

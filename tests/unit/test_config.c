@@ -513,6 +513,20 @@ Test(config, attachment_settings)
 	expect_error("[broker]\ncsum_verify = 1\n", "t.conf:2: csum_verify: '1': expected yes or no");
 	expect_error("[broker]\nwscale = 15\n", "t.conf:2: wscale: '15' is not a number in 0..14");
 	expect_error("[broker]\nflows = 1000\n", "t.conf:2: flows: '1000' is not a number in 1024..16777216");
+	/* workers: a count, or auto (the CPUs online, at most 64) */
+	cr_expect_eq(c.att_workers, 0, "not given");
+	cr_assert_eq(cb_config_parse("[broker]\nworkers = 3\n[service a]\nlisten = 198.18.0.1:80\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.att_workers, 3);
+	cr_assert_eq(cb_config_parse("[broker]\nworkers = auto\n[service a]\nlisten = 198.18.0.1:80\n",
+				     "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cr_expect_eq(c.att_workers, cpus > CB_MAX_WORKERS ? CB_MAX_WORKERS : (uint32_t)cpus);
+	}
+	expect_error("[broker]\nworkers = 0\n", "t.conf:2: workers: '0': expected auto or 1..64");
+	expect_error("[broker]\nworkers = 65\n", "t.conf:2: workers: '65': expected auto or 1..64");
 	expect_error("[broker]\nno_controller = 100ms\n",
 		     "t.conf:2: no_controller: '100ms': expected hold or a duration from 800 ms to 1h");
 }

@@ -32,6 +32,9 @@ static const struct cb_opt_doc broker_keys[] = {
 	{ "flow_cap = BYTES", "bytes an unbound flow may queue, its window (default 65536)" },
 	{ "flows = N", "connections the flow table holds (1024..16777216, default 65536;\n"
 		       "about 152 bytes each; set at a fresh attach)" },
+	{ "workers = N | auto", "controller loops, each with its own ring and share of the\n"
+				"flows (1..64, auto: one per CPU; default 1; set at a\n"
+				"fresh attach; a cluster needs 1)" },
 	{ "rst_rate = N", "RSTs a second and CPU for segments of unknown connections (1000)" },
 	{ "csum_verify = yes | no", "check TCP checksums before acknowledging data (yes)" },
 	{ 0 },
