@@ -95,8 +95,7 @@ static __always_inline void cb_flow_key_of(const struct cb_pkt *pk, struct cb_fl
 static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook hook,
 						 const struct cb_pkt *pk,
 						 const struct cb_config *cfg,
-						 const struct cb_secrets *sec,
-						 const struct cb_flow_key *key, __u64 now)
+						 const struct cb_secrets *sec, __u64 now)
 {
 	struct cb_syn_hint *hint;
 	struct cb_cookie_opts co = {
@@ -225,7 +224,6 @@ static __always_inline void cb_notify(const struct cb_flow_key *key, __u8 type, 
 static __always_inline int cb_handshake_cookie_ok(const struct cb_pkt *pk,
 						  const struct cb_config *cfg,
 						  const struct cb_secrets *sec,
-						  const struct cb_flow_key *key,
 						  struct cb_cookie_info *ci, __u32 *isn)
 {
 	__u32 cookie = pk->ack_seq - 1;
@@ -445,7 +443,7 @@ static __always_inline struct cb_flow *cb_on_no_flow(void *ctx, const enum cb_ho
 	int ack_only = (pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) == CB_TCP_ACK;
 	struct cb_cookie_info ci = {};
 	__u32 isn = 0;
-	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, cfg, sec, key, &ci, &isn);
+	int cookie_ok = ack_only && cb_handshake_cookie_ok(pk, cfg, sec, &ci, &isn);
 	int ks = cb_kernel_sock_state(ctx, pk);
 
 	/* 1 in 2^23 segments of a kernel-owned connection passes as a cookie
@@ -759,7 +757,7 @@ static __always_inline int cb_remote_reused(const struct cb_pkt *pk,
 	__u32 isn;
 
 	if ((pk->flags & (CB_TCP_SYN | CB_TCP_ACK | CB_TCP_RST)) != CB_TCP_ACK ||
-	    !cb_handshake_cookie_ok(pk, cfg, sec, key, &ci, &isn))
+	    !cb_handshake_cookie_ok(pk, cfg, sec, &ci, &isn))
 		return 0;
 	bpf_map_delete_elem(&cb_remote, key);
 	cb_count(CB_STAT_REDIRECT_REUSED);
@@ -992,7 +990,7 @@ static __always_inline enum cb_verdict cb_process(void *ctx, const enum cb_hook 
 				cb_count(CB_STAT_SYN_NO_CONTROLLER);
 				return cb_reset_unknown(ctx, hook, &pk, cfg);
 			}
-			return cb_on_syn(ctx, hook, &pk, cfg, sec, &fkey, now);
+			return cb_on_syn(ctx, hook, &pk, cfg, sec, now);
 		}
 		/*
 		 * A flow steered to a peer whose cb_flows entry was evicted is
