@@ -140,6 +140,12 @@ $(OUT)/prog-time: tests/bench/prog_time.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lbpf -o $@
 
+# make bench's timer of building a socket in TCP_REPAIR, system calls vs
+# io_uring (tests/bench/repair_time.c; liburing is a bench-only dependency)
+$(OUT)/repair-time: tests/bench/repair_time.c $(LIB_OBJS) | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -luring -lpthread -o $@
+
 $(NET_BPF): $(OUT)/%.bpf.o: tests/net/%.bpf.c vmlinux.h | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -231,7 +237,7 @@ demo: deps
 	$(Q)./scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUT)/prog-time
+	$(Q)$(MAKE) --no-print-directory all $(OUT)/prog-time $(OUT)/repair-time
 	$(Q)./scripts/bench.sh
 
 clean:

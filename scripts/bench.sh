@@ -148,7 +148,7 @@ WORK=$(mktemp -d /tmp/cb-bench.XXXXXX)
 BG_START() { nsenter --net=/run/netns/"$CB_NS_DIR" "$@" >/dev/null 2>&1 & BG+=($!); }
 med3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 # BENCH_SECTIONS="3 7" runs only those sections (default: all of them).
-BENCH_SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 3b 4 5 6 7}
+BENCH_SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 3b 3c 4 5 6 7}
 want() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 
 topo_up
@@ -404,6 +404,23 @@ wk_row "connbroker, 2 workers" "${w2[@]}"
 for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null
 BG=()
+fi
+
+# ---- 3c. building a socket in TCP_REPAIR: system calls vs io_uring -----------
+# The controller's socket build (cb_repair_build + cb_repair_go_live, ~15
+# system calls a socket) against the same steps as io_uring chains, a batch
+# of CB_FLOW_BATCH sockets in three io_uring_enter() calls
+# (tests/bench/repair_time.c).  Nothing is sent: the sockets go live without
+# a window probe and are closed in repair mode.
+if want 3c; then
+read -r _ RT_SYNC _ RT_URING < <(nsx "$CB_NS_DIR" taskset -c 1 "$ROOT/build/repair-time" \
+	"$CB_IP_DIR" 198.18.1.1 4096 7)
+echo
+echo "one socket built in TCP_REPAIR, as a local hand-off builds it (4,096 a round, medians of 7 interleaved rounds)"
+printf '%-52s %8s %6s\n' "" "ns" "ratio"
+printf '%-52s %8s %6s\n' "a system call a step (the controller's way) (base)" "$RT_SYNC" "1.00"
+printf '%-52s %8s %6s\n' "the same steps through io_uring, 32 sockets a batch" "$RT_URING" \
+	"$(awk -v a="$RT_URING" -v b="$RT_SYNC" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 fi
 
 # ---- 4. hand-off to a peer: director CPU per GB, throughput, hand-off time ----

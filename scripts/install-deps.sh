@@ -14,6 +14,8 @@ PKGS=(
   iproute2 xdp-tools nftables ethtool curl tcpdump tshark python3 jq util-linux procps xxd wrk
   # benchmark traffic generator
   netsniff-ng haproxy openssl
+  # the io_uring side of the socket-build benchmark (tests/bench/repair_time.c)
+  liburing-dev
   # promtool (checks the metrics endpoint in the tests)
   prometheus
   # unmodified servers under `connbroker exec` (tests/net/tests_exec.sh, make bench)
