@@ -751,12 +751,13 @@ NGX
 	handoff_pcts() {
 		sleep 1.2       # the status file is written once a second
 		nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" |
-			jq -r '.[0].controller.local_handoff_us | "\(.p50) \(.p99)"'
+			jq -r '.[0].controller.local_handoff_us |
+				"\(.p50) \(.p99) \(.ring.p50) \(.ring.p99) \(.controller.p50) \(.controller.p99)"'
 	}
 	for i in $(seq 1 200); do
 		nsx "$CB_NS_CLIENT" curl -s -o /dev/null "http://$CB_VIP/index.html"
 	done
-	read -r HO_IDLE50 HO_IDLE99 < <(handoff_pcts)
+	read -r HO_IDLE50 HO_IDLE99 HO_IRING50 HO_IRING99 HO_ICTL50 HO_ICTL99 < <(handoff_pcts)
 	for mode in close keepalive; do
 		args=(); [ "$mode" = close ] && args=(-H "Connection: close")
 		re=() ex=() nq=() fr=()
@@ -774,7 +775,7 @@ NGX
 		if [ "$mode" = close ]; then
 			# the same under load: one more run, its hand-offs fill the samples
 			ex_rps "http://$CB_VIP/index.html" "${args[@]}" >/dev/null
-			read -r HO_LOAD50 HO_LOAD99 < <(handoff_pcts)
+			read -r HO_LOAD50 HO_LOAD99 HO_LRING50 HO_LRING99 HO_LCTL50 HO_LCTL99 < <(handoff_pcts)
 		fi
 		label=$([ "$mode" = close ] && echo "new connection per request" || echo "keep-alive")
 		BASE_R=$(med3 $(col 1 "${re[@]}")) BASE_C=$(med3 $(col 2 "${re[@]}"))
@@ -788,6 +789,9 @@ NGX
 	done
 	echo "first byte at the hook -> fd in nginx: p50 ${HO_IDLE50} us, p99 ${HO_IDLE99} us idle (200 requests"
 	echo " one after another); p50 ${HO_LOAD50} us, p99 ${HO_LOAD99} us under wrk -c$WRK_CONNS, Connection: close"
+	echo " split where the controller reads the record: hook -> read p50 ${HO_IRING50} us, p99 ${HO_IRING99} us,"
+	echo " read -> fd sent p50 ${HO_ICTL50} us, p99 ${HO_ICTL99} us idle; under load ${HO_LRING50} / ${HO_LRING99} us"
+	echo " and ${HO_LCTL50} / ${HO_LCTL99} us"
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null
 	BG=()

@@ -456,6 +456,14 @@ CONF
 	grep -E '^connbroker_datapath_total\{event="syn_cookie_sent"\} [4-9]$' "$WORK/metrics.txt" >/dev/null ||
 		die "datapath counters"
 	dir curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/nope | grep -q 404 || die "404"
+	# the hand-off time and its split where the controller read the record:
+	# each part no longer than the whole, sample by sample
+	sleep 1.2       # the status file is written once a second
+	out=$(dir "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].controller.local_handoff_us |
+		"\(.samples) \(.p50 >= .ring.p50 and .p50 >= .controller.p50 and .ring.p50 > 0)"')
+	expect_eq "$out" "4 true" "local_handoff_us and its split in status"
+	dir "$CB" status "$CB_IF_DIR" | grep -q "of which the hook to its record read here: p50" ||
+		die "the split in the text status: $(dir "$CB" status "$CB_IF_DIR")"
 	kill "$api"; wait "$api" 2>/dev/null
 	out=$(cli curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$CB_VIP/api/gone")
 	expect_eq "$out" 503 "no app within wait_ms"

@@ -348,12 +348,19 @@ static void observe(struct ctl *c, const struct pending *p)
 		cb_ctl_observe(&c->st, (double)(cb_now_ns() - p->first_xdp_ns) / 1e9);
 }
 
-/* A socket reached an app here: observe() and the status's percentiles. */
+/* A socket reached an app here: observe() and the status's percentiles,
+ * whole and split where the controller read the first byte's record (the
+ * ring's wake-up against the controller's own work). */
 static void observe_local(struct ctl *c, const struct pending *p)
 {
+	uint64_t now = cb_now_ns();
+
 	observe(c, p);
-	if (p->first_xdp_ns)
-		cb_sample(&c->local_us, p->first_xdp_ns, cb_now_ns());
+	if (!p->first_xdp_ns)
+		return;
+	cb_sample(&c->local_us, p->first_xdp_ns, now);
+	cb_sample(&c->ring_us, p->first_xdp_ns, p->first_read_ns);
+	cb_sample(&c->work_us, p->first_read_ns, now);
 }
 
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
@@ -636,8 +643,10 @@ static void on_data(struct cb_worker *w, const struct cb_event *ev)
 		refuse_flow(c, &ev->key, err);
 		return;
 	}
-	if (!p->first_xdp_ns)
+	if (!p->first_xdp_ns) {
 		p->first_xdp_ns = ev->ts_ns;
+		p->first_read_ns = cb_now_ns();
+	}
 	cb_pending_note(p, ev->seq, ev->snd_nxt);
 	cb_pending_mark(&w->pend, p);
 	if ((err = cb_pending_append(p, ev->seq, (const uint8_t *)(ev + 1), ev->len)))

@@ -117,6 +117,8 @@ struct ctl {
 	struct cb_supervisor sup;
 	struct cb_samples local_us;             /* first byte at the hook -> fd at an app
 						 * here: the last CB_SAMPLES, for status */
+	struct cb_samples ring_us;              /* ... its split: hook -> its record read, */
+	struct cb_samples work_us;              /* record read -> fd sent to the app */
 	struct cb_faults faults;
 	struct cb_metrics *metrics;
 	struct cb_cluster *cluster;             /* NULL: a single node */

@@ -32,6 +32,7 @@ struct pending {
 	struct cb_stash_slot *slot;
 	uint64_t first_ms;              /* when the first byte arrived here */
 	uint64_t first_xdp_ns;          /* first byte at the hook (0: unknown) */
+	uint64_t first_read_ns;         /* when its record was read here */
 	uint64_t wait_since_ms;
 	struct cb_decision d;           /* valid once P_WAITING */
 	int closed;                     /* the client closed while we handed it off */

@@ -56,8 +56,12 @@ static void render(struct ctl *c, FILE *o, int json)
 		else
 			fprintf(o, "null");
 		cb_samples_pct(&c->local_us, &p50, &p99);
-		fprintf(o, ",\"local_handoff_us\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu}}\n", p50,
+		fprintf(o, ",\"local_handoff_us\":{\"p50\":%u,\"p99\":%u,\"samples\":%lu,", p50,
 			p99, c->local_us.n);
+		cb_samples_pct(&c->ring_us, &p50, &p99);
+		fprintf(o, "\"ring\":{\"p50\":%u,\"p99\":%u},", p50, p99);
+		cb_samples_pct(&c->work_us, &p50, &p99);
+		fprintf(o, "\"controller\":{\"p50\":%u,\"p99\":%u}}}\n", p50, p99);
 		return;
 	}
 	fprintf(o, "  controller: pid %d%s%s; %u flows pending; %lu handed to apps here, %lu to "
@@ -72,6 +76,11 @@ static void render(struct ctl *c, FILE *o, int json)
 		fprintf(o, "  hand-offs to apps here, first byte at the hook to the app's fd: p50 %u us, "
 			   "p99 %u us over the last %lu\n", p50, p99,
 			c->local_us.n < CB_SAMPLES ? c->local_us.n : CB_SAMPLES);
+		cb_samples_pct(&c->ring_us, &p50, &p99);
+		fprintf(o, "    of which the hook to its record read here: p50 %u us, p99 %u us;", p50,
+			p99);
+		cb_samples_pct(&c->work_us, &p50, &p99);
+		fprintf(o, " the read to the fd sent: p50 %u us, p99 %u us\n", p50, p99);
 	}
 	if (c->cluster) {
 		fprintf(o, "  cluster %s:\n", cfg->cluster);
