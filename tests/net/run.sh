@@ -19,7 +19,7 @@ BG_PIDS=()
 
 cleanup() {
 	local p
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	topo_down
 	[ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
@@ -2281,7 +2281,9 @@ for t in "${TESTS[@]}"; do
 	# would also fire on the expected non-zero exits the tests examine
 	# the subshell kills what its test started, even when the test dies
 	# and runs the CLEANUP commands a test registered (at_exit)
-	( trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait
+	# (SIGCONT too: a test may have stopped one, which a SIGTERM alone
+	# leaves stopped, and wait with it)
+	( trap 'for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done; wait
 		for c in "${CLEANUP[@]}"; do eval "$c"; done' EXIT; "$t" ) >"$log" 2>&1
 	rc=$?
 	# what the test started in its namespaces and did not stop (an app

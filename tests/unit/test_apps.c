@@ -464,3 +464,39 @@ Test(apps, deliveries_round_robin_over_instances)
 	close(sp[1]);
 	rig_close(r);
 }
+
+/* An instance that died before the loop saw its EOF takes nothing (a
+ * SEQPACKET message is delivered whole or not at all): it is forgotten and
+ * the socket goes to the next instance; only when every one is dead does
+ * the delivery fail, with the error of the last. */
+Test(apps, a_dead_instance_passes_the_socket_on)
+{
+	struct rig *r = rig_open(-1, 0666);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct cb_flow_msg m = { .bytes = 1, .service = "s", .rule = "default", .app = "web" };
+	int fds[3], i, conn, sp[2], err;
+
+	strcpy(sa.sun_path, r->path);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	register_web(r, &sa, fds, 3);
+	close(fds[1]);          /* dies; the loop is not run: nobody noticed */
+	fds[1] = -1;
+	for (i = 0; i < 6; i++) {
+		int w;
+
+		cr_assert_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), 0, "delivery %d", i);
+		w = who_got_it(fds, 3);
+		cr_expect(w == 0 || w == 2, "delivery %d reached a live instance: %d", i, w);
+	}
+	cr_expect_eq(cb_apps_instances(&r->apps, 0), 2, "the dead one forgotten");
+	close(fds[0]);
+	close(fds[2]);
+	err = cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn);
+	cr_expect(err == -EPIPE || err == -ECONNRESET || err == -ECONNREFUSED,
+		  "every instance dead: %d", err);
+	cr_expect_eq(cb_apps_instances(&r->apps, 0), 0);
+	cr_expect_eq(cb_apps_deliver(&r->apps, 0, &m, sp[0], &conn), -ENOENT, "none left");
+	close(sp[0]);
+	close(sp[1]);
+	rig_close(r);
+}

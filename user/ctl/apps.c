@@ -515,16 +515,22 @@ static int pick(struct cb_apps *a, int app)
 	return j;
 }
 
+/*
+ * Each instance registered now is tried once, in round-robin order.  A
+ * SEQPACKET message is delivered whole or not at all: an instance that
+ * died before its connection's EOF reached our loop took nothing, and is
+ * forgotten; the socket goes to the next one.
+ */
 int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn)
 {
 	char msg[CB_APP_MSG_MAX];
-	int first = pick(a, app), c = first, err, len;
+	int tries = (int)cb_apps_instances(a, app), busy = 0, err = -ENOENT, c, len;
 
-	if (first < 0)
-		return first;
+	if (!tries)
+		return -ENOENT;
 	if ((len = cb_apps_flow_msg(m, msg, sizeof(msg))) < 0)
 		return len;
-	for (;;) {
+	for (; tries > 0 && (c = pick(a, app)) >= 0; tries--) {
 		err = send_bytes(a->conns[c].fd, msg, (size_t)len, fd);
 		if (!err) {
 			struct cb_app_holder *h = holder(a, &m->saddr, m->sport_be);
@@ -535,16 +541,12 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 			*conn = c;
 			return 0;
 		}
-		if (err != -EAGAIN) {
-			/* the instance died mid-handoff: forget it */
-			conn_close(a, &a->conns[c]);
-			return err;
-		}
-		/* that instance's socket buffer is full: the next one, if any */
-		c = pick(a, app);
-		if (c < 0 || c == first)
-			return -EAGAIN;
+		if (err == -EAGAIN)
+			busy = 1;       /* its socket buffer is full: the next one */
+		else
+			conn_close(a, &a->conns[c]);    /* it died mid-handoff */
 	}
+	return busy ? -EAGAIN : err;
 }
 
 int cb_apps_ask(struct cb_apps *a, const union cb_addr *saddr, uint16_t sport_be, const char *msg)

@@ -147,6 +147,8 @@ static void reset_flow(struct ctl *c, struct pending *p, int fd, enum cb_reset_r
 	}
 	/* a socket is reset by the kernel; without one, do not build one
 	 * just to reset it (a failed build would only fail again) */
+	if (fd < 0)
+		fd = cb_pending_take_held(p);
 	if (fd >= 0)
 		cb_reset_socket(fd);
 	else if (reset_held(c, &p->key) == -ENOENT)
@@ -311,25 +313,34 @@ static void no_socket(struct cb_worker *w, struct pending *p, int err)
 
 /*
  * The sockets of ps[0..n-1] into fds[] (< 0: p is finished without one,
- * no_socket() done; the caller frees p).  While this runs, a CLOSE record
- * for one of them marks it instead of freeing it (p->busy).
+ * no_socket() done; the caller frees p): one held since an earlier try,
+ * the others built.  While this runs, a CLOSE record for one of them marks
+ * it instead of freeing it (p->busy).
  */
 static void take_sockets(struct cb_worker *w, struct pending **ps, int n, int *fds)
 {
 	struct ctl *c = w->c;
+	struct pending *build[CB_FLOW_BATCH];
 	uint8_t flags[CB_FLOW_BATCH] = { 0 };
-	int i;
+	int at[CB_FLOW_BATCH], built[CB_FLOW_BATCH], i, k, m = 0;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && i < CB_FLOW_BATCH; i++) {
+		if ((fds[i] = cb_pending_take_held(ps[i])) >= 0)
+			continue;
 		ps[i]->busy = 1;
-		flags[i] = cb_handoff_sock_flags(&c->cfg->services[ps[i]->d.service]);
+		flags[m] = cb_handoff_sock_flags(&c->cfg->services[ps[i]->d.service]);
+		build[m] = ps[i];
+		at[m++] = i;
 	}
+	if (!m)
+		return;
 	c->st.batches++;
-	c->st.batched += (unsigned long)n;
-	build_unlocked(w, ps, flags, n, fds);
-	for (i = 0; i < n; i++) {
+	c->st.batched += (unsigned long)m;
+	build_unlocked(w, build, flags, m, built);
+	for (k = 0; k < m; k++) {
+		i = at[k];
 		ps[i]->busy = 0;
-		if (fds[i] < 0)
+		if ((fds[i] = built[k]) < 0)
 			no_socket(w, ps[i], fds[i]);
 	}
 }
@@ -363,6 +374,8 @@ static void observe_local(struct ctl *c, const struct pending *p)
 	cb_sample(&c->work_us, p->first_read_ns, now);
 }
 
+static int hold_socket(struct cb_worker *w, struct pending *p, int fd, int err);
+
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
 static int deliver_inetd(struct cb_worker *w, struct pending *p)
 {
@@ -374,8 +387,15 @@ static int deliver_inetd(struct cb_worker *w, struct pending *p)
 		return 0;               /* waits, bounded by wait_ms and the queue */
 	fd = take_socket(w, p);
 	if (fd >= 0) {
+		int err;
+
 		cb_fmt_addr(&p->key.saddr, p->key.sport_be, client, sizeof(client));
-		if (cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client) < 0) {
+		err = cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client);
+		/* other workers may have taken the last child slots while this
+		 * one built the socket (without the lock): wait as before it */
+		if (err == -EAGAIN && hold_socket(w, p, fd, err))
+			return 1;
+		if (err < 0) {
 			reset_flow(c, p, fd, CB_RESET_SPAWN_FAILED);
 		} else {
 			close(fd);
@@ -389,8 +409,30 @@ static int deliver_inetd(struct cb_worker *w, struct pending *p)
 	return 1;
 }
 
+/*
+ * No instance took p's live socket: every one busy (-EAGAIN), none
+ * registered, or the last ones died on the way.  While its service's
+ * wait_ms lasts, p keeps the socket and waits as before its build: the tick
+ * offers it again (deliver()), the wait's end answers it (answer_timeout()).
+ * 1 if held.
+ */
+static int hold_socket(struct cb_worker *w, struct pending *p, int fd, int err)
+{
+	const struct cb_service_cfg *s = &w->c->cfg->services[p->d.service];
+
+	if (err != -EAGAIN && err != -ENOENT && err != -EPIPE && err != -ECONNRESET &&
+	    err != -ECONNREFUSED && err != -ENOTCONN)
+		return 0;
+	if (p->closed || cb_now_ms64() - p->wait_since_ms >= s->wait_ms)
+		return 0;
+	cb_pending_hold(p, fd);
+	if (!p->was_held++)
+		w->c->st.held++;
+	return 1;
+}
+
 /* p's socket (fd, or < 0: finished without one) to an instance of its app;
- * p is freed. */
+ * p is freed, or keeps the socket to wait for one (hold_socket()). */
 static void hand_to_app(struct cb_worker *w, struct pending *p, int fd)
 {
 	struct ctl *c = w->c;
@@ -421,8 +463,13 @@ static void hand_to_app(struct cb_worker *w, struct pending *p, int fd)
 		cb_debug("run: %s -> app %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 			 cfg->apps[p->d.app].name);
 		decision_log(c, p, "app", -1);
+	} else if (hold_socket(w, p, fd, err)) {
+		cb_debug("run: %s: no instance of app %s took it (%s); held, waiting",
+			 cb_fmt_flow(&p->key, fs, sizeof(fs)), cfg->apps[p->d.app].name,
+			 err == -EAGAIN ? "every instance is busy" : strerror(-err));
+		return;
 	} else {
-		/* every instance busy, or the app died mid-handoff: reset, not lost */
+		/* past its wait: reset, not lost */
 		cb_err("run: %s: hand-off to app %s failed: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 		       cfg->apps[p->d.app].name,
 		       err == -EAGAIN ? "every instance is busy" : strerror(-err));
@@ -465,6 +512,18 @@ static unsigned int queued_for(const struct cb_worker *w, int svc)
 	return n;
 }
 
+/* Flows of service svc waiting in every worker (the queue bound is the
+ * service's, not a worker's); those queued for a hand-off are not waiting. */
+static unsigned int waiting_for(const struct ctl *c, int svc)
+{
+	unsigned int n = 0;
+	int i;
+
+	for (i = 0; i < c->n_workers; i++)
+		n += cb_pending_count(&c->w[i].pend, P_WAITING, svc) - queued_for(&c->w[i], svc);
+	return n;
+}
+
 /*
  * Hand p to an instance of its app; 1 when done (p freed, or queued for
  * the batch flush_ready() hands off: busy until then), 0 to wait.
@@ -504,8 +563,8 @@ static int place_elsewhere(struct cb_worker *w, struct pending *p)
 	struct ctl *c = w->c;
 	int node, err;
 
-	if (!c->cluster || (node = cb_cluster_place(c->cluster, p)) < 0)
-		return 0;
+	if (!c->cluster || p->held_fd1 || (node = cb_cluster_place(c->cluster, p)) < 0)
+		return 0;               /* a socket held here is served here */
 	p->busy = 1;
 	err = cb_cluster_ship(c->cluster, p, node);
 	p->busy = 0;
@@ -621,10 +680,8 @@ static void decide(struct cb_worker *w, struct pending *p, int forced)
 	p->wait_since_ms = cb_now_ms64();
 	if (place_elsewhere(w, p) || deliver(w, p))
 		return;
-	/* no app instance free: wait, within the service's queue bound (the
-	 * flows queued for this pass's hand-off are not waiting) */
-	if (cb_pending_count(&w->pend, P_WAITING, p->d.service) - queued_for(w, p->d.service) >
-	    cfg->services[p->d.service].queue) {
+	/* no app instance free: wait, within the service's queue bound */
+	if (waiting_for(c, p->d.service) > cfg->services[p->d.service].queue) {
 		c->st.queue_full++;
 		answer_timeout(w, p, CB_RESET_QUEUE_FULL);
 	}
@@ -733,12 +790,18 @@ static void on_ring(void *arg)
  * resets the client if the socket died with that controller) or that ended
  * meanwhile.
  */
-/* A stash slot's flow is this worker's (always, with one). */
+/* A stash slot's flow is this worker's (always, with one).  One that is
+ * another's (the slot in the wrong share: not written by these programs'
+ * shard) is let go: its client is reset, not left with bytes acknowledged
+ * and nobody to answer them. */
 static int is_mine(const struct cb_flow_key *k, void *arg)
 {
 	const struct cb_worker *w = arg;
 
-	return w->c->n_workers <= 1 || (int)cb_flow_shard(k, (uint32_t)w->c->n_workers) == w->id;
+	if (w->c->n_workers <= 1 || (int)cb_flow_shard(k, (uint32_t)w->c->n_workers) == w->id)
+		return 1;
+	reset_held(w->c, k);
+	return 0;
 }
 
 static void recover(struct cb_worker *w)
@@ -932,9 +995,11 @@ static void reload(struct ctl *c)
 /* ---- timer and signals -------------------------------------------------------------- */
 
 /* Exit when the interface or the attachment is gone: nothing would reach us. */
+static int attached_workers(const char *ifn);
+
 static void check_attachment(struct ctl *c, uint64_t now)
 {
-	int err;
+	int err, n;
 
 	if (now - c->checked_ms < CB_CHECK_MS)
 		return;
@@ -946,6 +1011,16 @@ static void check_attachment(struct ctl *c, uint64_t now)
 	if (!err && cb_beat_map_id(-1, c->opts.ifname) != c->beat_map_id) {
 		cb_err("run: %s: attached again with new maps (another build's layout); exiting "
 		       "so that a restarted controller opens them", c->opts.ifname);
+		c->exit_err = -ESTALE;
+		c->loop.stop = 1;
+		return;
+	}
+	/* the programs send records to as many rings as cb_config says: if an
+	 * attach rewrote it, rings would go unread (flows never answered) */
+	if (!err && (n = attached_workers(c->opts.ifname)) >= 0 && n != c->n_workers) {
+		cb_err("run: %s: the attachment now has %d workers, this controller runs %d; "
+		       "exiting so that a restarted controller reads every ring", c->opts.ifname, n,
+		       c->n_workers);
 		c->exit_err = -ESTALE;
 		c->loop.stop = 1;
 		return;
@@ -1113,17 +1188,24 @@ static void on_metrics(void *arg)
 
 /* ---- setup and teardown ------------------------------------------------------------ */
 
-/* The attachment's workers (cb_config.workers; 0 is one). */
+/*
+ * The attachment's workers (cb_config.workers; 0 is one), or -errno.  Not
+ * a guess when it cannot be read: the programs would go on sending records
+ * to rings nobody reads, flows acknowledged and never answered.
+ */
 static int attached_workers(const char *ifn)
 {
 	struct cb_config cfg;
 	uint32_t zero = 0;
 	int fd = cb_pin_open_map(ifn, "cb_config"), n = 1;
 
-	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &cfg) && cfg.workers > 1)
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		n = -errno;
+	else if (cfg.workers > 1)
 		n = cfg.workers > CB_MAX_WORKERS ? CB_MAX_WORKERS : (int)cfg.workers;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return n;
 }
 
@@ -1136,6 +1218,11 @@ static int open_workers(struct ctl *c)
 	const char *ifn = c->opts.ifname;
 	int n = attached_workers(ifn), i;
 
+	if (n < 0) {
+		cb_err("run: %s: cannot read the attachment's worker count (cb_config): %s "
+		       "(detach and attach again)", ifn, strerror(-n));
+		return n;
+	}
 	if (n > 1 && c->cfg->n_nodes) {
 		cb_err("run: %s: attached with %d workers, and %s describes a cluster: a cluster "
 		       "runs with one worker for now (connbroker detach %s, then attach it with "
@@ -1292,12 +1379,17 @@ static void *worker_main(void *arg)
 	uint64_t one = 1;
 	int err = cb_loop_run(&w->loop);
 
+	/* gone, it holds and runs nothing: parked for good, so that a reload
+	 * the main loop starts before it sees quit_fd does not wait for it */
+	ctl_lock(c);
+	c->parked++;
+	pthread_cond_signal(&c->parked_cv);
+	if (err)
+		c->exit_err = err;
+	ctl_unlock(c);
 	if (err) {
 		cb_err("run: %s: worker %d: epoll: %s; stopping", c->opts.ifname, w->id,
 		       strerror(-err));
-		ctl_lock(c);
-		c->exit_err = err;
-		ctl_unlock(c);
 		if (write(c->quit_fd, &one, sizeof(one)) < 0)
 			abort();        /* nothing else would stop the controller */
 	}
@@ -1330,8 +1422,10 @@ static void stop_threads(struct ctl *c)
 	if (c->stop_fd >= 0 && write(c->stop_fd, &one, sizeof(one)) < 0)
 		cb_err("run: stop the workers: %s", strerror(errno));
 	for (i = 0; i < c->n_workers; i++)
-		if (c->w[i].started)
+		if (c->w[i].started) {
 			pthread_join(c->w[i].thread, NULL);
+			c->w[i].started = 0;
+		}
 }
 
 static void close_workers(struct ctl *c)
@@ -1511,6 +1605,7 @@ int cb_ctl_run(const struct cb_ctl_opts *o)
 		c->checked_ms = cb_now_ms64();
 		if (!(err = start_threads(c)))
 			err = cb_loop_run(&c->loop);
+		stop_threads(c);        /* their counters are final now */
 		if (!err)
 			err = c->exit_err;
 		cb_info("run: stopping: %lu materialized, %lu failed, %lu timed out",

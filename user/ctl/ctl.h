@@ -40,6 +40,7 @@ struct cb_ctl_stats {
 	unsigned long answered_503;             /* on_timeout = http503 answers */
 	unsigned long log_suppressed;           /* decision lines over the rate */
 	unsigned long batches, batched;         /* local hand-off batches, and the flows in them */
+	unsigned long held;                     /* built sockets no instance took: kept, offered again */
 	uint64_t hist[CB_HIST_N + 1];           /* first byte at the hook -> fd to the app */
 	double hist_sum;
 	uint64_t hist_count;

@@ -120,6 +120,8 @@ static void counters(FILE *o, const struct ctl *c)
 		   "# TYPE connbroker_source_full_total counter\nconnbroker_source_full_total %lu\n", s->source_full);
 	fprintf(o, "# HELP connbroker_queue_full_total Flows refused because the service queue was full.\n"
 		   "# TYPE connbroker_queue_full_total counter\nconnbroker_queue_full_total %lu\n", s->queue_full);
+	fprintf(o, "# HELP connbroker_handoff_held_total Flows whose built socket no app instance took (every one busy, or gone on the way), kept and offered again within wait_ms.\n"
+		   "# TYPE connbroker_handoff_held_total counter\nconnbroker_handoff_held_total %lu\n", s->held);
 	fprintf(o, "# HELP connbroker_recovered_local_total Flows found handed over already when recovering after a restart (left to their app).\n"
 		   "# TYPE connbroker_recovered_local_total counter\nconnbroker_recovered_local_total %lu\n",
 		s->recovered_local);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include "ctl/pending.h"
+#include "ctl/reset.h"
 
 static unsigned int hash32(uint32_t x)
 {
@@ -196,6 +197,8 @@ void cb_pending_free(struct cb_pending *t, struct pending *p)
 
 	if (p->state == P_FREE)
 		return;                 /* already closed while being handled */
+	if (p->held_fd1)                /* reset, not closed with a FIN */
+		cb_reset_socket(cb_pending_take_held(p));
 	__atomic_store_n(&p->slot->used, 0, __ATOMIC_RELEASE);
 	for (link = &t->by_key[key_bucket(&p->key)]; *link >= 0 && *link != i;
 	     link = &t->p[*link].next)
@@ -309,7 +312,7 @@ unsigned int cb_pending_count(const struct cb_pending *t, enum cb_pend_state sta
 	unsigned int n = 0;
 	int i;
 
-	for (i = 0; i < CB_PENDING_MAX; i++)
+	for (i = t->lo; i < t->hi; i++)        /* the rest is never taken */
 		n += t->p[i].state == state && (service < 0 || t->p[i].d.service == service);
 	return n;
 }

@@ -33,6 +33,10 @@ struct pending {
 	uint64_t first_ms;              /* when the first byte arrived here */
 	uint64_t first_xdp_ns;          /* first byte at the hook (0: unknown) */
 	uint64_t first_read_ns;         /* when its record was read here */
+	int held_fd1;                   /* its live socket that no app instance
+					 * took yet, + 1 (0: none; a zeroed entry
+					 * holds nothing) */
+	int was_held;                   /* held once: counted once */
 	uint64_t wait_since_ms;
 	struct cb_decision d;           /* valid once P_WAITING */
 	int closed;                     /* the client closed while we handed it off */
@@ -110,5 +114,24 @@ int cb_pending_recover(struct cb_pending *t, uint64_t now_ms,
 unsigned int cb_pending_count(const struct cb_pending *t, enum cb_pend_state state, int service);
 /* Flows from one client's source: its IPv4 address, or its IPv6 /64. */
 unsigned int cb_pending_from(const struct cb_pending *t, const union cb_addr *client);
+
+/*
+ * A socket built for p that no app instance took (every one busy or gone):
+ * kept with p while it waits, offered again; cb_pending_free() resets one
+ * still held (nobody will deliver it: never a silent close).
+ */
+static inline void cb_pending_hold(struct pending *p, int fd)
+{
+	p->held_fd1 = fd + 1;
+}
+
+/* The socket held for p (no longer p's), or -1. */
+static inline int cb_pending_take_held(struct pending *p)
+{
+	int fd = p->held_fd1 - 1;
+
+	p->held_fd1 = 0;
+	return fd;
+}
 
 #endif

@@ -23,7 +23,7 @@
 	X(SOURCE_FULL,    "source_full",    "its client (IPv4 address, IPv6 /64) held its share of the table") \
 	X(VANISHED,       "vanished",       "its flow entry vanished (evicted) while it waited") \
 	X(BUILD_FAILED,   "build_failed",   "TCP_REPAIR could not build its socket") \
-	X(HANDOFF_FAILED, "handoff_failed", "its app's instances were busy or died at the hand-off") \
+	X(HANDOFF_FAILED, "handoff_failed", "no instance of its app took its built socket within wait_ms") \
 	X(SPAWN_FAILED,   "spawn_failed",   "an inetd-style app could not be started for it") \
 	X(TUPLE_REUSED,   "tuple_reused",   "a newer connection took its tuple while it was handed off") \
 	X(NODE_LOST,      "node_lost",      "the node it was steered to went down past the grace, or no longer has it") \

@@ -21,13 +21,18 @@ static int to_journal(void)
 	       (unsigned long)st.st_dev == dev && (unsigned long)st.st_ino == ino;
 }
 
+/* One line, whole: the controller's workers log from their own threads. */
 static void vlog(int prio, const char *fmt, va_list ap)
 {
-	if (to_journal())
+	int journal = to_journal();
+
+	flockfile(stderr);
+	if (journal)
 		fprintf(stderr, "<%d>", prio);
 	fputs("connbroker: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 #define CB_LOG_FN(name, prio)                    \

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Sourced by run.sh: a built socket that no app instance can take yet.
+
+# The only app instance stops (SIGSTOP) while 450 clients connect: its
+# socket's buffer fills and deliveries fail with EAGAIN.  Each socket built
+# for them is held with its flow and offered again within wait_ms (before:
+# reset as "hand-off failed"); the app resumes after 2 s and every client is
+# answered, with no RST from the VIP.
+test_stalled_app_loses_nothing() {
+	local conf=$WORK/held.conf sock=$WORK/held.sock pcap=$WORK/held.pcap ctl app c1 c2 m held ok
+	printf '[broker]\ninterface = %s\nmetrics = 127.0.0.1:9464\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 2048\nwait_ms = 10000\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/held-ctl.log"; ctl=$CTL
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$ROOT/build/http_app" --app web --socket "$sock" 2>/dev/null &
+	app=$!; BG_PIDS+=("$app")
+	sleep 0.3
+	expect_eq "$(cli curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$CB_VIP/warm")" 200 "before the stall"
+	capture_start "$pcap"
+	kill -STOP "$app"       # (run.sh's cleanup sends SIGCONT with its SIGTERM)
+	# two clients of 225 (a source may hold 256 pending flows; the app's
+	# socket takes ~280 FLOW messages before it is full); the second one
+	# from another address, which the topology's teardown removes
+	ip -n "$CB_NS_CLIENT" addr add 198.18.0.11/24 dev "$CB_IF_CLIENT"
+	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		"http://$CB_VIP/a[1-225]" > "$WORK/held-a.txt" 2>&1 &
+	c1=$!; BG_PIDS+=("$c1")
+	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		--interface 198.18.0.11 "http://$CB_VIP/b[1-225]" > "$WORK/held-b.txt" 2>&1 &
+	c2=$!; BG_PIDS+=("$c2")
+	sleep 2
+	m=$(metrics_get "$CB_NS_DIR")
+	held=$(awk '/^connbroker_handoff_held_total /{print $2}' <<<"$m")
+	echo "while the app is stopped: $held sockets held"
+	[ -n "$held" ] && [ "$held" -gt 0 ] || die "no delivery failed while the app was stopped: the test proves nothing"
+	kill -CONT "$app"
+	wait "$c1" "$c2"
+	capture_stop
+	ok=$(cat "$WORK/held-a.txt" "$WORK/held-b.txt" | grep -c '^200$')
+	expect_eq "$ok" 450 "clients answered after the app resumed ($(sort "$WORK/held-a.txt" "$WORK/held-b.txt" | uniq -c | tr '\n' ' '))"
+	m=$(metrics_get "$CB_NS_DIR")
+	grep -q '^connbroker_resets_total{reason="handoff_failed"} 0$' <<<"$m" ||
+		die "hand-offs reset: $(grep 'resets_total{reason="handoff_failed"' <<<"$m")"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 0 "RSTs from the VIP"
+	kill -TERM "$ctl"; wait "$ctl"
+	grep -q " 0 failed" "$WORK/held-ctl.log" || { cat "$WORK/held-ctl.log"; die "failures"; }
+	kill "$app"
+	dir "$CB" detach "$CB_IF_DIR"
+}
