@@ -8,10 +8,16 @@
 # answered, with no RST from the VIP.
 test_stalled_app_loses_nothing() {
 	local conf=$WORK/held.conf sock=$WORK/held.sock pcap=$WORK/held.pcap ctl app c1 c2 m held ok
+	local soft hard
 	printf '[broker]\ninterface = %s\nmetrics = 127.0.0.1:9464\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 2048\nwait_ms = 10000\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	# the controller's fds (a socket per held flow) are not bound by the
+	# usual soft limit of 1,024: raised to 4,096 within the hard limit
 	ctl_start "$conf" "$sock" "$WORK/held-ctl.log"; ctl=$CTL
+	read -r soft hard < <(awk '/^Max open files/ { print $4, $5 }' "/proc/$ctl/limits")
+	[ "$soft" = unlimited ] || [ "$soft" -ge 4096 ] || [ "$soft" = "$hard" ] ||
+		die "the controller's limit of open files: $soft (hard $hard)"
 	nsenter --net=/run/netns/"$CB_NS_DIR" "$ROOT/build/http_app" --app web --socket "$sock" 2>/dev/null &
 	app=$!; BG_PIDS+=("$app")
 	sleep 0.3

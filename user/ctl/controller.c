@@ -1189,6 +1189,31 @@ static void on_metrics(void *arg)
 /* ---- setup and teardown ------------------------------------------------------------ */
 
 /*
+ * The fds the controller may hold at once: a socket per pending flow (held
+ * for an app that cannot take it yet), the apps' connections, the metrics
+ * endpoint's, a hand-off batch being built.  The usual soft limit (1,024)
+ * is below that: raised within the hard limit; what the controller starts
+ * gets the limit it had (supervise.c).
+ */
+#define CB_CTL_NOFILE 4096
+
+static void raise_fd_limit(struct ctl *c)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= CB_CTL_NOFILE)
+		return;
+	c->sup.nofile = r;
+	r.rlim_cur = r.rlim_max < CB_CTL_NOFILE ? r.rlim_max : CB_CTL_NOFILE;
+	if (setrlimit(RLIMIT_NOFILE, &r))
+		cb_info("run: raise the limit of open files to %lu: %s", (unsigned long)r.rlim_cur,
+			strerror(errno));
+	if (r.rlim_cur < CB_CTL_NOFILE)
+		cb_info("run: %lu open files at most (hard limit): held sockets may fail to build "
+			"(LimitNOFILE=%d in the unit)", (unsigned long)r.rlim_cur, CB_CTL_NOFILE);
+}
+
+/*
  * The attachment's workers (cb_config.workers; 0 is one), or -errno.  Not
  * a guess when it cannot be read: the programs would go on sending records
  * to rings nobody reads, flows acknowledged and never answered.
@@ -1595,7 +1620,8 @@ int cb_ctl_run(const struct cb_ctl_opts *o)
 	c->loop.ep = -1;
 	cb_faults_init(&c->faults);
 	if (!(err = load_config(c)) && !(err = claim_interface(c)) &&
-	    !(cb_sup_init(&c->sup, c->opts.sock_path), err = cb_loop_init(&c->loop)) &&
+	    !(cb_sup_init(&c->sup, c->opts.sock_path), raise_fd_limit(c),
+	      err = cb_loop_init(&c->loop)) &&
 	    !(err = open_datapath(c)) && !(err = open_fds(c))) {
 		cb_info("run: %s: %d services, %d rules, %d apps; apps connect to %s; metrics on %s; "
 			"%d worker%s", c->opts.ifname, c->cfg->n_services, c->cfg->n_rules,

@@ -22,6 +22,8 @@ static void exec_app(const struct cb_supervisor *s, const struct cb_app_cfg *a, 
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (s->nofile.rlim_max)
+		setrlimit(RLIMIT_NOFILE, &s->nofile);
 	setenv("CONNBROKER_SOCKET", s->sock_path, 1);
 	setenv("CONNBROKER_APP", a->name, 1);
 	if (fd >= 0) {

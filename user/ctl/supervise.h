@@ -11,6 +11,7 @@
 #define CB_SUPERVISE_H
 
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include "ctl/config.h"
 
@@ -24,6 +25,8 @@ struct cb_supervisor {
 	unsigned long spawns;
 	pid_t child[CB_MAX_CHILDREN];   /* inetd children running (0: free) */
 	int children;
+	struct rlimit nofile;           /* what we start gets the limit of fds we
+					 * were started with (rlim_max 0: ours) */
 };
 
 void cb_sup_init(struct cb_supervisor *s, const char *sock_path);
