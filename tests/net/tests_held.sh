@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Sourced by run.sh: a built socket that no app instance can take yet.
 
+ALL_TESTS+=(test_stalled_app_loses_nothing)
+
 # The only app instance stops (SIGSTOP) while 450 clients connect: its
 # socket's buffer fills and deliveries fail with EAGAIN.  Each socket built
 # for them is held with its flow and offered again within wait_ms (before:

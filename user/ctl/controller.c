@@ -933,10 +933,15 @@ static void reload(struct ctl *c)
 {
 	struct cb_config_file *old = c->cfg, *new = malloc(sizeof(*new));
 	int svc[CB_CFG_MAX_SERVICES], rule[CB_CFG_MAX_RULES], app[CB_CFG_MAX_APPS], changes;
-	int access_err, i;
+	int access_err, i, bad;
 	char err[512];
 
-	if (!new || cb_config_load(c->opts.cfg_path, new, err, sizeof(err))) {
+	/* the file is read and checked without the lock: the workers go on
+	 * meanwhile (only a reload frees the configuration they read) */
+	ctl_unlock(c);
+	bad = !new || cb_config_load(c->opts.cfg_path, new, err, sizeof(err));
+	ctl_lock(c);
+	if (bad) {
 		cb_err("reload: %s; the running configuration is kept", new ? err : "out of memory");
 		c->st.reload_failures++;
 		free(new);
@@ -1266,7 +1271,6 @@ static int open_workers(struct ctl *c)
 
 		w->c = c;
 		w->id = i;
-		w->alive_ms = cb_now_ms64();
 		w->handoff = (struct cb_handoff){ .flows = &c->flows, .drain = drain, .arg = w,
 						  .faults = &c->faults, .rtt = &w->rtt };
 		w->ring_fd = cb_pin_open_ring(ifn, (uint32_t)i);
@@ -1427,6 +1431,8 @@ static int start_threads(struct ctl *c)
 	char name[16];
 	int i, err;
 
+	for (i = 0; i < c->n_workers; i++)
+		c->w[i].alive_ms = cb_now_ms64();       /* their ticks count from now */
 	for (i = 0; c->threaded && i < c->n_workers; i++) {
 		if ((err = pthread_create(&c->w[i].thread, NULL, worker_main, &c->w[i]))) {
 			cb_err("run: %s: start worker %d: %s", c->opts.ifname, i, strerror(err));
