@@ -121,6 +121,17 @@ rst_count() {
 
 # Start the controller in the director with config $1 and app socket $2,
 # logging to $3; sets CTL.  nsenter execs it, so $! is the controller.
+# NAME N: how many of $WORK/NAME-1.out .. NAME-N.out (curl outputs of
+# /req/1 .. /req/N) hold their own request's answer, each waited for 10 s
+answered_requests() {
+	local name=$1 n=$2 i ok=0
+	for i in $(seq 1 "$n"); do
+		for _ in $(seq 1 100); do [ -s "$WORK/$name-$i.out" ] && break; sleep 0.1; done
+		grep -q "path=/req/$i " "$WORK/$name-$i.out" && ok=$((ok + 1))
+	done
+	echo "$ok"
+}
+
 ctl_start() {
 	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$1" --socket "$2" > "$3" 2>&1 &
 	CTL=$!
@@ -496,10 +507,7 @@ test_controller_sigkill_restart() {
 	ctl_start "$conf" "$sock" "$WORK/rs2.log"; ctl=$CTL
 	nsenter --net=/run/netns/"$CB_NS_DIR" python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/rsweb.log" 2>&1 &
 	web=$!; BG_PIDS+=("$web")
-	for i in $(seq 1 20); do
-		for _ in $(seq 1 100); do [ -s "$WORK/rs-$i.out" ] && break; sleep 0.1; done
-		grep -q "path=/req/$i " "$WORK/rs-$i.out" && ok=$((ok + 1))
-	done
+	ok=$(answered_requests rs 20)
 	capture_stop
 	cat "$WORK/rs2.log"
 	expect_eq "$ok" 20 "requests answered after kill -9 and restart"

@@ -88,10 +88,7 @@ test_workers_restart_keeps_flows() {
 	ctl_start "$conf" "$sock" "$WORK/wr2.log"; ctl=$CTL
 	dir python3 "$ROOT/examples/app.py" "$sock" web > "$WORK/wrweb.log" 2>&1 &
 	web=$!; BG_PIDS+=("$web")
-	for i in $(seq 1 20); do
-		for _ in $(seq 1 100); do [ -s "$WORK/wr-$i.out" ] && break; sleep 0.1; done
-		grep -q "path=/req/$i " "$WORK/wr-$i.out" && ok=$((ok + 1))
-	done
+	ok=$(answered_requests wr 20)
 	capture_stop
 	cat "$WORK/wr2.log"
 	expect_eq "$ok" 20 "requests answered after kill -9 and restart"
