@@ -92,6 +92,27 @@ static __always_inline void cb_flow_key_of(const struct cb_pkt *pk, struct cb_fl
 }
 
 /* ---- SYN: answer with a cookie, keep nothing ------------------------- */
+/* 1 if this CPU may leave another SYN hint in the current window (counted
+ * when it may not): a per-CPU counter, no atomics. */
+static __always_inline int cb_syn_hint_budget(__u64 now)
+{
+	__u32 zero = 0, win = (__u32)(now >> 30);
+	struct cb_scratch *sc = bpf_map_lookup_elem(&cb_scratch_map, &zero);
+
+	if (!sc)
+		return 0;
+	if (sc->hint_window != win) {
+		sc->hint_window = win;
+		sc->hint_writes = 0;
+	}
+	if (sc->hint_writes >= CB_SYN_HINT_BUDGET) {
+		cb_count(CB_STAT_SYN_HINT_SKIPPED);
+		return 0;
+	}
+	sc->hint_writes++;
+	return 1;
+}
+
 static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook hook,
 						 const struct cb_pkt *pk,
 						 const struct cb_config *cfg,
@@ -123,7 +144,7 @@ static __always_inline enum cb_verdict cb_on_syn(void *ctx, const enum cb_hook h
 		cb_count(CB_STAT_SYN_WITH_DATA);     /* no TFO: payload not acked */
 	/* a hint for cb_handshake_cookie_ok(); losing it loses nothing else */
 	hslot = CB_SYN_HINT_SLOT(isn);
-	hint = bpf_map_lookup_elem(&cb_syn_isn, &hslot);
+	hint = cb_syn_hint_budget(now) ? bpf_map_lookup_elem(&cb_syn_isn, &hslot) : NULL;
 	if (hint) {
 		hint->cookie = isn;
 		hint->isn = pk->seq;

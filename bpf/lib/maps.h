@@ -162,6 +162,8 @@ struct cb_scratch {
 	__u8 data[CB_SEG_BUF];
 	__u8 tcph[64];          /* the TCP header, for its checksum (off the stack) */
 	__u8 reply[128];        /* the reply frame being built (reply.h; off the stack) */
+	__u32 hint_window;      /* this CPU's SYN hints: the 2^30 ns window ... */
+	__u32 hint_writes;      /* ... and how many it left in it (CB_SYN_HINT_BUDGET) */
 };
 
 struct {

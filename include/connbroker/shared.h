@@ -32,6 +32,11 @@
 _Static_assert(CB_SYN_HINT_BITS >= 1 && CB_SYN_HINT_BITS <= 23, "CB_SYN_HINT_BITS: 1..23");
 #define CB_MAX_SYN_HINTS (1u << CB_SYN_HINT_BITS)
 #define CB_SYN_HINT_MS 3000         /* how long a SYN's ISN hint is believed */
+/* Hints a CPU leaves per 2^30 ns (~1.07 s).  A hint is a store to a random
+ * slot of a 768 KiB table, ~100 ns cold: under a flood it is a third of a
+ * SYN's time and the slots turn over before a hint could help; below this
+ * rate every SYN leaves one. */
+#define CB_SYN_HINT_BUDGET 8192
 #define CB_MAX_PEERS 64             /* cb_peers: peer ids 0..63 */
 #ifndef CB_MAX_REMOTE
 #define CB_MAX_REMOTE 65536         /* cb_remote: flows steered to peers at once */
@@ -467,7 +472,8 @@ struct cb_event {
 	X(EGRESS_RST_BLOCKED,"egress: kernel RST for a held flow (unbound, frozen, shipping) dropped") \
 	X(EGRESS_PENDING_DROP, "egress: packet of a PENDING flow dropped (its socket is not committed)") \
 	X(EGRESS_MOVING_DROP,  "egress: packet of a MOVING flow dropped (its socket is being moved)") \
-	X(EGRESS_PASS,       "egress: passed")
+	X(EGRESS_PASS,       "egress: passed") \
+	X(SYN_HINT_SKIPPED,  "SYN answered without leaving its ISN hint: over this CPU's CB_SYN_HINT_BUDGET a second (a flood; the cookie alone validates the ACK)")
 
 #define CB_STAT_ENUM(name, help) CB_STAT_##name,
 enum cb_stat {

@@ -648,3 +648,48 @@ void fx_expect_rst(const char *name, uint8_t flags, uint32_t seq, uint32_t ack)
 	cr_expect_eq(v.optlen, 0, "%s", name);
 	cr_expect_eq(v.paylen, 0, "%s", name);
 }
+
+/*
+ * Under a flood the SYN hint is not written past CB_SYN_HINT_BUDGET a CPU
+ * and window (each write a cache miss on a random slot): such a SYN is
+ * still answered, counted syn_hint_skipped, leaves its slot as it was, and
+ * its cookie alone still makes the flow.
+ */
+FX_TEST2(xdp, syn_hints_within_a_budget)
+{
+	uint8_t b[256], o[40];
+	struct t_tcp_view v;
+	struct cb_syn_hint hint;
+	int i, checked = 0;
+
+	fx_open(0, 65536);
+	for (i = 0; i < 3 * CB_SYN_HINT_BUDGET && !checked; i++) {
+		struct t_tcp_spec s = { .saddr = CLIENT, .daddr = VIP, .sport = (uint16_t)(1024 + i),
+					.dport = VPORT, .seq = CISN, .flags = 0x02, .window = 64240,
+					.opts = o };
+		uint64_t skipped = XSTAT(SYN_HINT_SKIPPED);
+		uint32_t slot;
+
+		s.optlen = t_syn_opts(o, 1460, 1, 1, 777, 7);
+		cr_assert_eq(run(b, fx_build(b, sizeof(b), &s)), XDP_TX, "SYN %d answered", i);
+		if (XSTAT(SYN_HINT_SKIPPED) == skipped)
+			continue;       /* within the budget (or a new window began) */
+		cr_assert_eq(t_view(F.out, F.out_len, &v), 0);
+		slot = CB_SYN_HINT_SLOT(v.seq);
+		cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(F.xdp->maps.cb_syn_isn), &slot, &hint), 0);
+		cr_expect_neq(hint.cookie, v.seq, "SYN %d over the budget left no hint", i);
+		checked = 1;
+		/* its ACK: the cookie alone makes the flow */
+		s.seq = CISN + 1;
+		s.ack = v.seq + 1;
+		s.flags = 0x10;
+		s.opts = NULL;
+		s.optlen = 0;
+		cr_assert_eq(run(b, fx_build(b, sizeof(b), &s)), XDP_DROP, "its ACK is consumed");
+	}
+	cr_assert(checked, "no SYN over the budget in %d", i);
+	cr_expect_geq(i, CB_SYN_HINT_BUDGET, "every SYN within the budget left its hint");
+	cr_expect_eq(XSTAT(SYN_COOKIE_SENT), (uint64_t)i, "every SYN answered");
+	cr_expect_eq(XSTAT(ACK_COOKIE_OK), 1, "the hint-less SYN's ACK made its flow");
+	fx_close();
+}
