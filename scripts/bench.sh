@@ -232,21 +232,32 @@ syn_family_bench() {
 	f4=$(mktemp /tmp/cb-syn4.XXXXXX) f6=$(mktemp /tmp/cb-syn6.XXXXXX) fo=$(mktemp /tmp/cb-other.XXXXXX)
 	pin=/sys/fs/bpf/cb-bench-xdp-pass-$$ PASS_PIN=$pin
 	syn_frame 4 80 "$f4"; syn_frame 6 80 "$f6"; syn_frame 4 22 "$fo"
-	nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" >/dev/null
-	fresh_beat
-	id=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].xdp_prog_id')
 	bpftool prog load "$ROOT/build/xdp_pass.bpf.o" "$pin" type xdp
 	pass_id=$(bpftool -j prog show pinned "$pin" | jq -r .id)
+	# the TC program on the same frames, its rounds alternated with the XDP
+	# ones (an attach each): bpf_prog_test_run gives it a linear skb, as a
+	# NIC's receive path does for a SYN (trafgen's are paged: section 1's TC
+	# figure includes pulling them linear)
+	local tc_id t4 tv t4r=() tvr=()
 	for i in $(seq 1 "$SYN_ROUNDS"); do
+		nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" --service "[$CB_VIP6]:80" >/dev/null
+		fresh_beat
+		id=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].xdp_prog_id')
 		read -r a r4 < <(taskset -c 1 "$ROOT/build/prog-time" "$id" "$f4" "$SYN_RUNS"); v4+=("$a")
 		read -r a r6 < <(taskset -c 1 "$ROOT/build/prog-time" "$id" "$f6" "$SYN_RUNS"); v6+=("$a")
 		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$id" "$fo" "$SYN_RUNS"); vo+=("$a")
 		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$pass_id" "$fo" "$SYN_RUNS"); vp+=("$a")
 		# the TCP source port (offset 34) other on every run
 		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$id" "$f4" "$SYN_RUNS" 34); vv+=("$a")
+		nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
+		nsx "$CB_NS_DIR" "$CB" attach "$CB_IF_DIR" --mode tc --service "$CB_VIP:80" >/dev/null
+		fresh_beat
+		tc_id=$(nsx "$CB_NS_DIR" "$CB" -j status "$CB_IF_DIR" | jq -r '.[0].tc_ingress_id')
+		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$tc_id" "$f4" "$SYN_RUNS"); t4r+=("$a")
+		read -r a _ < <(taskset -c 1 "$ROOT/build/prog-time" "$tc_id" "$f4" "$SYN_RUNS" 34); tvr+=("$a")
+		nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 	done
 	rm -f "$pin"; PASS_PIN=
-	nsx "$CB_NS_DIR" "$CB" detach "$CB_IF_DIR" >/dev/null
 	rm -f "$f4" "$f6" "$fo"
 	a=$(median "${v4[@]}") b=$(median "${v6[@]}") o=$(median "${vo[@]}") p=$(median "${vp[@]}")
 	w=$(median "${vv[@]}")
@@ -256,6 +267,9 @@ syn_family_bench() {
 	printf '%-44s %10s %8s %10s   runs: %s\n' "IPv4 SYN, answered (XDP_TX: $r4) (baseline)" "$a" "1.00" "$((a - p))" "${v4[*]}"
 	printf '%-44s %10s %8s %10s   runs: %s\n' "IPv6 SYN, answered (XDP_TX: $r6)" "$b" "$(ratio "$b" "$a")" "$((b - p))" "${v6[*]}"
 	printf '%-44s %10s %8s %10s   runs: %s\n' "IPv4 SYN, another source port every run" "$w" "$(ratio "$w" "$a")" "$((w - p))" "${vv[*]}"
+	t4=$(median "${t4r[@]}") tv=$(median "${tvr[@]}")
+	printf '%-44s %10s %8s %10s   runs: %s\n' "TC program, IPv4 SYN (vs the XDP row)" "$t4" "$(ratio "$t4" "$a")" "$((t4 - p))" "${t4r[*]}"
+	printf '%-44s %10s %8s %10s   runs: %s\n' "TC, another source port every run (vs XDP)" "$tv" "$(ratio "$tv" "$w")" "$((tv - p))" "${tvr[*]}"
 	printf '%-44s %10s %8s %10s   runs: %s\n' "pass-everything XDP program (baseline)" "$p" "1.00" "0" "${vp[*]}"
 	printf '%-44s %10s %8s %10s   runs: %s\n' "connbroker on a SYN to a port not served" "$o" "$(ratio "$o" "$p")" "$((o - p))" "${vo[*]}"
 	echo "(each figure includes what a run of any program costs here, the pass-everything row:"
