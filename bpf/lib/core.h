@@ -97,19 +97,19 @@ static __always_inline void cb_flow_key_of(const struct cb_pkt *pk, struct cb_fl
 static __always_inline int cb_syn_hint_budget(__u64 now)
 {
 	__u32 zero = 0, win = (__u32)(now >> 30);
-	struct cb_scratch *sc = bpf_map_lookup_elem(&cb_scratch_map, &zero);
+	struct cb_hint_budget *b = bpf_map_lookup_elem(&cb_syn_budget, &zero);
 
-	if (!sc)
+	if (!b)
 		return 0;
-	if (sc->hint_window != win) {
-		sc->hint_window = win;
-		sc->hint_writes = 0;
+	if (b->window != win) {
+		b->window = win;
+		b->writes = 0;
 	}
-	if (sc->hint_writes >= CB_SYN_HINT_BUDGET) {
+	if (b->writes >= CB_SYN_HINT_BUDGET) {
 		cb_count(CB_STAT_SYN_HINT_SKIPPED);
 		return 0;
 	}
-	sc->hint_writes++;
+	b->writes++;
 	return 1;
 }
 

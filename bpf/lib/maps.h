@@ -162,8 +162,6 @@ struct cb_scratch {
 	__u8 data[CB_SEG_BUF];
 	__u8 tcph[64];          /* the TCP header, for its checksum (off the stack) */
 	__u8 reply[128];        /* the reply frame being built (reply.h; off the stack) */
-	__u32 hint_window;      /* this CPU's SYN hints: the 2^30 ns window ... */
-	__u32 hint_writes;      /* ... and how many it left in it (CB_SYN_HINT_BUDGET) */
 };
 
 struct {
@@ -172,6 +170,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cb_scratch);
 } cb_scratch_map SEC(".maps");
+
+/* This CPU's SYN hints (core.h, cb_syn_hint_budget): a map of its own, not
+ * a field of cb_scratch, whose pinned size an upgrade in place must keep. */
+struct cb_hint_budget {
+	__u32 window;           /* the 2^30 ns window ... */
+	__u32 writes;           /* ... and the hints left in it (CB_SYN_HINT_BUDGET) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_hint_budget);
+} cb_syn_budget SEC(".maps");
 
 static __always_inline void cb_count(enum cb_stat s)
 {

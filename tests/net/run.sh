@@ -119,8 +119,6 @@ rst_count() {
 		END { print n + 0 }'
 }
 
-# Start the controller in the director with config $1 and app socket $2,
-# logging to $3; sets CTL.  nsenter execs it, so $! is the controller.
 # NAME N: how many of $WORK/NAME-1.out .. NAME-N.out (curl outputs of
 # /req/1 .. /req/N) hold their own request's answer, each waited for 10 s
 answered_requests() {
@@ -132,6 +130,8 @@ answered_requests() {
 	echo "$ok"
 }
 
+# Start the controller in the director with config $1 and app socket $2,
+# logging to $3; sets CTL.  nsenter execs it, so $! is the controller.
 ctl_start() {
 	nsenter --net=/run/netns/"$CB_NS_DIR" "$CB" run --config "$1" --socket "$2" > "$3" 2>&1 &
 	CTL=$!

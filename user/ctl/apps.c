@@ -541,10 +541,10 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 			*conn = c;
 			return 0;
 		}
-		if (err == -EAGAIN)
-			busy = 1;       /* its socket buffer is full: the next one */
-		else
+		if (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN || err == -ECONNREFUSED)
 			conn_close(a, &a->conns[c]);    /* it died mid-handoff */
+		else
+			busy = 1;       /* its buffer full (or a passing ENOBUFS): the next one */
 	}
 	return busy ? -EAGAIN : err;
 }

@@ -115,8 +115,8 @@ int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap);
 /*
  * Hand fd to an instance of app with the FLOW message m: 0 (*conn =
  * which), -ENOENT (no instance registered), -EAGAIN (every live instance's
- * socket buffer is full), or another -errno (every instance had died: their
- * connections are closed).  An instance found dead is closed and the next
+ * socket buffer is full, or another passing error), or -EPIPE and the like
+ * (every instance had died: their connections are closed).  An instance found dead is closed and the next
  * one tried: a socket is lost to none.
  */
 int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn);

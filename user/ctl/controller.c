@@ -325,21 +325,22 @@ static void take_sockets(struct cb_worker *w, struct pending **ps, int n, int *f
 	int at[CB_FLOW_BATCH], built[CB_FLOW_BATCH], i, k, m = 0;
 
 	for (i = 0; i < n && i < CB_FLOW_BATCH; i++) {
+		ps[i]->busy = 1;        /* held ones too: the lock is dropped below */
 		if ((fds[i] = cb_pending_take_held(ps[i])) >= 0)
 			continue;
-		ps[i]->busy = 1;
 		flags[m] = cb_handoff_sock_flags(&c->cfg->services[ps[i]->d.service]);
 		build[m] = ps[i];
 		at[m++] = i;
 	}
-	if (!m)
-		return;
-	c->st.batches++;
-	c->st.batched += (unsigned long)m;
-	build_unlocked(w, build, flags, m, built);
+	if (m) {
+		c->st.batches++;
+		c->st.batched += (unsigned long)m;
+		build_unlocked(w, build, flags, m, built);
+	}
+	for (i = 0; i < n && i < CB_FLOW_BATCH; i++)
+		ps[i]->busy = 0;
 	for (k = 0; k < m; k++) {
 		i = at[k];
-		ps[i]->busy = 0;
 		if ((fds[i] = built[k]) < 0)
 			no_socket(w, ps[i], fds[i]);
 	}
@@ -374,7 +375,11 @@ static void observe_local(struct ctl *c, const struct pending *p)
 	cb_sample(&c->work_us, p->first_read_ns, now);
 }
 
-static int hold_socket(struct cb_worker *w, struct pending *p, int fd, int err);
+enum hold_res { HOLD_NO, HOLD_KEPT, HOLD_ANSWER };
+static enum hold_res hold_socket(struct cb_worker *w, struct pending *p, int fd, int err,
+				 enum cb_reset_reason *why);
+static void answer_timeout(struct cb_worker *w, struct pending *p, enum cb_reset_reason why);
+static unsigned int waiting_for(const struct ctl *c, int svc);
 
 /* inetd style: one process per connection, the socket as its stdin/stdout. */
 static int deliver_inetd(struct cb_worker *w, struct pending *p)
@@ -393,8 +398,19 @@ static int deliver_inetd(struct cb_worker *w, struct pending *p)
 		err = cb_sup_inetd(&c->sup, &c->cfg->apps[p->d.app], fd, client);
 		/* other workers may have taken the last child slots while this
 		 * one built the socket (without the lock): wait as before it */
-		if (err == -EAGAIN && hold_socket(w, p, fd, err))
-			return 1;
+		if (err == -EAGAIN) {
+			enum cb_reset_reason why;
+
+			switch (hold_socket(w, p, fd, err, &why)) {
+			case HOLD_KEPT:
+				return 1;
+			case HOLD_ANSWER:
+				answer_timeout(w, p, why);      /* frees p */
+				return 1;
+			case HOLD_NO:
+				break;
+			}
+		}
 		if (err < 0) {
 			reset_flow(c, p, fd, CB_RESET_SPAWN_FAILED);
 		} else {
@@ -416,19 +432,30 @@ static int deliver_inetd(struct cb_worker *w, struct pending *p)
  * offers it again (deliver()), the wait's end answers it (answer_timeout()).
  * 1 if held.
  */
-static int hold_socket(struct cb_worker *w, struct pending *p, int fd, int err)
+static enum hold_res hold_socket(struct cb_worker *w, struct pending *p, int fd, int err,
+				 enum cb_reset_reason *why)
 {
-	const struct cb_service_cfg *s = &w->c->cfg->services[p->d.service];
+	struct ctl *c = w->c;
+	const struct cb_service_cfg *s = &c->cfg->services[p->d.service];
 
-	if (err != -EAGAIN && err != -ENOENT && err != -EPIPE && err != -ECONNRESET &&
-	    err != -ECONNREFUSED && err != -ENOTCONN)
-		return 0;
-	if (p->closed || cb_now_ms64() - p->wait_since_ms >= s->wait_ms)
-		return 0;
-	cb_pending_hold(p, fd);
+	if ((err != -EAGAIN && err != -ENOENT && err != -EPIPE && err != -ECONNRESET &&
+	     err != -ECONNREFUSED && err != -ENOTCONN) || p->closed)
+		return HOLD_NO;
+	cb_pending_hold(p, fd);         /* the flow's socket, whatever comes next */
+	/* a waiting flow like any other: within its service's bounds, then
+	 * answered per on_timeout (answer_timeout() takes the held socket) */
+	if (waiting_for(c, p->d.service) > s->queue) {
+		c->st.queue_full++;
+		*why = CB_RESET_QUEUE_FULL;
+		return HOLD_ANSWER;
+	}
+	if (cb_now_ms64() - p->wait_since_ms >= s->wait_ms) {
+		*why = CB_RESET_HANDOFF_FAILED;
+		return HOLD_ANSWER;
+	}
 	if (!p->was_held++)
-		w->c->st.held++;
-	return 1;
+		c->st.held++;
+	return HOLD_KEPT;
 }
 
 /* p's socket (fd, or < 0: finished without one) to an instance of its app;
@@ -463,17 +490,24 @@ static void hand_to_app(struct cb_worker *w, struct pending *p, int fd)
 		cb_debug("run: %s -> app %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
 			 cfg->apps[p->d.app].name);
 		decision_log(c, p, "app", -1);
-	} else if (hold_socket(w, p, fd, err)) {
-		cb_debug("run: %s: no instance of app %s took it (%s); held, waiting",
-			 cb_fmt_flow(&p->key, fs, sizeof(fs)), cfg->apps[p->d.app].name,
-			 err == -EAGAIN ? "every instance is busy" : strerror(-err));
-		return;
 	} else {
-		/* past its wait: reset, not lost */
-		cb_err("run: %s: hand-off to app %s failed: %s", cb_fmt_flow(&p->key, fs, sizeof(fs)),
-		       cfg->apps[p->d.app].name,
-		       err == -EAGAIN ? "every instance is busy" : strerror(-err));
-		reset_flow(c, p, fd, CB_RESET_HANDOFF_FAILED);
+		enum cb_reset_reason why;
+
+		switch (hold_socket(w, p, fd, err, &why)) {
+		case HOLD_KEPT:
+			cb_debug("run: %s: no instance of app %s took it (%s); held, waiting",
+				 cb_fmt_flow(&p->key, fs, sizeof(fs)), cfg->apps[p->d.app].name,
+				 err == -EAGAIN ? "every instance is busy" : strerror(-err));
+			return;
+		case HOLD_ANSWER:       /* past its wait or its queue: RST or 503 */
+			answer_timeout(w, p, why);      /* frees p */
+			return;
+		case HOLD_NO:
+			cb_err("run: %s: hand-off to app %s failed: %s",
+			       cb_fmt_flow(&p->key, fs, sizeof(fs)), cfg->apps[p->d.app].name,
+			       strerror(-err));
+			reset_flow(c, p, fd, CB_RESET_HANDOFF_FAILED);
+		}
 	}
 	cb_pending_free(&w->pend, p);
 }
