@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by run.sh: a built socket that no app instance can take yet.
 
-ALL_TESTS+=(test_stalled_app_loses_nothing)
+ALL_TESTS+=(test_stalled_app_loses_nothing test_stalled_app_keeps_its_bounds)
 
 # The only app instance stops (SIGSTOP) while 450 clients connect: its
 # socket's buffer fills and deliveries fail with EAGAIN.  Each socket built
@@ -52,6 +52,50 @@ test_stalled_app_loses_nothing() {
 	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 0 "RSTs from the VIP"
 	kill -TERM "$ctl"; wait "$ctl"
 	grep -q " 0 failed" "$WORK/held-ctl.log" || { cat "$WORK/held-ctl.log"; die "failures"; }
+	kill "$app"
+	dir "$CB" detach "$CB_IF_DIR"
+}
+
+# The same stall with a small queue (16) and a short wait (1 s), on_timeout
+# = http503: held flows keep the service's bounds.  Past the queue a flow is
+# answered at once, a held one when its wait ends; the rest are served once
+# the app resumes: every client gets a 200 or a 503, none an RST.
+test_stalled_app_keeps_its_bounds() {
+	local conf=$WORK/hb.conf sock=$WORK/hb.sock pcap=$WORK/hb.pcap ctl app c1 c2 m ok n503 qf a503
+	printf '[broker]\ninterface = %s\nmetrics = 127.0.0.1:9464\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 16\nwait_ms = 1000\non_timeout = http503\n[app web]\n' \
+		"$CB_IF_DIR" "$CB_VIP" > "$conf"
+	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
+	ctl_start "$conf" "$sock" "$WORK/hb-ctl.log"; ctl=$CTL
+	nsenter --net=/run/netns/"$CB_NS_DIR" "$ROOT/build/http_app" --app web --socket "$sock" 2>/dev/null &
+	app=$!; BG_PIDS+=("$app")
+	sleep 0.3
+	expect_eq "$(cli curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$CB_VIP/warm")" 200 "before the stall"
+	capture_start "$pcap"
+	kill -STOP "$app"
+	ip -n "$CB_NS_CLIENT" addr add 198.18.0.11/24 dev "$CB_IF_CLIENT"
+	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		"http://$CB_VIP/a[1-225]" > "$WORK/hb-a.txt" 2>&1 &
+	c1=$!; BG_PIDS+=("$c1")
+	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		--interface 198.18.0.11 "http://$CB_VIP/b[1-225]" > "$WORK/hb-b.txt" 2>&1 &
+	c2=$!; BG_PIDS+=("$c2")
+	sleep 2.5                       # past wait_ms: the held ones answered 503
+	kill -CONT "$app"
+	wait "$c1" "$c2"
+	capture_stop
+	ok=$(cat "$WORK/hb-a.txt" "$WORK/hb-b.txt" | grep -c '^200$')
+	n503=$(cat "$WORK/hb-a.txt" "$WORK/hb-b.txt" | grep -c '^503$')
+	echo "answered: $ok x 200, $n503 x 503"
+	expect_eq "$((ok + n503))" 450 "every client answered 200 or 503 ($(sort "$WORK/hb-a.txt" "$WORK/hb-b.txt" | uniq -c | tr '\n' ' '))"
+	m=$(metrics_get "$CB_NS_DIR")
+	qf=$(awk '/^connbroker_queue_full_total /{print $2}' <<<"$m")
+	a503=$(awk '/^connbroker_answered_503_total /{print $2}' <<<"$m")
+	echo "queue_full $qf, answered_503 $a503, held $(awk '/^connbroker_handoff_held_total /{print $2}' <<<"$m")"
+	[ "${qf:-0}" -gt 0 ] || die "no flow over the queue bound"
+	[ "${a503:-0}" -gt "$qf" ] || die "no held flow answered at the end of its wait ($a503 503s, $qf over the queue)"
+	expect_eq "$a503" "$n503" "503s counted"
+	expect_eq "$(tshark_count "$pcap" "tcp.flags.reset==1 && ip.src==$CB_VIP")" 0 "RSTs from the VIP"
+	kill -TERM "$ctl"; wait "$ctl"
 	kill "$app"
 	dir "$CB" detach "$CB_IF_DIR"
 }
