@@ -3,13 +3,28 @@
 
 ALL_TESTS+=(test_stalled_app_loses_nothing test_stalled_app_keeps_its_bounds)
 
+# PREFIX: 450 clients at once, each a GET, their HTTP codes (a line each) in
+# PREFIX-a.txt and PREFIX-b.txt; sets BURST_A, BURST_B (the two curls).  Two
+# clients of 225: a source may hold 256 pending flows, and the app's socket
+# takes ~280 FLOW messages before it is full; the second one from another
+# address, which the topology's teardown removes.
+burst_of_450() {
+	ip -n "$CB_NS_CLIENT" addr add 198.18.0.11/24 dev "$CB_IF_CLIENT"
+	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		"http://$CB_VIP/a[1-225]" > "$1-a.txt" 2>&1 &
+	BURST_A=$!; BG_PIDS+=("$BURST_A")
+	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
+		--interface 198.18.0.11 "http://$CB_VIP/b[1-225]" > "$1-b.txt" 2>&1 &
+	BURST_B=$!; BG_PIDS+=("$BURST_B")
+}
+
 # The only app instance stops (SIGSTOP) while 450 clients connect: its
 # socket's buffer fills and deliveries fail with EAGAIN.  Each socket built
 # for them is held with its flow and offered again within wait_ms (before:
 # reset as "hand-off failed"); the app resumes after 2 s and every client is
 # answered, with no RST from the VIP.
 test_stalled_app_loses_nothing() {
-	local conf=$WORK/held.conf sock=$WORK/held.sock pcap=$WORK/held.pcap ctl app c1 c2 m held ok
+	local conf=$WORK/held.conf sock=$WORK/held.sock pcap=$WORK/held.pcap ctl app m held ok
 	local soft hard
 	printf '[broker]\ninterface = %s\nmetrics = 127.0.0.1:9464\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 2048\nwait_ms = 10000\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
@@ -26,23 +41,14 @@ test_stalled_app_loses_nothing() {
 	expect_eq "$(cli curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$CB_VIP/warm")" 200 "before the stall"
 	capture_start "$pcap"
 	kill -STOP "$app"       # (run.sh's cleanup sends SIGCONT with its SIGTERM)
-	# two clients of 225 (a source may hold 256 pending flows; the app's
-	# socket takes ~280 FLOW messages before it is full); the second one
-	# from another address, which the topology's teardown removes
-	ip -n "$CB_NS_CLIENT" addr add 198.18.0.11/24 dev "$CB_IF_CLIENT"
-	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
-		"http://$CB_VIP/a[1-225]" > "$WORK/held-a.txt" 2>&1 &
-	c1=$!; BG_PIDS+=("$c1")
-	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
-		--interface 198.18.0.11 "http://$CB_VIP/b[1-225]" > "$WORK/held-b.txt" 2>&1 &
-	c2=$!; BG_PIDS+=("$c2")
+	burst_of_450 "$WORK/held"
 	sleep 2
 	m=$(metrics_get "$CB_NS_DIR")
 	held=$(awk '/^connbroker_handoff_held_total /{print $2}' <<<"$m")
 	echo "while the app is stopped: $held sockets held"
 	[ -n "$held" ] && [ "$held" -gt 0 ] || die "no delivery failed while the app was stopped: the test proves nothing"
 	kill -CONT "$app"
-	wait "$c1" "$c2"
+	wait "$BURST_A" "$BURST_B"
 	capture_stop
 	ok=$(cat "$WORK/held-a.txt" "$WORK/held-b.txt" | grep -c '^200$')
 	expect_eq "$ok" 450 "clients answered after the app resumed ($(sort "$WORK/held-a.txt" "$WORK/held-b.txt" | uniq -c | tr '\n' ' '))"
@@ -61,7 +67,7 @@ test_stalled_app_loses_nothing() {
 # answered at once, a held one when its wait ends; the rest are served once
 # the app resumes: every client gets a 200 or a 503, none an RST.
 test_stalled_app_keeps_its_bounds() {
-	local conf=$WORK/hb.conf sock=$WORK/hb.sock pcap=$WORK/hb.pcap ctl app c1 c2 m ok n503 qf a503
+	local conf=$WORK/hb.conf sock=$WORK/hb.sock pcap=$WORK/hb.pcap ctl app m ok n503 qf a503
 	printf '[broker]\ninterface = %s\nmetrics = 127.0.0.1:9464\n[service s]\nlisten = %s:80\ndefault = web\nqueue = 16\nwait_ms = 1000\non_timeout = http503\n[app web]\n' \
 		"$CB_IF_DIR" "$CB_VIP" > "$conf"
 	dir "$CB" attach "$CB_IF_DIR" --service "$CB_VIP:80" || die attach
@@ -72,16 +78,10 @@ test_stalled_app_keeps_its_bounds() {
 	expect_eq "$(cli curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$CB_VIP/warm")" 200 "before the stall"
 	capture_start "$pcap"
 	kill -STOP "$app"
-	ip -n "$CB_NS_CLIENT" addr add 198.18.0.11/24 dev "$CB_IF_CLIENT"
-	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
-		"http://$CB_VIP/a[1-225]" > "$WORK/hb-a.txt" 2>&1 &
-	c1=$!; BG_PIDS+=("$c1")
-	cli curl -Z --parallel-immediate --parallel-max 300 -s -m 30 -o /dev/null -w '%{http_code}\n' \
-		--interface 198.18.0.11 "http://$CB_VIP/b[1-225]" > "$WORK/hb-b.txt" 2>&1 &
-	c2=$!; BG_PIDS+=("$c2")
+	burst_of_450 "$WORK/hb"
 	sleep 2.5                       # past wait_ms: the held ones answered 503
 	kill -CONT "$app"
-	wait "$c1" "$c2"
+	wait "$BURST_A" "$BURST_B"
 	capture_stop
 	ok=$(cat "$WORK/hb-a.txt" "$WORK/hb-b.txt" | grep -c '^200$')
 	n503=$(cat "$WORK/hb-a.txt" "$WORK/hb-b.txt" | grep -c '^503$')
