@@ -515,6 +515,17 @@ static int pick(struct cb_apps *a, int app)
 	return j;
 }
 
+/* The errors of a sendmsg to an instance that has gone (its end closed). */
+static int instance_gone(int err)
+{
+	return err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN || err == -ECONNREFUSED;
+}
+
+int cb_apps_no_taker(int err)
+{
+	return err == -ENOENT || err == -EAGAIN || instance_gone(err);
+}
+
 /*
  * Each instance registered now is tried once, in round-robin order.  A
  * SEQPACKET message is delivered whole or not at all: an instance that
@@ -541,7 +552,7 @@ int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int
 			*conn = c;
 			return 0;
 		}
-		if (err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN || err == -ECONNREFUSED)
+		if (instance_gone(err))
 			conn_close(a, &a->conns[c]);    /* it died mid-handoff */
 		else
 			busy = 1;       /* its buffer full (or a passing ENOBUFS): the next one */

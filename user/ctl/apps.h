@@ -120,6 +120,9 @@ int cb_apps_flow_msg(const struct cb_flow_msg *m, char *buf, size_t cap);
  * one tried: a socket is lost to none.
  */
 int cb_apps_deliver(struct cb_apps *a, int app, const struct cb_flow_msg *m, int fd, int *conn);
+/* 1 if err from cb_apps_deliver() means no instance could take the socket
+ * now (none, every one busy, or the last ones gone), not a bad message. */
+int cb_apps_no_taker(int err);
 /*
  * Send msg (no fd: "ASK client=... to=...") to the instance this module
  * last handed the connection of client saddr:sport to: 1 sent, 0 when no

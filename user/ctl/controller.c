@@ -438,8 +438,7 @@ static enum hold_res hold_socket(struct cb_worker *w, struct pending *p, int fd,
 	struct ctl *c = w->c;
 	const struct cb_service_cfg *s = &c->cfg->services[p->d.service];
 
-	if ((err != -EAGAIN && err != -ENOENT && err != -EPIPE && err != -ECONNRESET &&
-	     err != -ECONNREFUSED && err != -ENOTCONN) || p->closed)
+	if (!cb_apps_no_taker(err) || p->closed)
 		return HOLD_NO;
 	cb_pending_hold(p, fd);         /* the flow's socket, whatever comes next */
 	/* a waiting flow like any other: within its service's bounds, then
